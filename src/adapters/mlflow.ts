@@ -1,0 +1,129 @@
+/** MLflow tracking server REST client: health, experiments, traces. */
+import type { TraceModel } from '../core/trace-model.js';
+import { mlflowTraceId } from '../core/trace-model.js';
+import { authHeaders, HttpError, httpRequestText } from './http.js';
+
+export interface MlflowClientOptions {
+  trackingUri: string;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class MlflowClient {
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly headers: Record<string, string>;
+
+  constructor(options: MlflowClientOptions) {
+    this.baseUrl = options.trackingUri.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.headers = authHeaders(options.env);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
+    const res = await httpRequestText(`${this.baseUrl}${path}`, {
+      method,
+      timeoutMs,
+      headers: { ...this.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status < 200 || res.status >= 300) {
+      throw new HttpError(`${method} ${path} → HTTP ${res.status}: ${res.body.slice(0, 300)}`, res.status);
+    }
+    return (res.body ? JSON.parse(res.body) : {}) as T;
+  }
+
+  async health(timeoutMs = this.timeoutMs): Promise<boolean> {
+    try {
+      const res = await httpRequestText(`${this.baseUrl}/health`, { timeoutMs, headers: this.headers });
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async version(): Promise<string> {
+    const res = await httpRequestText(`${this.baseUrl}/version`, { timeoutMs: this.timeoutMs, headers: this.headers });
+    return res.body.trim();
+  }
+
+  async getExperimentIdByName(name: string, timeoutMs?: number): Promise<string | undefined> {
+    try {
+      const res = await this.call<{ experiment: { experiment_id: string } }>(
+        'GET',
+        `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`,
+        undefined,
+        timeoutMs,
+      );
+      return res.experiment.experiment_id;
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async createExperiment(name: string, timeoutMs?: number): Promise<string> {
+    const res = await this.call<{ experiment_id: string }>('POST', '/api/2.0/mlflow/experiments/create', { name }, timeoutMs);
+    return res.experiment_id;
+  }
+
+  /** The experiment id for a name, creating the experiment when it is missing. */
+  async resolveExperiment(experiment: { id: string } | { name: string }, timeoutMs?: number): Promise<string> {
+    if ('id' in experiment) return experiment.id;
+    const found = await this.getExperimentIdByName(experiment.name, timeoutMs);
+    if (found) return found;
+    try {
+      return await this.createExperiment(experiment.name, timeoutMs);
+    } catch (error) {
+      // Another hook may have created it a moment ago.
+      const again = await this.getExperimentIdByName(experiment.name, timeoutMs);
+      if (again) return again;
+      throw error;
+    }
+  }
+
+  /**
+   * StartTraceV3: writes the trace row with its metadata and previews. It is
+   * an upsert, and it marks the trace as final, so a re-send of the spans
+   * does not add the token usage twice.
+   */
+  async startTrace(experimentId: string, trace: TraceModel, timeoutMs?: number): Promise<void> {
+    const root = trace.spans[0];
+    await this.call(
+      'POST',
+      '/api/3.0/mlflow/traces',
+      {
+        trace: {
+          trace_info: {
+            trace_id: mlflowTraceId(trace.traceId),
+            trace_location: { type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: experimentId } },
+            request_preview: trace.requestPreview,
+            response_preview: trace.responsePreview,
+            request_time: new Date(trace.startMs).toISOString(),
+            execution_duration: `${Math.max(0, trace.endMs - trace.startMs) / 1000}s`,
+            state: root?.status === 'ERROR' ? 'ERROR' : 'OK',
+            trace_metadata: { 'mlflow.trace_schema.version': '3', ...trace.metadata },
+            tags: { 'mlflow.traceName': root?.name ?? 'claude_code_conversation' },
+          },
+        },
+      },
+      timeoutMs,
+    );
+  }
+
+  /** The trace info, or undefined when the server does not have the trace. */
+  async getTraceInfo(traceId: string, timeoutMs?: number): Promise<Record<string, unknown> | undefined> {
+    try {
+      const res = await this.call<{ trace: { trace_info: Record<string, unknown> } }>(
+        'GET',
+        `/api/3.0/mlflow/traces/${encodeURIComponent(traceId)}`,
+        undefined,
+        timeoutMs,
+      );
+      return res.trace?.trace_info;
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+}

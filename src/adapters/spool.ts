@@ -1,0 +1,69 @@
+/**
+ * Traces that could not be delivered wait here, one file each, written
+ * atomically with mode 0600. File names sort in creation order.
+ */
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TraceModel } from '../core/trace-model.js';
+import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
+
+export interface SpoolTarget {
+  trackingUri: string;
+  experiment: { id: string } | { name: string };
+}
+
+export interface SpoolRecord {
+  version: 1;
+  spooledAt: string;
+  target: SpoolTarget;
+  trace: TraceModel;
+}
+
+export interface SpoolEntry {
+  file: string;
+  record: SpoolRecord;
+}
+
+const SUFFIX = '.trace.json';
+
+export function spoolTrace(dir: string, target: SpoolTarget, trace: TraceModel, now = new Date()): string {
+  ensurePrivateDir(dir);
+  const record: SpoolRecord = { version: 1, spooledAt: now.toISOString(), target, trace };
+  // The trace id in the name makes a re-spool of the same trace replace the old file.
+  const stamp = String(now.getTime()).padStart(15, '0');
+  const existing = listSpoolFiles(dir).find((f) => f.endsWith(`-${trace.traceId}${SUFFIX}`));
+  const file = existing ?? join(dir, `${stamp}-${trace.traceId}${SUFFIX}`);
+  writeFileAtomic(file, JSON.stringify(record), 0o600);
+  return file;
+}
+
+export function listSpoolFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((name) => name.endsWith(SUFFIX) && !name.startsWith('.'))
+      .sort()
+      .map((name) => join(dir, name));
+  } catch {
+    return [];
+  }
+}
+
+/** Spooled traces in order. A file that cannot be read or parsed is reported, not thrown. */
+export function readSpool(dir: string): { entries: SpoolEntry[]; unreadable: string[] } {
+  const entries: SpoolEntry[] = [];
+  const unreadable: string[] = [];
+  for (const file of listSpoolFiles(dir)) {
+    try {
+      const record = JSON.parse(readFileSync(file, 'utf8')) as SpoolRecord;
+      if (record.version !== 1 || !record.trace?.traceId) throw new Error('not a spool record');
+      entries.push({ file, record });
+    } catch {
+      unreadable.push(file);
+    }
+  }
+  return { entries, unreadable };
+}
+
+export function removeSpoolFile(file: string): void {
+  rmSync(file, { force: true });
+}

@@ -1,0 +1,57 @@
+/**
+ * Where our files live, and what `init` decided. One folder holds the config,
+ * the venv, the hook runtime, the spool, the logs and the default database.
+ * `CLAUDE_MLFLOW_HOME` moves it (tests always set it).
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const DATA_DIR_ENV = 'CLAUDE_MLFLOW_HOME';
+
+export function dataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  const override = env[DATA_DIR_ENV];
+  if (override) return override;
+  const home = env.HOME || env.USERPROFILE || homedir();
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'claude-mlflow');
+  if (platform === 'win32') return join(env.LOCALAPPDATA || join(home, 'AppData', 'Local'), 'claude-mlflow');
+  return join(env.XDG_DATA_HOME || join(home, '.local', 'share'), 'claude-mlflow');
+}
+
+export interface Paths {
+  root: string;
+  config: string;
+  spool: string;
+  logs: string;
+  hookLog: string;
+  runtime: string;
+  hookScript: string;
+}
+
+export function paths(root: string): Paths {
+  return {
+    root,
+    config: join(root, 'config.json'),
+    spool: join(root, 'spool'),
+    logs: join(root, 'logs'),
+    hookLog: join(root, 'logs', 'hook.log'),
+    runtime: join(root, 'runtime'),
+    hookScript: join(root, 'runtime', 'hook.mjs'),
+  };
+}
+
+/** What `init` decided. Every field is optional: environment variables win. */
+export interface Config {
+  trackingUri?: string;
+  experimentId?: string;
+  experimentName?: string;
+}
+
+export function readConfig(file: string): Config {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Config) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,418 @@
+/**
+ * Claude Code transcript (JSONL rows) → the span tree of one turn.
+ *
+ * The rows are pushed one at a time, so a transcript of any size is read in
+ * bounded memory: only the turn being built is kept, and every text field is
+ * capped. The shape follows MLflow's own Claude Code integration
+ * (mlflow/claude_code/tracing.py, 3.11–3.12): an AGENT root
+ * `claude_code_conversation`, `llm` spans and `tool_<Name>` spans under it.
+ * Where we differ on purpose, `test/core/differential.test.ts` lists it.
+ */
+import { createHash } from 'node:crypto';
+import type { SpanModel, TokenUsage, TraceModel } from './trace-model.js';
+
+/** A transcript row, loosely typed: Claude Code adds fields freely. */
+export interface TranscriptRow {
+  type?: string;
+  uuid?: string;
+  timestamp?: string;
+  isMeta?: boolean;
+  version?: string;
+  operation?: string;
+  content?: unknown;
+  toolUseResult?: unknown;
+  message?: {
+    id?: string;
+    role?: string;
+    model?: string;
+    content?: unknown;
+    usage?: Record<string, unknown>;
+  };
+}
+
+interface ContentBlock {
+  type?: string;
+  text?: string;
+  id?: string;
+  name?: string;
+  input?: unknown;
+  tool_use_id?: string;
+  content?: unknown;
+  is_error?: boolean;
+}
+
+export interface TraceContext {
+  sessionId: string;
+  /** The working directory of the session (the hook's `cwd`). */
+  cwd?: string;
+  user?: string;
+  /** Set for a subagent run (SubagentStop). */
+  agent?: { id: string; type?: string; parentTraceId?: string };
+}
+
+/** Longest text kept in one field; MLflow's preview is 1,000 characters. */
+export const MAX_FIELD_CHARS = 100_000;
+const MAX_PREVIEW_CHARS = 1_000;
+/** Input messages kept for an LLM span: the newest ones. */
+const MAX_INPUT_MESSAGES = 200;
+const NO_RESULT = 'No result found';
+
+interface ModelCall {
+  messageId: string;
+  model: string;
+  startMs: number;
+  endMs: number;
+  inputMessages: unknown[];
+  content: ContentBlock[];
+  usage?: Record<string, unknown>;
+  toolUses: Array<{ block: ContentBlock; startMs: number }>;
+}
+
+interface ToolOutcome {
+  result: unknown;
+  isError: boolean;
+  endMs: number;
+}
+
+interface Turn {
+  promptKey: string;
+  prompt: string;
+  startMs: number;
+  lastMs: number;
+  calls: ModelCall[];
+  results: Map<string, ToolOutcome>;
+  finalResponse?: string;
+}
+
+export function parseTimestampMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    if (value < 1e10) return value * 1000;
+    if (value < 1e13) return value;
+    return Math.floor(value / 1e6);
+  }
+  if (typeof value !== 'string' || value === '') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .filter((p): p is ContentBlock => isBlock(p) && p.type === 'text')
+      .map((p) => p.text ?? '')
+      .join('\n');
+  }
+  return content === undefined || content === null ? '' : String(content);
+}
+
+function isBlock(value: unknown): value is ContentBlock {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function blocksOf(content: unknown): ContentBlock[] {
+  if (Array.isArray(content)) return content.filter(isBlock);
+  if (typeof content === 'string' && content !== '') return [{ type: 'text', text: content }];
+  return [];
+}
+
+/** Cap every string inside a JSON value, so one huge tool result cannot blow memory. */
+export function capStrings(value: unknown, max = MAX_FIELD_CHARS): unknown {
+  if (typeof value === 'string') {
+    return value.length <= max ? value : `${value.slice(0, max)}… [truncated ${value.length - max} characters]`;
+  }
+  if (Array.isArray(value)) return value.map((v) => capStrings(v, max));
+  if (isBlock(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = capStrings(v, max);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * A "real" user prompt, by MLflow's rule: a user row that is not a tool
+ * result, not a skill's injected text, not local command output, not empty.
+ * We also skip rows Claude Code marks `isMeta` (its own caveat messages).
+ */
+export function isUserPrompt(row: TranscriptRow, previous?: TranscriptRow): boolean {
+  if (row.type !== 'user' || row.toolUseResult || row.isMeta) return false;
+  const prevResult = previous?.toolUseResult;
+  if (isBlock(prevResult) && (prevResult as Record<string, unknown>).commandName) return false;
+  const content = row.message?.content;
+  if (Array.isArray(content) && content.length > 0 && isBlock(content[0]) && content[0].type === 'tool_result') {
+    return false;
+  }
+  if (typeof content === 'string' && content.includes('<local-command-stdout>')) return false;
+  if (!content || (typeof content === 'string' && content.trim() === '')) return false;
+  if (Array.isArray(content) && content.length === 0) return false;
+  return true;
+}
+
+function hasText(content: unknown): boolean {
+  if (typeof content === 'string') return content.trim() !== '';
+  return blocksOf(content).some((b) => b.type === 'text');
+}
+
+export function usageOf(usage: Record<string, unknown> | undefined): TokenUsage | undefined {
+  if (!usage) return undefined;
+  const num = (k: string): number | undefined => (typeof usage[k] === 'number' ? (usage[k] as number) : undefined);
+  const input = num('input_tokens') ?? 0;
+  const output = num('output_tokens') ?? 0;
+  const out: TokenUsage = { input_tokens: input, output_tokens: output, total_tokens: input + output };
+  const cacheRead = num('cache_read_input_tokens');
+  const cacheCreation = num('cache_creation_input_tokens');
+  if (cacheRead !== undefined) out.cache_read_input_tokens = cacheRead;
+  if (cacheCreation !== undefined) out.cache_creation_input_tokens = cacheCreation;
+  return out;
+}
+
+function addUsage(a: TokenUsage | undefined, b: TokenUsage | undefined): TokenUsage | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const sum: TokenUsage = {
+    input_tokens: a.input_tokens + b.input_tokens,
+    output_tokens: a.output_tokens + b.output_tokens,
+    total_tokens: a.total_tokens + b.total_tokens,
+  };
+  for (const k of ['cache_read_input_tokens', 'cache_creation_input_tokens'] as const) {
+    if (a[k] !== undefined || b[k] !== undefined) sum[k] = (a[k] ?? 0) + (b[k] ?? 0);
+  }
+  return sum;
+}
+
+function hex(input: string, length: number): string {
+  return createHash('sha256').update(input).digest('hex').slice(0, length);
+}
+
+/** A stable OTel trace id: the same session and turn always give the same id. */
+export function traceIdFor(sessionId: string, turnKey: string): string {
+  return hex(`claude-mlflow:${sessionId}:${turnKey}`, 32);
+}
+
+function spanIdFor(traceId: string, key: string): string {
+  const id = hex(`${traceId}:${key}`, 16);
+  return id === '0000000000000000' ? '0000000000000001' : id;
+}
+
+/**
+ * Builds the trace of the last turn of a transcript, row by row.
+ * Push every row in order, then call `build()`.
+ */
+export class TurnBuilder {
+  private turn: Turn | undefined;
+  private previous: TranscriptRow | undefined;
+  private lastTimestampMs: number | undefined;
+  /** Messages since the last assistant row with text: the next LLM call's input. */
+  private pendingMessages: unknown[] = [];
+  /** The last queued (`enqueue`) prompt, which the user row that follows repeats. */
+  private queuedPrompt: { role: string; content: unknown } | undefined;
+  private version: string | undefined;
+  private rowIndex = 0;
+
+  push(row: TranscriptRow): void {
+    this.rowIndex += 1;
+    if (!this.version && typeof row.version === 'string') this.version = row.version;
+    const ts = parseTimestampMs(row.timestamp);
+    const previousMs = this.lastTimestampMs;
+    if (ts !== undefined) this.lastTimestampMs = ts;
+
+    if (isUserPrompt(row, this.previous)) {
+      const prompt = textOf(row.message?.content);
+      this.dropQueuedCopyOf(row.message?.content);
+      const startMs = ts ?? previousMs ?? 0;
+      this.turn = {
+        promptKey: row.uuid ?? `${row.timestamp ?? ''}#${this.rowIndex}`,
+        prompt: capStrings(prompt) as string,
+        startMs,
+        lastMs: startMs,
+        calls: [],
+        results: new Map(),
+      };
+    } else if (this.turn) {
+      this.addToTurn(this.turn, row, ts ?? previousMs ?? this.turn.lastMs, previousMs ?? this.turn.startMs);
+    }
+    this.trackInputMessages(row);
+    this.previous = { type: row.type, toolUseResult: row.toolUseResult };
+  }
+
+  private addToTurn(turn: Turn, row: TranscriptRow, atMs: number, previousMs: number): void {
+    turn.lastMs = Math.max(turn.lastMs, atMs);
+    if (row.type === 'assistant') {
+      this.addAssistantRow(turn, row, atMs, previousMs);
+    } else if (row.type === 'user') {
+      for (const block of blocksOf(row.message?.content)) {
+        if (block.type === 'tool_result' && block.tool_use_id) {
+          turn.results.set(block.tool_use_id, {
+            result: capStrings(block.content ?? ''),
+            isError: block.is_error === true,
+            endMs: atMs,
+          });
+        }
+      }
+    }
+  }
+
+  private addAssistantRow(turn: Turn, row: TranscriptRow, atMs: number, previousMs: number): void {
+    const msg = row.message ?? {};
+    const blocks = capStrings(blocksOf(msg.content)) as ContentBlock[];
+    const messageId = msg.id ?? row.uuid ?? `row-${this.rowIndex}`;
+    let call = turn.calls.at(-1);
+    if (!call || call.messageId !== messageId) {
+      call = {
+        messageId,
+        model: msg.model ?? 'unknown',
+        startMs: Math.min(previousMs, atMs),
+        endMs: atMs,
+        inputMessages: this.pendingMessages.slice(),
+        content: [],
+        toolUses: [],
+      };
+      turn.calls.push(call);
+    }
+    call.endMs = Math.max(call.endMs, atMs);
+    if (msg.usage) call.usage = msg.usage;
+    for (const block of blocks) {
+      call.content.push(block);
+      if (block.type === 'tool_use') call.toolUses.push({ block, startMs: atMs });
+      if (block.type === 'text' && (block.text ?? '').trim() !== '') turn.finalResponse = block.text;
+    }
+  }
+
+  /**
+   * In `claude -p` and for typed-ahead prompts, Claude Code logs the prompt
+   * as a queue `enqueue` and then as the user row itself. Keep it once.
+   */
+  private dropQueuedCopyOf(content: unknown): void {
+    const queued = this.queuedPrompt;
+    if (queued && this.pendingMessages.at(-1) === queued && textOf(queued.content) === textOf(content)) {
+      this.pendingMessages.pop();
+    }
+  }
+
+  /** MLflow's `_get_input_messages`, kept incrementally. */
+  private trackInputMessages(row: TranscriptRow): void {
+    const msg = row.message;
+    if (row.type === 'assistant' && hasText(msg?.content)) {
+      this.pendingMessages = [];
+      return;
+    }
+    if (row.type === 'queue-operation' && row.operation === 'enqueue' && row.content) {
+      this.queuedPrompt = { role: 'user', content: capStrings(row.content) };
+      this.pendingMessages.push(this.queuedPrompt);
+    } else if (msg?.role && msg.content) {
+      this.pendingMessages.push(capStrings({ role: msg.role, content: msg.content }));
+    }
+    if (this.pendingMessages.length > MAX_INPUT_MESSAGES) this.pendingMessages.shift();
+  }
+
+  /** The trace of the last turn, or undefined when the transcript has no user prompt. */
+  build(context: TraceContext): TraceModel | undefined {
+    const turn = this.turn;
+    if (!turn) return undefined;
+    const turnKey = context.agent ? `agent:${context.agent.id}` : turn.promptKey;
+    const traceId = traceIdFor(context.sessionId, turnKey);
+    const rootId = spanIdFor(traceId, 'root');
+    const children: SpanModel[] = [];
+    let tokenUsage: TokenUsage | undefined;
+
+    turn.calls.forEach((call, index) => {
+      const usage = usageOf(call.usage);
+      tokenUsage = addUsage(tokenUsage, usage);
+      const attributes: Record<string, unknown> = {
+        model: call.model,
+        'mlflow.message.format': 'anthropic',
+        'mlflow.llm.model': call.model,
+        'mlflow.llm.provider': 'anthropic',
+      };
+      if (usage) attributes['mlflow.chat.tokenUsage'] = usage;
+      children.push({
+        spanId: spanIdFor(traceId, `llm:${index}:${call.messageId}`),
+        parentSpanId: rootId,
+        name: 'llm',
+        spanType: 'LLM',
+        startMs: call.startMs,
+        endMs: Math.max(call.endMs, call.startMs),
+        status: 'OK',
+        inputs: { model: call.model, messages: call.inputMessages },
+        outputs: { type: 'message', role: 'assistant', content: call.content },
+        attributes,
+      });
+      for (const { block, startMs } of call.toolUses) {
+        const id = block.id ?? '';
+        const outcome = turn.results.get(id);
+        const endMs = outcome ? Math.max(outcome.endMs, startMs) : Math.max(turn.lastMs, startMs);
+        children.push({
+          spanId: spanIdFor(traceId, `tool:${id || children.length}`),
+          parentSpanId: rootId,
+          name: `tool_${block.name ?? 'unknown'}`,
+          spanType: 'TOOL',
+          startMs,
+          endMs,
+          status: outcome?.isError ? 'ERROR' : 'OK',
+          ...(outcome?.isError ? { statusMessage: textOf(outcome.result).slice(0, MAX_PREVIEW_CHARS) } : {}),
+          inputs: block.input ?? {},
+          outputs: { result: outcome ? outcome.result : NO_RESULT },
+          attributes: { tool_name: block.name ?? 'unknown', tool_id: id },
+        });
+      }
+    });
+
+    const endMs = Math.max(turn.lastMs, ...children.map((s) => s.endMs));
+    const outputs: Record<string, unknown> = { status: 'completed' };
+    if (turn.finalResponse) outputs.response = turn.finalResponse;
+    const rootAttributes: Record<string, unknown> = { 'session.id': context.sessionId };
+    if (context.user) rootAttributes['user.id'] = context.user;
+    if (context.agent) {
+      rootAttributes.agent_id = context.agent.id;
+      if (context.agent.type) rootAttributes.agent_type = context.agent.type;
+    }
+    const root: SpanModel = {
+      spanId: rootId,
+      name: context.agent ? 'claude_code_subagent' : 'claude_code_conversation',
+      spanType: 'AGENT',
+      startMs: turn.startMs,
+      endMs,
+      status: 'OK',
+      inputs: { prompt: turn.prompt },
+      outputs,
+      attributes: rootAttributes,
+    };
+
+    const metadata: Record<string, string> = {
+      'mlflow.trace.session': context.sessionId,
+      'mlflow.trace.user': context.user ?? '',
+    };
+    if (context.cwd) metadata['mlflow.trace.working_directory'] = context.cwd;
+    if (this.version) metadata['mlflow.claude_code_version'] = this.version;
+    if (context.agent) {
+      metadata['claude_code.agent_id'] = context.agent.id;
+      if (context.agent.type) metadata['claude_code.agent_type'] = context.agent.type;
+      if (context.agent.parentTraceId) metadata['claude_code.parent_trace_id'] = context.agent.parentTraceId;
+    }
+    if (tokenUsage) metadata['mlflow.trace.tokenUsage'] = JSON.stringify(tokenUsage);
+
+    return {
+      traceId,
+      startMs: turn.startMs,
+      endMs,
+      requestPreview: turn.prompt.slice(0, MAX_PREVIEW_CHARS),
+      responsePreview: (turn.finalResponse ?? '').slice(0, MAX_PREVIEW_CHARS),
+      metadata,
+      tokenUsage,
+      spans: [root, ...children],
+    };
+  }
+
+  /** The key of the turn in progress, for linking a subagent to its parent's trace. */
+  currentTurnKey(): string | undefined {
+    return this.turn?.promptKey;
+  }
+}
+
+/** Convenience for tests and small inputs: all rows at once. */
+export function traceFromRows(rows: TranscriptRow[], context: TraceContext): TraceModel | undefined {
+  const builder = new TurnBuilder();
+  for (const row of rows) builder.push(row);
+  return builder.build(context);
+}

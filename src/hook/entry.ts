@@ -1,0 +1,3 @@
+import { hookMain } from './main.js';
+
+void hookMain();

@@ -1,0 +1,134 @@
+/**
+ * `claude-mlflow hook`: run by Claude Code as a Stop and SubagentStop hook.
+ * It never blocks Claude: it always exits 0, prints nothing to stdout, and
+ * gives up (spooling the trace) well inside its time budget.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { userInfo } from 'node:os';
+import { paths as pathsOf, readConfig } from '../config.js';
+import { resolveHookSettings } from '../core/hook-settings.js';
+import { traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
+import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
+import { logLine } from '../adapters/log.js';
+import { spoolTrace, type SpoolTarget } from '../adapters/spool.js';
+import { readTranscript } from '../adapters/transcript-reader.js';
+import { deliverTrace, flushSpool } from './deliver.js';
+
+/** Claude Code's hook input; only the fields we use. */
+export interface HookInput {
+  session_id?: string;
+  transcript_path?: string;
+  cwd?: string;
+  hook_event_name?: string;
+  agent_id?: string;
+  agent_type?: string;
+  agent_transcript_path?: string;
+}
+
+export interface HookRunOptions {
+  stdin: string;
+  env: NodeJS.ProcessEnv;
+  dataRoot: string;
+  /** Total time budget in ms; the hook is done (delivered or spooled) by then. */
+  budgetMs?: number;
+}
+
+export type HookOutcome =
+  | { status: 'disabled' }
+  | { status: 'skipped'; reason: string }
+  | { status: 'delivered'; traceId: string; flushed: number }
+  | { status: 'spooled'; traceId: string; file: string; reason: string };
+
+/** Time kept back at the end for writing the spool file. */
+const SPOOL_RESERVE_MS = 250;
+export const DEFAULT_BUDGET_MS = 1500;
+
+function currentUser(env: NodeJS.ProcessEnv): string {
+  if (env.USER) return env.USER;
+  try {
+    return userInfo().username;
+  } catch {
+    return '';
+  }
+}
+
+/** Where a subagent's own transcript is, when the hook input does not say. */
+export function subagentTranscriptPath(input: HookInput): string | undefined {
+  if (input.agent_transcript_path) return input.agent_transcript_path;
+  if (!input.transcript_path || !input.agent_id || !input.session_id) return undefined;
+  return join(dirname(input.transcript_path), input.session_id, 'subagents', `agent-${input.agent_id}.jsonl`);
+}
+
+async function buildTrace(input: HookInput, env: NodeJS.ProcessEnv): Promise<TraceModel | string> {
+  const sessionId = input.session_id;
+  if (!sessionId) return 'hook input has no session_id';
+  const isSubagent = input.hook_event_name === 'SubagentStop' && !!input.agent_id;
+  const file = isSubagent ? subagentTranscriptPath(input) : input.transcript_path;
+  if (!file) return 'hook input has no transcript path';
+  if (!existsSync(file)) return `transcript not found: ${file}`;
+
+  const context: TraceContext = { sessionId, cwd: input.cwd, user: currentUser(env) };
+  if (isSubagent && input.agent_id) {
+    context.agent = { id: input.agent_id, type: input.agent_type };
+    if (input.transcript_path && existsSync(input.transcript_path)) {
+      const parent = await readTranscript(input.transcript_path);
+      const key = parent.builder.currentTurnKey();
+      if (key) context.agent.parentTraceId = mlflowTraceId(traceIdFor(sessionId, key));
+    }
+  }
+  const { builder, badLines } = await readTranscript(file, new TurnBuilder());
+  const trace = builder.build(context);
+  if (!trace) return `no user prompt in transcript ${file}${badLines ? ` (${badLines} unreadable lines)` : ''}`;
+  return trace;
+}
+
+export async function runHook(options: HookRunOptions): Promise<HookOutcome> {
+  const started = Date.now();
+  const deadline = started + (options.budgetMs ?? DEFAULT_BUDGET_MS);
+  const files = pathsOf(options.dataRoot);
+  const log = (level: 'error' | 'warn' | 'info', message: string): void => logLine(files.hookLog, level, message);
+  const settings = resolveHookSettings(options.env, readConfig(files.config));
+  if (!settings.enabled) return { status: 'disabled' };
+
+  let input: HookInput;
+  try {
+    if (options.stdin.trim() === '') throw new Error('empty stdin');
+    input = JSON.parse(options.stdin) as HookInput;
+    if (typeof input !== 'object' || input === null) throw new Error('stdin is not a JSON object');
+  } catch (error) {
+    const reason = `hook input unreadable: ${(error as Error).message}`;
+    log('error', reason);
+    return { status: 'skipped', reason };
+  }
+
+  let trace: TraceModel | string;
+  try {
+    trace = await buildTrace(input, options.env);
+  } catch (error) {
+    trace = `transcript unreadable: ${(error as Error).message}`;
+  }
+  if (typeof trace === 'string') {
+    log('error', `${trace} (session ${input.session_id ?? '?'})`);
+    return { status: 'skipped', reason: trace };
+  }
+
+  const target: SpoolTarget = { trackingUri: settings.trackingUri, experiment: settings.experiment };
+  try {
+    await deliverTrace(trace, target, deadline - SPOOL_RESERVE_MS, options.env);
+  } catch (error) {
+    const reason = (error as Error).message || String(error);
+    try {
+      const file = spoolTrace(files.spool, target, trace);
+      log('error', `export to ${settings.trackingUri} failed, trace ${mlflowTraceId(trace.traceId)} spooled: ${reason}`);
+      return { status: 'spooled', traceId: trace.traceId, file, reason };
+    } catch (spoolError) {
+      log('error', `export failed (${reason}) and spooling failed: ${(spoolError as Error).message}`);
+      return { status: 'skipped', reason };
+    }
+  }
+
+  // The server is up: deliver what waited in the spool, within what time is left.
+  const flushed = await flushSpool(files.spool, deadline - SPOOL_RESERVE_MS, options.env).catch(() => undefined);
+  return { status: 'delivered', traceId: trace.traceId, flushed: flushed?.delivered ?? 0 };
+}
