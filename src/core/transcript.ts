@@ -322,8 +322,9 @@ export class TurnBuilder {
       const attributes: Record<string, unknown> = {
         model: call.model,
         'mlflow.message.format': 'anthropic',
+        // No `mlflow.llm.provider`: with it, the server fetches a remote model
+        // catalog for costs on the request path, which stalls it for seconds offline.
         'mlflow.llm.model': call.model,
-        'mlflow.llm.provider': 'anthropic',
       };
       if (usage) attributes['mlflow.chat.tokenUsage'] = usage;
       children.push({

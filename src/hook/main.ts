@@ -9,7 +9,7 @@ import { paths } from '../config.js';
 import { DEFAULT_BUDGET_MS, runHook } from './run-hook.js';
 
 /** The hard cap: the process is gone by then, whatever is still pending. */
-export const HARD_CAP_MS = 1900;
+export const HARD_CAP_MS = 1700;
 
 function readStdin(): Promise<string> {
   return new Promise((resolve) => {

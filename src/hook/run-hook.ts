@@ -42,7 +42,7 @@ export type HookOutcome =
 
 /** Time kept back at the end for writing the spool file. */
 const SPOOL_RESERVE_MS = 250;
-export const DEFAULT_BUDGET_MS = 1500;
+export const DEFAULT_BUDGET_MS = 1200;
 
 function currentUser(env: NodeJS.ProcessEnv): string {
   if (env.USER) return env.USER;

@@ -1,0 +1,133 @@
+/**
+ * A real `mlflow server` on a free loopback port with a temp SQLite database,
+ * for integration and end-to-end tests.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { makeTempDir, type TempDir } from './temp-dir.js';
+import { freePort } from './ports.js';
+import { venvBin } from './venv.js';
+
+export interface MlflowServer {
+  url: string;
+  port: number;
+  dbPath: string;
+  dir: TempDir;
+  stop(): Promise<void>;
+  /** Python one-off against this server, with MLflow's own client. */
+  python(code: string, args?: string[]): Promise<string>;
+}
+
+async function waitForHealth(url: string, child: ResultPromise, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  child.then(() => (exited = true), () => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error('mlflow server exited before it was healthy');
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`mlflow server at ${url} not healthy within ${timeoutMs} ms`);
+}
+
+/** No telemetry, and no background job runner competing for the CPU of a small CI machine. */
+const SERVER_ENV = { MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' };
+
+export async function startMlflowServer(options: { port?: number; dir?: TempDir } = {}): Promise<MlflowServer> {
+  const dir = options.dir ?? (await makeTempDir('claude-mlflow-server-'));
+  const port = options.port ?? (await freePort());
+  const dbPath = path.join(dir.path, 'mlflow.db');
+  const artifacts = path.join(dir.path, 'artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  const url = `http://127.0.0.1:${port}`;
+  const child = execa(
+    venvBin('mlflow'),
+    [
+      'server',
+      '--backend-store-uri', `sqlite:///${dbPath}`,
+      '--artifacts-destination', artifacts,
+      '--host', '127.0.0.1',
+      '--port', String(port),
+      '--workers', '1',
+    ],
+    { cwd: dir.path, reject: false, stdout: 'ignore', stderr: ['pipe'], env: SERVER_ENV, cleanup: true },
+  );
+  let stderrTail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderrTail = (stderrTail + d.toString()).slice(-4000);
+  });
+  try {
+    await waitForHealth(url, child, 90_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${stderrTail}`);
+  }
+  return {
+    url,
+    port,
+    dbPath,
+    dir,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await child.catch(() => undefined);
+      clearTimeout(timer);
+      if (!options.dir) await dir.cleanup();
+    },
+    async python(code: string, args: string[] = []) {
+      const { stdout } = await execa(venvBin('python'), ['-c', code, ...args], {
+        env: { MLFLOW_TRACKING_URI: url, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
+      });
+      return stdout;
+    },
+  };
+}
+
+/** Every trace of an experiment, through MLflow's own Python client: info and spans. */
+export const SEARCH_TRACES_PY = `
+import json, sys, mlflow
+from mlflow import MlflowClient
+c = MlflowClient()
+exp = sys.argv[1]
+ids = [exp] if exp.isdigit() else [c.get_experiment_by_name(exp).experiment_id]
+out = []
+for t in c.search_traces(locations=ids, max_results=500):
+    out.append({
+        "info": t.info.to_dict(),
+        "spans": [{
+            "name": s.name, "span_type": s.span_type, "span_id": s.span_id, "parent_id": s.parent_id,
+            "start_ns": s.start_time_ns, "end_ns": s.end_time_ns, "status": s.status.status_code.value,
+            "inputs": s.inputs, "outputs": s.outputs,
+            "attributes": {k: v for k, v in s.attributes.items() if k not in ("mlflow.spanInputs", "mlflow.spanOutputs")},
+        } for s in t.data.spans],
+    })
+print(json.dumps(out))
+`;
+
+export interface FoundSpan {
+  name: string;
+  span_type: string;
+  span_id: string;
+  parent_id: string | null;
+  start_ns: number;
+  end_ns: number;
+  status: string;
+  inputs: any;
+  outputs: any;
+  attributes: Record<string, any>;
+}
+
+export interface FoundTrace {
+  info: { trace_id: string; trace_metadata: Record<string, string>; request_preview?: string; response_preview?: string; state: string; [k: string]: any };
+  spans: FoundSpan[];
+}
+
+export async function searchTraces(server: MlflowServer, experiment: string): Promise<FoundTrace[]> {
+  return JSON.parse(await server.python(SEARCH_TRACES_PY, [experiment])) as FoundTrace[];
+}

@@ -1,0 +1,140 @@
+/**
+ * The built hook runtime against a real `mlflow server`: the trace is found
+ * through MLflow's own search API with the right span tree and metadata.
+ */
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMlflowServer, searchTraces, type MlflowServer } from '../helpers/mlflow-server.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { runHookProcess } from '../helpers/run-hook-process.js';
+import { sampleStopInput } from '../helpers/fixtures.js';
+
+let server: MlflowServer;
+let tmp: TempDir;
+
+beforeAll(async () => {
+  server = await startMlflowServer();
+  tmp = await makeTempDir();
+});
+afterAll(async () => {
+  await server?.stop();
+  await tmp?.cleanup();
+});
+
+function hookEnv(dataRoot: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: tmp.path,
+    USER: 'dev',
+    CLAUDE_MLFLOW_HOME: dataRoot,
+    MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
+    MLFLOW_TRACKING_URI: server.url,
+    ...extra,
+  };
+}
+
+describe('hook → real MLflow server', () => {
+  it('delivers the sample session as MLflow’s Claude Code span tree', async () => {
+    const dir = path.join(tmp.path, 'sample');
+    mkdirSync(dir);
+    const { stdin } = sampleStopInput(dir);
+    const result = await runHookProcess(stdin, hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_NAME: 'hook-it' }));
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe('');
+
+    const traces = await searchTraces(server, 'hook-it');
+    expect(traces).toHaveLength(1);
+    const trace = traces[0]!;
+    expect(trace.info.state).toBe('OK');
+    expect(trace.info.request_preview).toBe('read notes.txt');
+    expect(trace.info.response_preview).toBe('The file says hello. Done.');
+    expect(trace.info.trace_metadata).toMatchObject({
+      'mlflow.trace.session': '905e7d5e-ff87-48ae-a08f-68f31e6c4d84',
+      'mlflow.trace.user': 'dev',
+      'mlflow.trace.working_directory': '/home/dev/project',
+      'mlflow.claude_code_version': '2.1.197',
+    });
+    const usage = JSON.parse(trace.info.trace_metadata['mlflow.trace.tokenUsage']!);
+    expect(usage).toMatchObject({ input_tokens: 84, output_tokens: 14, total_tokens: 98 });
+
+    const [root, ...children] = trace.spans;
+    expect(root).toMatchObject({
+      name: 'claude_code_conversation',
+      span_type: 'AGENT',
+      parent_id: null,
+      inputs: { prompt: 'read notes.txt' },
+      outputs: { status: 'completed', response: 'The file says hello. Done.' },
+    });
+    expect(children.map((s) => [s.name, s.span_type])).toEqual([
+      ['llm', 'LLM'],
+      ['tool_Read', 'TOOL'],
+      ['llm', 'LLM'],
+    ]);
+    for (const child of children) expect(child.parent_id).toBe(root!.span_id);
+    const tool = children[1]!;
+    expect(tool.inputs).toEqual({ file_path: '/home/dev/project/notes.txt' });
+    expect(tool.outputs.result).toContain('hello world');
+    const llm = children[0]!;
+    expect(llm.attributes['mlflow.chat.tokenUsage']).toMatchObject({ input_tokens: 42, output_tokens: 7 });
+    expect(llm.attributes['mlflow.message.format']).toBe('anthropic');
+    expect(llm.inputs.model).toBe('claude-opus-4-8');
+    // True times from the transcript: the prompt at 20:56:49.984 UTC.
+    expect(root!.start_ns / 1e6).toBe(Date.parse('2026-11-23T20:56:49.984Z'));
+    expect(Math.round(tool.start_ns / 1e6)).toBeLessThanOrEqual(Math.round(tool.end_ns / 1e6));
+  });
+
+  it('sends the same turn twice without a duplicate trace or doubled token usage', async () => {
+    const dir = path.join(tmp.path, 'twice');
+    mkdirSync(dir);
+    const { stdin } = sampleStopInput(dir);
+    const env = hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_NAME: 'hook-twice' });
+    expect((await runHookProcess(stdin, env)).exitCode).toBe(0);
+    expect((await runHookProcess(stdin, env)).exitCode).toBe(0);
+    const traces = await searchTraces(server, 'hook-twice');
+    expect(traces).toHaveLength(1);
+    expect(traces[0]!.spans).toHaveLength(4);
+    expect(JSON.parse(traces[0]!.info.trace_metadata['mlflow.trace.tokenUsage']!).total_tokens).toBe(98);
+  });
+
+  it('resolves an experiment by id', async () => {
+    const dir = path.join(tmp.path, 'by-id');
+    mkdirSync(dir);
+    const id = (await server.python('import mlflow; print(mlflow.create_experiment("hook-by-id"))')).trim();
+    const { stdin } = sampleStopInput(dir);
+    expect((await runHookProcess(stdin, hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_ID: id }))).exitCode).toBe(0);
+    expect(await searchTraces(server, id)).toHaveLength(1);
+  });
+
+  it('does nothing when tracing is not switched on', async () => {
+    for (const value of ['false', '0', 'no', 'off', '']) {
+      const dir = path.join(tmp.path, `off-${value || 'empty'}`);
+      mkdirSync(dir);
+      const { stdin } = sampleStopInput(dir);
+      const data = path.join(dir, 'data');
+      const result = await runHookProcess(
+        stdin,
+        hookEnv(data, { MLFLOW_CLAUDE_TRACING_ENABLED: value, MLFLOW_EXPERIMENT_NAME: 'hook-off' }),
+      );
+      expect(result.exitCode).toBe(0);
+      expect(() => statSync(data)).toThrow();
+    }
+    const exists = await server.python(
+      'import mlflow; print(mlflow.get_experiment_by_name("hook-off") is not None)',
+    );
+    expect(exists.trim()).toBe('False');
+  });
+
+  it('keeps spool and log files private', async () => {
+    const dir = path.join(tmp.path, 'private');
+    mkdirSync(dir);
+    const { stdin } = sampleStopInput(dir);
+    const data = path.join(dir, 'data');
+    await runHookProcess(stdin, hookEnv(data, { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' }));
+    const spool = path.join(data, 'spool');
+    expect(statSync(spool).mode & 0o777).toBe(0o700);
+    const [file] = readdirSync(spool);
+    expect(statSync(path.join(spool, file!)).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(data, 'logs', 'hook.log')).mode & 0o777).toBe(0o600);
+  });
+});
