@@ -2,8 +2,8 @@
  * Traces that could not be delivered wait here, one file each, written
  * atomically with mode 0600. File names sort in creation order.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { TraceModel } from '../core/trace-model.js';
 import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
 
@@ -66,4 +66,37 @@ export function readSpool(dir: string): { entries: SpoolEntry[]; unreadable: str
 
 export function removeSpoolFile(file: string): void {
   rmSync(file, { force: true });
+}
+
+/** Move a trace the server refuses for good into `rejected/`, out of the delivery queue. */
+export function quarantineSpoolFile(file: string): string {
+  const dir = join(dirname(file), 'rejected');
+  ensurePrivateDir(dir);
+  const target = join(dir, basename(file));
+  renameSync(file, target);
+  return target;
+}
+
+/** A write cut short (a killed hook) leaves a hidden temp file; remove those older than `maxAgeMs`. */
+export function removeStaleTempFiles(dir: string, maxAgeMs = 10 * 60 * 1000, now = Date.now()): number {
+  let removed = 0;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+    const file = join(dir, name);
+    try {
+      if (now - statSync(file).mtimeMs > maxAgeMs) {
+        rmSync(file, { force: true });
+        removed += 1;
+      }
+    } catch {
+      // gone already
+    }
+  }
+  return removed;
 }

@@ -22,6 +22,7 @@ export async function runFlush(options: FlushOptions): Promise<number> {
   } else {
     process.stdout.write(`Delivered ${result.delivered} of ${waiting} spooled trace(s); ${result.remaining} left.\n`);
     for (const file of result.unreadable) process.stdout.write(`Unreadable spool file, left in place: ${file}\n`);
+    for (const file of result.rejected) process.stdout.write(`Refused by the server, moved aside: ${file}\n`);
     if (result.error) process.stdout.write(`Stopped at: ${result.error}\n`);
   }
   return result.remaining > 0 || result.unreadable.length > 0 ? 1 : 0;

@@ -116,10 +116,19 @@ function blocksOf(content: unknown): ContentBlock[] {
   return [];
 }
 
+/** The first `max` UTF-16 units of `text`, never ending in half a surrogate pair. */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
 /** Cap every string inside a JSON value, so one huge tool result cannot blow memory. */
 export function capStrings(value: unknown, max = MAX_FIELD_CHARS): unknown {
   if (typeof value === 'string') {
-    return value.length <= max ? value : `${value.slice(0, max)}… [truncated ${value.length - max} characters]`;
+    if (value.length <= max) return value;
+    const kept = cutText(value, max);
+    return `${kept}… [truncated ${value.length - kept.length} characters]`;
   }
   if (Array.isArray(value)) return value.map((v) => capStrings(v, max));
   if (isBlock(value)) {
@@ -262,7 +271,9 @@ export class TurnBuilder {
       call = {
         messageId,
         model: msg.model ?? 'unknown',
-        startMs: Math.min(previousMs, atMs),
+        // The row before is what the model answered; Claude Code stamps some
+        // rows a few ms before the prompt, so never start before the turn.
+        startMs: Math.max(turn.startMs, Math.min(previousMs, atMs)),
         endMs: atMs,
         inputMessages: this.pendingMessages.slice(),
         content: [],
@@ -351,7 +362,7 @@ export class TurnBuilder {
           startMs,
           endMs,
           status: outcome?.isError ? 'ERROR' : 'OK',
-          ...(outcome?.isError ? { statusMessage: textOf(outcome.result).slice(0, MAX_PREVIEW_CHARS) } : {}),
+          ...(outcome?.isError ? { statusMessage: cutText(textOf(outcome.result), MAX_PREVIEW_CHARS) } : {}),
           inputs: block.input ?? {},
           outputs: { result: outcome ? outcome.result : NO_RESULT },
           attributes: { tool_name: block.name ?? 'unknown', tool_id: id },
@@ -397,8 +408,8 @@ export class TurnBuilder {
       traceId,
       startMs: turn.startMs,
       endMs,
-      requestPreview: turn.prompt.slice(0, MAX_PREVIEW_CHARS),
-      responsePreview: (turn.finalResponse ?? '').slice(0, MAX_PREVIEW_CHARS),
+      requestPreview: cutText(turn.prompt, MAX_PREVIEW_CHARS),
+      responsePreview: cutText(turn.finalResponse ?? '', MAX_PREVIEW_CHARS),
       metadata,
       tokenUsage,
       spans: [root, ...children],

@@ -1,0 +1,185 @@
+/**
+ * Bad input never breaks Claude Code: each case exits 0, prints nothing to
+ * stdout, writes one log line, and spools what can still be delivered.
+ */
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMlflowServer, searchTraces, type MlflowServer } from '../helpers/mlflow-server.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { runHookProcess } from '../helpers/run-hook-process.js';
+import { sampleStopInput, sampleWithSession } from '../helpers/fixtures.js';
+import { distCli } from '../helpers/venv.js';
+
+let server: MlflowServer;
+let tmp: TempDir;
+let failing: http.Server;
+let failingUrl: string;
+let failingHits = 0;
+let counter = 0;
+
+beforeAll(async () => {
+  server = await startMlflowServer();
+  tmp = await makeTempDir();
+  failing = http.createServer((req, res) => {
+    failingHits += 1;
+    req.resume();
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end('{"error_code":"INTERNAL_ERROR"}');
+  });
+  await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
+  failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  failing?.close();
+  await server?.stop();
+  await tmp?.cleanup();
+});
+
+function caseDir(): { dir: string; data: string } {
+  counter += 1;
+  const dir = path.join(tmp.path, `case-${counter}`);
+  mkdirSync(dir);
+  return { dir, data: path.join(dir, 'data') };
+}
+
+function env(data: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: tmp.path,
+    USER: 'dev',
+    CLAUDE_MLFLOW_HOME: data,
+    MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
+    MLFLOW_TRACKING_URI: server.url,
+    MLFLOW_EXPERIMENT_NAME: 'bad-input',
+    ...extra,
+  };
+}
+
+function logLines(data: string): string[] {
+  return readFileSync(path.join(data, 'logs', 'hook.log'), 'utf8').trim().split('\n');
+}
+
+function spooled(data: string): string[] {
+  try {
+    return readdirSync(path.join(data, 'spool')).filter((f) => f.endsWith('.trace.json'));
+  } catch {
+    return [];
+  }
+}
+
+async function expectQuietExit(stdin: string, e: Record<string, string>) {
+  const result = await runHookProcess(stdin, e);
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toBe('');
+  expect(result.wallMs).toBeLessThan(2000);
+  return result;
+}
+
+describe('bad input', () => {
+  it('a missing transcript: one log line naming it, nothing spooled', async () => {
+    const { dir, data } = caseDir();
+    const { stdin } = sampleStopInput(dir, { transcript_path: path.join(dir, 'gone.jsonl') });
+    await expectQuietExit(stdin, env(data));
+    const lines = logLines(data);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/error transcript not found: .*gone\.jsonl/);
+    expect(spooled(data)).toEqual([]);
+  });
+
+  it('an unreadable transcript: logged, no crash', async () => {
+    if (process.getuid?.() === 0) {
+      // root reads anything: make the path a directory instead, which no one can read as a file.
+      const { dir, data } = caseDir();
+      mkdirSync(path.join(dir, 'dir.jsonl'));
+      const { stdin } = sampleStopInput(dir, { transcript_path: path.join(dir, 'dir.jsonl') });
+      await expectQuietExit(stdin, env(data));
+      expect(logLines(data)[0]).toMatch(/error transcript unreadable: .*EISDIR/);
+      return;
+    }
+    const { dir, data } = caseDir();
+    const { stdin, transcript } = sampleStopInput(dir);
+    chmodSync(transcript, 0o000);
+    await expectQuietExit(stdin, env(data));
+    expect(logLines(data)[0]).toMatch(/error transcript unreadable: .*EACCES/);
+  });
+
+  it('garbage lines are skipped and the turn is still traced', async () => {
+    const { dir, data } = caseDir();
+    const { stdin, transcript } = sampleWithSession(dir, '11111111-0000-4000-8000-000000000001');
+    const rows = readFileSync(transcript, 'utf8').split('\n');
+    rows.splice(3, 0, '{not json', '[1,2]', '\u0000\u0001 binary', '"a string"');
+    writeFileSync(transcript, rows.join('\n'));
+    await expectQuietExit(stdin, env(data));
+    const traces = await searchTraces(server, 'bad-input');
+    const found = traces.find((t) => t.info.trace_metadata['mlflow.trace.session'] === '11111111-0000-4000-8000-000000000001');
+    expect(found?.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
+  });
+
+  it('an empty stdin and a non-JSON stdin are logged', async () => {
+    const { data } = caseDir();
+    await expectQuietExit('', env(data));
+    await expectQuietExit('this is not json', env(data));
+    const lines = logLines(data);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/hook input unreadable: empty stdin/);
+    expect(lines[1]).toMatch(/hook input unreadable/);
+  });
+
+  it('a wrong experiment id: logged and spooled, and flush keeps it without blocking the others', async () => {
+    const { dir, data } = caseDir();
+    const { stdin } = sampleWithSession(dir, '11111111-0000-4000-8000-000000000002');
+    await expectQuietExit(stdin, env(data, { MLFLOW_EXPERIMENT_ID: '987654321' }));
+    expect(logLines(data)[0]).toMatch(/spooled: .*HTTP 404/);
+    expect(spooled(data)).toHaveLength(1);
+
+    // A good trace queued behind it (same server, a real experiment) is still delivered.
+    const [first] = spooled(data);
+    const record = JSON.parse(readFileSync(path.join(data, 'spool', first!), 'utf8'));
+    record.target.experiment = { name: 'bad-input' };
+    record.trace.traceId = 'f'.repeat(32);
+    writeFileSync(path.join(data, 'spool', `9${first!.slice(1, 15)}-${'f'.repeat(32)}.trace.json`), JSON.stringify(record));
+    const flush = await execa(process.execPath, [distCli, 'flush', '--json'], { env: env(data), extendEnv: false, reject: false });
+    expect(JSON.parse(String(flush.stdout))).toMatchObject({ waiting: 2, delivered: 1, remaining: 1 });
+    expect(flush.exitCode).toBe(1);
+    expect(spooled(data)).toEqual([first]);
+    const traces = await searchTraces(server, 'bad-input');
+    expect(traces.map((t) => t.info.trace_id)).toContain(`tr-${'f'.repeat(32)}`);
+  });
+
+  it('a server answering 500: logged and spooled, then delivered once a good server takes it', async () => {
+    const { dir, data } = caseDir();
+    const { stdin } = sampleWithSession(dir, '11111111-0000-4000-8000-000000000004');
+    const hitsBefore = failingHits;
+    await expectQuietExit(stdin, env(data, { MLFLOW_TRACKING_URI: failingUrl }));
+    expect(failingHits).toBeGreaterThan(hitsBefore);
+    expect(logLines(data)[0]).toMatch(/spooled: .*HTTP 500/);
+    expect(spooled(data)).toHaveLength(1);
+  });
+
+  it('a server refusing a trace for good moves it aside, so it does not hold up the rest', async () => {
+    const { dir, data } = caseDir();
+    const refusing = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error_code":"INVALID_PARAMETER_VALUE"}');
+    });
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+    try {
+      const { stdin } = sampleWithSession(dir, '11111111-0000-4000-8000-000000000005');
+      await expectQuietExit(stdin, env(data, { MLFLOW_TRACKING_URI: url }));
+      expect(spooled(data)).toHaveLength(1);
+      const flush = await execa(process.execPath, [distCli, 'flush', '--json'], { env: env(data), extendEnv: false, reject: false });
+      const result = JSON.parse(String(flush.stdout));
+      expect(result.rejected).toHaveLength(1);
+      expect(spooled(data)).toHaveLength(0);
+      expect(readdirSync(path.join(data, 'spool', 'rejected'))).toHaveLength(1);
+    } finally {
+      refusing.close();
+    }
+  });
+});
