@@ -1,0 +1,71 @@
+// Shared pieces of the benchmarks: a real MLflow server, timed child runs, medians.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const venv = process.env.CLAUDE_MLFLOW_TEST_VENV ?? path.join(repoRoot, '.venv');
+export const venvBin = (name) => path.join(venv, 'bin', name);
+
+export function tempDir(prefix = 'claude-mlflow-bench-') {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(dir) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    venvBin('mlflow'),
+    ['server', '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--artifacts-destination', `${dir}/artifacts`,
+      '--host', '127.0.0.1', '--port', String(port), '--workers', '1'],
+    { stdio: 'ignore', env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' } },
+  );
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return { url, stop: () => child.kill('SIGTERM') };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error('mlflow server did not start');
+}
+
+/** Wall time of one child process, in ms. */
+export function timeRun(cmd, args, { input, env, cwd } = {}) {
+  const started = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { input, env, cwd, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+/** Peak RSS of one child process, in MB, from GNU time. */
+export function peakRssMb(cmd, args, { input, env, cwd } = {}) {
+  if (!existsSync('/usr/bin/time')) return undefined;
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { input, env, cwd, maxBuffer: 64 * 1024 * 1024 });
+  const lines = String(r.stderr).trim().split('\n');
+  return Number(lines.at(-1)) / 1024;
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function fmt(ms) {
+  return `${ms.toFixed(0)} ms`;
+}
