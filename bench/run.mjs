@@ -16,7 +16,7 @@ import { fmt, median, peakRssMb, repoRoot, startServer, tempDir, timeRun, venvBi
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 15;
 const skipP5 = args.includes('--skip-p5');
-const hook = path.join(repoRoot, 'dist', 'hook.mjs');
+const hook = path.join(repoRoot, 'dist', 'claude-mlflow-hook.mjs');
 const cli = path.join(repoRoot, 'dist', 'cli.js');
 const dir = tempDir();
 const server = await startServer(dir);

@@ -36,7 +36,7 @@ export function paths(root: string): Paths {
     logs: join(root, 'logs'),
     hookLog: join(root, 'logs', 'hook.log'),
     runtime: join(root, 'runtime'),
-    hookScript: join(root, 'runtime', 'hook.mjs'),
+    hookScript: join(root, 'runtime', 'claude-mlflow-hook.mjs'),
   };
 }
 

@@ -11,7 +11,7 @@ import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
 
 /** The bundled runtime that ships in the package, beside the built CLI. */
 export function bundledHookScript(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', 'hook.mjs');
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'claude-mlflow-hook.mjs');
 }
 
 export interface InstalledRuntime {

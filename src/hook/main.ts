@@ -1,5 +1,5 @@
 /**
- * The installed hook runtime's entry point (bundled to `hook.mjs`). It reads
+ * The installed hook runtime's entry point (bundled to `claude-mlflow-hook.mjs`; the file name is also how settings recognise our hook). It reads
  * the hook input, runs the hook, and exits 0 whatever happens, within the
  * hard cap even if something hangs.
  */

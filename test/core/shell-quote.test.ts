@@ -114,7 +114,7 @@ describe.runIf(posix)('quoteArg on POSIX', () => {
     it('runs the script with exactly the arguments given', () => {
       const dir = path.join(tmp.path, `it's a "dir" with $HOME and \`ticks\` and 空白`);
       mkdirSync(dir);
-      const script = path.join(dir, 'hook.mjs');
+      const script = path.join(dir, 'claude-mlflow-hook.mjs');
       writeFileSync(script, 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
       chmodSync(script, 0o600);
       const args = ['hook', "--flag=it's", 'two words', '$NOPE'];

@@ -1,4 +1,4 @@
-/** Run the built hook runtime (dist/hook.mjs) as Claude Code would: a fresh process, input on stdin. */
+/** Run the built hook runtime (dist/claude-mlflow-hook.mjs) as Claude Code would: a fresh process, input on stdin. */
 import { execa } from 'execa';
 import { distHook } from './venv.js';
 

@@ -19,4 +19,4 @@ export function venvBin(name: string): string {
 }
 
 export const distCli = path.join(repoRoot, 'dist', 'cli.js');
-export const distHook = path.join(repoRoot, 'dist', 'hook.mjs');
+export const distHook = path.join(repoRoot, 'dist', 'claude-mlflow-hook.mjs');
