@@ -13,6 +13,70 @@ program
   .exitOverride();
 
 program
+  .command('init')
+  .description('Install MLflow, start a local server and switch tracing on for Claude Code (asks first; --yes takes the defaults)')
+  .option('--project <dir>', 'the project folder (default: the current folder)')
+  .option('--scope <scope>', 'settings to change: project (.claude/settings.json), local (.claude/settings.local.json) or user (~/.claude/settings.json)')
+  .option('--tracking-uri <url>', 'use an MLflow server you already run, instead of a local one')
+  .option('--experiment <name>', 'experiment name (default: the project folder name)')
+  .option('--port <port>', 'port of the local server (default 5000, or the next free one)')
+  .option('--no-service', 'run the local server as a managed background process')
+  .option('--python <path>', 'the Python (>= 3.10) to create the MLflow venv with')
+  .option('--mlflow-version <version>', 'install exactly this MLflow version (default: the newest, >= 3.6)')
+  .option('--mlflow <path>', 'use this mlflow executable instead of installing one')
+  .option('-y, --yes', 'do not ask: take the defaults and replace MLflow\'s own tracer if found')
+  .action(async (options) => {
+    const { runInitCommand } = await import('./commands/init.js');
+    process.exitCode = await runInitCommand({ ...options, yes: Boolean(options.yes) });
+  });
+
+program
+  .command('enable')
+  .description('Switch tracing back on (sets MLFLOW_CLAUDE_TRACING_ENABLED=true)')
+  .option('--scope <scope>', 'project, local or user (default: every settings file init wrote)')
+  .option('--project <dir>', 'the project folder (default: the current folder)')
+  .action(async (options) => {
+    const { runToggleCommand } = await import('./commands/toggle.js');
+    process.exitCode = await runToggleCommand(true, options);
+  });
+
+program
+  .command('disable')
+  .description('Pause tracing (sets MLFLOW_CLAUDE_TRACING_ENABLED=false); the hooks stay in place')
+  .option('--scope <scope>', 'project, local or user (default: every settings file init wrote)')
+  .option('--project <dir>', 'the project folder (default: the current folder)')
+  .action(async (options) => {
+    const { runToggleCommand } = await import('./commands/toggle.js');
+    process.exitCode = await runToggleCommand(false, options);
+  });
+
+program
+  .command('uninstall')
+  .description('Remove our hooks and settings, the hook runtime, and stop the server; the database is kept')
+  .option('--project <dir>', 'the project folder (default: the current folder)')
+  .option('--purge', 'also delete the data folder: database, traces, venv, logs and spool')
+  .option('--dry-run', 'show what would be removed, and change nothing')
+  .option('-y, --yes', 'do not ask before --purge')
+  .action(async (options) => {
+    const { runUninstallCommand } = await import('./commands/uninstall.js');
+    process.exitCode = await runUninstallCommand(options);
+  });
+
+const server = program.command('server').description('The local MLflow server that init set up');
+for (const [action, description] of [
+  ['start', 'Start the local MLflow server and wait until it answers'],
+  ['stop', 'Stop the local MLflow server (only ours)'],
+  ['status', 'Manager, PID, port, URL, uptime, health, version and database size'],
+] as const) {
+  const command = server.command(action).description(description);
+  if (action === 'status') command.option('--json', 'print the status as JSON');
+  command.action(async (options) => {
+    const { runServerCommand } = await import('./commands/server.js');
+    process.exitCode = await runServerCommand(action, options);
+  });
+}
+
+program
   .command('hook')
   .description('The Claude Code Stop/SubagentStop hook: reads the hook input on stdin and traces the turn')
   .option('--print-command', 'install the hook runtime into the data folder and print the hook command')

@@ -26,6 +26,13 @@ export interface Paths {
   hookLog: string;
   runtime: string;
   hookScript: string;
+  /** The MLflow virtualenv that `init` creates. */
+  venv: string;
+  /** The background server's pidfile, log, database and artifacts. */
+  serverPid: string;
+  serverLog: string;
+  database: string;
+  artifacts: string;
 }
 
 export function paths(root: string): Paths {
@@ -37,6 +44,11 @@ export function paths(root: string): Paths {
     hookLog: join(root, 'logs', 'hook.log'),
     runtime: join(root, 'runtime'),
     hookScript: join(root, 'runtime', 'claude-mlflow-hook.mjs'),
+    venv: join(root, 'venv'),
+    serverPid: join(root, 'server.pid'),
+    serverLog: join(root, 'logs', 'server.log'),
+    database: join(root, 'mlflow.db'),
+    artifacts: join(root, 'artifacts'),
   };
 }
 

@@ -67,19 +67,23 @@ export class MlflowClient {
     return res.experiment_id;
   }
 
-  /** The experiment id for a name, creating the experiment when it is missing. */
-  async resolveExperiment(experiment: { id: string } | { name: string }, timeoutMs?: number): Promise<string> {
-    if ('id' in experiment) return experiment.id;
-    const found = await this.getExperimentIdByName(experiment.name, timeoutMs);
-    if (found) return found;
+  /** The experiment with this name, created when it is missing (also when another process races us to it). */
+  async ensureExperiment(name: string, timeoutMs?: number): Promise<{ id: string; created: boolean }> {
+    const found = await this.getExperimentIdByName(name, timeoutMs);
+    if (found) return { id: found, created: false };
     try {
-      return await this.createExperiment(experiment.name, timeoutMs);
+      return { id: await this.createExperiment(name, timeoutMs), created: true };
     } catch (error) {
-      // Another hook may have created it a moment ago.
-      const again = await this.getExperimentIdByName(experiment.name, timeoutMs);
-      if (again) return again;
+      const again = await this.getExperimentIdByName(name, timeoutMs);
+      if (again) return { id: again, created: false };
       throw error;
     }
+  }
+
+  /** The experiment id for an id or a name, creating a named experiment when it is missing. */
+  async resolveExperiment(experiment: { id: string } | { name: string }, timeoutMs?: number): Promise<string> {
+    if ('id' in experiment) return experiment.id;
+    return (await this.ensureExperiment(experiment.name, timeoutMs)).id;
   }
 
   /**

@@ -129,5 +129,13 @@ export interface FoundTrace {
 }
 
 export async function searchTraces(server: MlflowServer, experiment: string): Promise<FoundTrace[]> {
-  return JSON.parse(await server.python(SEARCH_TRACES_PY, [experiment])) as FoundTrace[];
+  return searchTracesAt(server.url, experiment);
+}
+
+/** The same, against any server URL (e.g. one that `init` started). */
+export async function searchTracesAt(url: string, experiment: string): Promise<FoundTrace[]> {
+  const { stdout } = await execa(venvBin('python'), ['-c', SEARCH_TRACES_PY, experiment], {
+    env: { MLFLOW_TRACKING_URI: url, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
+  });
+  return JSON.parse(stdout) as FoundTrace[];
 }

@@ -1,0 +1,54 @@
+/**
+ * Our config file (`config.json` in the data folder): what `init` decided and
+ * where it wrote, so that `uninstall` removes exactly that.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Config } from '../config.js';
+import type { PreviousState } from '../core/settings.js';
+import type { Scope } from '../core/scopes.js';
+import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
+
+/** One settings file that `init` wrote our hooks into. */
+export interface InstallRecord {
+  file: string;
+  scope: Scope;
+  /** The file did not exist before `init`. */
+  createdFile: boolean;
+  /** What the keys we changed held before, to put them back on uninstall. */
+  previous: PreviousState;
+}
+
+export interface LocalServerConfig {
+  manager: 'background';
+  mlflowBin: string;
+  host: string;
+  port: number;
+  backendStoreUri: string;
+}
+
+export interface StoredConfig extends Config {
+  server?: LocalServerConfig;
+  installs?: InstallRecord[];
+}
+
+export function loadConfig(file: string): StoredConfig {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as StoredConfig) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function saveConfig(file: string, config: StoredConfig): void {
+  ensurePrivateDir(dirname(file));
+  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
+}
+
+/** Record (or keep) the install of one settings file; an older record wins, it knows the original. */
+export function withInstall(config: StoredConfig, record: InstallRecord): StoredConfig {
+  const installs = config.installs ?? [];
+  if (installs.some((i) => i.file === record.file)) return config;
+  return { ...config, installs: [...installs, record] };
+}

@@ -1,0 +1,295 @@
+/**
+ * Python and MLflow on this machine: find a Python ≥ 3.10, make (or reuse) the
+ * virtualenv with MLflow in it, and check an MLflow executable we are given.
+ * Every install goes into the venv; the system Python is only ever asked for
+ * its version and to create the venv.
+ */
+import { accessSync, constants, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve, sep } from 'node:path';
+import { execa } from 'execa';
+import semver from 'semver';
+import { CliError, EXIT } from '../errors.js';
+
+/** The oldest MLflow that ingests OTLP traces at /v1/traces. */
+export const MLFLOW_FLOOR = '3.6.0';
+export const PYTHON_FLOOR = '3.10.0';
+const PYTHON_CANDIDATES = ['python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3', 'python'];
+const VERSION_CODE = "import sys; print('%d.%d.%d' % sys.version_info[:3])";
+const MLFLOW_METADATA_CODE = "import importlib.metadata as m; print(m.version('mlflow'))";
+const TAIL_LINES = 10;
+
+export interface PythonInfo {
+  path: string;
+  version: string;
+}
+
+export interface VenvResult {
+  mlflowBin: string;
+  pythonBin: string;
+  version: string;
+  reused: boolean;
+  tool: 'uv' | 'venv';
+}
+
+// ---------------------------------------------------------------- PATH lookup
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    if (process.platform !== 'win32') accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable called `name` on env.PATH (with PATHEXT on Windows). */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dirs = (env.PATH ?? env.Path ?? '').split(delimiter).filter(Boolean);
+  const exts = process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
+  for (const dir of dirs) {
+    for (const ext of exts) {
+      const candidate = join(dir, name + ext);
+      if (isExecutableFile(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** An absolute path for a user-given program: a bare name is looked up on PATH. */
+function resolveProgram(given: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (!given.includes('/') && !given.includes(sep)) return findOnPath(given, env);
+  const full = isAbsolute(given) ? given : resolve(given);
+  return existsSync(full) ? full : undefined;
+}
+
+// ---------------------------------------------------------------- versions
+
+/** A version string for semver: '3.12' → '3.12.0'; undefined when it is not one. */
+function loose(version: string): string | undefined {
+  return semver.valid(semver.coerce(version))?.toString();
+}
+
+function atLeast(version: string, floor: string): boolean {
+  const v = loose(version);
+  return v !== undefined && semver.gte(v, floor);
+}
+
+function sameVersion(a: string, b: string): boolean {
+  if (a === b) return true;
+  const plain = /^\d+(\.\d+)*$/;
+  return plain.test(a) && plain.test(b) && semver.eq(loose(a)!, loose(b)!);
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]?.trim() ?? '';
+}
+
+type Probe = { ok: true; version: string } | { ok: false; reason: string };
+
+async function pythonVersion(python: string, env: NodeJS.ProcessEnv): Promise<Probe> {
+  const r = await execa(python, ['-c', VERSION_CODE], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 20_000 });
+  const out = String(r.stdout ?? '').trim();
+  if (r.exitCode === 0 && /^\d+\.\d+\.\d+$/.test(out)) return { ok: true, version: out };
+  return { ok: false, reason: firstLine(String(r.stderr ?? '')) || r.shortMessage || `exit ${r.exitCode}` };
+}
+
+// ---------------------------------------------------------------- findPython
+
+/**
+ * The Python to build the venv with. An explicit path (--python) must work
+ * and be ≥ 3.10 (else exit 2, naming it); otherwise the newest-named
+ * candidate on PATH that is ≥ 3.10 (pyenv shims that do not resolve are skipped).
+ */
+export async function findPython(options: { explicit?: string; env?: NodeJS.ProcessEnv } = {}): Promise<PythonInfo> {
+  const env = options.env ?? process.env;
+  if (options.explicit) {
+    const path = resolveProgram(options.explicit, env);
+    if (!path) throw new CliError(`--python ${options.explicit}: no such file`, EXIT.usage);
+    const probe = await pythonVersion(path, env);
+    if (!probe.ok) throw new CliError(`--python ${path} did not run as Python: ${probe.reason}`, EXIT.usage);
+    if (!atLeast(probe.version, PYTHON_FLOOR)) {
+      throw new CliError(`--python ${path} is Python ${probe.version}; claude-mlflow needs Python 3.10 or newer`, EXIT.usage);
+    }
+    return { path, version: probe.version };
+  }
+  const seen: string[] = [];
+  for (const name of PYTHON_CANDIDATES) {
+    const path = findOnPath(name, env);
+    if (!path) continue;
+    const probe = await pythonVersion(path, env);
+    if (probe.ok && atLeast(probe.version, PYTHON_FLOOR)) return { path, version: probe.version };
+    seen.push(probe.ok ? `${path} is ${probe.version}` : `${path} did not run`);
+  }
+  const found = seen.length ? `found: ${seen.join('; ')}` : `none of ${PYTHON_CANDIDATES.join(', ')} is on PATH`;
+  throw new CliError(
+    `no Python 3.10 or newer found (${found}). Install Python 3.10+, or pass --python /path/to/python3.`,
+    EXIT.failure,
+  );
+}
+
+// ---------------------------------------------------------------- the venv
+
+export function venvBins(venvDir: string): { pythonBin: string; mlflowBin: string } {
+  return process.platform === 'win32'
+    ? { pythonBin: join(venvDir, 'Scripts', 'python.exe'), mlflowBin: join(venvDir, 'Scripts', 'mlflow.exe') }
+    : { pythonBin: join(venvDir, 'bin', 'python'), mlflowBin: join(venvDir, 'bin', 'mlflow') };
+}
+
+function venvTool(venvDir: string): 'uv' | 'venv' {
+  try {
+    return /^uv\s*=/m.test(readFileSync(join(venvDir, 'pyvenv.cfg'), 'utf8')) ? 'uv' : 'venv';
+  } catch {
+    return 'venv';
+  }
+}
+
+type VenvProbe = { kind: 'missing' } | { kind: 'broken' } | { kind: 'ok'; mlflow?: string };
+
+/** What is in venvDir: nothing, a venv whose python no longer runs, or a venv (with MLflow's version, if installed). */
+async function probeVenv(venvDir: string, env: NodeJS.ProcessEnv): Promise<VenvProbe> {
+  const { pythonBin, mlflowBin } = venvBins(venvDir);
+  if (!existsSync(pythonBin)) return { kind: 'missing' };
+  const r = await execa(pythonBin, ['-c', MLFLOW_METADATA_CODE], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 30_000 });
+  if (r.exitCode === 0) {
+    const version = String(r.stdout).trim();
+    return { kind: 'ok', mlflow: existsSync(mlflowBin) && version ? version : undefined };
+  }
+  // PackageNotFoundError: the python runs, MLflow is not there.
+  if (/PackageNotFoundError/.test(String(r.stderr))) return { kind: 'ok' };
+  return { kind: 'broken' };
+}
+
+/** Run a command, feeding each output line (stdout and stderr) to onLine; keep the last lines. */
+async function runStreaming(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onLine?: (line: string) => void,
+): Promise<{ ok: boolean; tail: string[]; summary: string }> {
+  const tail: string[] = [];
+  const take = (line: string): void => {
+    const text = line.trimEnd();
+    if (!text) return;
+    tail.push(text);
+    if (tail.length > TAIL_LINES) tail.shift();
+    onLine?.(text);
+  };
+  const child = execa(file, args, { env, extendEnv: false, reject: false, stdin: 'ignore', buffer: false });
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString('utf8')).split(/\r?\n|\r/);
+      partial = parts.pop() ?? '';
+      parts.forEach(take);
+    });
+    stream?.on('end', () => take(partial));
+  }
+  const r = await child;
+  const summary = r.failed ? (r.exitCode !== undefined ? `exit ${r.exitCode}` : (r.shortMessage ?? 'failed')) : 'ok';
+  return { ok: !r.failed, tail, summary };
+}
+
+async function hasPip(pythonBin: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const r = await execa(pythonBin, ['-c', 'import pip'], { env, extendEnv: false, reject: false, stdin: 'ignore' });
+  return r.exitCode === 0;
+}
+
+const clip = (line: string): string => (line.length > 400 ? `${line.slice(0, 400)}…` : line);
+
+/**
+ * A venv at venvDir with MLflow (exactly mlflowVersion, or ≥ MLFLOW_FLOOR).
+ * A venv that already satisfies that is reused without running pip. Otherwise
+ * uv (when on PATH) or `python -m venv` + pip builds it; pip's cache is used.
+ * A venv dir created by this call is removed again when the install fails.
+ */
+export async function ensureMlflowVenv(options: {
+  venvDir: string;
+  python: PythonInfo;
+  mlflowVersion?: string;
+  onLine?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}): Promise<VenvResult> {
+  const { venvDir, python, mlflowVersion: wanted, onLine } = options;
+  const env = options.env ?? process.env;
+  if (wanted !== undefined && !/^\d[0-9A-Za-z.+!-]*$/.test(wanted)) {
+    throw new CliError(`"${wanted}" is not an MLflow version (expected e.g. 3.12.0)`, EXIT.usage);
+  }
+  const ok = (version: string): boolean => (wanted ? sameVersion(version, wanted) : atLeast(version, MLFLOW_FLOOR));
+  const bins = venvBins(venvDir);
+
+  let probe = await probeVenv(venvDir, env);
+  if (probe.kind === 'ok' && probe.mlflow && ok(probe.mlflow)) {
+    return { ...bins, version: probe.mlflow, reused: true, tool: venvTool(venvDir) };
+  }
+  if (probe.kind === 'broken' && existsSync(join(venvDir, 'pyvenv.cfg'))) {
+    // Its Python was upgraded or removed under it: start again.
+    onLine?.(`The virtualenv at ${venvDir} no longer runs; recreating it.`);
+    rmSync(venvDir, { recursive: true, force: true });
+    probe = { kind: 'missing' };
+  }
+
+  const requirement = wanted ? `mlflow==${wanted}` : `mlflow>=${MLFLOW_FLOOR}`;
+  const uv = findOnPath('uv', env);
+  const tool: 'uv' | 'venv' = uv ? 'uv' : 'venv';
+  const createdDir = !existsSync(venvDir);
+  const pipEnv: NodeJS.ProcessEnv = { ...env, PIP_USER: '0', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  const fail = (what: string, tail: string[]): CliError => {
+    if (createdDir) rmSync(venvDir, { recursive: true, force: true });
+    const lines = tail.length ? `\n${tail.map(clip).join('\n')}` : '';
+    return new CliError(`installing ${requirement} into ${venvDir} failed (${what})${lines}`, EXIT.failure);
+  };
+  const run = async (file: string, args: string[], stepEnv: NodeJS.ProcessEnv): Promise<void> => {
+    const r = await runStreaming(file, args, stepEnv, onLine);
+    if (!r.ok) throw fail(`${[file, ...args.slice(0, 2)].join(' ')}: ${r.summary}`, r.tail);
+  };
+
+  if (probe.kind === 'missing') {
+    if (uv) await run(uv, ['venv', '--python', python.path, venvDir], env);
+    else await run(python.path, ['-m', 'venv', venvDir], env);
+  } else if (!uv && !(await hasPip(bins.pythonBin, env))) {
+    // A venv made by uv has no pip of its own.
+    await run(bins.pythonBin, ['-m', 'ensurepip'], env);
+  }
+  if (uv) await run(uv, ['pip', 'install', '--python', bins.pythonBin, requirement], env);
+  else await run(bins.pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', requirement], pipEnv);
+
+  let version: string;
+  try {
+    version = await mlflowVersion(bins.mlflowBin);
+  } catch (error) {
+    throw fail((error as Error).message, []);
+  }
+  if (!ok(version)) throw fail(`got MLflow ${version}`, []);
+  return { ...bins, version, reused: false, tool };
+}
+
+// ---------------------------------------------------------------- mlflow executables
+
+/** `mlflow --version` → '3.12.0'. */
+export async function mlflowVersion(mlflowBin: string): Promise<string> {
+  const r = await execa(mlflowBin, ['--version'], { reject: false, stdin: 'ignore', timeout: 60_000 });
+  const match = /version\s+([^\s,]+)/i.exec(String(r.stdout ?? ''));
+  if (r.exitCode === 0 && match?.[1]) return match[1];
+  const why = firstLine(String(r.stderr ?? '')) || r.shortMessage || `exit ${r.exitCode}`;
+  throw new CliError(`could not get the version of ${mlflowBin} (\`${mlflowBin} --version\`: ${why})`, EXIT.failure);
+}
+
+/** For --mlflow PATH: it exists, runs, and is MLflow ≥ MLFLOW_FLOOR. Returns its version. */
+export async function checkMlflowExecutable(path: string): Promise<string> {
+  const full = resolveProgram(path, process.env);
+  if (!full) throw new CliError(`--mlflow ${path}: no such file`, EXIT.usage);
+  let version: string;
+  try {
+    version = await mlflowVersion(full);
+  } catch (error) {
+    throw new CliError(`--mlflow ${path}: ${(error as Error).message}`, EXIT.usage);
+  }
+  if (!atLeast(version, MLFLOW_FLOOR)) {
+    throw new CliError(
+      `--mlflow ${path} is MLflow ${version}; claude-mlflow needs MLflow ${MLFLOW_FLOOR} or newer (OTLP trace ingest at /v1/traces)`,
+      EXIT.usage,
+    );
+  }
+  return version;
+}

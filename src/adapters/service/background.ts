@@ -1,0 +1,304 @@
+/**
+ * The fallback service manager: `mlflow server` as a detached background
+ * process (its own process group) with a pidfile and a log file.
+ *
+ * `mlflow server` is a tree: the mlflow CLI process (the group leader, whose
+ * pid we record) runs `python -m uvicorn` (which holds the listening socket),
+ * which spawns the workers and a multiprocessing resource tracker. Only the
+ * first two carry the port in their command line, so we always signal the
+ * whole process group, never single pids. When the leader dies alone (kill -9),
+ * uvicorn and its workers keep serving: those are the `strays` of a 'dead'
+ * record, and start/stop reap them.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, fchmodSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { execa } from 'execa';
+import { CliError, EXIT } from '../../errors.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs-atomic.js';
+import { httpRequestText } from '../http.js';
+
+export interface ServerSpec {
+  mlflowBin: string;
+  backendStoreUri: string;
+  artifactsDir: string;
+  host: string;
+  port: number;
+  logFile: string;
+  pidFile: string;
+  /** The server's whole environment (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface PidRecord {
+  pid: number;
+  port: number;
+  host: string;
+  startedAt: string;
+  command: string[];
+}
+
+export type ProcessState = 'running' | 'dead' | 'not-ours' | 'no-pidfile';
+
+export interface BackgroundState {
+  state: ProcessState;
+  record?: PidRecord;
+  /** 'dead' only: live processes of the record's process group (its uvicorn and workers) still holding on. */
+  strays?: number[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function serverArgs(spec: ServerSpec): string[] {
+  return [
+    'server',
+    '--backend-store-uri', spec.backendStoreUri,
+    '--artifacts-destination', spec.artifactsDir,
+    '--host', spec.host,
+    '--port', String(spec.port),
+  ];
+}
+
+// ---------------------------------------------------------------- processes
+
+/** Whether pid is a live process (a zombie, exited but not yet reaped, is not). */
+export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    return !/^[ZX]/.test(procStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).state);
+  } catch {
+    return false;
+  }
+}
+
+/** /proc/<pid>/stat after the `(comm)` field, which may contain spaces. */
+function procStat(text: string): { state: string; pgrp: number } {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', pgrp: Number(fields[2]) };
+}
+
+/** A process's argv: /proc on Linux, ps elsewhere (split on spaces); undefined when unknown. */
+async function commandLineOf(pid: number): Promise<string[] | undefined> {
+  if (process.platform === 'linux') {
+    try {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+      return argv.length ? argv : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const r =
+    process.platform === 'win32'
+      ? await execa('powershell', ['-NoProfile', '-Command', `(Get-CimInstance Win32_Process -Filter 'ProcessId=${pid}').CommandLine`], { reject: false, stdin: 'ignore', timeout: 10_000 })
+      : await execa('ps', ['-o', 'command=', '-p', String(pid)], { reject: false, stdin: 'ignore', timeout: 5000 });
+  const line = String(r.stdout ?? '').trim();
+  return r.exitCode === 0 && line ? line.split(/\s+/) : undefined;
+}
+
+/** Our server, judged by its argv: it mentions mlflow, and the port as a word of its own. */
+function isOurServer(argv: string[] | undefined, port: number): boolean {
+  if (!argv) return false;
+  const p = String(port);
+  return argv.some((a) => a.includes('mlflow')) && argv.some((a) => a === p || a.endsWith(`=${p}`) || a.endsWith(`:${p}`));
+}
+
+/** Live (non-zombie) members of process group `pgid`. */
+async function groupMembers(pgid: number): Promise<number[]> {
+  if (process.platform === 'win32') return [];
+  if (process.platform === 'linux') {
+    const members: number[] = [];
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = procStat(await readFile(`/proc/${entry}/stat`, 'utf8'));
+        if (stat.pgrp === pgid && !/^[ZX]/.test(stat.state)) members.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return members;
+  }
+  const r = await execa('ps', ['-A', '-o', 'pid=,pgid=,stat='], { reject: false, stdin: 'ignore', timeout: 5000 });
+  return String(r.stdout ?? '')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => Number(f[1]) === pgid && !(f[2] ?? '').startsWith('Z'))
+    .map((f) => Number(f[0]));
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // No such group (pid is not a group leader): signal the pid alone.
+    try {
+      process.kill(pgid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function waitUntil(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(100);
+  }
+}
+
+/** SIGTERM the group, wait up to timeoutMs for all of it to exit, then SIGKILL what is left. */
+async function stopGroup(pgid: number, timeoutMs: number): Promise<void> {
+  if (process.platform === 'win32') {
+    await execa('taskkill', ['/pid', String(pgid), '/T', '/F'], { reject: false, stdin: 'ignore' });
+    return;
+  }
+  const gone = async (): Promise<boolean> => !isAlive(pgid) && (await groupMembers(pgid)).length === 0;
+  signalGroup(pgid, 'SIGTERM');
+  if (await waitUntil(gone, timeoutMs)) return;
+  signalGroup(pgid, 'SIGKILL');
+  await waitUntil(gone, 5000);
+}
+
+// ---------------------------------------------------------------- pidfile
+
+function readRecord(pidFile: string): { exists: boolean; record?: PidRecord } {
+  let text: string;
+  try {
+    text = readFileSync(pidFile, 'utf8');
+  } catch {
+    return { exists: false };
+  }
+  try {
+    const r = JSON.parse(text) as PidRecord;
+    const valid = Number.isInteger(r.pid) && r.pid > 0 && Number.isInteger(r.port) && typeof r.host === 'string';
+    return { exists: true, record: valid ? r : undefined };
+  } catch {
+    return { exists: true };
+  }
+}
+
+/**
+ * What the pidfile says: 'running' (the pid is alive and is our mlflow server
+ * on the recorded port), 'dead' (or unreadable), 'not-ours' (the pid is alive
+ * but something else: it was reused), or 'no-pidfile'.
+ */
+export async function backgroundState(pidFile: string): Promise<BackgroundState> {
+  const { exists, record } = readRecord(pidFile);
+  if (!exists) return { state: 'no-pidfile' };
+  if (!record) return { state: 'dead' };
+  if (isAlive(record.pid)) {
+    return { state: isOurServer(await commandLineOf(record.pid), record.port) ? 'running' : 'not-ours', record };
+  }
+  const members = await groupMembers(record.pid);
+  const argvs = await Promise.all(members.map((pid) => commandLineOf(pid)));
+  const ours = argvs.some((argv) => isOurServer(argv, record.port));
+  return { state: 'dead', record, ...(ours && members.length ? { strays: members } : {}) };
+}
+
+// ---------------------------------------------------------------- start, stop, health
+
+/**
+ * Start `mlflow server` in the background, unless the pidfile points at our
+ * live server (then that record is returned). Leftovers of a dead one are
+ * reaped first. Does not wait for /health: see waitForHealth.
+ */
+export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
+  const current = await backgroundState(spec.pidFile);
+  if (current.state === 'running' && current.record) return current.record;
+  if (current.state === 'dead' && current.strays && current.record) await stopGroup(current.record.pid, 10_000);
+
+  const logDir = dirname(spec.logFile);
+  ensurePrivateDir(logDir);
+  chmodSync(logDir, 0o700);
+  ensurePrivateDir(dirname(spec.pidFile));
+  if (!spec.artifactsDir.includes('://')) ensurePrivateDir(spec.artifactsDir);
+
+  const args = serverArgs(spec);
+  const command = [spec.mlflowBin, ...args];
+  const log = openSync(spec.logFile, 'a', 0o600);
+  let pid: number | undefined;
+  try {
+    fchmodSync(log, 0o600);
+    writeSync(log, `\n=== ${new Date().toISOString()} claude-mlflow starts: ${command.join(' ')}\n`);
+    const child = spawn(spec.mlflowBin, args, {
+      detached: true, // its own process group (and session), so we can stop the whole tree
+      stdio: ['ignore', log, log],
+      env: spec.env ?? process.env,
+      cwd: dirname(spec.pidFile),
+      windowsHide: true,
+    });
+    pid = child.pid;
+    if (pid === undefined) {
+      const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+      throw new CliError(`could not start ${spec.mlflowBin}: ${error.message}`, EXIT.failure);
+    }
+    child.on('error', () => undefined);
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+
+  const record: PidRecord = { pid, port: spec.port, host: spec.host, startedAt: new Date().toISOString(), command };
+  writeFileAtomic(spec.pidFile, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  return record;
+}
+
+/**
+ * Stop our server: SIGTERM its process group, SIGKILL after timeoutMs
+ * (default 10 s), remove the pidfile. A pid that is not our server is never
+ * signalled ('not-ours', pidfile kept).
+ */
+export async function stopBackground(
+  pidFile: string,
+  options: { timeoutMs?: number } = {},
+): Promise<'stopped' | 'not-running' | 'not-ours'> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const { state, record, strays } = await backgroundState(pidFile);
+  if (state === 'no-pidfile') return 'not-running';
+  if (state === 'not-ours') return 'not-ours';
+  let result: 'stopped' | 'not-running' = 'not-running';
+  if (record && (state === 'running' || strays)) {
+    await stopGroup(record.pid, timeoutMs);
+    result = 'stopped';
+  }
+  rmSync(pidFile, { force: true });
+  return result;
+}
+
+/** Poll GET <url>/health every 200 ms until it answers 200. */
+export async function waitForHealth(url: string, timeoutMs: number, isAlive?: () => boolean): Promise<void> {
+  const base = url.replace(/\/+$/, '').replace(/\/health$/, '');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (isAlive && !isAlive()) throw new CliError(`the MLflow server exited before it answered ${base}/health`, EXIT.failure);
+    const left = deadline - Date.now();
+    try {
+      const res = await httpRequestText(`${base}/health`, { timeoutMs: Math.max(100, Math.min(2000, left)) });
+      if (res.status === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() + 200 > deadline) {
+      throw new CliError(`the MLflow server at ${base} did not answer /health within ${Math.round(timeoutMs / 1000)} s`, EXIT.failure);
+    }
+    await sleep(200);
+  }
+}
+
+/** The last lines of the server log, for error messages. */
+export function logTail(logFile: string, lines = 20): string {
+  try {
+    return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,620 @@
+/**
+ * Reading and writing Claude Code settings files.
+ *
+ * Claude Code ignores a settings file WHOLE, silently, when it has a comment
+ * or a trailing comma. So we read JSONC (to rescue such a file) but always
+ * write strict JSON, in the file's own indentation, with a backup of the old
+ * text beside it. Edits are serialised with a lock file beside the settings.
+ */
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { CliError, EXIT } from '../errors.js';
+import { shapeProblem } from '../core/settings.js';
+import { writeFileAtomic } from './fs-atomic.js';
+
+export class SettingsError extends CliError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    readonly detail: string,
+  ) {
+    super(`${file}:${line}:${column}: ${detail}`, EXIT.usage);
+    this.name = 'SettingsError';
+  }
+}
+
+export interface SettingsFormat {
+  indent: string;
+  trailingNewline: boolean;
+  /** Line ending of the original file (default '\n'). */
+  eol?: '\n' | '\r\n';
+  /** The original file started with a UTF-8 byte order mark. */
+  bom?: boolean;
+}
+
+export interface LoadedSettings {
+  file: string;
+  exists: boolean;
+  doc: Record<string, unknown>;
+  format: SettingsFormat;
+  /** false if the file needed JSONC (comments or trailing commas): Claude Code ignores such a file. */
+  strict: boolean;
+  /** The file's text exactly as read ('' when missing). */
+  text: string;
+}
+
+export const BACKUP_SUFFIX = '.claude-mlflow.bak';
+export const LOCK_SUFFIX = '.claude-mlflow.lock';
+
+const DEFAULT_FORMAT: SettingsFormat = { indent: '  ', trailingNewline: true };
+
+// ---------------------------------------------------------------------------
+// JSONC scanning
+//
+// A strict JSON grammar plus // and /* */ comments and trailing commas. It
+// reports the exact offset of a syntax error, blanks comments and trailing
+// commas out (so JSON.parse can read the rest), and records where every key
+// and array element starts (to point at a shape problem).
+//
+// We do not use comment-json's parser for the rescue: it silently drops a
+// member with a missing value (`{"a": 1, "b": }` parses as `{"a": 1}`) and
+// turns `[1,,2]` into `[1,null,2]`, and its errors carry no reliable position.
+
+class JsoncSyntaxError extends Error {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Segment = string | number;
+
+interface Scan {
+  /** The text with comments and trailing commas replaced by spaces: strict JSON. */
+  clean: string;
+  /** Comments or trailing commas were found. */
+  relaxed: boolean;
+  /** JSON.stringify(path segments) → offset of the key (or of the array element). */
+  offsets: Map<string, number>;
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+class JsoncScanner {
+  private i = 0;
+  private readonly blanks: Array<[number, number]> = [];
+  readonly offsets = new Map<string, number>();
+
+  constructor(private readonly text: string) {}
+
+  scan(): Scan {
+    this.value([]);
+    this.space();
+    if (this.i < this.text.length) this.fail('unexpected text after the end of the settings object');
+    return { clean: this.cleanText(), relaxed: this.blanks.length > 0, offsets: this.offsets };
+  }
+
+  private fail(message: string, at = this.i): never {
+    throw new JsoncSyntaxError(at, message);
+  }
+
+  private unexpected(): never {
+    const ch = this.text[this.i];
+    if (ch === undefined) this.fail('unexpected end of file');
+    this.fail(`unexpected character ${JSON.stringify(ch)}`);
+  }
+
+  private cleanText(): string {
+    let out = '';
+    let from = 0;
+    for (const [start, end] of this.blanks) {
+      out += this.text.slice(from, start) + this.text.slice(start, end).replace(/[^\r\n]/g, ' ');
+      from = end;
+    }
+    return out + this.text.slice(from);
+  }
+
+  /** Skip whitespace and comments. */
+  private space(): void {
+    const text = this.text;
+    for (;;) {
+      const ch = text[this.i];
+      if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') {
+        this.i++;
+      } else if (ch === '/' && text[this.i + 1] === '/') {
+        const start = this.i;
+        const newline = text.indexOf('\n', start);
+        this.i = newline === -1 ? text.length : newline;
+        this.blanks.push([start, this.i]);
+      } else if (ch === '/' && text[this.i + 1] === '*') {
+        const start = this.i;
+        const close = text.indexOf('*/', start + 2);
+        if (close === -1) this.fail('unterminated /* comment', start);
+        this.i = close + 2;
+        this.blanks.push([start, this.i]);
+      } else {
+        return;
+      }
+    }
+  }
+
+  private value(path: Segment[]): void {
+    this.space();
+    const ch = this.text[this.i];
+    if (ch === '{') this.object(path);
+    else if (ch === '[') this.array(path);
+    else if (ch === '"') this.string();
+    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) this.number();
+    else if (this.text.startsWith('true', this.i)) this.i += 4;
+    else if (this.text.startsWith('false', this.i)) this.i += 5;
+    else if (this.text.startsWith('null', this.i)) this.i += 4;
+    else this.unexpected();
+  }
+
+  private number(): void {
+    NUMBER.lastIndex = this.i;
+    const match = NUMBER.exec(this.text);
+    if (!match) this.fail('invalid number');
+    this.i += match[0].length;
+  }
+
+  /** A double-quoted string; returns its value. */
+  private string(): string {
+    const start = this.i;
+    this.i++;
+    for (;;) {
+      const ch = this.text[this.i];
+      if (ch === undefined) this.fail('unterminated string', start);
+      if (ch === '"') break;
+      if (ch === '\n' || ch === '\r') this.fail('unterminated string', start);
+      if (ch < ' ') this.fail('control character in a string (escape it)');
+      if (ch === '\\') {
+        const escape = this.text[this.i + 1] ?? '';
+        if (escape === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(this.text.slice(this.i + 2, this.i + 6))) this.fail('invalid \\u escape');
+          this.i += 6;
+          continue;
+        }
+        if (!'"\\/bfnrt'.includes(escape) || escape === '') this.fail('invalid escape in a string');
+        this.i += 2;
+        continue;
+      }
+      this.i++;
+    }
+    this.i++;
+    return JSON.parse(this.text.slice(start, this.i)) as string;
+  }
+
+  /** After a ',': a closing bracket here makes it a trailing comma (blanked out). */
+  private trailingComma(comma: number, close: string): boolean {
+    this.space();
+    if (this.text[this.i] !== close) return false;
+    this.blanks.push([comma, comma + 1]);
+    this.blanks.sort((a, b) => a[0] - b[0]);
+    this.i++;
+    return true;
+  }
+
+  private object(path: Segment[]): void {
+    this.i++;
+    this.space();
+    if (this.text[this.i] === '}') {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.space();
+      if (this.text[this.i] !== '"') {
+        if (this.text[this.i] === undefined) this.unexpected();
+        this.fail('expected a property name in double quotes');
+      }
+      const keyAt = this.i;
+      const key = this.string();
+      this.offsets.set(JSON.stringify([...path, key]), keyAt);
+      this.space();
+      if (this.text[this.i] !== ':') {
+        if (this.text[this.i] === undefined) this.unexpected();
+        this.fail(`expected ':' after ${JSON.stringify(key)}`);
+      }
+      this.i++;
+      this.value([...path, key]);
+      this.space();
+      const ch = this.text[this.i];
+      if (ch === '}') {
+        this.i++;
+        return;
+      }
+      if (ch !== ',') {
+        if (ch === undefined) this.unexpected();
+        this.fail("expected ',' or '}'");
+      }
+      const comma = this.i;
+      this.i++;
+      if (this.trailingComma(comma, '}')) return;
+    }
+  }
+
+  private array(path: Segment[]): void {
+    this.i++;
+    this.space();
+    if (this.text[this.i] === ']') {
+      this.i++;
+      return;
+    }
+    for (let index = 0; ; index++) {
+      this.space();
+      this.offsets.set(JSON.stringify([...path, index]), this.i);
+      this.value([...path, index]);
+      this.space();
+      const ch = this.text[this.i];
+      if (ch === ']') {
+        this.i++;
+        return;
+      }
+      if (ch !== ',') {
+        if (ch === undefined) this.unexpected();
+        this.fail("expected ',' or ']'");
+      }
+      const comma = this.i;
+      this.i++;
+      if (this.trailingComma(comma, ']')) return;
+    }
+  }
+}
+
+function scanJsonc(text: string): Scan {
+  return new JsoncScanner(text).scan();
+}
+
+/** 1-based line and column of an offset. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const lines = before.split('\n');
+  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
+}
+
+/** Where `segments` (or the longest prefix of it that is found) starts in `text`. */
+function locate(text: string, segments: Segment[]): number | undefined {
+  let offsets: Map<string, number>;
+  try {
+    offsets = scanJsonc(text).offsets;
+  } catch {
+    return undefined;
+  }
+  for (let n = segments.length; n > 0; n--) {
+    const found = offsets.get(JSON.stringify(segments.slice(0, n)));
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+function detectFormat(raw: string): SettingsFormat {
+  // The first indented key tells the indentation; any indented line will do otherwise.
+  const lead = /\n([ \t]+)"/.exec(raw)?.[1] ?? /\n([ \t]+)\S/.exec(raw)?.[1];
+  const indent = lead === undefined ? DEFAULT_FORMAT.indent : lead.startsWith('\t') ? '\t' : ' '.repeat(Math.min(lead.length, 10));
+  const format: SettingsFormat = {
+    indent,
+    trailingNewline: raw.trim() === '' || raw.endsWith('\n'),
+  };
+  if (raw.includes('\r\n')) format.eol = '\r\n';
+  if (raw.startsWith('\uFEFF')) format.bom = true;
+  return format;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parse the text: strict JSON first, then JSONC. Throws SettingsError with the position. */
+function parseText(file: string, text: string): { value: unknown; strict: boolean } {
+  try {
+    return { value: JSON.parse(text), strict: true };
+  } catch {
+    // not strict JSON: try JSONC below
+  }
+  let scan: Scan;
+  try {
+    scan = scanJsonc(text);
+  } catch (error) {
+    if (!(error instanceof JsoncSyntaxError)) throw error;
+    const { line, column } = lineColumn(text, error.offset);
+    throw new SettingsError(file, line, column, `${error.message} (the file is not valid JSON; fix it by hand)`);
+  }
+  try {
+    return { value: JSON.parse(scan.clean), strict: !scan.relaxed };
+  } catch (error) {
+    const position = /position (\d+)/.exec(String(error))?.[1];
+    const { line, column } = lineColumn(text, position === undefined ? 0 : Number(position));
+    throw new SettingsError(file, line, column, 'the file is not valid JSON; fix it by hand');
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CliError(`cannot read ${file}: ${(error as Error).message}`, EXIT.failure);
+  }
+}
+
+/**
+ * Read a settings file. A missing file is an empty document. A file with
+ * comments or trailing commas is rescued (strict: false). A syntax error,
+ * a top level that is not an object, or a shape we cannot edit safely
+ * (see shapeProblem) throws SettingsError with the file's line and column.
+ */
+export function loadSettings(file: string): LoadedSettings {
+  const raw = readText(file);
+  if (raw === undefined) return { file, exists: false, doc: {}, format: { ...DEFAULT_FORMAT }, strict: true, text: '' };
+  const format = detectFormat(raw);
+  const text = format.bom ? raw.slice(1) : raw;
+  if (text.trim() === '') return { file, exists: true, doc: {}, format, strict: true, text: raw };
+  const { value, strict } = parseText(file, text);
+  if (!isObject(value)) throw new SettingsError(file, 1, 1, 'the settings must be a JSON object ({ ... })');
+  const found = shapeProblem(value);
+  if (found) {
+    const { line, column } = lineColumn(text, locate(text, found.segments) ?? 0);
+    throw new SettingsError(file, line, column, found.message);
+  }
+  return { file, exists: true, doc: value, format, strict, text: raw };
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+/** Strict JSON in the file's indentation, line ending and trailing newline. */
+export function renderSettings(doc: Record<string, unknown>, format: SettingsFormat): string {
+  let out = JSON.stringify(doc, null, format.indent);
+  if (format.trailingNewline) out += '\n';
+  if (format.eol === '\r\n') out = out.replace(/\n/g, '\r\n');
+  return format.bom ? `\uFEFF${out}` : out;
+}
+
+function failedWrite(file: string, error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const hint = code === 'EACCES' || code === 'EPERM' ? ' (permission denied)' : '';
+  return new CliError(`cannot write ${file}${hint}: ${(error as Error).message}; the file was not changed`, EXIT.failure);
+}
+
+/** Write `text` over `target` atomically, keeping `mode` (never more open than it, even for an instant). */
+function replaceFile(target: string, text: string, mode: number): void {
+  writeFileAtomic(target, text, mode);
+  if ((statSync(target).mode & 0o7777) !== mode) chmodSync(target, mode);
+}
+
+function sameDocument(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Save `doc` over the file `loaded` came from. Nothing is written when the
+ * rendered text equals the file's text, or when the file was strict JSON and
+ * the document is unchanged (no reformatting for nothing). Otherwise the old
+ * text goes to `<file>.claude-mlflow.bak` first. Refuses (nothing written)
+ * when the file changed on disk since it was loaded.
+ */
+export function saveSettings(
+  loaded: LoadedSettings,
+  doc: Record<string, unknown>,
+): { written: boolean; backup?: string } {
+  const { file } = loaded;
+  const text = renderSettings(doc, loaded.format);
+  const unchanged = loaded.exists
+    ? text === loaded.text || (loaded.strict && sameDocument(doc, loaded.doc))
+    : Object.keys(doc).length === 0;
+  if (unchanged) return { written: false };
+  if (readText(file) !== (loaded.exists ? loaded.text : undefined)) {
+    throw new CliError(`${file} changed while claude-mlflow was editing it; nothing was written. Run the command again.`);
+  }
+  try {
+    if (!loaded.exists) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+      writeFileAtomic(file, text, 0o644);
+      return { written: true };
+    }
+    const target = realpathSync(file);
+    const mode = statSync(target).mode & 0o7777;
+    const backup = `${file}${BACKUP_SUFFIX}`;
+    replaceFile(backup, loaded.text, 0o600);
+    replaceFile(target, text, mode);
+    return { written: true, backup };
+  } catch (error) {
+    throw failedWrite(file, error);
+  }
+}
+
+/** Delete a settings file, keeping its text in `<file>.claude-mlflow.bak`. */
+export function deleteSettingsFile(file: string): void {
+  const text = readText(file);
+  if (text === undefined) return;
+  try {
+    replaceFile(`${file}${BACKUP_SUFFIX}`, text, 0o600);
+    unlinkSync(file);
+  } catch (error) {
+    throw failedWrite(file, error);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Locking
+
+/** A lock older than this is broken even when its process still runs. */
+const STALE_LOCK_MS = 30_000;
+/** A lock file without a pid (its writer died between create and write) is broken after this. */
+const EMPTY_LOCK_MS = 2_000;
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+interface LockSnapshot {
+  ino: number;
+  mtimeMs: number;
+  content: string;
+}
+
+function snapshot(lock: string): LockSnapshot | undefined {
+  try {
+    const stat = statSync(lock);
+    return { ino: stat.ino, mtimeMs: stat.mtimeMs, content: readFileSync(lock, 'utf8') };
+  } catch {
+    return undefined;
+  }
+}
+
+function sameLock(a: LockSnapshot, b: LockSnapshot): boolean {
+  return a.ino === b.ino && a.mtimeMs === b.mtimeMs && a.content === b.content;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isStale(lock: LockSnapshot): boolean {
+  const age = Date.now() - lock.mtimeMs;
+  const [pidText, host] = lock.content.split('\n');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return age > EMPTY_LOCK_MS;
+  if (age > STALE_LOCK_MS) return true;
+  const sameHost = !host || host === hostname();
+  return sameHost && !processAlive(pid);
+}
+
+/** Create the lock file exclusively, holding our pid. Returns undefined when it is taken. */
+function tryAcquire(lock: string): LockSnapshot | undefined {
+  let fd: number;
+  try {
+    fd = openSync(lock, 'wx', 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw new CliError(`cannot create the lock file ${lock}: ${(error as Error).message}`);
+  }
+  try {
+    writeSync(fd, `${process.pid}\n${hostname()}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return snapshot(lock);
+}
+
+/**
+ * Break the lock if it is stale. Breakers take turns (a second exclusive
+ * file), and re-check right before deleting, so a lock that another process
+ * took in the meantime is never deleted. Returns true when it is worth
+ * retrying at once.
+ */
+function breakIfStale(lock: string): boolean {
+  const seen = snapshot(lock);
+  if (seen === undefined) return true;
+  if (!isStale(seen)) return false;
+  const breaker = `${lock}.break`;
+  let fd: number;
+  try {
+    fd = openSync(breaker, 'wx', 0o644);
+  } catch {
+    const old = snapshot(breaker);
+    if (old && Date.now() - old.mtimeMs > EMPTY_LOCK_MS) unlinkQuietly(breaker);
+    return false;
+  }
+  closeSync(fd);
+  try {
+    const now = snapshot(lock);
+    if (now && sameLock(now, seen)) unlinkQuietly(lock);
+  } finally {
+    unlinkQuietly(breaker);
+  }
+  return true;
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+/** Remove the lock only if it is still the one we created. */
+function release(lock: string, mine: LockSnapshot): void {
+  const now = snapshot(lock);
+  if (now && now.ino === mine.ino && now.content === mine.content) unlinkQuietly(lock);
+}
+
+/** Remove the folders withFileLock created, if they are still empty. */
+function removeEmptyDirs(from: string, upTo: string | undefined): void {
+  if (upTo === undefined) return;
+  for (let dir = from; dir.length >= upTo.length; dir = dirname(dir)) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return;
+    }
+    if (dir === upTo) return;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Run `fn` while holding `<file>.claude-mlflow.lock` (created exclusively,
+ * holding our pid). Waits with small random pauses; a stale lock (its process
+ * is gone, or it is older than 30 s) is broken. Not re-entrant.
+ */
+export async function withFileLock<T>(
+  file: string,
+  fn: () => Promise<T> | T,
+  options: { timeoutMs?: number } = {},
+): Promise<T> {
+  const lock = `${file}${LOCK_SUFFIX}`;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const parent = dirname(file);
+  let createdDir: string | undefined;
+  try {
+    createdDir = existsSync(parent) ? undefined : mkdirSync(parent, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    throw new CliError(`cannot create ${parent}: ${(error as Error).message}`);
+  }
+  const deadline = Date.now() + timeoutMs;
+  let mine = tryAcquire(lock);
+  while (mine === undefined) {
+    if (!breakIfStale(lock)) {
+      if (Date.now() >= deadline) {
+        removeEmptyDirs(parent, createdDir);
+        throw new CliError(
+          `timed out after ${timeoutMs} ms waiting for the lock ${lock}; if no other claude-mlflow is running, delete that file`,
+        );
+      }
+      await sleep(5 + Math.random() * 25);
+    }
+    mine = tryAcquire(lock);
+  }
+  try {
+    return await fn();
+  } finally {
+    release(lock, mine);
+    removeEmptyDirs(parent, createdDir);
+  }
+}

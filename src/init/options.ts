@@ -1,0 +1,110 @@
+/** `init`'s inputs: flags, and the answers that prompts (or defaults) give. */
+import { basename } from 'node:path';
+import { CliError, EXIT } from '../errors.js';
+import { isScope, type Scope } from '../core/scopes.js';
+
+export const DEFAULT_PORT = 5000;
+
+export interface InitFlags {
+  project: string;
+  scope?: string;
+  trackingUri?: string;
+  experiment?: string;
+  port?: string;
+  service: boolean;
+  python?: string;
+  mlflowVersion?: string;
+  mlflow?: string;
+  yes: boolean;
+}
+
+export interface InitAnswers {
+  scope: Scope;
+  /** A server the user already runs; undefined means we run a local one. */
+  remoteUri?: string;
+  experiment: string;
+  port: number;
+  /** Whether the port was chosen explicitly (then a busy port is an error, not a cue to move). */
+  portExplicit: boolean;
+}
+
+/** The questions `init` asks, so that tests (and non-TTY runs) can answer them another way. */
+export interface Prompter {
+  scope(defaultScope: Scope): Promise<Scope>;
+  server(): Promise<{ remoteUri?: string }>;
+  experiment(defaultName: string): Promise<string>;
+  port(defaultPort: number): Promise<number>;
+  confirm(message: string, defaultValue: boolean): Promise<boolean>;
+}
+
+export const FLAG_HELP =
+  'Pass the answers as flags: --scope project|local|user, --tracking-uri URL (or none for a local server), ' +
+  '--experiment NAME, --port N; or --yes to take the defaults.';
+
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new CliError(`--port must be a number from 1 to 65535, got "${value}"`, EXIT.usage);
+  }
+  return port;
+}
+
+export function parseScope(value: string): Scope {
+  if (!isScope(value)) throw new CliError(`--scope must be project, local or user, got "${value}"`, EXIT.usage);
+  return value;
+}
+
+export function parseTrackingUri(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError(`--tracking-uri must be an http(s) URL, got "${value}"`, EXIT.usage);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliError(`--tracking-uri must be an http(s) URL, got "${value}"`, EXIT.usage);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/**
+ * Every answer, from flags first, then prompts (on a TTY without --yes), then
+ * defaults (with --yes). With no TTY and no --yes, a missing answer is an error.
+ */
+export async function resolveAnswers(flags: InitFlags, prompter: Prompter | undefined): Promise<InitAnswers> {
+  const ask = !flags.yes && prompter !== undefined;
+  const missing: string[] = [];
+  const need = (flag: string): void => {
+    if (!flags.yes && !ask) missing.push(flag);
+  };
+
+  let scope: Scope = 'project';
+  if (flags.scope !== undefined) scope = parseScope(flags.scope);
+  else if (ask) scope = await prompter.scope('project');
+  else need('--scope');
+
+  let remoteUri: string | undefined;
+  if (flags.trackingUri !== undefined) remoteUri = parseTrackingUri(flags.trackingUri);
+  else if (ask) remoteUri = (await prompter.server()).remoteUri;
+  else need('--tracking-uri');
+
+  const defaultExperiment = basename(flags.project) || 'claude-code';
+  let experiment = defaultExperiment;
+  if (flags.experiment !== undefined) experiment = flags.experiment;
+  else if (ask) experiment = await prompter.experiment(defaultExperiment);
+  else need('--experiment');
+  if (experiment.trim() === '') throw new CliError('--experiment must not be empty', EXIT.usage);
+
+  let port = DEFAULT_PORT;
+  const portExplicit = flags.port !== undefined;
+  if (flags.port !== undefined) port = parsePort(flags.port);
+  else if (remoteUri === undefined) {
+    if (ask) port = await prompter.port(DEFAULT_PORT);
+    else need('--port');
+  }
+
+  if (missing.length > 0) {
+    throw new CliError(`no terminal to ask on, and ${missing.join(', ')} not given. ${FLAG_HELP}`, EXIT.usage);
+  }
+  return { scope, remoteUri, experiment, port, portExplicit };
+}

@@ -1,0 +1,269 @@
+/**
+ * `init`: from nothing to traced sessions. Asks every question first, checks
+ * what could stop it (an unparseable settings file, a busy port, an
+ * unreachable server) before changing anything, then runs one task list.
+ */
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Listr } from 'listr2';
+import { installHookRuntime, hookCommand } from '../adapters/hook-runtime.js';
+import { loadConfig, saveConfig, withInstall, type LocalServerConfig, type StoredConfig } from '../adapters/config-store.js';
+import { MlflowClient } from '../adapters/mlflow.js';
+import { isPortFree, nextFreePort, whoListens, airPlayHint, type PortHolder } from '../adapters/ports.js';
+import { checkMlflowExecutable, ensureMlflowVenv, findPython, type PythonInfo } from '../adapters/python.js';
+import { backgroundState } from '../adapters/service/background.js';
+import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
+import { paths } from '../config.js';
+import { applyTracing, countOurHooks, findForeignTracers, type TracingSpec } from '../core/settings.js';
+import { settingsPath } from '../core/scopes.js';
+import { CliError, EXIT } from '../errors.js';
+import { ensureServerRunning, serverFiles, serverUrl, sqliteUri } from '../server/local-server.js';
+import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
+
+/** Seconds Claude Code gives our hook; it finishes in under 2 s by itself. */
+export const HOOK_TIMEOUT_SEC = 5;
+
+export interface InitOptions extends InitFlags {
+  home: string;
+  dataRoot: string;
+  env: NodeJS.ProcessEnv;
+  /** Interactive questions; undefined when there is no TTY. */
+  prompter?: Prompter;
+  /** Where progress and the summary go. */
+  print: (line: string) => void;
+  /** listr2 renderer: 'default' on a TTY, 'simple' lines in CI and tests. */
+  renderer: 'default' | 'simple';
+}
+
+export interface InitReport {
+  changed: boolean;
+  trackingUri: string;
+  experimentId: string;
+  settingsFile: string;
+  summary: string[];
+}
+
+function describeHolders(port: number, holders: PortHolder[]): string {
+  const who = holders.length
+    ? holders.map((h) => `PID ${h.pid ?? '?'} ${h.command ?? 'unknown command'}${h.user ? ` (user ${h.user})` : ''}`).join('; ')
+    : 'another program';
+  const hint = airPlayHint(port);
+  return `port ${port} is held by ${who}${hint ? `. ${hint}` : ''}`;
+}
+
+/** Pick the local server's port: ours already there, the asked one if free, or the next free one. */
+async function choosePort(
+  answers: InitAnswers,
+  config: StoredConfig,
+  dataRoot: string,
+  prompter: Prompter | undefined,
+  yes: boolean,
+  notes: string[],
+): Promise<number> {
+  const port = answers.port;
+  if (config.server?.port === port) {
+    const state = await backgroundState(serverFiles(dataRoot).pidFile);
+    if (state.state === 'running') return port;
+  }
+  if (await isPortFree(port)) return port;
+  const held = describeHolders(port, await whoListens(port));
+  if (answers.portExplicit) {
+    throw new CliError(`${held}. Choose another with --port, or stop that program.`, EXIT.failure);
+  }
+  const next = await nextFreePort(port + 1);
+  if (!yes && prompter) {
+    const ok = await prompter.confirm(`${held}. Use port ${next} instead?`, true);
+    if (!ok) throw new CliError(`${held}. Choose a port with --port.`, EXIT.cancelled);
+  }
+  notes.push(`${held}; using port ${next}.`);
+  return next;
+}
+
+/** The settings file must be writable: its folder, or the nearest existing parent, must be a writable folder. */
+function assertCanWrite(file: string): void {
+  let dir = dirname(file);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  const fail = (why: string): never => {
+    throw new CliError(`cannot write ${file}: ${why}; nothing was changed.`, EXIT.failure);
+  };
+  if (!statSync(dir).isDirectory()) fail(`${dir} is not a folder`);
+  try {
+    accessSync(dir, constants.W_OK);
+    if (existsSync(file)) accessSync(file, constants.W_OK);
+  } catch {
+    fail(`no write permission in ${dir}`);
+  }
+}
+
+type MlflowChoice = { kind: 'given'; path: string; version: string } | { kind: 'venv'; python: PythonInfo };
+
+async function chooseMlflow(options: InitOptions): Promise<MlflowChoice> {
+  if (options.mlflow) return { kind: 'given', path: options.mlflow, version: await checkMlflowExecutable(options.mlflow) };
+  return { kind: 'venv', python: await findPython({ explicit: options.python, env: options.env }) };
+}
+
+export async function runInit(options: InitOptions): Promise<InitReport> {
+  const answers = await resolveAnswers(options, options.prompter);
+  const files = paths(options.dataRoot);
+  const config = loadConfig(files.config);
+  const settingsFile = settingsPath(answers.scope, options.project, options.home);
+  const notes: string[] = [];
+
+  // Checks first: nothing is changed if any of these fail.
+  const before = loadSettings(settingsFile);
+  const foreign = findForeignTracers(before.doc);
+  let removeForeign = false;
+  if (foreign.length > 0) {
+    const what = foreign.map((f) => `${f.kind} at ${f.where}`).join(', ');
+    const question = `${settingsFile} already has MLflow's own tracer (${what}). Two tracers record every session twice. Replace it?`;
+    if (options.yes) removeForeign = true;
+    else if (options.prompter) removeForeign = await options.prompter.confirm(question, true);
+    else throw new CliError(`${question} Run again with --yes to replace it.`, EXIT.usage);
+    if (!removeForeign) notes.push(`Kept MLflow's own tracer in ${settingsFile}: sessions will be traced twice.`);
+  }
+  if (!before.strict) {
+    const message = `${settingsFile} has comments or trailing commas, so Claude Code ignores it whole. It will be rewritten as strict JSON (comments dropped); the old text is kept in ${settingsFile}.claude-mlflow.bak.`;
+    if (!options.yes && options.prompter && !(await options.prompter.confirm(`${message} Continue?`, true))) {
+      throw new CliError('Cancelled; nothing was changed.', EXIT.cancelled);
+    }
+    notes.push(message);
+  }
+
+  assertCanWrite(settingsFile);
+
+  let trackingUri: string;
+  let server: LocalServerConfig | undefined;
+  if (answers.remoteUri) {
+    trackingUri = answers.remoteUri;
+    if (!(await new MlflowClient({ trackingUri, env: options.env, timeoutMs: 5000 }).health())) {
+      throw new CliError(`cannot reach the MLflow server at ${trackingUri}/health; nothing was changed.`, EXIT.failure);
+    }
+  } else {
+    const port = await choosePort(answers, config, options.dataRoot, options.prompter, options.yes, notes);
+    server = {
+      manager: 'background',
+      mlflowBin: config.server?.mlflowBin ?? '',
+      host: '127.0.0.1',
+      port,
+      backendStoreUri: sqliteUri(serverFiles(options.dataRoot).database),
+    };
+    trackingUri = serverUrl(server);
+  }
+  // Which MLflow to run, checked before anything is installed or written.
+  const mlflow = server ? await chooseMlflow(options) : undefined;
+
+  const done: string[] = [];
+  const state = { experimentId: '', command: '', settingsWritten: false, configChanged: false };
+  const tasks = new Listr(
+    [
+      {
+        title: 'Install MLflow',
+        enabled: () => server !== undefined,
+        task: async (_ctx, task) => {
+          if (mlflow?.kind === 'given') {
+            server!.mlflowBin = mlflow.path;
+            task.title = `Use MLflow ${mlflow.version} at ${mlflow.path}`;
+            return;
+          }
+          const venv = await ensureMlflowVenv({
+            venvDir: join(options.dataRoot, 'venv'),
+            python: (mlflow as { python: PythonInfo }).python,
+            mlflowVersion: options.mlflowVersion,
+            env: options.env,
+            onLine: (line) => {
+              task.output = line;
+            },
+          });
+          server!.mlflowBin = venv.mlflowBin;
+          task.title = venv.reused ? `MLflow ${venv.version} already installed` : `Installed MLflow ${venv.version} (${venv.tool})`;
+          if (!venv.reused) done.push(`Installed MLflow ${venv.version} into ${options.dataRoot}/venv.`);
+        },
+      },
+      {
+        title: 'Start the MLflow server',
+        enabled: () => server !== undefined,
+        task: async (_ctx, task) => {
+          const result = await ensureServerRunning(options.dataRoot, server!, options.env);
+          task.title = result.started ? `Started the MLflow server at ${trackingUri}` : `MLflow server already running at ${trackingUri}`;
+          if (result.started) done.push(`Started the MLflow server at ${trackingUri} (PID ${result.pid}).`);
+        },
+      },
+      {
+        title: `Experiment "${answers.experiment}"`,
+        task: async (_ctx, task) => {
+          const client = new MlflowClient({ trackingUri, env: options.env, timeoutMs: 15_000 });
+          const experiment = await client.ensureExperiment(answers.experiment);
+          state.experimentId = experiment.id;
+          task.title = `Experiment "${answers.experiment}" (id ${experiment.id})${experiment.created ? ' created' : ''}`;
+          if (experiment.created) done.push(`Created the experiment "${answers.experiment}".`);
+        },
+      },
+      {
+        title: 'Install the hook runtime',
+        task: (_ctx, task) => {
+          const runtime = installHookRuntime(options.dataRoot);
+          state.command = hookCommand(runtime.script);
+          task.title = runtime.changed ? `Installed the hook runtime at ${runtime.script}` : 'Hook runtime up to date';
+          if (runtime.changed) done.push(`Installed the hook runtime at ${runtime.script}.`);
+        },
+      },
+      {
+        title: `Switch tracing on in ${settingsFile}`,
+        task: async (_ctx, task) => {
+          const spec: TracingSpec = {
+            hookCommand: state.command,
+            timeoutSec: HOOK_TIMEOUT_SEC,
+            env: {
+              MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
+              MLFLOW_TRACKING_URI: trackingUri,
+              MLFLOW_EXPERIMENT_NAME: answers.experiment,
+            },
+          };
+          const outcome = await withFileLock(settingsFile, () => {
+            const loaded = loadSettings(settingsFile);
+            const applied = applyTracing(loaded.doc, spec, { removeForeign });
+            const saved = saveSettings(loaded, applied.doc);
+            return { loaded, applied, saved };
+          });
+          state.settingsWritten = outcome.saved.written;
+          let next = config;
+          if (countOurHooks(outcome.loaded.doc) === 0) {
+            next = withInstall(next, {
+              file: settingsFile,
+              scope: answers.scope,
+              createdFile: !outcome.loaded.exists,
+              previous: outcome.applied.previous,
+            });
+          }
+          next = {
+            ...next,
+            trackingUri,
+            experimentName: answers.experiment,
+            ...(server ? { server } : {}),
+          };
+          delete next.experimentId;
+          state.configChanged = JSON.stringify(next) !== JSON.stringify(config);
+          if (state.configChanged) saveConfig(files.config, next);
+          task.title = outcome.saved.written ? `Tracing switched on in ${settingsFile}` : `Tracing already on in ${settingsFile}`;
+          if (outcome.saved.written) {
+            done.push(`Updated ${settingsFile}: ${outcome.applied.changes.join('; ')}.`);
+            if (outcome.saved.backup) done.push(`The previous version is kept in ${outcome.saved.backup}.`);
+          }
+        },
+      },
+    ],
+    { renderer: options.renderer, exitOnError: true, rendererOptions: {} },
+  );
+  await tasks.run();
+
+  const changed = done.length > 0 || state.settingsWritten || state.configChanged;
+  const ui = `${trackingUri}/#/experiments/${state.experimentId}/traces`;
+  const summary = [
+    ...notes,
+    ...(changed ? done : ['Already set up: nothing changed.']),
+    `Traces of every Claude Code session go to ${ui}`,
+    'Undo: `claude-mlflow disable` pauses tracing; `claude-mlflow uninstall` removes it all (your database is kept).',
+  ];
+  for (const line of summary) options.print(line);
+  return { changed, trackingUri, experimentId: state.experimentId, settingsFile, summary };
+}

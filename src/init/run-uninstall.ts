@@ -1,0 +1,99 @@
+/**
+ * `uninstall`: remove our hooks and env vars from every settings file we
+ * wrote, putting back what was there; remove the hook runtime; stop the
+ * server we started. The database stays unless `--purge`.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { loadConfig, saveConfig, type StoredConfig } from '../adapters/config-store.js';
+import { stopBackground } from '../adapters/service/background.js';
+import { deleteSettingsFile, loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
+import { paths } from '../config.js';
+import { countOurHooks, removeTracing, type PreviousState } from '../core/settings.js';
+import { SCOPES, settingsPath } from '../core/scopes.js';
+import { CliError, EXIT } from '../errors.js';
+import { serverFiles } from '../server/local-server.js';
+
+export interface UninstallOptions {
+  project: string;
+  home: string;
+  dataRoot: string;
+  purge: boolean;
+  yes: boolean;
+  dryRun: boolean;
+  confirm?: (message: string) => Promise<boolean>;
+  print: (line: string) => void;
+}
+
+interface Target {
+  file: string;
+  previous?: PreviousState;
+  createdFile: boolean;
+}
+
+function targets(config: StoredConfig, project: string, home: string): Target[] {
+  const list: Target[] = (config.installs ?? []).map((i) => ({ file: i.file, previous: i.previous, createdFile: i.createdFile }));
+  for (const scope of SCOPES) {
+    const file = settingsPath(scope, project, home);
+    if (!list.some((t) => t.file === file)) list.push({ file, createdFile: false });
+  }
+  return list;
+}
+
+export async function runUninstall(options: UninstallOptions): Promise<number> {
+  const files = paths(options.dataRoot);
+  const config = loadConfig(files.config);
+  const plan: string[] = [];
+  const work: Array<() => Promise<void>> = [];
+
+  for (const target of targets(config, options.project, options.home)) {
+    if (!existsSync(target.file)) continue;
+    const loaded = loadSettings(target.file);
+    const recorded = target.previous !== undefined;
+    if (countOurHooks(loaded.doc) === 0 && !recorded) continue;
+    plan.push(`Remove claude-mlflow's hooks and MLFLOW_* settings from ${target.file}`);
+    work.push(async () => {
+      await withFileLock(target.file, () => {
+        const current = loadSettings(target.file);
+        const { doc } = removeTracing(current.doc, target.previous);
+        if (target.createdFile && Object.keys(doc).length === 0) deleteSettingsFile(target.file);
+        else saveSettings(current, doc);
+      });
+    });
+  }
+  if (existsSync(files.runtime)) {
+    plan.push(`Remove the hook runtime ${files.runtime}`);
+    work.push(async () => rmSync(files.runtime, { recursive: true, force: true }));
+  }
+  if (config.server) {
+    plan.push(`Stop the MLflow server on port ${config.server.port}`);
+    work.push(async () => {
+      const result = await stopBackground(serverFiles(options.dataRoot).pidFile);
+      if (result === 'not-ours') options.print('The server pidfile points at a process that is not ours; it was left alone.');
+    });
+  }
+  if (options.purge) plan.push(`Delete ${options.dataRoot}: the database, traces, venv, logs and spool`);
+  else if (existsSync(options.dataRoot)) plan.push(`Keep ${options.dataRoot} (the database and its traces); --purge deletes it`);
+
+  if (plan.length === 0) {
+    options.print('claude-mlflow is not installed here: nothing to remove.');
+    return EXIT.ok;
+  }
+  for (const line of plan) options.print(`${options.dryRun ? 'Would: ' : '- '}${line}`);
+  if (options.dryRun) return EXIT.ok;
+  if (options.purge && !options.yes) {
+    if (!options.confirm) throw new CliError('--purge deletes the database: confirm on a terminal, or pass --yes.', EXIT.usage);
+    if (!(await options.confirm(`Delete ${options.dataRoot} with every trace in it?`))) {
+      throw new CliError('Cancelled; nothing was removed.', EXIT.cancelled);
+    }
+  }
+
+  for (const step of work) await step();
+  if (options.purge) {
+    rmSync(options.dataRoot, { recursive: true, force: true });
+  } else if (existsSync(files.config)) {
+    const { installs: _installs, server: _server, ...rest } = config;
+    saveConfig(files.config, rest);
+  }
+  options.print('claude-mlflow is uninstalled.');
+  return EXIT.ok;
+}

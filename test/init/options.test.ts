@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { resolveAnswers, type InitFlags, type Prompter } from '../../src/init/options.js';
+import { CliError } from '../../src/errors.js';
+
+const base: InitFlags = { project: '/home/dev/my-app', service: true, yes: false };
+
+function prompter(overrides: Partial<Prompter> = {}): Prompter & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    scope: async (d) => (asked.push('scope'), overrides.scope ? overrides.scope(d) : d),
+    server: async () => (asked.push('server'), overrides.server ? overrides.server() : {}),
+    experiment: async (d) => (asked.push('experiment'), overrides.experiment ? overrides.experiment(d) : d),
+    port: async (d) => (asked.push('port'), overrides.port ? overrides.port(d) : d),
+    confirm: async () => true,
+  };
+}
+
+describe('resolveAnswers', () => {
+  it('takes the defaults under --yes without asking', async () => {
+    const p = prompter();
+    const answers = await resolveAnswers({ ...base, yes: true }, p);
+    expect(answers).toEqual({ scope: 'project', remoteUri: undefined, experiment: 'my-app', port: 5000, portExplicit: false });
+    expect(p.asked).toEqual([]);
+  });
+
+  it('asks every missing question on a terminal, and flags skip their question', async () => {
+    const p = prompter({ scope: async () => 'local', experiment: async () => 'exp' });
+    const answers = await resolveAnswers({ ...base, port: '5123' }, p);
+    expect(answers).toMatchObject({ scope: 'local', experiment: 'exp', port: 5123, portExplicit: true });
+    expect(p.asked).toEqual(['scope', 'server', 'experiment']);
+  });
+
+  it('does not ask for a port when the server is remote', async () => {
+    const p = prompter({ server: async () => ({ remoteUri: 'https://mlflow.example.com' }) });
+    const answers = await resolveAnswers(base, p);
+    expect(answers.remoteUri).toBe('https://mlflow.example.com');
+    expect(p.asked).not.toContain('port');
+  });
+
+  it('with no terminal and no --yes, lists the missing flags', async () => {
+    const error = await resolveAnswers({ ...base, scope: 'user' }, undefined).catch((e) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('--tracking-uri, --experiment, --port');
+    expect(error.message).not.toContain('--scope,');
+    expect(error.message).toContain('--yes');
+  });
+
+  it('needs no terminal when every answer is a flag', async () => {
+    const answers = await resolveAnswers(
+      { ...base, scope: 'user', trackingUri: 'http://10.0.0.5:5000/', experiment: 'e' },
+      undefined,
+    );
+    expect(answers).toMatchObject({ scope: 'user', remoteUri: 'http://10.0.0.5:5000', experiment: 'e' });
+  });
+
+  it.each([
+    [{ scope: 'global' }, /--scope must be project, local or user/],
+    [{ port: '70000' }, /--port must be a number from 1 to 65535/],
+    [{ port: '50a' }, /--port must be/],
+    [{ trackingUri: 'ftp://x' }, /--tracking-uri must be an http\(s\) URL/],
+    [{ trackingUri: 'not a url' }, /--tracking-uri must be/],
+    [{ experiment: '  ' }, /--experiment must not be empty/],
+  ])('rejects bad flag %o with exit 2', async (flags, message) => {
+    const error = await resolveAnswers({ ...base, yes: true, ...flags }, undefined).catch((e) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toMatch(message);
+  });
+});
