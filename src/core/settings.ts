@@ -21,9 +21,6 @@ export const OUR_ENV_KEYS: readonly string[] = [
 /** The hook events our hook runs on. */
 export const HOOK_EVENTS = ['Stop', 'SubagentStop'] as const;
 
-/** The file name of the hook runtime: it marks our hook wherever the data folder is. */
-export const HOOK_SCRIPT_NAME = 'claude-mlflow-hook.mjs';
-
 const ENABLED_KEY = 'MLFLOW_CLAUDE_TRACING_ENABLED';
 const EXPERIMENT_NAME_KEY = 'MLFLOW_EXPERIMENT_NAME';
 const EXPERIMENT_ID_KEY = 'MLFLOW_EXPERIMENT_ID';
@@ -164,6 +161,7 @@ function runsOurCliHook(words: string[]): boolean {
   return false;
 }
 
+/** The hook runtime's file name marks our hook wherever the data folder is. */
 const HOOK_SCRIPT_PATTERN = /(?:^|[\s'"\\/=])claude-mlflow-hook\.mjs(?=$|[\s'";&|)])/;
 
 /** Is this hook command ours: the hook runtime (wherever it lives), or `claude-mlflow hook`? */
