@@ -1,0 +1,173 @@
+/**
+ * Python discovery and the MLflow venv, with real interpreters, real pip and
+ * real (tiny) fake executables on disk where a wrong version is needed.
+ * The install tests need PyPI (or pip's cache).
+ */
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  checkMlflowExecutable,
+  ensureMlflowVenv,
+  findPython,
+  MLFLOW_FLOOR,
+  mlflowVersion,
+} from '../../src/adapters/python.js';
+import { CliError } from '../../src/errors.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { testVenv, venvBin } from '../helpers/venv.js';
+
+let tmp: TempDir;
+beforeEach(async () => {
+  tmp = await makeTempDir('claude-mlflow-py-');
+});
+afterEach(async () => {
+  await tmp.cleanup();
+});
+
+/** A real executable shell script that prints `output` (and exits with `code`). */
+function fakeProgram(dir: string, name: string, output: string, code = 0): string {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/bin/sh\necho '${output}'\nexit ${code}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+async function cliError(promise: Promise<unknown>): Promise<CliError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(CliError);
+  return error as CliError;
+}
+
+describe('findPython', () => {
+  it("finds this machine's python (>= 3.10) on PATH", async () => {
+    const python = await findPython();
+    expect(path.isAbsolute(python.path)).toBe(true);
+    expect(python.version).toMatch(/^3\.(1\d|[2-9]\d)\.\d+$/);
+  });
+
+  it('takes an explicit path to a good python as it is', async () => {
+    const explicit = venvBin('python');
+    const python = await findPython({ explicit });
+    expect(python.path).toBe(explicit);
+  });
+
+  it('rejects an explicit python that is too old, naming it (exit 2)', async () => {
+    const fake = fakeProgram(tmp.path, 'python', '3.8.0');
+    const error = await cliError(findPython({ explicit: fake }));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain(fake);
+    expect(error.message).toContain('3.8.0');
+  });
+
+  it('rejects an explicit path that does not exist (exit 2)', async () => {
+    const missing = path.join(tmp.path, 'no-such-python');
+    const error = await cliError(findPython({ explicit: missing }));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain(missing);
+  });
+
+  it('says what it found, and how to pass --python, when nothing on PATH is new enough (exit 1)', async () => {
+    const bin = path.join(tmp.path, 'bin');
+    fakeProgram(bin, 'python3', '3.8.0');
+    fakeProgram(bin, 'python', '3.9.1');
+    fakeProgram(bin, 'python3.12', 'pyenv: python3.12: command not found', 127);
+    const error = await cliError(findPython({ env: { PATH: bin } }));
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toContain('3.8.0');
+    expect(error.message).toContain('3.9.1');
+    expect(error.message).toContain('python3.12 did not run');
+    expect(error.message).toContain('--python');
+  });
+});
+
+describe('mlflowVersion and checkMlflowExecutable', () => {
+  it('reads the version of the test venv mlflow, and accepts it for --mlflow', async () => {
+    expect(await mlflowVersion(venvBin('mlflow'))).toBe('3.12.0');
+    expect(await checkMlflowExecutable(venvBin('mlflow'))).toBe('3.12.0');
+  });
+
+  it(`rejects an mlflow older than ${MLFLOW_FLOOR}, with the version found (exit 2)`, async () => {
+    const old = fakeProgram(tmp.path, 'mlflow', 'mlflow, version 3.5.0');
+    const error = await cliError(checkMlflowExecutable(old));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toContain('3.5.0');
+    expect(error.message).toContain(MLFLOW_FLOOR);
+  });
+
+  it('rejects a missing or failing --mlflow (exit 2); mlflowVersion of a failing one is exit 1', async () => {
+    expect((await cliError(checkMlflowExecutable(path.join(tmp.path, 'nope')))).exitCode).toBe(2);
+    const broken = fakeProgram(tmp.path, 'mlflow', 'Traceback: boom', 1);
+    expect((await cliError(checkMlflowExecutable(broken))).exitCode).toBe(2);
+    expect((await cliError(mlflowVersion(broken))).exitCode).toBe(1);
+  });
+});
+
+describe('ensureMlflowVenv', () => {
+  it('reuses the test venv without running pip', async () => {
+    const python = await findPython();
+    const lib = path.join(testVenv(), 'lib');
+    const site = path.join(lib, readdirSync(lib).find((d) => d.startsWith('python'))!, 'site-packages');
+    const before = statSync(site).mtimeMs;
+    const lines: string[] = [];
+    for (const mlflowVersion of ['3.12.0', undefined]) {
+      const result = await ensureMlflowVenv({ venvDir: testVenv(), python, mlflowVersion, onLine: (l) => lines.push(l) });
+      expect(result).toEqual({
+        mlflowBin: venvBin('mlflow'),
+        pythonBin: venvBin('python'),
+        version: '3.12.0',
+        reused: true,
+        tool: 'venv',
+      });
+    }
+    expect(lines).toEqual([]);
+    expect(statSync(site).mtimeMs).toBe(before);
+  });
+
+  it('rejects a version that is not one (exit 2) before touching anything', async () => {
+    const venvDir = path.join(tmp.path, 'venv');
+    const error = await cliError(ensureMlflowVenv({ venvDir, python: await findPython(), mlflowVersion: '3.12; rm -rf /' }));
+    expect(error.exitCode).toBe(2);
+    expect(existsSync(venvDir)).toBe(false);
+  });
+
+  it("fails on a version PyPI does not have: pip's last lines in the error, the half-made venv removed", async () => {
+    const venvDir = path.join(tmp.path, 'venv');
+    const lines: string[] = [];
+    const error = await cliError(
+      ensureMlflowVenv({ venvDir, python: await findPython(), mlflowVersion: '99.0.0', onLine: (l) => lines.push(l) }),
+    );
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toContain('mlflow==99.0.0');
+    expect(error.message).toMatch(/No matching distribution found for mlflow==99\.0\.0/);
+    expect(lines.some((l) => l.includes('mlflow==99.0.0'))).toBe(true);
+    expect(existsSync(venvDir)).toBe(false);
+  });
+
+  it('creates a fresh venv with an exact MLflow, then reuses it', async () => {
+    const venvDir = path.join(tmp.path, 'venv');
+    const python = await findPython();
+    const lines: string[] = [];
+    const t0 = performance.now();
+    const fresh = await ensureMlflowVenv({ venvDir, python, mlflowVersion: '3.12.0', onLine: (l) => lines.push(l) });
+    console.log(`fresh venv + pip install mlflow==3.12.0: ${Math.round(performance.now() - t0)} ms, ${lines.length} lines of pip output`);
+    expect(fresh).toEqual({
+      mlflowBin: path.join(venvDir, 'bin', 'mlflow'),
+      pythonBin: path.join(venvDir, 'bin', 'python'),
+      version: '3.12.0',
+      reused: false,
+      tool: 'venv',
+    });
+    expect(lines.some((l) => /Successfully installed .*mlflow-3\.12\.0/.test(l))).toBe(true);
+    expect(await mlflowVersion(fresh.mlflowBin)).toBe('3.12.0');
+
+    const t1 = performance.now();
+    const again = await ensureMlflowVenv({ venvDir, python, mlflowVersion: '3.12.0' });
+    console.log(`reuse check: ${Math.round(performance.now() - t1)} ms`);
+    expect(again).toEqual({ ...fresh, reused: true });
+  }, 900_000);
+});
