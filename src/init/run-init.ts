@@ -4,13 +4,13 @@
  * unreachable server) before changing anything, then runs one task list.
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Listr } from 'listr2';
 import { installHookRuntime, hookCommand } from '../adapters/hook-runtime.js';
 import { loadConfig, saveConfig, withInstall, type LocalServerConfig, type StoredConfig } from '../adapters/config-store.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { isPortFree, nextFreePort, whoListens, airPlayHint, type PortHolder } from '../adapters/ports.js';
-import { checkMlflowExecutable, ensureMlflowVenv, findPython, type PythonInfo } from '../adapters/python.js';
+import { checkMlflowExecutable, ensureMlflowVenv, findOnPath, findPython, type PythonInfo } from '../adapters/python.js';
 import { backgroundState } from '../adapters/service/background.js';
 import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
@@ -98,7 +98,12 @@ function assertCanWrite(file: string): void {
 type MlflowChoice = { kind: 'given'; path: string; version: string } | { kind: 'venv'; python: PythonInfo };
 
 async function chooseMlflow(options: InitOptions): Promise<MlflowChoice> {
-  if (options.mlflow) return { kind: 'given', path: options.mlflow, version: await checkMlflowExecutable(options.mlflow) };
+  if (options.mlflow) {
+    const given = options.mlflow.includes('/') || options.mlflow.includes('\\') ? resolve(options.mlflow) : findOnPath(options.mlflow, options.env);
+    const version = await checkMlflowExecutable(options.mlflow);
+    // The server is started later from a service or another folder: keep an absolute path.
+    return { kind: 'given', path: given ?? options.mlflow, version };
+  }
   return { kind: 'venv', python: await findPython({ explicit: options.python, env: options.env }) };
 }
 
