@@ -203,6 +203,18 @@ const clip = (line: string): string => (line.length > 400 ? `${line.slice(0, 400
  * uv (when on PATH) or `python -m venv` + pip builds it; pip's cache is used.
  * A venv dir created by this call is removed again when the install fails.
  */
+/** The venv as it is, when it already holds a good MLflow: no Python search, no pip. */
+export async function reusableVenv(
+  venvDir: string,
+  mlflowVersion?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<VenvResult | undefined> {
+  const probe = await probeVenv(venvDir, env);
+  if (probe.kind !== 'ok' || !probe.mlflow) return undefined;
+  const good = mlflowVersion ? sameVersion(probe.mlflow, mlflowVersion) : atLeast(probe.mlflow, MLFLOW_FLOOR);
+  return good ? { ...venvBins(venvDir), version: probe.mlflow, reused: true, tool: venvTool(venvDir) } : undefined;
+}
+
 export async function ensureMlflowVenv(options: {
   venvDir: string;
   python: PythonInfo;

@@ -5,12 +5,12 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Listr } from 'listr2';
+import { Listr, PRESET_TIMER } from 'listr2';
 import { installHookRuntime, hookCommand } from '../adapters/hook-runtime.js';
 import { loadConfig, saveConfig, withInstall, type LocalServerConfig, type StoredConfig } from '../adapters/config-store.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { isPortFree, nextFreePort, whoListens, airPlayHint, type PortHolder } from '../adapters/ports.js';
-import { checkMlflowExecutable, ensureMlflowVenv, findOnPath, findPython, type PythonInfo } from '../adapters/python.js';
+import { checkMlflowExecutable, ensureMlflowVenv, findOnPath, findPython, reusableVenv, type PythonInfo, type VenvResult } from '../adapters/python.js';
 import { backgroundState } from '../adapters/service/background.js';
 import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
@@ -95,7 +95,10 @@ function assertCanWrite(file: string): void {
   }
 }
 
-type MlflowChoice = { kind: 'given'; path: string; version: string } | { kind: 'venv'; python: PythonInfo };
+type MlflowChoice =
+  | { kind: 'given'; path: string; version: string }
+  | { kind: 'reuse'; venv: VenvResult }
+  | { kind: 'venv'; python: PythonInfo };
 
 async function chooseMlflow(options: InitOptions): Promise<MlflowChoice> {
   if (options.mlflow) {
@@ -103,6 +106,10 @@ async function chooseMlflow(options: InitOptions): Promise<MlflowChoice> {
     const version = await checkMlflowExecutable(options.mlflow);
     // The server is started later from a service or another folder: keep an absolute path.
     return { kind: 'given', path: given ?? options.mlflow, version };
+  }
+  if (!options.python) {
+    const venv = await reusableVenv(join(options.dataRoot, 'venv'), options.mlflowVersion, options.env);
+    if (venv) return { kind: 'reuse', venv };
   }
   return { kind: 'venv', python: await findPython({ explicit: options.python, env: options.env }) };
 }
@@ -168,6 +175,11 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
           if (mlflow?.kind === 'given') {
             server!.mlflowBin = mlflow.path;
             task.title = `Use MLflow ${mlflow.version} at ${mlflow.path}`;
+            return;
+          }
+          if (mlflow?.kind === 'reuse') {
+            server!.mlflowBin = mlflow.venv.mlflowBin;
+            task.title = `MLflow ${mlflow.venv.version} already installed`;
             return;
           }
           const venv = await ensureMlflowVenv({
@@ -257,7 +269,7 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
         },
       },
     ],
-    { renderer: options.renderer, exitOnError: true, rendererOptions: {} },
+    { renderer: options.renderer, exitOnError: true, rendererOptions: { timer: PRESET_TIMER } },
   );
   await tasks.run();
 
