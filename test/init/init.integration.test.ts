@@ -198,6 +198,21 @@ describe('init against a server the user already runs', () => {
     expect(on.exitCode).toBe(0);
     expect(JSON.parse(readFileSync(c.file, 'utf8')).env.MLFLOW_CLAUDE_TRACING_ENABLED).toBe('true');
   });
+
+  it('uninstall removes a settings file that init created, and --purge asks first', async () => {
+    const c = fresh();
+    expect((await runCli(['init', '--yes', '--project', c.project, '--tracking-uri', remote.url], c)).exitCode).toBe(0);
+    expect(existsSync(c.file)).toBe(true);
+    const refused = await runCli(['uninstall', '--project', c.project, '--purge'], c);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    expect(existsSync(c.file)).toBe(true);
+    expect(existsSync(c.data)).toBe(true);
+    const purged = await runCli(['uninstall', '--project', c.project, '--purge', '--yes'], c);
+    expect(purged.exitCode, purged.stderr).toBe(0);
+    expect(existsSync(c.file)).toBe(false);
+    expect(existsSync(c.data)).toBe(false);
+  });
 });
 
 describe('init on bad input changes nothing', () => {
