@@ -20,7 +20,8 @@ program
   .option('--tracking-uri <url>', 'use an MLflow server you already run, instead of a local one')
   .option('--experiment <name>', 'experiment name (default: the project folder name)')
   .option('--port <port>', 'port of the local server (default 5000, or the next free one)')
-  .option('--no-service', 'run the local server as a managed background process')
+  .option('--host <host>', 'address the local server listens on (default 127.0.0.1; anything else exposes your traces)')
+  .option('--no-service', 'do not install an OS service (launchd / systemd --user / Task Scheduler); run a managed background process')
   .option('--python <path>', 'the Python (>= 3.10) to create the MLflow venv with')
   .option('--mlflow-version <version>', 'install exactly this MLflow version (default: the newest, >= 3.6)')
   .option('--mlflow <path>', 'use this mlflow executable instead of installing one')
@@ -66,10 +67,13 @@ const server = program.command('server').description('The local MLflow server th
 for (const [action, description] of [
   ['start', 'Start the local MLflow server and wait until it answers'],
   ['stop', 'Stop the local MLflow server (only ours)'],
+  ['restart', 'Restart the local MLflow server and wait until it answers'],
   ['status', 'Manager, PID, port, URL, uptime, health, version and database size'],
+  ['logs', 'Show the end of the server log'],
 ] as const) {
   const command = server.command(action).description(description);
   if (action === 'status') command.option('--json', 'print the status as JSON');
+  if (action === 'logs') command.option('-f, --follow', 'keep printing new lines (Ctrl-C stops)').option('--lines <n>', 'how many lines', '50');
   command.action(async (options) => {
     const { runServerCommand } = await import('./commands/server.js');
     process.exitCode = await runServerCommand(action, options);

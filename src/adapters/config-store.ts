@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { Config } from '../config.js';
 import type { PreviousState } from '../core/settings.js';
 import type { Scope } from '../core/scopes.js';
+import type { ManagerName } from './service/types.js';
 import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
 
 /** One settings file that `init` wrote our hooks into. */
@@ -20,7 +21,8 @@ export interface InstallRecord {
 }
 
 export interface LocalServerConfig {
-  manager: 'background';
+  /** Who keeps the server running: an OS service manager, or our pidfile-managed background process. */
+  manager: 'background' | ManagerName;
   mlflowBin: string;
   host: string;
   port: number;

@@ -11,6 +11,7 @@ export interface InitFlags {
   trackingUri?: string;
   experiment?: string;
   port?: string;
+  host?: string;
   service: boolean;
   python?: string;
   mlflowVersion?: string;

@@ -11,13 +11,12 @@ import { loadConfig, saveConfig, withInstall, type LocalServerConfig, type Store
 import { MlflowClient } from '../adapters/mlflow.js';
 import { isPortFree, nextFreePort, whoListens, airPlayHint, type PortHolder } from '../adapters/ports.js';
 import { checkMlflowExecutable, ensureMlflowVenv, findOnPath, findPython, reusableVenv, type PythonInfo, type VenvResult } from '../adapters/python.js';
-import { backgroundState } from '../adapters/service/background.js';
 import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
 import { applyTracing, countOurHooks, findForeignTracers, type TracingSpec } from '../core/settings.js';
 import { settingsPath } from '../core/scopes.js';
 import { CliError, EXIT } from '../errors.js';
-import { ensureServerRunning, serverFiles, serverUrl, sqliteUri } from '../server/local-server.js';
+import { installServer, isLoopback, pickManager, serverFiles, serverState, serverUrl, sqliteUri } from '../server/local-server.js';
 import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
 
 /** Seconds Claude Code gives our hook; it finishes in under 2 s by itself. */
@@ -61,10 +60,7 @@ async function choosePort(
   notes: string[],
 ): Promise<number> {
   const port = answers.port;
-  if (config.server?.port === port) {
-    const state = await backgroundState(serverFiles(dataRoot).pidFile);
-    if (state.state === 'running') return port;
-  }
+  if (config.server?.port === port && (await serverState(dataRoot, config.server)).running) return port;
   if (await isPortFree(port)) return port;
   const held = describeHolders(port, await whoListens(port));
   if (answers.portExplicit) {
@@ -152,10 +148,16 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
     }
   } else {
     const port = await choosePort(answers, config, options.dataRoot, options.prompter, options.yes, notes);
+    const host = options.host ?? config.server?.host ?? '127.0.0.1';
+    if (!isLoopback(host)) {
+      notes.push(
+        `The server listens on ${host}, not only on this machine: anyone who can reach it can read your traces, which contain your prompts and code.`,
+      );
+    }
     server = {
-      manager: 'background',
+      manager: await pickManager(options.service, options.env),
       mlflowBin: config.server?.mlflowBin ?? '',
-      host: '127.0.0.1',
+      host,
       port,
       backendStoreUri: sqliteUri(serverFiles(options.dataRoot).database),
     };
@@ -200,9 +202,19 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
         title: 'Start the MLflow server',
         enabled: () => server !== undefined,
         task: async (_ctx, task) => {
-          const result = await ensureServerRunning(options.dataRoot, server!, options.env);
-          task.title = result.started ? `Started the MLflow server at ${trackingUri}` : `MLflow server already running at ${trackingUri}`;
-          if (result.started) done.push(`Started the MLflow server at ${trackingUri} (PID ${result.pid}).`);
+          let result: { started: boolean; pid?: number; notes: string[] };
+          try {
+            result = await installServer(options.dataRoot, server!, config.server, options.env);
+          } catch (error) {
+            if (server!.manager === 'background') throw error;
+            notes.push(`The ${server!.manager} service could not be set up (${(error as Error).message}); running the server as a background process instead.`);
+            server!.manager = 'background';
+            result = await installServer(options.dataRoot, server!, undefined, options.env);
+          }
+          notes.push(...result.notes);
+          const by = server!.manager === 'background' ? 'a background process' : `a ${server!.manager} service`;
+          task.title = result.started ? `Started the MLflow server at ${trackingUri} (${by})` : `MLflow server already running at ${trackingUri}`;
+          if (result.started) done.push(`Started the MLflow server at ${trackingUri}, kept running by ${by}${result.pid ? ` (PID ${result.pid})` : ''}.`);
         },
       },
       {

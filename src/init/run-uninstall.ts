@@ -5,13 +5,12 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { loadConfig, saveConfig, type StoredConfig } from '../adapters/config-store.js';
-import { stopBackground } from '../adapters/service/background.js';
 import { deleteSettingsFile, loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
 import { countOurHooks, removeTracing, type PreviousState } from '../core/settings.js';
 import { SCOPES, settingsPath } from '../core/scopes.js';
 import { CliError, EXIT } from '../errors.js';
-import { serverFiles } from '../server/local-server.js';
+import { removeServer } from '../server/local-server.js';
 
 export interface UninstallOptions {
   project: string;
@@ -64,10 +63,12 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
     plan.push(`Remove the hook runtime ${files.runtime}`);
     work.push(async () => rmSync(files.runtime, { recursive: true, force: true }));
   }
-  if (config.server) {
-    plan.push(`Stop the MLflow server on port ${config.server.port}`);
+  const server = config.server;
+  if (server) {
+    const by = server.manager === 'background' ? '' : ` and remove its ${server.manager} service`;
+    plan.push(`Stop the MLflow server on port ${server.port}${by}`);
     work.push(async () => {
-      const result = await stopBackground(serverFiles(options.dataRoot).pidFile);
+      const result = await removeServer(options.dataRoot, server);
       if (result === 'not-ours') options.print('The server pidfile points at a process that is not ours; it was left alone.');
     });
   }

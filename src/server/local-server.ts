@@ -1,7 +1,23 @@
-/** The local MLflow server that `init` runs: its files, and starting or reusing it. */
+/**
+ * The local MLflow server that `init` runs: its files, and starting,
+ * stopping and installing it under whichever manager keeps it alive — the
+ * OS's own service manager, or our pidfile-managed background process.
+ */
+import { chmodSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { LocalServerConfig } from '../adapters/config-store.js';
-import { backgroundState, startBackground, waitForHealth, type ServerSpec } from '../adapters/service/background.js';
+import {
+  backgroundState,
+  startBackground,
+  stopBackground,
+  waitForHealth,
+  type ServerSpec,
+} from '../adapters/service/background.js';
+import { defaultContext, serviceSpecFor } from '../adapters/service/common.js';
+import { chooseManager, createManager } from '../adapters/service/detect.js';
+import { ensureLinger } from '../adapters/service/systemd.js';
+import type { ServiceManager, ServiceSpec } from '../adapters/service/types.js';
 
 export const SERVER_START_TIMEOUT_MS = 120_000;
 
@@ -19,8 +35,12 @@ export function sqliteUri(file: string): string {
 }
 
 export function serverUrl(server: Pick<LocalServerConfig, 'host' | 'port'>): string {
-  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
-  return `http://${host}:${server.port}`;
+  const host = server.host === '0.0.0.0' || server.host === '::' ? '127.0.0.1' : server.host;
+  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${server.port}`;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 export function serverSpec(dataRoot: string, server: LocalServerConfig, env?: NodeJS.ProcessEnv): ServerSpec {
@@ -37,27 +57,162 @@ export function serverSpec(dataRoot: string, server: LocalServerConfig, env?: No
   };
 }
 
-/** Start the server unless ours is already running; wait for /health either way. */
-export async function ensureServerRunning(
-  dataRoot: string,
-  server: LocalServerConfig,
-  env?: NodeJS.ProcessEnv,
-): Promise<{ started: boolean; pid: number }> {
-  const files = serverFiles(dataRoot);
-  const current = await backgroundState(files.pidFile);
-  if (current.state === 'running' && current.record && current.record.port === server.port) {
-    await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
-    return { started: false, pid: current.record.pid };
-  }
-  const record = await startBackground(serverSpec(dataRoot, server, env));
-  const alive = (): boolean => {
+function osService(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): { manager: ServiceManager; spec: ServiceSpec } {
+  if (server.manager === 'background') throw new Error('not an OS service');
+  const manager = createManager(server.manager, defaultContext(env));
+  return { manager, spec: serviceSpecFor(serverSpec(dataRoot, server, env)) };
+}
+
+function alive(pid: number): () => boolean {
+  return () => {
     try {
-      process.kill(record.pid, 0);
+      process.kill(pid, 0);
       return true;
     } catch {
       return false;
     }
   };
-  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS, alive);
+}
+
+/** Traces hold prompts and code: the database is 0600 and its folders 0700, whatever MLflow's umask made them. */
+export function protectServerFiles(dataRoot: string): void {
+  const files = serverFiles(dataRoot);
+  for (const [file, mode] of [
+    [dataRoot, 0o700],
+    [files.artifacts, 0o700],
+    [files.database, 0o600],
+    [files.log, 0o600],
+  ] as const) {
+    try {
+      chmodSync(file, mode);
+    } catch {
+      // not there yet
+    }
+  }
+}
+
+/** Start the server unless it is already running; wait for /health either way. */
+export async function ensureServerRunning(
+  dataRoot: string,
+  server: LocalServerConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ started: boolean; pid?: number }> {
+  if (server.manager !== 'background') {
+    const { manager, spec } = osService(dataRoot, server, env);
+    const before = await manager.status(spec);
+    if (!before.running) await manager.start(spec);
+    await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+    protectServerFiles(dataRoot);
+    const after = await manager.status(spec);
+    return { started: !before.running, pid: after.pid };
+  }
+  const files = serverFiles(dataRoot);
+  const current = await backgroundState(files.pidFile);
+  if (current.state === 'running' && current.record) {
+    if (current.record.port === server.port && current.record.host === server.host) {
+      await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+      return { started: false, pid: current.record.pid };
+    }
+    // Ours, on the old port or host: move it.
+    await stopBackground(files.pidFile);
+  }
+  const record = await startBackground(serverSpec(dataRoot, server, env));
+  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS, alive(record.pid));
+  protectServerFiles(dataRoot);
   return { started: true, pid: record.pid };
+}
+
+export type StopResult = 'stopped' | 'not-running' | 'not-ours';
+
+export async function stopServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<StopResult> {
+  if (server.manager === 'background') return stopBackground(serverFiles(dataRoot).pidFile);
+  const { manager, spec } = osService(dataRoot, server, env);
+  const before = await manager.status(spec);
+  await manager.stop(spec);
+  return before.running ? 'stopped' : 'not-running';
+}
+
+export async function restartServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<{ pid?: number }> {
+  if (server.manager === 'background') {
+    const result = await stopBackground(serverFiles(dataRoot).pidFile);
+    if (result === 'not-ours') return { pid: undefined };
+    return ensureServerRunning(dataRoot, server, env);
+  }
+  const { manager, spec } = osService(dataRoot, server, env);
+  await manager.restart(spec);
+  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+  return { pid: (await manager.status(spec)).pid };
+}
+
+export interface ServerState {
+  manager: LocalServerConfig['manager'];
+  running: boolean;
+  pid?: number;
+  startedAt?: string;
+  detail?: string;
+}
+
+export async function serverState(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<ServerState> {
+  if (server.manager === 'background') {
+    const state = await backgroundState(serverFiles(dataRoot).pidFile);
+    return {
+      manager: 'background',
+      running: state.state === 'running',
+      pid: state.record?.pid,
+      startedAt: state.state === 'running' ? state.record?.startedAt : undefined,
+      detail: state.state,
+    };
+  }
+  const { manager, spec } = osService(dataRoot, server, env);
+  const status = await manager.status(spec);
+  return { manager: server.manager, running: status.running, pid: status.pid, detail: status.detail };
+}
+
+/** Which manager `init` uses: the OS's own when asked for and usable, else the background process. */
+export async function pickManager(useService: boolean, env: NodeJS.ProcessEnv = process.env): Promise<LocalServerConfig['manager']> {
+  if (!useService) return 'background';
+  return chooseManager(defaultContext(env), process.platform);
+}
+
+/**
+ * Put the server under its manager and wait for /health. A server of ours
+ * under another manager (or on another port) is stopped first, so that the
+ * two never fight over the port. Returns notes for the summary.
+ */
+export async function installServer(
+  dataRoot: string,
+  server: LocalServerConfig,
+  previous: LocalServerConfig | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ started: boolean; pid?: number; notes: string[] }> {
+  const notes: string[] = [];
+  if (previous && previous.manager !== server.manager) await removeServer(dataRoot, previous, env);
+  if (server.manager === 'background') return { ...(await ensureServerRunning(dataRoot, server, env)), notes };
+
+  await stopBackground(serverFiles(dataRoot).pidFile);
+  const { manager, spec } = osService(dataRoot, server, env);
+  const before = await manager.status(spec);
+  await manager.install(spec);
+  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+  protectServerFiles(dataRoot);
+  const after = await manager.status(spec);
+  if (server.manager === 'systemd') {
+    const user = env.USER || env.LOGNAME || '';
+    if (user) {
+      const linger = await ensureLinger(defaultContext(env), user);
+      if (!linger.enabled && linger.command) {
+        notes.push(`To keep the server running when you are logged out, run: ${linger.command}`);
+      }
+    }
+  }
+  return { started: !before.running, pid: after.pid, notes };
+}
+
+/** Stop the server and take it out of its manager (uninstall). */
+export async function removeServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<StopResult> {
+  if (server.manager === 'background') return stopBackground(serverFiles(dataRoot).pidFile);
+  const { manager, spec } = osService(dataRoot, server, env);
+  const before = await manager.status(spec);
+  await manager.uninstall(spec);
+  return before.running ? 'stopped' : 'not-running';
 }

@@ -1,11 +1,11 @@
-/** `server start|stop|status` for the local server that `init` set up. */
-import { existsSync, statSync } from 'node:fs';
+/** `server start|stop|restart|status|logs` for the local server that `init` set up. */
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { loadConfig, type LocalServerConfig } from '../adapters/config-store.js';
 import { MlflowClient } from '../adapters/mlflow.js';
-import { backgroundState, stopBackground } from '../adapters/service/background.js';
+import { logTail } from '../adapters/service/background.js';
 import { paths } from '../config.js';
 import { CliError, EXIT } from '../errors.js';
-import { ensureServerRunning, serverFiles, serverUrl } from './local-server.js';
+import { ensureServerRunning, restartServer, serverFiles, serverState, serverUrl, stopServer } from './local-server.js';
 
 export interface ServerCommandOptions {
   dataRoot: string;
@@ -25,17 +25,18 @@ function localServer(dataRoot: string): LocalServerConfig {
 export async function runServerStart(options: ServerCommandOptions): Promise<number> {
   const server = localServer(options.dataRoot);
   const result = await ensureServerRunning(options.dataRoot, server, options.env);
+  const pid = result.pid ? ` (PID ${result.pid})` : '';
   options.print(
     result.started
-      ? `Started the MLflow server at ${serverUrl(server)} (PID ${result.pid}).`
-      : `The MLflow server is already running at ${serverUrl(server)} (PID ${result.pid}).`,
+      ? `Started the MLflow server at ${serverUrl(server)}${pid}.`
+      : `The MLflow server is already running at ${serverUrl(server)}${pid}.`,
   );
   return EXIT.ok;
 }
 
 export async function runServerStop(options: ServerCommandOptions): Promise<number> {
-  localServer(options.dataRoot);
-  const result = await stopBackground(serverFiles(options.dataRoot).pidFile);
+  const server = localServer(options.dataRoot);
+  const result = await stopServer(options.dataRoot, server, options.env);
   if (result === 'not-ours') {
     throw new CliError(
       `the server pidfile ${serverFiles(options.dataRoot).pidFile} points at a process that is not our MLflow server; it was left alone.`,
@@ -46,24 +47,30 @@ export async function runServerStop(options: ServerCommandOptions): Promise<numb
   return EXIT.ok;
 }
 
+export async function runServerRestart(options: ServerCommandOptions): Promise<number> {
+  const server = localServer(options.dataRoot);
+  const { pid } = await restartServer(options.dataRoot, server, options.env);
+  options.print(`Restarted the MLflow server at ${serverUrl(server)}${pid ? ` (PID ${pid})` : ''}.`);
+  return EXIT.ok;
+}
+
 export async function runServerStatus(options: ServerCommandOptions): Promise<number> {
   const server = localServer(options.dataRoot);
   const files = serverFiles(options.dataRoot);
-  const state = await backgroundState(files.pidFile);
+  const state = await serverState(options.dataRoot, server, options.env);
   const url = serverUrl(server);
   const client = new MlflowClient({ trackingUri: url, env: options.env, timeoutMs: 2000 });
-  const healthy = state.state === 'running' && (await client.health());
+  const healthy = await client.health();
   const version = healthy ? await client.version().catch(() => undefined) : undefined;
-  const startedAt = state.record?.startedAt;
   const status = {
     manager: server.manager,
-    state: state.state,
-    pid: state.record?.pid,
+    state: state.running ? 'running' : 'stopped',
+    pid: state.pid,
     port: server.port,
     url,
     healthy,
     version,
-    uptimeSeconds: state.state === 'running' && startedAt ? Math.round((Date.now() - Date.parse(startedAt)) / 1000) : undefined,
+    uptimeSeconds: state.running && state.startedAt ? Math.round((Date.now() - Date.parse(state.startedAt)) / 1000) : undefined,
     database: files.database,
     databaseBytes: existsSync(files.database) ? statSync(files.database).size : 0,
   };
@@ -74,6 +81,50 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     options.print(`URL:      ${url}  ${healthy ? 'healthy' : 'not answering /health'}${version ? `, MLflow ${version}` : ''}`);
     if (status.uptimeSeconds !== undefined) options.print(`Uptime:   ${status.uptimeSeconds} s`);
     options.print(`Database: ${files.database} (${(status.databaseBytes / 1e6).toFixed(1)} MB)`);
+    if (!healthy) options.print(`Last lines of ${files.log}:\n${logTail(files.log, 10)}`);
   }
   return healthy ? EXIT.ok : EXIT.failure;
+}
+
+export interface LogsOptions extends ServerCommandOptions {
+  lines: string;
+  follow?: boolean;
+  /** Stops following (tests); by default Ctrl-C does. */
+  signal?: AbortSignal;
+}
+
+export async function runServerLogs(options: LogsOptions): Promise<number> {
+  localServer(options.dataRoot);
+  const lines = Number(options.lines);
+  if (!Number.isInteger(lines) || lines < 0) throw new CliError(`--lines must be a whole number, got "${options.lines}"`, EXIT.usage);
+  const file = serverFiles(options.dataRoot).log;
+  if (!existsSync(file)) {
+    options.print(`No server log yet (${file}).`);
+    return EXIT.ok;
+  }
+  const tail = logTail(file, lines);
+  if (tail) options.print(tail);
+  if (!options.follow) return EXIT.ok;
+  let offset = statSync(file).size;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const size = existsSync(file) ? statSync(file).size : 0;
+      if (size < offset) offset = 0; // rotated or truncated
+      if (size > offset) {
+        const fd = openSync(file, 'r');
+        const buffer = Buffer.alloc(size - offset);
+        readSync(fd, buffer, 0, buffer.length, offset);
+        closeSync(fd);
+        offset = size;
+        process.stdout.write(buffer);
+      }
+    }, 300);
+    const stop = (): void => {
+      clearInterval(timer);
+      resolve();
+    };
+    options.signal?.addEventListener('abort', stop);
+    process.once('SIGINT', stop);
+  });
+  return EXIT.ok;
 }

@@ -3,7 +3,8 @@
  * with a real MLflow (the test venv's, via --mlflow), real servers and real
  * settings files.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -28,6 +29,24 @@ afterAll(async () => {
   await remote?.stop();
   await tmp?.cleanup();
 });
+
+function nonLoopbackAddresses(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .filter((a): a is os.NetworkInterfaceInfo => !!a && !a.internal && a.family === 'IPv4')
+    .map((a) => a.address);
+}
+
+function connect(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
 
 function fresh(settings?: string) {
   n += 1;
@@ -78,6 +97,13 @@ describe('init with a local server', () => {
 
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.ok).toBe(true);
+    // Loopback only: the machine's other addresses refuse the port.
+    for (const address of nonLoopbackAddresses()) {
+      await expect(connect(address, port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    }
+    expect(statSync(path.join(c.data, 'mlflow.db')).mode & 0o777).toBe(0o600);
+    expect(statSync(c.data).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(c.data, 'logs', 'server.log')).mode & 0o777).toBe(0o600);
     const exp = await fetch(`http://127.0.0.1:${port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=my-app`);
     expect(exp.ok).toBe(true);
 

@@ -1,0 +1,135 @@
+/**
+ * What `cleanup` works on: the MLflow server (or, when it is down, the
+ * backend store with MLflow's Python client), the SQLite file behind it when
+ * it is ours, and the experiment the current project's settings name.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { loadConfig, type LocalServerConfig } from '../adapters/config-store.js';
+import { backgroundState, stopBackground } from '../adapters/service/background.js';
+import { loadSettings } from '../adapters/settings-file.js';
+import { venvBins } from '../adapters/python.js';
+import { paths } from '../config.js';
+import { DEFAULT_TRACKING_URI } from '../core/hook-settings.js';
+import { settingsPath, type Scope } from '../core/scopes.js';
+import { ensureServerRunning, serverFiles, serverUrl } from '../server/local-server.js';
+
+/** A server we may pause for VACUUM: only one we started ourselves. */
+export interface ServerControl {
+  name: string;
+  isRunning(): Promise<boolean>;
+  /** Stop it; false when it was not running (or not ours to stop). */
+  stop(): Promise<boolean>;
+  start(): Promise<void>;
+}
+
+export interface CleanupTarget {
+  /** The server to use when it answers. */
+  trackingUri: string;
+  /** The backend store, for MLflow's Python client when the server is down. */
+  backendStoreUri?: string;
+  /** The SQLite file behind it, when we know it (our local server, or a sqlite:// URI). */
+  database?: string;
+  /** The MLflow venv's Python (MLflow's client, and `sqlite3` for maintenance). */
+  python?: string;
+  /** Present when the server is ours to pause (the background server `init` started). */
+  server?: ServerControl;
+}
+
+/** `sqlite:////abs/mlflow.db` → `/abs/mlflow.db`; undefined for any other store. */
+export function sqliteFile(uri: string | undefined, base: string): string | undefined {
+  const match = /^sqlite:\/\/\/(.*)$/.exec(uri ?? '');
+  if (!match?.[1]) return undefined;
+  const file = match[1].split('?')[0]!;
+  return isAbsolute(file) ? file : resolve(base, file);
+}
+
+function pythonBeside(mlflowBin: string): string | undefined {
+  const dir = dirname(mlflowBin);
+  for (const name of process.platform === 'win32' ? ['python.exe'] : ['python', 'python3']) {
+    if (existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+export function backgroundControl(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): ServerControl {
+  const pidFile = serverFiles(dataRoot).pidFile;
+  return {
+    name: `the local MLflow server (${serverUrl(server)})`,
+    isRunning: async () => (await backgroundState(pidFile)).state === 'running',
+    stop: async () => (await stopBackground(pidFile)) === 'stopped',
+    start: async () => {
+      await ensureServerRunning(dataRoot, server, env);
+    },
+  };
+}
+
+/** From our config (the local server `init` set up) or, failing that, the tracking URI in the environment / settings. */
+export function resolveTarget(dataRoot: string, env: NodeJS.ProcessEnv, settingsEnv: Record<string, string> = {}): CleanupTarget {
+  const config = loadConfig(paths(dataRoot).config);
+  const server = config.server;
+  if (server) {
+    const database = sqliteFile(server.backendStoreUri, dataRoot);
+    return {
+      trackingUri: serverUrl(server),
+      backendStoreUri: server.backendStoreUri,
+      database,
+      python: pythonBeside(server.mlflowBin),
+      ...(server.manager === 'background' ? { server: backgroundControl(dataRoot, server, env) } : {}),
+    };
+  }
+  const uri = (env.MLFLOW_TRACKING_URI || settingsEnv.MLFLOW_TRACKING_URI || config.trackingUri || DEFAULT_TRACKING_URI).replace(/\/+$/, '');
+  const venvPython = venvBins(paths(dataRoot).venv).pythonBin;
+  const python = existsSync(venvPython) ? venvPython : undefined;
+  if (uri.startsWith('sqlite:')) {
+    return { trackingUri: uri, backendStoreUri: uri, database: sqliteFile(uri, process.cwd()), python };
+  }
+  return { trackingUri: uri, python };
+}
+
+export interface SettingsExperiment {
+  experiment?: { id: string } | { name: string };
+  /** The settings file it came from. */
+  file?: string;
+  /** MLFLOW_TRACKING_URI from the same settings, if any. */
+  trackingUri?: string;
+  /** Settings files we could not use (Claude Code ignores them too). */
+  skipped: string[];
+}
+
+/**
+ * The experiment the project's Claude Code settings name, with Claude Code's
+ * precedence: local, then project, then user settings; within one file
+ * MLFLOW_EXPERIMENT_ID wins over MLFLOW_EXPERIMENT_NAME (as in the hook).
+ */
+export function experimentFromSettings(project: string, home: string): SettingsExperiment {
+  const skipped: string[] = [];
+  let trackingUri: string | undefined;
+  let found: Pick<SettingsExperiment, 'experiment' | 'file'> | undefined;
+  for (const scope of ['local', 'project', 'user'] as Scope[]) {
+    const file = settingsPath(scope, project, home);
+    if (!existsSync(file)) continue;
+    let env: Record<string, unknown> = {};
+    try {
+      const loaded = loadSettings(file);
+      if (!loaded.strict) {
+        skipped.push(`${file} (comments or trailing commas: Claude Code ignores it)`);
+        continue;
+      }
+      const raw = loaded.doc.env;
+      env = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    } catch (error) {
+      skipped.push(`${file} (${(error as Error).message})`);
+      continue;
+    }
+    const str = (key: string): string | undefined => {
+      const v = env[key];
+      return typeof v === 'string' || typeof v === 'number' ? String(v).trim() || undefined : undefined;
+    };
+    trackingUri ??= str('MLFLOW_TRACKING_URI');
+    const id = str('MLFLOW_EXPERIMENT_ID');
+    const name = str('MLFLOW_EXPERIMENT_NAME');
+    if (!found && (id || name)) found = { experiment: id ? { id } : { name: name! }, file };
+  }
+  return { ...found, trackingUri, skipped };
+}

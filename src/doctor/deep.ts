@@ -1,0 +1,112 @@
+/**
+ * `doctor --deep`: run the exact hook command Claude Code would run, on a
+ * synthetic one-turn transcript, with the env block of the settings; confirm
+ * through MLflow's API that the trace arrived, then delete it again.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { MlflowClient } from '../adapters/mlflow.js';
+import { listSpoolFiles, removeSpoolFile } from '../adapters/spool.js';
+import { readConfig } from '../config.js';
+import { ourHooks, readScopes, SCOPE_PRECEDENCE, type ContextFacts, type DeepFacts, type SettingsFacts } from '../core/checks.js';
+import { resolveHookSettings } from '../core/hook-settings.js';
+import { mlflowTraceId } from '../core/trace-model.js';
+import { traceFromRows, type TranscriptRow } from '../core/transcript.js';
+
+const DEEP_TIMEOUT_MS = 15_000;
+
+/** The env Claude Code gives a hook: its own env, then every settings file's `env`, higher scopes winning. */
+export function hookEnvironment(settings: SettingsFacts, base: NodeJS.ProcessEnv, project: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, CLAUDE_PROJECT_DIR: project };
+  const scopes = readScopes(settings).sort((a, b) => SCOPE_PRECEDENCE.indexOf(b.scope) - SCOPE_PRECEDENCE.indexOf(a.scope));
+  for (const s of scopes) {
+    const block = s.doc?.env;
+    if (typeof block !== 'object' || block === null || Array.isArray(block)) continue;
+    for (const [k, v] of Object.entries(block)) if (typeof v === 'string') env[k] = v;
+  }
+  return env;
+}
+
+function syntheticTranscript(sessionId: string, cwd: string): TranscriptRow[] {
+  const now = Date.now();
+  const common = { sessionId, cwd, version: 'claude-mlflow-doctor' };
+  return [
+    { type: 'user', uuid: `${sessionId}-u`, timestamp: new Date(now - 1000).toISOString(), ...common, message: { role: 'user', content: 'claude-mlflow doctor --deep: synthetic turn' } },
+    {
+      type: 'assistant',
+      uuid: `${sessionId}-a`,
+      timestamp: new Date(now).toISOString(),
+      ...common,
+      message: { id: `msg_${sessionId}`, role: 'assistant', model: 'claude-mlflow-doctor', content: [{ type: 'text', text: 'ok' }], usage: { input_tokens: 1, output_tokens: 1 } },
+    },
+  ] as TranscriptRow[];
+}
+
+export async function runDeep(input: { context: ContextFacts; settings: SettingsFacts; env: NodeJS.ProcessEnv; project: string }): Promise<DeepFacts> {
+  const hooks = ourHooks(readScopes(input.settings));
+  const hook = hooks.find((h) => h.event === 'Stop');
+  if (!hook) return { requested: true, ran: false, reason: 'No Stop hook of ours to run (see hook-once).' };
+
+  const env = hookEnvironment(input.settings, input.env, input.project);
+  const target = resolveHookSettings(env, readConfig(input.context.files.config));
+  if (!target.enabled) return { requested: true, ran: false, reason: 'Tracing is not enabled in the settings (see tracing-enabled).', command: hook.command };
+
+  const dir = mkdtempSync(join(tmpdir(), 'claude-mlflow-deep-'));
+  const sessionId = `claude-mlflow-doctor-${randomUUID()}`;
+  const rows = syntheticTranscript(sessionId, input.project);
+  const transcript = join(dir, `${sessionId}.jsonl`);
+  writeFileSync(transcript, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const trace = traceFromRows(rows, { sessionId });
+  const traceId = trace ? mlflowTraceId(trace.traceId) : undefined;
+  const stdin = JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd: input.project, hook_event_name: 'Stop', stop_hook_active: false });
+
+  const facts: DeepFacts = { requested: true, ran: true, command: hook.command, ...(traceId ? { traceId } : {}) };
+  try {
+    const t0 = performance.now();
+    const r = await execa(hook.command, {
+      shell: process.platform === 'win32' ? true : '/bin/sh',
+      input: stdin,
+      env,
+      extendEnv: false,
+      cwd: input.project,
+      reject: false,
+      timeout: DEEP_TIMEOUT_MS,
+    });
+    facts.ms = performance.now() - t0;
+    facts.exitCode = r.exitCode;
+    if (r.exitCode !== 0) facts.error = String(r.stderr ?? '').trim().split('\n').slice(-3).join(' ') || r.shortMessage;
+    if (!traceId) return facts;
+
+    // A spooled copy must never be delivered later.
+    const spooled = listSpoolFiles(input.context.files.spool).filter((f) => f.endsWith(`-${trace!.traceId}.trace.json`));
+    for (const f of spooled) removeSpoolFile(f);
+    if (spooled.length) facts.spooled = true;
+
+    const client = new MlflowClient({ trackingUri: target.trackingUri, env, timeoutMs: 5000 });
+    const info = await client.getTraceInfo(traceId).catch((error: Error) => {
+      facts.error ??= error.message;
+      return undefined;
+    });
+    facts.arrived = Boolean(info);
+    if (info) {
+      const location = info.trace_location as { mlflow_experiment?: { experiment_id?: string } } | undefined;
+      const experimentId = location?.mlflow_experiment?.experiment_id;
+      if (experimentId) {
+        const res = await httpRequestText(`${client.baseUrl}/api/2.0/mlflow/traces/delete-traces`, {
+          method: 'POST',
+          timeoutMs: 5000,
+          headers: { ...authHeaders(env), 'content-type': 'application/json' },
+          body: JSON.stringify({ experiment_id: experimentId, request_ids: [traceId] }),
+        }).catch(() => undefined);
+        facts.deleted = res?.status === 200 && (JSON.parse(res.body || '{}') as { traces_deleted?: number }).traces_deleted === 1;
+      }
+    }
+    return facts;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,449 @@
+/**
+ * The adapters behind `doctor`: each gathers one kind of fact. Gatherers are
+ * memoised and await each other only where one needs another's answer, so
+ * `gatherFacts` runs everything else concurrently.
+ */
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { execa } from 'execa';
+import { loadConfig } from '../adapters/config-store.js';
+import { bundledHookScript } from '../adapters/hook-runtime.js';
+import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { MlflowClient } from '../adapters/mlflow.js';
+import { isPortFree, whoListens } from '../adapters/ports.js';
+import { findOnPath, findPython, MLFLOW_FLOOR, PYTHON_FLOOR } from '../adapters/python.js';
+import { backgroundState, logTail } from '../adapters/service/background.js';
+import { listSpoolFiles } from '../adapters/spool.js';
+import { paths } from '../config.js';
+import {
+  HOOK_START_LIMIT_MS,
+  ourHooks,
+  readScopes,
+  type ContextFacts,
+  type DatabaseFacts,
+  type FactKey,
+  type Facts,
+  type HookLogFacts,
+  type HookProcessFacts,
+  type LingerFacts,
+  type PortFacts,
+  type PythonFacts,
+  type RuntimeFacts,
+  type ServerFacts,
+  type ServiceFacts,
+  type SettingsFacts,
+  type SpoolFacts,
+} from '../core/checks.js';
+import { serverFiles, serverUrl } from '../server/local-server.js';
+import { runDeep } from './deep.js';
+import { fileHolders, processInfo } from './proc.js';
+import { readAllScopes } from './settings-scan.js';
+import { runVenvProbe, type VenvProbe } from './sqlite-probe.js';
+
+export const NODE_FLOOR = '20.6.0';
+/** Above this size, PRAGMA quick_check (which reads the whole file) runs only with --deep. */
+export const QUICK_CHECK_MAX_BYTES = 256 * 1024 ** 2;
+
+export interface DoctorEnvironment {
+  dataRoot: string;
+  project: string;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  /** Managed settings file; null for none; undefined for the platform's default. */
+  managedSettingsFile?: string | null;
+  deep?: boolean;
+  /** The CLI's name in fix commands. */
+  cli?: string;
+}
+
+/** `sh`-style words of a command line ('…', "…" and \ quoting). */
+export function splitCommand(command: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < command.length; i++) {
+    const ch = command[i]!;
+    if (/\s/.test(ch)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if (ch === "'") {
+      const close = command.indexOf("'", i + 1);
+      const end = close === -1 ? command.length : close;
+      word = (word ?? '') + command.slice(i + 1, end);
+      i = end;
+    } else if (ch === '"') {
+      let text = '';
+      let j = i + 1;
+      for (; j < command.length && command[j] !== '"'; j++) {
+        if (command[j] === '\\' && '"\\$`'.includes(command[j + 1] ?? '')) j++;
+        text += command[j] ?? '';
+      }
+      word = (word ?? '') + text;
+      i = j;
+    } else if (ch === '\\' && i + 1 < command.length) {
+      word = (word ?? '') + command[i + 1];
+      i++;
+    } else {
+      word = (word ?? '') + ch;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    if (process.platform !== 'win32') accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The interpreter a script's `#!` line names. */
+function shebangOf(file: string): string | undefined {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(512);
+      const n = readSync(fd, buf, 0, 512, 0);
+      const first = buf.subarray(0, n).toString('utf8').split('\n')[0] ?? '';
+      const m = /^#!\s*(\S+)/.exec(first);
+      return m?.[1] && isAbsolute(m[1]) && !m[1].endsWith('/env') ? m[1] : undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Python that runs this mlflow executable: its #! line, or the python beside it. */
+export function pythonForMlflow(mlflowBin: string): string {
+  const shebang = shebangOf(mlflowBin);
+  if (shebang) return shebang;
+  const dir = dirname(mlflowBin);
+  return process.platform === 'win32' ? join(dir, 'python.exe') : join(dir, 'python');
+}
+
+/** `sqlite:////abs/mlflow.db` → `/abs/mlflow.db`; undefined for any other store. */
+export function sqliteFile(backendStoreUri: string, dataRoot: string): string | undefined {
+  const m = /^sqlite:\/\/\/(.*)$/.exec(backendStoreUri);
+  if (!m || !m[1] || m[1] === ':memory:') return undefined;
+  const file = m[1].split('?')[0]!;
+  return isAbsolute(file) ? file : resolve(dataRoot, file);
+}
+
+function readTail(file: string, bytes: number): string {
+  try {
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    try {
+      const length = Math.min(size, bytes);
+      const buf = Buffer.alloc(length);
+      readSync(fd, buf, 0, length, size - length);
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+type Gatherers = { [K in FactKey]: () => Promise<Facts[K]> };
+
+function memo<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
+/**
+ * The fact gatherers for one doctor run. `wanted` tells the shared venv probe
+ * whether to include the database (one Python process for both).
+ */
+export function makeGatherers(environment: DoctorEnvironment, wanted: readonly FactKey[]): Gatherers {
+  const { dataRoot, project, home, env } = environment;
+  const platform = environment.platform ?? process.platform;
+  const files = paths(dataRoot);
+
+  const context = memo(async (): Promise<ContextFacts> => {
+    const configured = existsSync(files.config);
+    const config = loadConfig(files.config);
+    const server = config.server
+      ? {
+          manager: config.server.manager,
+          mlflowBin: config.server.mlflowBin,
+          host: config.server.host,
+          port: config.server.port,
+          backendStoreUri: config.server.backendStoreUri,
+          url: serverUrl(config.server),
+        }
+      : undefined;
+    const sf = serverFiles(dataRoot);
+    return {
+      cli: environment.cli ?? 'claude-mlflow',
+      dataRoot,
+      project,
+      platform,
+      nodeVersion: process.versions.node,
+      nodePath: process.execPath,
+      floors: { node: NODE_FLOOR, python: PYTHON_FLOOR, mlflow: MLFLOW_FLOOR },
+      configured,
+      trackingUri: config.trackingUri,
+      experimentName: config.experimentName,
+      experimentId: config.experimentId,
+      server,
+      installs: (config.installs ?? []).map((i) => ({ file: i.file, scope: i.scope })),
+      files: {
+        config: files.config,
+        hookScript: files.hookScript,
+        spool: files.spool,
+        hookLog: files.hookLog,
+        serverLog: sf.log,
+        pidFile: sf.pidFile,
+        venv: files.venv,
+        database: server ? sqliteFile(server.backendStoreUri, dataRoot) : undefined,
+      },
+    };
+  });
+
+  const settings = memo(
+    async (): Promise<SettingsFacts> => readAllScopes({ project, home, platform, managedFile: environment.managedSettingsFile }),
+  );
+
+  const runtime = memo(async (): Promise<RuntimeFacts> => {
+    const script = files.hookScript;
+    if (!existsSync(script)) return { script, exists: false };
+    try {
+      return { script, exists: true, current: readFileSync(script).equals(readFileSync(bundledHookScript())) };
+    } catch {
+      return { script, exists: true };
+    }
+  });
+
+  const hookProcess = memo(async (): Promise<HookProcessFacts> => {
+    const s = await settings();
+    const hooks = ourHooks(readScopes(s));
+    const hook = hooks.find((h) => h.event === 'Stop') ?? hooks[0];
+    if (!hook) return {};
+    const words = splitCommand(hook.command);
+    const facts: HookProcessFacts = { command: hook.command, scope: hook.scope };
+    if (words.length !== 2 || !/\.m?js$/.test(words[1]!)) return facts;
+    const nodePath = words[0]!.includes('/') || words[0]!.includes('\\') ? words[0]! : (findOnPath(words[0]!, env) ?? words[0]!);
+    facts.nodePath = nodePath;
+    facts.scriptPath = words[1]!;
+    facts.nodeExists = isExecutable(nodePath);
+    facts.scriptExists = existsSync(words[1]!);
+    if (!facts.nodeExists) return facts;
+    const childEnv: NodeJS.ProcessEnv = { ...env };
+    delete childEnv.MLFLOW_CLAUDE_TRACING_ENABLED;
+    const [version, start] = await Promise.all([
+      execa(nodePath, ['-p', 'process.versions.node'], { reject: false, stdin: 'ignore', timeout: 5000, env: childEnv, extendEnv: false }),
+      facts.scriptExists
+        ? (async () => {
+            const t0 = performance.now();
+            const r = await execa(nodePath, [words[1]!], {
+              reject: false,
+              input: '',
+              timeout: HOOK_START_LIMIT_MS,
+              env: childEnv,
+              extendEnv: false,
+              cwd: existsSync(project) ? project : undefined,
+            });
+            return { exitCode: r.exitCode, ms: performance.now() - t0, timedOut: Boolean(r.timedOut), stderr: String(r.stderr ?? '') };
+          })()
+        : Promise.resolve(undefined),
+    ]);
+    if (version.exitCode === 0) facts.nodeVersion = String(version.stdout).trim();
+    if (start) facts.start = start;
+    return facts;
+  });
+
+  /** One Python process for the venv and (when wanted) the database. */
+  const venvProbe = memo(async (): Promise<{ pythonBin?: string; venvPython: boolean; probe?: VenvProbe; system?: { path: string; version: string } | null }> => {
+    const ctx = await context();
+    if (!ctx.server) return { venvPython: false };
+    const pythonBin = pythonForMlflow(ctx.server.mlflowBin);
+    const venvPython = isExecutable(pythonBin);
+    let system: { path: string; version: string } | null | undefined;
+    let runner = venvPython ? pythonBin : undefined;
+    if (!venvPython) {
+      system = await findPython({ env }).then(
+        (p) => ({ path: p.path, version: p.version }),
+        () => null,
+      );
+      runner = system?.path;
+    }
+    if (!runner) return { pythonBin, venvPython, system };
+    const db = wanted.includes('database') ? ctx.files.database : undefined;
+    let database: { file: string; quickCheck: boolean } | undefined;
+    if (db && existsSync(db)) {
+      const size = statSync(db).size;
+      database = { file: db, quickCheck: size <= QUICK_CHECK_MAX_BYTES || Boolean(environment.deep) };
+    }
+    const probe = await runVenvProbe(runner, database);
+    return { pythonBin, venvPython, probe, system };
+  });
+
+  const python = memo(async (): Promise<PythonFacts> => {
+    const ctx = await context();
+    if (!ctx.server) return { local: false };
+    const { pythonBin, venvPython, probe, system } = await venvProbe();
+    const mlflowBin = ctx.server.mlflowBin;
+    const facts: PythonFacts = {
+      local: true,
+      mlflowBin,
+      mlflowBinExists: isExecutable(mlflowBin),
+      pythonBin,
+      pythonExists: venvPython,
+      ownVenv: mlflowBin.startsWith(files.venv + sep),
+    };
+    if (system !== undefined) facts.system = system;
+    if (venvPython && probe) {
+      if (probe.error) facts.error = probe.error;
+      if (probe.python) facts.pythonVersion = probe.python;
+      if (probe.mlflow) facts.mlflowVersion = probe.mlflow;
+      else if (probe.mlflowError) facts.error = probe.mlflowError;
+    }
+    return facts;
+  });
+
+  const server = memo(async (): Promise<ServerFacts> => {
+    const ctx = await context();
+    const url = ctx.server?.url ?? ctx.trackingUri;
+    const local = Boolean(ctx.server);
+    if (!url) return { local, healthy: false };
+    const client = new MlflowClient({ trackingUri: url, env, timeoutMs: 3000 });
+    const t0 = performance.now();
+    try {
+      const res = await httpRequestText(`${client.baseUrl}/health`, { timeoutMs: 3000, headers: authHeaders(env) });
+      const ms = performance.now() - t0;
+      if (res.status !== 200) return { url, local, healthy: false, status: res.status, ms };
+      const version = await client.version().catch(() => undefined);
+      return { url, local, healthy: true, ms, ...(version && /^\d/.test(version) ? { version } : {}) };
+    } catch (error) {
+      return { url, local, healthy: false, error: (error as Error).message, ms: performance.now() - t0 };
+    }
+  });
+
+  const service = memo(async (): Promise<ServiceFacts> => {
+    const ctx = await context();
+    if (!ctx.server) return { state: 'unknown', logTail: [] };
+    const manager = ctx.server.manager;
+    if (manager !== 'background') return { manager, state: 'unknown', logTail: [] };
+    const state = await backgroundState(ctx.files.pidFile);
+    const facts: ServiceFacts = {
+      manager,
+      state: state.state,
+      logFile: ctx.files.serverLog,
+      logTail: [],
+      ...(state.record ? { pid: state.record.pid, startedAt: state.record.startedAt } : {}),
+      ...(state.strays ? { strays: state.strays } : {}),
+    };
+    if (state.state !== 'running') facts.logTail = logTail(ctx.files.serverLog, 12).split('\n').filter((l) => l.trim() !== '');
+    return facts;
+  });
+
+  /** Our server's process group: the recorded pid, while it (or its strays) live. */
+  const ourGroup = async (): Promise<number | undefined> => {
+    const s = await service();
+    return s.state === 'running' || (s.state === 'dead' && s.strays?.length) ? s.pid : undefined;
+  };
+
+  const port = memo(async (): Promise<PortFacts> => {
+    const ctx = await context();
+    if (!ctx.server) return { free: true, holders: [] };
+    const { port: p, host } = ctx.server;
+    const [free, holders, group] = await Promise.all([isPortFree(p, host), whoListens(p), ourGroup()]);
+    const detailed = await Promise.all(
+      holders.map(async (h) => {
+        const info = h.pid !== undefined ? await processInfo(h.pid) : {};
+        const pgid = info.pgid;
+        const ours = group !== undefined && h.pid !== undefined && (h.pid === group || pgid === group);
+        return { ...h, ...(pgid !== undefined ? { pgid } : {}), ours };
+      }),
+    );
+    return { port: p, host, free, holders: detailed };
+  });
+
+  const database = memo(async (): Promise<DatabaseFacts> => {
+    const ctx = await context();
+    const file = ctx.files.database;
+    const nowMs = Date.now();
+    if (!file || !existsSync(file)) return { file, exists: false, sizeBytes: 0, holders: [], nowMs };
+    const sizeBytes = statSync(file).size + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
+    const { probe, venvPython, system } = await venvProbe();
+    // After the probe: its own Python must not show up as a holder.
+    const group = await ourGroup();
+    let real = file;
+    try {
+      real = realpathSync(file);
+    } catch {
+      // keep the configured path
+    }
+    const holders = (await fileHolders([real, `${real}-journal`, `${real}-wal`])).map((h) => {
+      const role: 'our-server' | 'mlflow-server' | 'other' =
+        group !== undefined && (h.pid === group || h.pgid === group) ? 'our-server' : /mlflow|uvicorn|huey|gunicorn/.test(h.command ?? '') ? 'mlflow-server' : 'other';
+      return { ...h, ours: role === 'our-server', role };
+    });
+    const facts: DatabaseFacts = { file, exists: true, sizeBytes, holders, nowMs };
+    if (probe?.sqlite) facts.probe = probe.sqlite;
+    else facts.probeError = probe?.error ?? (venvPython || system ? 'the probe did not run' : 'no Python to run sqlite3 with');
+    return facts;
+  });
+
+  const spool = memo(async (): Promise<SpoolFacts> => {
+    const dir = files.spool;
+    const list = listSpoolFiles(dir);
+    let rejected = 0;
+    try {
+      rejected = readdirSync(join(dir, 'rejected')).filter((n) => n.endsWith('.trace.json')).length;
+    } catch {
+      // none
+    }
+    const stamp = list[0] ? /(\d{13,})-/.exec(list[0].slice(list[0].lastIndexOf(sep) + 1))?.[1] : undefined;
+    return {
+      dir,
+      count: list.length,
+      unreadable: 0,
+      rejected,
+      ...(stamp ? { oldest: new Date(Number(stamp)).toISOString() } : {}),
+    };
+  });
+
+  const hookLog = memo(async (): Promise<HookLogFacts> => {
+    const text = readTail(files.hookLog, 64 * 1024);
+    const lines = text.split('\n').filter((l) => / error /.test(l));
+    const last = lines[lines.length - 1];
+    const facts: HookLogFacts = { file: files.hookLog, nowMs: Date.now() };
+    if (last) {
+      const m = /^(\S+) error (.*)$/.exec(last);
+      facts.lastError = m ? { at: m[1], text: m[2]! } : { text: last };
+    }
+    return facts;
+  });
+
+  const linger = memo(async (): Promise<LingerFacts> => {
+    const ctx = await context();
+    if (platform !== 'linux' || ctx.server?.manager !== 'systemd') return { applicable: false };
+    const user = env.USER || env.LOGNAME || '';
+    const r = await execa('loginctl', ['show-user', user, '-p', 'Linger', '--value'], { reject: false, stdin: 'ignore', timeout: 5000 });
+    return { applicable: true, user, enabled: String(r.stdout).trim() === 'yes' };
+  });
+
+  const deep = memo(async () => {
+    if (!environment.deep) return { requested: false };
+    return runDeep({ context: await context(), settings: await settings(), env, project });
+  });
+
+  return { context, settings, runtime, hookProcess, python, server, service, port, database, spool, hookLog, linger, deep };
+}
+
+/** Gather the facts `keys` names, concurrently. The object holds only those keys. */
+export async function gatherFacts(keys: readonly FactKey[], environment: DoctorEnvironment): Promise<Partial<Facts>> {
+  const gatherers = makeGatherers(environment, keys);
+  const entries = await Promise.all(keys.map(async (key) => [key, await gatherers[key]()] as const));
+  return Object.fromEntries(entries) as Partial<Facts>;
+}

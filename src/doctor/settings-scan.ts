@@ -1,0 +1,99 @@
+/**
+ * Every Claude Code settings scope, read the way Claude Code reads it:
+ * strict JSON or nothing. A file with a comment or a trailing comma is read
+ * anyway (JSONC, through loadSettings) so that doctor can say what is in it,
+ * but it is marked `relaxed`: Claude Code ignores it whole.
+ */
+import { join } from 'node:path';
+import { loadSettings, SettingsError } from '../adapters/settings-file.js';
+import type { ScopeSettings, SettingsFacts, SettingsScope } from '../core/checks.js';
+import { settingsPath } from '../core/scopes.js';
+
+/** Where the managed (enterprise) settings live on this platform. */
+export function managedSettingsPath(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (platform === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json';
+  if (platform === 'linux') return '/etc/claude-code/managed-settings.json';
+  if (platform === 'win32') return join(env.ProgramFiles ?? 'C:\\Program Files', 'ClaudeCode', 'managed-settings.json');
+  return undefined;
+}
+
+/**
+ * The first comment or trailing comma in a JSONC text, as 1-based line and
+ * column; undefined when there is none. Strings are skipped.
+ */
+export function firstRelaxation(text: string): { line: number; column: number; kind: 'comment' | 'trailing-comma' } | undefined {
+  const at = (offset: number, kind: 'comment' | 'trailing-comma') => {
+    const before = text.slice(0, offset).split('\n');
+    return { line: before.length, column: (before[before.length - 1]?.replace(/\r$/, '').length ?? 0) + 1, kind };
+  };
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      i++;
+      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (ch === '/' && (text[i + 1] === '/' || text[i + 1] === '*')) return at(i, 'comment');
+    if (ch === ',') {
+      let j = i + 1;
+      for (;;) {
+        while (j < text.length && /\s/.test(text[j]!)) j++;
+        if (text[j] === '/' && text[j + 1] === '/') {
+          const nl = text.indexOf('\n', j);
+          j = nl === -1 ? text.length : nl;
+        } else if (text[j] === '/' && text[j + 1] === '*') {
+          const close = text.indexOf('*/', j + 2);
+          j = close === -1 ? text.length : close + 2;
+        } else break;
+      }
+      if (text[j] === '}' || text[j] === ']') return at(i, 'trailing-comma');
+    }
+    i++;
+  }
+  return undefined;
+}
+
+export function readScope(scope: SettingsScope, file: string): ScopeSettings {
+  try {
+    const loaded = loadSettings(file);
+    if (!loaded.exists) return { scope, file, exists: false, parse: 'missing' };
+    if (loaded.strict) return { scope, file, exists: true, parse: 'ok', doc: loaded.doc };
+    const relaxed = firstRelaxation(loaded.text) ?? { line: 1, column: 1, kind: 'comment' as const };
+    return { scope, file, exists: true, parse: 'relaxed', relaxed, doc: loaded.doc };
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      return { scope, file, exists: true, parse: 'error', error: { line: error.line, column: error.column, detail: error.detail } };
+    }
+    return { scope, file, exists: true, parse: 'error', error: { line: 1, column: 1, detail: (error as Error).message } };
+  }
+}
+
+export interface ScopeFiles {
+  project: string;
+  home: string;
+  /** null: no managed settings on this platform; undefined: the platform's default. */
+  managedFile?: string | null;
+  platform?: NodeJS.Platform;
+}
+
+export function scopeFiles(options: ScopeFiles): Array<{ scope: SettingsScope; file: string }> {
+  const managed = options.managedFile === undefined ? managedSettingsPath(options.platform) : options.managedFile;
+  const all: Array<{ scope: SettingsScope; file: string }> = [
+    ...(managed ? [{ scope: 'managed' as const, file: managed }] : []),
+    { scope: 'local', file: settingsPath('local', options.project, options.home) },
+    { scope: 'project', file: settingsPath('project', options.project, options.home) },
+    { scope: 'user', file: settingsPath('user', options.project, options.home) },
+  ];
+  // Run from the home folder, the project's settings ARE the user's: count that file once, as user.
+  return all.filter((s, i) => !all.some((t, j) => j > i && t.file === s.file));
+}
+
+/** Every scope; a managed file that does not exist is left out. */
+export function readAllScopes(options: ScopeFiles): SettingsFacts {
+  const scopes = scopeFiles(options)
+    .map(({ scope, file }) => readScope(scope, file))
+    .filter((s) => s.scope !== 'managed' || s.exists);
+  return { scopes };
+}

@@ -1,0 +1,279 @@
+/**
+ * What `status` shows, gathered concurrently: tracing per settings scope,
+ * the server, the experiment, trace counts and tokens per day (through
+ * MLflow's REST search API, page by page), the database size and the spool.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../adapters/config-store.js';
+import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { listSpoolFiles } from '../adapters/spool.js';
+import { backgroundState } from '../adapters/service/background.js';
+import { paths } from '../config.js';
+import { effectiveEnv, ourHooksIn, type SettingsScope } from '../core/checks.js';
+import { isTruthy } from '../core/hook-settings.js';
+import { sqliteFile } from '../doctor/facts.js';
+import { readAllScopes } from '../doctor/settings-scan.js';
+import { serverFiles, serverUrl } from '../server/local-server.js';
+
+export const STATUS_SCHEMA_VERSION = 1;
+export const CHART_DAYS = 14;
+const WINDOW_DAYS = 30;
+const PAGE_SIZE = 500;
+/** Stop paging after this many traces (100 000): status must stay quick. */
+const MAX_PAGES = 200;
+
+export interface ScopeStatus {
+  scope: SettingsScope;
+  file: string;
+  exists: boolean;
+  /** Claude Code reads it (strict JSON). */
+  readable: boolean;
+  hook: boolean;
+  /** MLFLOW_CLAUDE_TRACING_ENABLED as this file sets it (null: not set). */
+  enabled: string | null;
+}
+
+export interface DayBucket {
+  /** Local date, YYYY-MM-DD. */
+  date: string;
+  traces: number;
+  tokens: number;
+}
+
+export interface StatusData {
+  schemaVersion: typeof STATUS_SCHEMA_VERSION;
+  generatedAt: string;
+  dataDir: string;
+  project: string;
+  tracing: { on: boolean; reason: string; scopes: ScopeStatus[] };
+  server: { url: string | null; local: boolean; healthy: boolean; version: string | null; state: string | null; pid: number | null };
+  experiment: { name: string | null; id: string | null };
+  traces: { today: number; last7Days: number; last30Days: number; truncated: boolean } | null;
+  tokens: { today: number; last7Days: number; last30Days: number } | null;
+  daily: DayBucket[] | null;
+  database: { file: string | null; bytes: number | null };
+  spool: { waiting: number; rejected: number };
+  errors: string[];
+}
+
+export interface StatusEnvironment {
+  dataRoot: string;
+  project: string;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  managedSettingsFile?: string | null;
+  /** For tests: the clock. */
+  now?: Date;
+}
+
+/** Local calendar date of a moment, YYYY-MM-DD. */
+export function localDate(d: Date): string {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function startOfDay(d: Date, daysBack = 0): Date {
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate() - daysBack);
+}
+
+function tokensOf(metadata: Record<string, string> | undefined): number {
+  const raw = metadata?.['mlflow.trace.tokenUsage'];
+  if (!raw) return 0;
+  try {
+    const usage = JSON.parse(raw) as { total_tokens?: number; input_tokens?: number; output_tokens?: number };
+    return usage.total_tokens ?? (usage.input_tokens ?? 0) + (usage.output_tokens ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+interface TraceInfoJson {
+  request_time?: string;
+  trace_metadata?: Record<string, string>;
+}
+
+async function call<T>(base: string, path: string, env: NodeJS.ProcessEnv, body?: unknown): Promise<T> {
+  const res = await httpRequestText(`${base}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    timeoutMs: 5000,
+    headers: { ...authHeaders(env), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status < 200 || res.status >= 300) throw Object.assign(new Error(`${path} → HTTP ${res.status}`), { status: res.status });
+  return JSON.parse(res.body || '{}') as T;
+}
+
+/** Every trace of the experiment since `since`, newest first (request time and token metadata only). */
+export async function searchTracesSince(
+  base: string,
+  experimentId: string,
+  since: Date,
+  env: NodeJS.ProcessEnv,
+): Promise<{ traces: TraceInfoJson[]; truncated: boolean }> {
+  const traces: TraceInfoJson[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const res = await call<{ traces?: TraceInfoJson[]; next_page_token?: string }>(base, '/api/3.0/mlflow/traces/search', env, {
+      locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: experimentId } }],
+      filter: `trace.timestamp_ms >= ${since.getTime()}`,
+      max_results: PAGE_SIZE,
+      order_by: ['timestamp_ms DESC'],
+      ...(token ? { page_token: token } : {}),
+    });
+    traces.push(...(res.traces ?? []));
+    token = res.next_page_token;
+    if (!token || (res.traces ?? []).length === 0) return { traces, truncated: false };
+  }
+  return { traces, truncated: true };
+}
+
+/** Bucket traces by local day: counts for today / 7 / 30 days, and the last CHART_DAYS days. */
+export function bucketTraces(traces: TraceInfoJson[], now: Date) {
+  const daily: DayBucket[] = Array.from({ length: CHART_DAYS }, (_, i) => ({ date: localDate(startOfDay(now, CHART_DAYS - 1 - i)), traces: 0, tokens: 0 }));
+  const index = new Map(daily.map((d, i) => [d.date, i]));
+  const bounds = { today: startOfDay(now).getTime(), d7: startOfDay(now, 6).getTime(), d30: startOfDay(now, WINDOW_DAYS - 1).getTime() };
+  const counts = { today: 0, last7Days: 0, last30Days: 0 };
+  const tokens = { today: 0, last7Days: 0, last30Days: 0 };
+  for (const t of traces) {
+    const at = t.request_time ? Date.parse(t.request_time) : NaN;
+    if (Number.isNaN(at)) continue;
+    const n = tokensOf(t.trace_metadata);
+    if (at >= bounds.d30) {
+      counts.last30Days++;
+      tokens.last30Days += n;
+    }
+    if (at >= bounds.d7) {
+      counts.last7Days++;
+      tokens.last7Days += n;
+    }
+    if (at >= bounds.today) {
+      counts.today++;
+      tokens.today += n;
+    }
+    const i = index.get(localDate(new Date(at)));
+    if (i !== undefined) {
+      daily[i]!.traces++;
+      daily[i]!.tokens += n;
+    }
+  }
+  return { counts, tokens, daily };
+}
+
+export async function collectStatus(environment: StatusEnvironment): Promise<StatusData> {
+  const { dataRoot, project, home, env } = environment;
+  const now = environment.now ?? new Date();
+  const files = paths(dataRoot);
+  const config = loadConfig(files.config);
+  const errors: string[] = [];
+
+  const settings = readAllScopes({ project, home, platform: environment.platform, managedFile: environment.managedSettingsFile });
+  const scopes: ScopeStatus[] = settings.scopes.map((s) => {
+    const block = s.doc?.env;
+    const value = block && typeof block === 'object' && !Array.isArray(block) ? (block as Record<string, unknown>).MLFLOW_CLAUDE_TRACING_ENABLED : undefined;
+    return {
+      scope: s.scope,
+      file: s.file,
+      exists: s.exists,
+      readable: s.parse === 'ok',
+      hook: s.doc ? ourHooksIn(s.doc).some((h) => h.event === 'Stop') : false,
+      enabled: value === undefined ? null : String(value),
+    };
+  });
+  const enabled = effectiveEnv(settings, 'MLFLOW_CLAUDE_TRACING_ENABLED');
+  const hooked = scopes.some((s) => s.readable && s.hook);
+  const on = hooked && typeof enabled?.value === 'string' && isTruthy(enabled.value);
+  const reason = !hooked
+    ? 'no hook of ours in any settings file Claude Code reads'
+    : !enabled
+      ? 'MLFLOW_CLAUDE_TRACING_ENABLED is not set'
+      : on
+        ? `enabled in ${enabled.scope} settings`
+        : `paused (MLFLOW_CLAUDE_TRACING_ENABLED=${String(enabled.value)} in ${enabled.scope} settings)`;
+
+  const url = config.server ? serverUrl(config.server) : (effectiveEnv(settings, 'MLFLOW_TRACKING_URI')?.value as string | undefined) ?? config.trackingUri ?? null;
+  const base = url ? url.replace(/\/+$/, '') : undefined;
+  const experimentName = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_NAME')?.value as string | undefined) ?? config.experimentName ?? null;
+  const experimentIdSet = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_ID')?.value as string | undefined) ?? config.experimentId ?? null;
+  const dbFile = config.server ? (sqliteFile(config.server.backendStoreUri, dataRoot) ?? null) : null;
+
+  const [health, state] = await Promise.all([
+    base
+      ? httpRequestText(`${base}/health`, { timeoutMs: 3000, headers: authHeaders(env) }).then(
+          (r) => r.status === 200,
+          () => false,
+        )
+      : Promise.resolve(false),
+    config.server?.manager === 'background' ? backgroundState(serverFiles(dataRoot).pidFile) : Promise.resolve(undefined),
+  ]);
+
+  let version: string | null = null;
+  let experimentId: string | null = experimentIdSet;
+  let traces: StatusData['traces'] = null;
+  let tokens: StatusData['tokens'] = null;
+  let daily: StatusData['daily'] = null;
+  if (base && health) {
+    const [v, id] = await Promise.all([
+      httpRequestText(`${base}/version`, { timeoutMs: 3000, headers: authHeaders(env) }).then(
+        (r) => (r.status === 200 ? r.body.trim() : null),
+        () => null,
+      ),
+      experimentId
+        ? Promise.resolve(experimentId)
+        : call<{ experiment?: { experiment_id?: string } }>(base, `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(experimentName ?? 'Default')}`, env).then(
+            (r) => r.experiment?.experiment_id ?? null,
+            (e: { status?: number; message?: string }) => {
+              if (e.status !== 404) errors.push(`experiment lookup: ${e.message}`);
+              return null;
+            },
+          ),
+    ]);
+    version = v;
+    experimentId = id;
+    if (experimentId) {
+      try {
+        const found = await searchTracesSince(base, experimentId, startOfDay(now, WINDOW_DAYS - 1), env);
+        const b = bucketTraces(found.traces, now);
+        traces = { ...b.counts, truncated: found.truncated };
+        tokens = b.tokens;
+        daily = b.daily;
+      } catch (error) {
+        errors.push(`trace search: ${(error as Error).message}`);
+      }
+    } else {
+      traces = { today: 0, last7Days: 0, last30Days: 0, truncated: false };
+      tokens = { today: 0, last7Days: 0, last30Days: 0 };
+      daily = bucketTraces([], now).daily;
+    }
+  }
+
+  let rejected = 0;
+  try {
+    rejected = readdirSync(join(files.spool, 'rejected')).filter((n) => n.endsWith('.trace.json')).length;
+  } catch {
+    // none
+  }
+
+  return {
+    schemaVersion: STATUS_SCHEMA_VERSION,
+    generatedAt: now.toISOString(),
+    dataDir: dataRoot,
+    project,
+    tracing: { on, reason, scopes },
+    server: {
+      url,
+      local: Boolean(config.server),
+      healthy: health,
+      version,
+      state: state?.state ?? null,
+      pid: state?.state === 'running' ? (state.record?.pid ?? null) : null,
+    },
+    experiment: { name: experimentName, id: experimentId },
+    traces,
+    tokens,
+    daily,
+    database: { file: dbFile, bytes: dbFile && existsSync(dbFile) ? statSync(dbFile).size : null },
+    spool: { waiting: listSpoolFiles(files.spool).length, rejected },
+    errors,
+  };
+}

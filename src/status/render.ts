@@ -1,0 +1,96 @@
+/** `status` on one screen, with two small bar charts side by side. */
+import { formatBytes } from '../core/checks.js';
+import type { DayBucket, StatusData } from './collect.js';
+
+const EIGHTHS = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+export function compactNumber(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 1e6) return `${(n / 1e3).toFixed(n < 1e4 ? 1 : 0)}k`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)}M`;
+  return `${(n / 1e9).toFixed(1)}G`;
+}
+
+/**
+ * A vertical bar chart: `height` rows, one 2-character column per value,
+ * eighth blocks for the top of each bar, the maximum on the axis. Every
+ * line has the same width.
+ */
+export function barChart(values: readonly number[], options: { height?: number; title: string; labels?: [string, string] }): string[] {
+  const height = options.height ?? 4;
+  const max = Math.max(0, ...values);
+  const axis = compactNumber(max).length;
+  const width = axis + 2 + values.length * 2;
+  const rows: string[] = [options.title.slice(0, width).padEnd(width)];
+  for (let row = height - 1; row >= 0; row--) {
+    const label = row === height - 1 ? compactNumber(max).padStart(axis) : row === 0 ? '0'.padStart(axis) : ' '.repeat(axis);
+    let line = `${label} ┤`;
+    for (const v of values) {
+      const eighths = max === 0 ? 0 : Math.round((v / max) * height * 8);
+      const fill = Math.max(0, Math.min(8, eighths - row * 8));
+      // A non-zero day always shows at least a sliver.
+      const ch = fill === 0 && row === 0 && v > 0 ? EIGHTHS[1]! : EIGHTHS[fill]!;
+      line += `${ch} `;
+    }
+    rows.push(line);
+  }
+  if (options.labels) {
+    const [first, last] = options.labels;
+    const inner = values.length * 2;
+    const gap = Math.max(1, inner - first.length - last.length);
+    rows.push(`${' '.repeat(axis + 2)}${first}${' '.repeat(gap)}${last}`.padEnd(width));
+  }
+  return rows;
+}
+
+function sideBySide(left: string[], right: string[], gap = 6): string[] {
+  const width = Math.max(...left.map((l) => l.length));
+  return Array.from({ length: Math.max(left.length, right.length) }, (_, i) => `${(left[i] ?? '').padEnd(width)}${' '.repeat(gap)}${right[i] ?? ''}`.trimEnd());
+}
+
+function chartLabels(daily: DayBucket[]): [string, string] {
+  return [daily[0]!.date.slice(5), daily[daily.length - 1]!.date.slice(5)];
+}
+
+export function renderStatus(data: StatusData, options: { color?: boolean } = {}): string[] {
+  const c = (code: string, text: string): string => (options.color ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const lines: string[] = [];
+  const label = (name: string): string => c('1', name.padEnd(11));
+  lines.push(`${c('1', 'claude-mlflow status')}  ${c('2', `project ${data.project}`)}`);
+  lines.push('');
+  lines.push(`${label('Tracing')}${data.tracing.on ? c('32', 'on') : c('31', 'off')} · ${data.tracing.reason}`);
+  for (const s of data.tracing.scopes) {
+    const state = !s.exists
+      ? c('2', 'no file')
+      : !s.readable
+        ? c('31', 'ignored by Claude Code (not strict JSON; run claude-mlflow doctor)')
+        : [s.hook ? 'hook' : 'no hook', s.enabled === null ? 'MLFLOW_CLAUDE_TRACING_ENABLED unset' : `MLFLOW_CLAUDE_TRACING_ENABLED=${s.enabled}`].join(' · ');
+    lines.push(`${' '.repeat(11)}${s.scope.padEnd(8)} ${state}  ${c('2', s.file)}`);
+  }
+  const server = data.server;
+  const health = server.url === null ? c('31', 'not set up (run claude-mlflow init)') : server.healthy ? c('32', 'healthy') : c('31', 'not answering /health');
+  const extra = [server.version ? `MLflow ${server.version}` : undefined, server.pid ? `PID ${server.pid}` : undefined].filter(Boolean).join(' · ');
+  lines.push(`${label('Server')}${server.url ?? ''}  ${health}${extra ? ` · ${extra}` : ''}`);
+  lines.push(`${label('Experiment')}${data.experiment.name ?? '(default)'}${data.experiment.id ? ` (id ${data.experiment.id})` : server.healthy ? ' (no traces yet)' : ''}`);
+  if (data.traces && data.tokens) {
+    const t = data.traces;
+    lines.push(`${label('Traces')}today ${t.today} · 7 days ${t.last7Days} · 30 days ${t.last30Days}${t.truncated ? ' (more than counted)' : ''}`);
+    const k = data.tokens;
+    lines.push(`${label('Tokens')}today ${compactNumber(k.today)} · 7 days ${compactNumber(k.last7Days)} · 30 days ${compactNumber(k.last30Days)}`);
+  } else {
+    lines.push(`${label('Traces')}${c('2', 'unknown: the server does not answer')}`);
+  }
+  lines.push(`${label('Database')}${data.database.bytes === null ? c('2', data.database.file ? 'not created yet' : 'remote server') : formatBytes(data.database.bytes)}${data.database.file ? c('2', `  ${data.database.file}`) : ''}`);
+  lines.push(
+    `${label('Spool')}${data.spool.waiting === 0 ? 'empty' : c('33', `${data.spool.waiting} trace${data.spool.waiting === 1 ? '' : 's'} waiting (claude-mlflow flush)`)}${data.spool.rejected ? ` · ${data.spool.rejected} refused` : ''}`,
+  );
+  if (data.daily) {
+    lines.push('');
+    const labels = chartLabels(data.daily);
+    const traces = barChart(data.daily.map((d) => d.traces), { title: `Traces per day (${data.daily.length} days)`, labels });
+    const tokens = barChart(data.daily.map((d) => d.tokens), { title: `Tokens per day (${data.daily.length} days)`, labels });
+    lines.push(...sideBySide(traces, tokens));
+  }
+  for (const e of data.errors) lines.push(c('33', `! ${e}`));
+  return lines;
+}
