@@ -94,6 +94,7 @@ describe('serverArgs', () => {
       '--artifacts-destination', spec.artifactsDir,
       '--host', '127.0.0.1',
       '--port', String(spec.port),
+      '--workers', '2',
     ]);
   });
 });

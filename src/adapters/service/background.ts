@@ -50,6 +50,13 @@ export interface BackgroundState {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Uvicorn workers for a personal tracing server. MLflow's default of 4 costs
+ * about 4 × 250 MB and doubles the start time; two keep a hook's request
+ * moving while the UI loads a large trace.
+ */
+export const SERVER_WORKERS = 2;
+
 export function serverArgs(spec: ServerSpec): string[] {
   return [
     'server',
@@ -57,6 +64,7 @@ export function serverArgs(spec: ServerSpec): string[] {
     '--artifacts-destination', spec.artifactsDir,
     '--host', spec.host,
     '--port', String(spec.port),
+    '--workers', String(SERVER_WORKERS),
   ];
 }
 
