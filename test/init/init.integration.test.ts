@@ -117,17 +117,26 @@ describe('init with a local server', () => {
     expect(status.exitCode).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'running', healthy: true, port, manager: 'background' });
 
+    // A new --port moves the server and the settings in one step.
+    const newPort = await freePort();
+    const moved = await runCli([...args.slice(0, 4), '--port', String(newPort), ...args.slice(6)], c);
+    expect(moved.exitCode, moved.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(c.file, 'utf8')).env.MLFLOW_TRACKING_URI).toBe(`http://127.0.0.1:${newPort}`);
+    expect((await fetch(`http://127.0.0.1:${newPort}/health`)).ok).toBe(true);
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+
+    const movedBytes = readFileSync(c.file);
     const dry = await runCli(['uninstall', '--project', c.project, '--dry-run'], c);
     expect(dry.exitCode).toBe(0);
     expect(dry.stdout).toContain('Would: Remove claude-mlflow');
-    expect(readFileSync(c.file).equals(bytes)).toBe(true);
+    expect(readFileSync(c.file).equals(movedBytes)).toBe(true);
 
     const gone = await runCli(['uninstall', '--project', c.project], c);
     expect(gone.exitCode, gone.stderr).toBe(0);
     expect(JSON.parse(readFileSync(c.file, 'utf8'))).toEqual(JSON.parse(USER_SETTINGS));
     expect(existsSync(path.join(c.data, 'runtime'))).toBe(false);
     expect(existsSync(path.join(c.data, 'mlflow.db'))).toBe(true);
-    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${newPort}/health`)).rejects.toThrow();
   });
 
   it('moves to the next free port when 5000 is held by another program, and says who holds it', async () => {
