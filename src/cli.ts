@@ -81,6 +81,31 @@ for (const [action, description] of [
 }
 
 program
+  .command('doctor')
+  .description('Find, explain and fix what stops traces from arriving (exit 0: no check failed, 1: a check failed, 2: bad usage)')
+  .option('--check <id>', 'run one check (and gather only the facts it needs)')
+  .option('--deep', 'also run the hook end to end on a synthetic session (its trace is deleted again)')
+  .option('-v, --verbose', 'show the details of checks that passed')
+  .option('--json', 'print the report as JSON (schema: docs/doctor-json-schema.json)')
+  .option('--fix', 'apply the safe fixes, after showing them and asking')
+  .option('-y, --yes', 'with --fix: apply without asking')
+  .option('--project <dir>', 'the project folder (default: the current folder)')
+  .action(async (options) => {
+    const { runDoctorCommand } = await import('./commands/doctor.js');
+    process.exitCode = await runDoctorCommand(options);
+  });
+
+program
+  .command('status')
+  .description('One screen: tracing per scope, server, experiment, traces and tokens per day, database, spool')
+  .option('--json', 'print the same data as JSON')
+  .option('--project <dir>', 'the project folder (default: the current folder)')
+  .action(async (options) => {
+    const { runStatusCommand } = await import('./commands/status.js');
+    process.exitCode = await runStatusCommand(options);
+  });
+
+program
   .command('hook')
   .description('The Claude Code Stop/SubagentStop hook: reads the hook input on stdin and traces the turn')
   .option('--print-command', 'install the hook runtime into the data folder and print the hook command')

@@ -88,7 +88,7 @@ export interface ContextFacts {
   platform: NodeJS.Platform;
   nodeVersion: string;
   nodePath: string;
-  floors: { node: string; python: string; mlflow: string };
+  floors: { node: string };
   /** config.json exists (init ran). */
   configured: boolean;
   trackingUri?: string;
@@ -148,6 +148,8 @@ export interface HookProcessFacts {
 export interface PythonFacts {
   /** Whether a local server is configured at all. */
   local: boolean;
+  /** The oldest Python and MLflow claude-mlflow supports. */
+  floors: { python: string; mlflow: string };
   mlflowBin?: string;
   mlflowBinExists?: boolean;
   pythonBin?: string;
@@ -174,7 +176,12 @@ export interface ServerFacts {
 
 export interface ServiceFacts {
   manager?: string;
-  state: 'running' | 'dead' | 'not-ours' | 'no-pidfile' | 'unknown';
+  /** background: the pidfile's state; an OS service manager: running or stopped. */
+  state: 'running' | 'dead' | 'not-ours' | 'no-pidfile' | 'stopped' | 'unknown';
+  /** OS service managers only: the unit / plist / task exists, and starts at login. */
+  installed?: boolean;
+  enabled?: boolean;
+  detail?: string;
   pid?: number;
   startedAt?: string;
   strays?: number[];
@@ -188,6 +195,8 @@ export interface ProcessInfo {
   user?: string;
   /** Process group: ours when it equals our server's recorded pid. */
   pgid?: number;
+  /** Parent process. */
+  ppid?: number;
   ours?: boolean;
 }
 
@@ -330,6 +339,11 @@ function describeProcess(p: ProcessInfo): string {
   return parts.join(' ');
 }
 
+/** An `mlflow server` process, or one of its uvicorn / gunicorn / huey children. */
+export function isMlflowServerCommand(command: string | undefined): boolean {
+  return /(?:^|[\s/\\])mlflow(?:\.exe)?['"]?\s+server(?:\s|$)|\bmlflow\.server\b/.test(command ?? '');
+}
+
 /** The same URL, normalised for comparison: localhost = 127.0.0.1, no trailing slash, default ports. */
 export function sameTrackingUri(a: string, b: string): boolean {
   const norm = (u: string): string => {
@@ -413,9 +427,14 @@ const scopeLabel = (s: { scope: SettingsScope; file: string }): string => `${s.s
 // ---------------------------------------------------------------------------
 // The checks
 
-function notSetUp(facts: Facts): Omit<CheckResult, 'id'> | undefined {
+function notSetUp(facts: Pick<Facts, 'context'>): Omit<CheckResult, 'id'> | undefined {
   if (facts.context.configured) return undefined;
   return { status: 'fail', message: 'claude-mlflow is not set up here (no config.json in the data folder).', fix: { command: `${facts.context.cli} init` } };
+}
+
+/** For the checks after the first: one "not set up" failure is enough. */
+function skipNotSetUp(facts: Pick<Facts, 'context'>): Omit<CheckResult, 'id'> | undefined {
+  return facts.context.configured ? undefined : skip('claude-mlflow is not set up here (see server).');
 }
 
 const nodeCheck: Check = {
@@ -448,6 +467,8 @@ const hookRuntimeCheck: Check = {
   title: 'Hook runtime installed',
   needs: ['context', 'runtime'],
   run({ context, runtime }) {
+    const unset = skipNotSetUp({ context });
+    if (unset && !runtime.exists) return unset;
     if (!runtime.exists) {
       return {
         status: 'fail',
@@ -541,8 +562,8 @@ const mlflowInstalledCheck: Check = {
   title: 'MLflow installed in the venv',
   needs: ['context', 'python'],
   run({ context, python: p }) {
-    const missing = notSetUp({ context } as Facts);
-    if (missing) return missing;
+    const unset = skipNotSetUp({ context });
+    if (unset) return unset;
     if (!p.local) return skip('No local server: MLflow runs elsewhere.');
     const fix = p.ownVenv ? { command: `${context.cli} init`, auto: 'reinstall-mlflow' as const } : { command: `${context.cli} init` };
     if (!p.mlflowBinExists) {
@@ -561,7 +582,7 @@ const mlflowVersionCheck: Check = {
   title: 'MLflow version',
   needs: ['context', 'python', 'server'],
   run({ context, python: p, server }) {
-    const floor = context.floors.mlflow;
+    const floor = p.floors.mlflow;
     const installed = p.local ? p.mlflowVersion : undefined;
     const running = server.healthy ? server.version : undefined;
     const version = installed ?? running;
@@ -595,7 +616,7 @@ const serverCheck: Check = {
   title: 'Server reachable (/health, /version)',
   needs: ['context', 'server', 'service'],
   run({ context, server, service }) {
-    const missing = notSetUp({ context } as Facts);
+    const missing = notSetUp({ context });
     if (missing) return missing;
     if (!server.url) return { status: 'fail', message: 'No tracking URI configured.', fix: { command: `${context.cli} init` } };
     if (server.healthy) {
@@ -625,8 +646,8 @@ const trackingUriCheck: Check = {
   title: 'Tracking URI in settings matches our server',
   needs: ['context', 'settings'],
   run({ context, settings }) {
-    const missing = notSetUp({ context } as Facts);
-    if (missing) return missing;
+    const unset = skipNotSetUp({ context });
+    if (unset) return unset;
     const expected = context.server?.url ?? context.trackingUri;
     if (!expected) return skip('No tracking URI recorded by init.');
     const set = effectiveEnv(settings, 'MLFLOW_TRACKING_URI');
@@ -658,7 +679,7 @@ const portCheck: Check = {
         ? `On macOS, port ${port.port} is often taken by AirPlay Receiver (System Settings → General → AirDrop & Handoff → AirPlay Receiver off).`
         : undefined;
     const who = foreign.length ? foreign.map(describeProcess) : ['a process doctor cannot see (another user, or a container)'];
-    const stray = foreign.find((h) => /mlflow/.test(h.command ?? ''));
+    const stray = foreign.find((h) => isMlflowServerCommand(h.command));
     const pids = foreign.map((h) => h.pid).filter((p): p is number => p !== undefined);
     const message = stray
       ? `Port ${port.port} is held by an MLflow server that claude-mlflow did not start (PID ${stray.pid ?? '?'}).`
@@ -914,6 +935,7 @@ const tracingEnabledCheck: Check = {
   needs: ['settings'],
   run({ settings }) {
     const set = effectiveEnv(settings, 'MLFLOW_CLAUDE_TRACING_ENABLED');
+    if (!set && ourHooks(readScopes(settings)).length === 0) return skip('No hook of ours to enable (see hook-once).');
     if (!set) {
       return {
         status: 'fail',
@@ -966,11 +988,23 @@ const serviceCheck: Check = {
   needs: ['context', 'service'],
   run({ context, service }) {
     if (!context.server) return skip('No local server: nothing to run.');
-    if (service.manager && service.manager !== 'background') {
-      return skip(`Managed by ${service.manager}: doctor checks it through /health only (see server).`);
-    }
     const tail = service.logTail.length ? [`last lines of ${service.logFile}:`, ...service.logTail.map((l) => `  ${l}`)] : [];
     const fix = { command: `${context.cli} server start`, auto: 'start-server' as const };
+    if (service.manager && service.manager !== 'background') {
+      const name = service.manager;
+      const detail = service.detail ? [service.detail] : [];
+      if (service.state === 'unknown') return { status: 'warn', message: `Could not ask ${name} about the server.`, details: [...detail, ...tail] };
+      if (service.installed === false) {
+        return { status: 'fail', message: `The ${name} service for the server is not installed.`, details: [...detail, ...tail], fix: { command: `${context.cli} init` } };
+      }
+      if (service.state !== 'running') {
+        return { status: 'fail', message: `The ${name} service is installed but not running.`, details: [...detail, ...tail], fix };
+      }
+      if (service.enabled === false) {
+        return { status: 'warn', message: `The ${name} service runs, but does not start by itself at login.`, details: detail, fix: { command: `${context.cli} init` } };
+      }
+      return ok(`running under ${name}${service.pid ? ` (PID ${service.pid})` : ''}, installed and enabled`, detail);
+    }
     switch (service.state) {
       case 'running':
         return ok(`running (PID ${service.pid}${service.startedAt ? `, since ${service.startedAt}` : ''})`);

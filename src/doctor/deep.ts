@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { authHeaders, httpRequestText } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { listSpoolFiles, removeSpoolFile } from '../adapters/spool.js';
@@ -16,6 +15,7 @@ import { ourHooks, readScopes, SCOPE_PRECEDENCE, type ContextFacts, type DeepFac
 import { resolveHookSettings } from '../core/hook-settings.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import { traceFromRows, type TranscriptRow } from '../core/transcript.js';
+import { runProcess } from './spawn.js';
 
 const DEEP_TIMEOUT_MS = 15_000;
 
@@ -67,18 +67,16 @@ export async function runDeep(input: { context: ContextFacts; settings: Settings
   const facts: DeepFacts = { requested: true, ran: true, command: hook.command, ...(traceId ? { traceId } : {}) };
   try {
     const t0 = performance.now();
-    const r = await execa(hook.command, {
+    const r = await runProcess(hook.command, [], {
       shell: process.platform === 'win32' ? true : '/bin/sh',
       input: stdin,
       env,
-      extendEnv: false,
       cwd: input.project,
-      reject: false,
-      timeout: DEEP_TIMEOUT_MS,
+      timeoutMs: DEEP_TIMEOUT_MS,
     });
     facts.ms = performance.now() - t0;
-    facts.exitCode = r.exitCode;
-    if (r.exitCode !== 0) facts.error = String(r.stderr ?? '').trim().split('\n').slice(-3).join(' ') || r.shortMessage;
+    if (r.exitCode !== undefined) facts.exitCode = r.exitCode;
+    if (r.exitCode !== 0) facts.error = r.error ?? (r.stderr.trim().split('\n').slice(-3).join(' ') || (r.timedOut ? `timed out after ${DEEP_TIMEOUT_MS} ms` : 'killed'));
     if (!traceId) return facts;
 
     // A spooled copy must never be delivered later.

@@ -4,19 +4,17 @@
  * `gatherFacts` runs everything else concurrently.
  */
 import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { execa } from 'execa';
 import { loadConfig } from '../adapters/config-store.js';
 import { bundledHookScript } from '../adapters/hook-runtime.js';
 import { authHeaders, httpRequestText } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
-import { isPortFree, whoListens } from '../adapters/ports.js';
-import { findOnPath, findPython, MLFLOW_FLOOR, PYTHON_FLOOR } from '../adapters/python.js';
-import { backgroundState, logTail } from '../adapters/service/background.js';
 import { listSpoolFiles } from '../adapters/spool.js';
 import { paths } from '../config.js';
 import {
   HOOK_START_LIMIT_MS,
+  isMlflowServerCommand,
   ourHooks,
   readScopes,
   type ContextFacts,
@@ -34,11 +32,17 @@ import {
   type SettingsFacts,
   type SpoolFacts,
 } from '../core/checks.js';
-import { serverFiles, serverUrl } from '../server/local-server.js';
 import { runDeep } from './deep.js';
-import { fileHolders, processInfo } from './proc.js';
+import { fileHolders, processInfo, selfOrAncestor } from './proc.js';
 import { readAllScopes } from './settings-scan.js';
+import { runProcess } from './spawn.js';
 import { runVenvProbe, type VenvProbe } from './sqlite-probe.js';
+
+// The adapters that load execa (~100 ms) are imported where they are used,
+// after doctor's own probes have started: see spawn.ts.
+const portsModule = () => import('../adapters/ports.js');
+const pythonModule = () => import('../adapters/python.js');
+const backgroundModule = () => import('../adapters/service/background.js');
 
 export const NODE_FLOOR = '20.6.0';
 /** Above this size, PRAGMA quick_check (which reads the whole file) runs only with --deep. */
@@ -55,6 +59,27 @@ export interface DoctorEnvironment {
   deep?: boolean;
   /** The CLI's name in fix commands. */
   cli?: string;
+  /** The hook runtime this CLI ships (default: the bundled one beside it). */
+  hookRuntimeSource?: string;
+}
+
+/**
+ * The local server's URL, exactly as src/server/local-server.ts serverUrl
+ * builds it (that module loads the service managers and execa; this one runs
+ * before anything heavy is loaded). test/core/checks.test.ts holds them equal.
+ */
+export function urlOf(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${isIP(h) === 6 ? `[${h}]` : h}:${port}`;
+}
+
+/** The first executable called `name` on PATH. */
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(process.platform === 'win32' ? ';' : ':').filter(Boolean)) {
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
 }
 
 /** `sh`-style words of a command line ('…', "…" and \ quoting). */
@@ -178,10 +203,9 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
           host: config.server.host,
           port: config.server.port,
           backendStoreUri: config.server.backendStoreUri,
-          url: serverUrl(config.server),
+          url: urlOf(config.server.host, config.server.port),
         }
       : undefined;
-    const sf = serverFiles(dataRoot);
     return {
       cli: environment.cli ?? 'claude-mlflow',
       dataRoot,
@@ -189,7 +213,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
       platform,
       nodeVersion: process.versions.node,
       nodePath: process.execPath,
-      floors: { node: NODE_FLOOR, python: PYTHON_FLOOR, mlflow: MLFLOW_FLOOR },
+      floors: { node: NODE_FLOOR },
       configured,
       trackingUri: config.trackingUri,
       experimentName: config.experimentName,
@@ -201,8 +225,8 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
         hookScript: files.hookScript,
         spool: files.spool,
         hookLog: files.hookLog,
-        serverLog: sf.log,
-        pidFile: sf.pidFile,
+        serverLog: files.serverLog,
+        pidFile: files.serverPid,
         venv: files.venv,
         database: server ? sqliteFile(server.backendStoreUri, dataRoot) : undefined,
       },
@@ -217,7 +241,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const script = files.hookScript;
     if (!existsSync(script)) return { script, exists: false };
     try {
-      return { script, exists: true, current: readFileSync(script).equals(readFileSync(bundledHookScript())) };
+      return { script, exists: true, current: readFileSync(script).equals(readFileSync(environment.hookRuntimeSource ?? bundledHookScript())) };
     } catch {
       return { script, exists: true };
     }
@@ -231,7 +255,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const words = splitCommand(hook.command);
     const facts: HookProcessFacts = { command: hook.command, scope: hook.scope };
     if (words.length !== 2 || !/\.m?js$/.test(words[1]!)) return facts;
-    const nodePath = words[0]!.includes('/') || words[0]!.includes('\\') ? words[0]! : (findOnPath(words[0]!, env) ?? words[0]!);
+    const nodePath = words[0]!.includes('/') || words[0]!.includes('\\') ? words[0]! : (onPath(words[0]!, env) ?? words[0]!);
     facts.nodePath = nodePath;
     facts.scriptPath = words[1]!;
     facts.nodeExists = isExecutable(nodePath);
@@ -239,24 +263,29 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     if (!facts.nodeExists) return facts;
     const childEnv: NodeJS.ProcessEnv = { ...env };
     delete childEnv.MLFLOW_CLAUDE_TRACING_ENABLED;
+    const sameNode = (() => {
+      try {
+        return realpathSync(nodePath) === realpathSync(process.execPath);
+      } catch {
+        return false;
+      }
+    })();
     const [version, start] = await Promise.all([
-      execa(nodePath, ['-p', 'process.versions.node'], { reject: false, stdin: 'ignore', timeout: 5000, env: childEnv, extendEnv: false }),
+      sameNode ? Promise.resolve(process.versions.node) : runProcess(nodePath, ['-p', 'process.versions.node'], { timeoutMs: 5000, env: childEnv }).then((r) => (r.exitCode === 0 ? r.stdout.trim() : undefined)),
       facts.scriptExists
         ? (async () => {
             const t0 = performance.now();
-            const r = await execa(nodePath, [words[1]!], {
-              reject: false,
+            const r = await runProcess(nodePath, [words[1]!], {
               input: '',
-              timeout: HOOK_START_LIMIT_MS,
+              timeoutMs: HOOK_START_LIMIT_MS,
               env: childEnv,
-              extendEnv: false,
               cwd: existsSync(project) ? project : undefined,
             });
-            return { exitCode: r.exitCode, ms: performance.now() - t0, timedOut: Boolean(r.timedOut), stderr: String(r.stderr ?? '') };
+            return { exitCode: r.exitCode, ms: performance.now() - t0, timedOut: r.timedOut, stderr: r.error ?? r.stderr };
           })()
         : Promise.resolve(undefined),
     ]);
-    if (version.exitCode === 0) facts.nodeVersion = String(version.stdout).trim();
+    if (version) facts.nodeVersion = version;
     if (start) facts.start = start;
     return facts;
   });
@@ -270,6 +299,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     let system: { path: string; version: string } | null | undefined;
     let runner = venvPython ? pythonBin : undefined;
     if (!venvPython) {
+      const { findPython } = await pythonModule();
       system = await findPython({ env }).then(
         (p) => ({ path: p.path, version: p.version }),
         () => null,
@@ -289,11 +319,16 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
 
   const python = memo(async (): Promise<PythonFacts> => {
     const ctx = await context();
-    if (!ctx.server) return { local: false };
-    const { pythonBin, venvPython, probe, system } = await venvProbe();
+    const floorsOf = async () => {
+      const { MLFLOW_FLOOR, PYTHON_FLOOR } = await pythonModule();
+      return { mlflow: MLFLOW_FLOOR, python: PYTHON_FLOOR };
+    };
+    if (!ctx.server) return { local: false, floors: await floorsOf() };
+    const [{ pythonBin, venvPython, probe, system }, floors] = await Promise.all([venvProbe(), floorsOf()]);
     const mlflowBin = ctx.server.mlflowBin;
     const facts: PythonFacts = {
       local: true,
+      floors,
       mlflowBin,
       mlflowBinExists: isExecutable(mlflowBin),
       pythonBin,
@@ -332,7 +367,34 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const ctx = await context();
     if (!ctx.server) return { state: 'unknown', logTail: [] };
     const manager = ctx.server.manager;
-    if (manager !== 'background') return { manager, state: 'unknown', logTail: [] };
+    const { logTail } = await backgroundModule();
+    const tail = (): string[] => logTail(ctx.files.serverLog, 12).split('\n').filter((l) => l.trim() !== '');
+    if (manager !== 'background') {
+      // An OS service manager (launchd, systemd --user, Task Scheduler): ask it.
+      const [{ createManager }, { defaultContext, serviceSpecFor }, { serverSpec }] = await Promise.all([
+        import('../adapters/service/detect.js'),
+        import('../adapters/service/common.js'),
+        import('../server/local-server.js'),
+      ]);
+      try {
+        const config = loadConfig(files.config);
+        const os = createManager(manager as Parameters<typeof createManager>[0], defaultContext(env));
+        const status = await os.status(serviceSpecFor(serverSpec(dataRoot, config.server!, env)));
+        return {
+          manager,
+          state: status.running ? 'running' : 'stopped',
+          installed: status.installed,
+          enabled: status.enabled,
+          ...(status.pid ? { pid: status.pid } : {}),
+          ...(status.detail ? { detail: status.detail } : {}),
+          logFile: ctx.files.serverLog,
+          logTail: status.running ? [] : tail(),
+        };
+      } catch (error) {
+        return { manager, state: 'unknown', detail: (error as Error).message, logFile: ctx.files.serverLog, logTail: tail() };
+      }
+    }
+    const { backgroundState } = await backgroundModule();
     const state = await backgroundState(ctx.files.pidFile);
     const facts: ServiceFacts = {
       manager,
@@ -342,7 +404,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
       ...(state.record ? { pid: state.record.pid, startedAt: state.record.startedAt } : {}),
       ...(state.strays ? { strays: state.strays } : {}),
     };
-    if (state.state !== 'running') facts.logTail = logTail(ctx.files.serverLog, 12).split('\n').filter((l) => l.trim() !== '');
+    if (state.state !== 'running') facts.logTail = tail();
     return facts;
   });
 
@@ -356,6 +418,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const ctx = await context();
     if (!ctx.server) return { free: true, holders: [] };
     const { port: p, host } = ctx.server;
+    const { isPortFree, whoListens } = await portsModule();
     const [free, holders, group] = await Promise.all([isPortFree(p, host), whoListens(p), ourGroup()]);
     const detailed = await Promise.all(
       holders.map(async (h) => {
@@ -383,11 +446,17 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     } catch {
       // keep the configured path
     }
-    const holders = (await fileHolders([real, `${real}-journal`, `${real}-wal`])).map((h) => {
-      const role: 'our-server' | 'mlflow-server' | 'other' =
-        group !== undefined && (h.pid === group || h.pgid === group) ? 'our-server' : /mlflow|uvicorn|huey|gunicorn/.test(h.command ?? '') ? 'mlflow-server' : 'other';
-      return { ...h, ours: role === 'our-server', role };
-    });
+    const holders = await Promise.all(
+      (await fileHolders([real, `${real}-journal`, `${real}-wal`])).map(async (h) => {
+        const role: 'our-server' | 'mlflow-server' | 'other' =
+          group !== undefined && (h.pid === group || h.pgid === group)
+            ? 'our-server'
+            : (await selfOrAncestor(h, (p) => isMlflowServerCommand(p.command)))
+              ? 'mlflow-server'
+              : 'other';
+        return { ...h, ours: role === 'our-server', role };
+      }),
+    );
     const facts: DatabaseFacts = { file, exists: true, sizeBytes, holders, nowMs };
     if (probe?.sqlite) facts.probe = probe.sqlite;
     else facts.probeError = probe?.error ?? (venvPython || system ? 'the probe did not run' : 'no Python to run sqlite3 with');
@@ -429,8 +498,8 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const ctx = await context();
     if (platform !== 'linux' || ctx.server?.manager !== 'systemd') return { applicable: false };
     const user = env.USER || env.LOGNAME || '';
-    const r = await execa('loginctl', ['show-user', user, '-p', 'Linger', '--value'], { reject: false, stdin: 'ignore', timeout: 5000 });
-    return { applicable: true, user, enabled: String(r.stdout).trim() === 'yes' };
+    const r = await runProcess('loginctl', ['show-user', user, '-p', 'Linger', '--value'], { timeoutMs: 5000 });
+    return { applicable: true, user, enabled: r.stdout.trim() === 'yes' };
   });
 
   const deep = memo(async () => {

@@ -10,13 +10,12 @@ import { loadConfig, saveConfig } from '../adapters/config-store.js';
 import { hookCommand, installHookRuntime } from '../adapters/hook-runtime.js';
 import { nextFreePort, whoListens } from '../adapters/ports.js';
 import { ensureMlflowVenv, findPython } from '../adapters/python.js';
-import { backgroundState, stopBackground } from '../adapters/service/background.js';
 import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
 import { ourHooksIn, sameTrackingUri, type FixId } from '../core/checks.js';
 import { HOOK_EVENTS, migrateLegacyEnvironment, setTracingEnabled } from '../core/settings.js';
 import { flushSpool } from '../hook/deliver.js';
-import { ensureServerRunning, serverFiles, serverUrl } from '../server/local-server.js';
+import { ensureServerRunning, installServer, serverState, serverUrl } from '../server/local-server.js';
 import type { FixOutcome } from './render.js';
 import { filterOurHooks, replaceEnvValue, setOurHookCommand, stringifyEnv } from './settings-edits.js';
 import { readScope, scopeFiles } from './settings-scan.js';
@@ -28,6 +27,8 @@ export interface FixEnvironment {
   env: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
   managedSettingsFile?: string | null;
+  /** The hook runtime to install (default: the bundled one). */
+  hookRuntimeSource?: string;
   /** Progress lines (e.g. pip output while MLflow installs). */
   progress?: (line: string) => void;
 }
@@ -165,12 +166,12 @@ async function setTrackingUri(fx: FixEnvironment): Promise<string> {
 }
 
 function reinstallRuntime(fx: FixEnvironment): string {
-  const runtime = installHookRuntime(fx.dataRoot);
+  const runtime = installHookRuntime(fx.dataRoot, fx.hookRuntimeSource);
   return runtime.changed ? `Installed the hook runtime at ${runtime.script}` : `The hook runtime at ${runtime.script} is up to date`;
 }
 
 async function rewriteHookCommand(fx: FixEnvironment): Promise<string> {
-  const runtime = installHookRuntime(fx.dataRoot);
+  const runtime = installHookRuntime(fx.dataRoot, fx.hookRuntimeSource);
   const command = hookCommand(runtime.script);
   const changes = [];
   for (const { file } of writableFiles(fx)) {
@@ -192,11 +193,9 @@ function localServer(fx: FixEnvironment) {
 
 async function startServer(fx: FixEnvironment): Promise<string> {
   const { server } = localServer(fx);
-  if (server.manager !== 'background') {
-    throw new Error(`the server is managed by ${server.manager}: start it with \`claude-mlflow server start\``);
-  }
   const result = await ensureServerRunning(fx.dataRoot, server, fx.env);
-  return result.started ? `Started the MLflow server at ${serverUrl(server)} (PID ${result.pid})` : `The MLflow server is running at ${serverUrl(server)} (PID ${result.pid})`;
+  const how = server.manager === 'background' ? '' : ` under ${server.manager}`;
+  return `${result.started ? 'Started' : 'Running:'} the MLflow server at ${serverUrl(server)}${how}${result.pid ? ` (PID ${result.pid})` : ''}`;
 }
 
 async function flush(fx: FixEnvironment): Promise<string> {
@@ -207,18 +206,12 @@ async function flush(fx: FixEnvironment): Promise<string> {
 
 async function movePort(fx: FixEnvironment): Promise<string> {
   const { config, server } = localServer(fx);
-  if (server.manager !== 'background') {
-    throw new Error(`the server is managed by ${server.manager}: change its port with \`claude-mlflow init --port <port>\``);
-  }
   const oldPort = server.port;
   const oldUrl = serverUrl(server);
-  const holders = (await whoListens(oldPort)).filter((h) => h.pid !== undefined);
-  const state = await backgroundState(serverFiles(fx.dataRoot).pidFile);
-  const ourPid = state.state === 'running' ? state.record?.pid : undefined;
-  const foreign = holders.filter((h) => h.pid !== ourPid);
+  const state = await serverState(fx.dataRoot, server, fx.env);
+  const ourPid = state.running ? state.pid : undefined;
+  const foreign = (await whoListens(oldPort)).filter((h) => h.pid !== undefined && h.pid !== ourPid);
   const port = await nextFreePort(oldPort + 1, server.host);
-  // Only our own server is ever stopped.
-  if (state.state === 'running' || state.strays?.length) await stopBackground(serverFiles(fx.dataRoot).pidFile);
   const moved = { ...server, port };
   const url = serverUrl(moved);
   saveConfig(paths(fx.dataRoot).config, {
@@ -233,11 +226,12 @@ async function movePort(fx: FixEnvironment): Promise<string> {
       return r.changed ? r.doc : undefined;
     });
   }
-  const result = await ensureServerRunning(fx.dataRoot, moved, fx.env);
+  // Moves our own server (background process or OS service) to the new port; nothing else is stopped.
+  const result = await installServer(fx.dataRoot, moved, server, fx.env);
   const who = foreign.length
     ? ` PID ${foreign.map((h) => `${h.pid}${h.command ? ` (${h.command.slice(0, 80)})` : ''}`).join(', ')} still holds port ${oldPort}; it was left alone. To go back to ${oldPort}, stop it yourself (kill ${foreign.map((h) => h.pid).join(' ')}) and run \`claude-mlflow init --port ${oldPort}\`.`
     : '';
-  return `Moved the MLflow server from port ${oldPort} to ${port} (PID ${result.pid}); MLFLOW_TRACKING_URI is now ${url}.${who}`;
+  return `Moved the MLflow server from port ${oldPort} to ${port}${result.pid ? ` (PID ${result.pid})` : ''}; MLFLOW_TRACKING_URI is now ${url}.${who}`;
 }
 
 async function reinstallMlflow(fx: FixEnvironment): Promise<string> {

@@ -4,24 +4,24 @@
  * throws: what cannot be told is left out.
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { execa } from 'execa';
 import type { ProcessInfo } from '../core/checks.js';
+import { runProcess } from './spawn.js';
 
-let passwd: Map<number, string> | undefined;
+let passwd: Promise<Map<number, string>> | undefined;
 
 async function userName(uid: number): Promise<string> {
-  if (!passwd) {
-    passwd = new Map();
-    try {
-      for (const line of (await readFile('/etc/passwd', 'utf8')).split('\n')) {
+  passwd ??= readFile('/etc/passwd', 'utf8').then(
+    (text) => {
+      const names = new Map<number, string>();
+      for (const line of text.split('\n')) {
         const [name, , id] = line.split(':');
-        if (name && id) passwd.set(Number(id), name);
+        if (name && id) names.set(Number(id), name);
       }
-    } catch {
-      // uids, then
-    }
-  }
-  return passwd.get(uid) ?? String(uid);
+      return names;
+    },
+    () => new Map<number, string>(),
+  );
+  return (await passwd).get(uid) ?? String(uid);
 }
 
 /** Command line, user and process group of a pid. */
@@ -42,17 +42,20 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
       // gone
     }
     try {
-      const uid = /^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
       if (uid !== undefined) info.user = await userName(Number(uid));
+      const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1];
+      if (ppid !== undefined) info.ppid = Number(ppid);
     } catch {
       // gone
     }
     return info;
   }
   if (process.platform === 'win32') return { pid };
-  const r = await execa('ps', ['-o', 'pgid=,user=,command=', '-p', String(pid)], { reject: false, stdin: 'ignore', timeout: 5000 });
-  const m = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(String(r.stdout ?? '').trim());
-  return m ? { pid, pgid: Number(m[1]), user: m[2], command: m[3] } : { pid };
+  const r = await runProcess('ps', ['-o', 'pgid=,ppid=,user=,command=', '-p', String(pid)], { timeoutMs: 5000 });
+  const m = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(r.stdout.trim());
+  return m ? { pid, pgid: Number(m[1]), ppid: Number(m[2]), user: m[3], command: m[4] } : { pid };
 }
 
 /** PIDs with any of `files` open (Linux: /proc/<pid>/fd). undefined when /proc is not there. */
@@ -88,15 +91,26 @@ async function holdersFromProc(files: string[]): Promise<number[] | undefined> {
 }
 
 async function holdersFromLsof(files: string[]): Promise<number[] | undefined> {
-  const r = await execa('lsof', ['-F', 'p', '--', ...files], { reject: false, stdin: 'ignore', timeout: 5000 });
-  if (r.failed && r.exitCode === undefined) return undefined;
-  return [...new Set(String(r.stdout ?? '').split('\n').filter((l) => l.startsWith('p')).map((l) => Number(l.slice(1))))];
+  const r = await runProcess('lsof', ['-F', 'p', '--', ...files], { timeoutMs: 5000 });
+  if (r.error || r.exitCode === undefined) return undefined;
+  return [...new Set(r.stdout.split('\n').filter((l) => l.startsWith('p')).map((l) => Number(l.slice(1))))];
 }
 
 async function holdersFromFuser(files: string[]): Promise<number[] | undefined> {
-  const r = await execa('fuser', files, { reject: false, stdin: 'ignore', timeout: 5000 });
-  if (r.failed && r.exitCode === undefined) return undefined;
-  return [...new Set((String(r.stdout ?? '').match(/\d+/g) ?? []).map(Number))];
+  const r = await runProcess('fuser', files, { timeoutMs: 5000 });
+  if (r.error || r.exitCode === undefined) return undefined;
+  return [...new Set((r.stdout.match(/\d+/g) ?? []).map(Number))];
+}
+
+/** Whether `pid` or one of its two nearest ancestors matches `test` (e.g. a worker of an `mlflow server`). */
+export async function selfOrAncestor(info: ProcessInfo, test: (p: ProcessInfo) => boolean): Promise<boolean> {
+  let current: ProcessInfo | undefined = info;
+  for (let depth = 0; current && depth < 3; depth++) {
+    if (test(current)) return true;
+    if (!current.ppid || current.ppid <= 1) return false;
+    current = await processInfo(current.ppid);
+  }
+  return false;
 }
 
 /** The processes that hold any of `files` open (with their command, user and group). */

@@ -17,7 +17,6 @@ import {
 } from '../core/checks.js';
 import { EXIT } from '../errors.js';
 import { gatherFacts, type DoctorEnvironment } from './facts.js';
-import { applyFix, FIX_DESCRIPTIONS } from './fix.js';
 import { makeMasker, maskDeep, secretValues } from './mask.js';
 import { renderHuman, renderJson, SCHEMA_VERSION, toReportChecks, type DoctorReport, type FixOutcome } from './render.js';
 
@@ -106,6 +105,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorOutcome> 
     return { exitCode: first.exitCode, report: first };
   }
 
+  // The fixes load the server, installer and delivery code: only with --fix.
+  const { applyFix, FIX_DESCRIPTIONS } = await import('./fix.js');
   say('');
   say(`doctor --fix can apply ${plan.length === 1 ? 'this fix' : `these ${plan.length} fixes`}:`);
   plan.forEach((id, i) => say(`  ${i + 1}. ${FIX_DESCRIPTIONS[id]} [${id}]`));

@@ -4,15 +4,16 @@
  * and, given the database, probes it through the standard sqlite3 module:
  *
  * - a write transaction (`BEGIN IMMEDIATE`, then `ROLLBACK`) with a short
- *   busy timeout: it writes nothing, and fails at once when another process
- *   holds a write lock;
+ *   busy timeout: it writes nothing, and fails fast when another process
+ *   holds a write lock (tried twice, 0.3 s apart, so that a write in
+ *   progress is not taken for a stuck one);
  * - `PRAGMA quick_check` and `PRAGMA journal_mode`;
  * - read-only `COUNT(*)` and `MIN(timestamp_ms)` on MLflow's `trace_info`.
  *
  * The file is opened with `mode=rw`: a missing database is never created.
  */
-import { execa } from 'execa';
 import type { SqliteProbeFacts } from '../core/checks.js';
+import { runProcess } from './spawn.js';
 
 /** How long the probe waits for a lock before it calls the database locked. */
 export const LOCK_TIMEOUT_S = 0.25;
@@ -41,16 +42,22 @@ if db:
         r["lockError"] = str(e)
         c = None
     if c is not None:
-        try:
-            c.execute("BEGIN IMMEDIATE")
-            c.execute("ROLLBACK")
-            r["lock"] = "free"
-        except Exception as e:
-            if locked(e):
+        import time
+        for attempt in (1, 2):
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                c.execute("ROLLBACK")
+                r["lock"] = "free"
+                break
+            except Exception as e:
+                if not locked(e):
+                    r["lock"] = "error"
+                    r["lockError"] = str(e)
+                    break
                 r["lock"] = "locked"
-            else:
-                r["lock"] = "error"
-                r["lockError"] = str(e)
+                # A write the server is busy with passes: only a lock held twice in a row counts.
+                if attempt == 1:
+                    time.sleep(0.3)
         try:
             r["journalMode"] = c.execute("PRAGMA journal_mode").fetchone()[0]
         except Exception as e:
@@ -95,14 +102,12 @@ export async function runVenvProbe(
 ): Promise<VenvProbe> {
   const args = ['-c', PROBE_PY];
   if (database) args.push(database.file, database.quickCheck ? '1' : '0', String(database.lockTimeoutS ?? LOCK_TIMEOUT_S));
-  const r = await execa(pythonBin, args, {
-    reject: false,
-    stdin: 'ignore',
-    timeout: database?.quickCheck ? 60_000 : 15_000,
-    env: { PYTHONDONTWRITEBYTECODE: '1', PYTHONNOUSERSITE: '1' },
+  const r = await runProcess(pythonBin, args, {
+    timeoutMs: database?.quickCheck ? 60_000 : 15_000,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONNOUSERSITE: '1' },
   });
   if (r.exitCode !== 0) {
-    const why = String(r.stderr ?? '').trim().split('\n').pop() || r.shortMessage || `exit ${r.exitCode}`;
+    const why = r.error ?? (r.stderr.trim().split('\n').pop() || (r.timedOut ? 'timed out' : `exit ${r.exitCode ?? 'by a signal'}`));
     return { error: why };
   }
   try {

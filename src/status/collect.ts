@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { loadConfig } from '../adapters/config-store.js';
 import { authHeaders, httpRequestText } from '../adapters/http.js';
 import { listSpoolFiles } from '../adapters/spool.js';
-import { backgroundState } from '../adapters/service/background.js';
 import { paths } from '../config.js';
 import { effectiveEnv, ourHooksIn, type SettingsScope } from '../core/checks.js';
 import { isTruthy } from '../core/hook-settings.js';
 import { sqliteFile } from '../doctor/facts.js';
 import { readAllScopes } from '../doctor/settings-scan.js';
-import { serverFiles, serverUrl } from '../server/local-server.js';
+import { serverState, serverUrl } from '../server/local-server.js';
 
 export const STATUS_SCHEMA_VERSION = 1;
 export const CHART_DAYS = 14;
@@ -47,7 +46,7 @@ export interface StatusData {
   dataDir: string;
   project: string;
   tracing: { on: boolean; reason: string; scopes: ScopeStatus[] };
-  server: { url: string | null; local: boolean; healthy: boolean; version: string | null; state: string | null; pid: number | null };
+  server: { url: string | null; local: boolean; manager: string | null; healthy: boolean; version: string | null; state: string | null; pid: number | null };
   experiment: { name: string | null; id: string | null };
   traces: { today: number; last7Days: number; last30Days: number; truncated: boolean } | null;
   tokens: { today: number; last7Days: number; last30Days: number } | null;
@@ -204,7 +203,7 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
           () => false,
         )
       : Promise.resolve(false),
-    config.server?.manager === 'background' ? backgroundState(serverFiles(dataRoot).pidFile) : Promise.resolve(undefined),
+    config.server ? serverState(dataRoot, config.server, env).catch(() => undefined) : Promise.resolve(undefined),
   ]);
 
   let version: string | null = null;
@@ -265,8 +264,9 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
       local: Boolean(config.server),
       healthy: health,
       version,
-      state: state?.state ?? null,
-      pid: state?.state === 'running' ? (state.record?.pid ?? null) : null,
+      manager: config.server?.manager ?? null,
+      state: state ? (state.running ? 'running' : (state.detail ?? 'stopped')) : null,
+      pid: state?.running ? (state.pid ?? null) : null,
     },
     experiment: { name: experimentName, id: experimentId },
     traces,
