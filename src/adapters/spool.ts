@@ -26,7 +26,31 @@ export interface SpoolEntry {
 
 const SUFFIX = '.trace.json';
 
-export function spoolTrace(dir: string, target: SpoolTarget, trace: TraceModel, now = new Date()): string {
+/** How many traces the spool holds at most; `CLAUDE_MLFLOW_SPOOL_MAX` changes it. */
+export const DEFAULT_SPOOL_MAX = 1000;
+
+export function spoolMax(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.CLAUDE_MLFLOW_SPOOL_MAX);
+  return Number.isInteger(value) && value > 0 ? value : DEFAULT_SPOOL_MAX;
+}
+
+export interface Spooled {
+  file: string;
+  /** The oldest spooled files removed to keep the spool within its bound. */
+  evicted: string[];
+}
+
+/**
+ * Spool a trace. The spool is bounded: past `max` traces the oldest are
+ * removed, and the caller reports them — an eviction is never silent.
+ */
+export function spoolTrace(
+  dir: string,
+  target: SpoolTarget,
+  trace: TraceModel,
+  now = new Date(),
+  max = DEFAULT_SPOOL_MAX,
+): Spooled {
   ensurePrivateDir(dir);
   const record: SpoolRecord = { version: 1, spooledAt: now.toISOString(), target, trace };
   // The trace id in the name makes a re-spool of the same trace replace the old file.
@@ -34,7 +58,15 @@ export function spoolTrace(dir: string, target: SpoolTarget, trace: TraceModel, 
   const existing = listSpoolFiles(dir).find((f) => f.endsWith(`-${trace.traceId}${SUFFIX}`));
   const file = existing ?? join(dir, `${stamp}-${trace.traceId}${SUFFIX}`);
   writeFileAtomic(file, JSON.stringify(record), 0o600);
-  return file;
+  const all = listSpoolFiles(dir);
+  const evicted = all.length > max ? all.filter((f) => f !== file).slice(0, all.length - max) : [];
+  for (const old of evicted) rmSync(old, { force: true });
+  return { file, evicted };
+}
+
+/** The trace id in a spool file's name. */
+export function spooledTraceId(file: string): string {
+  return basename(file, SUFFIX).replace(/^\d+-/, '');
 }
 
 export function listSpoolFiles(dir: string): string[] {

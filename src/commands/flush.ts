@@ -2,6 +2,7 @@ import { dataDir, paths } from '../config.js';
 import { CliError } from '../errors.js';
 import { flushSpool } from '../hook/deliver.js';
 import { listSpoolFiles } from '../adapters/spool.js';
+import { backoffFileIn, clearBackoff } from '../adapters/backoff.js';
 
 export interface FlushOptions {
   timeout: string;
@@ -15,6 +16,8 @@ export async function runFlush(options: FlushOptions): Promise<number> {
   const dir = paths(dataDir()).spool;
   const waiting = listSpoolFiles(dir).length;
   const result = await flushSpool(dir, Date.now() + seconds * 1000, process.env);
+  // The server took traces again: hooks need not hold back any longer.
+  if (result.delivered > 0) clearBackoff(backoffFileIn(dir));
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ waiting, ...result })}\n`);
   } else if (waiting === 0 && result.unreadable.length === 0) {

@@ -11,7 +11,8 @@ import { resolveHookSettings } from '../core/hook-settings.js';
 import { traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { logLine } from '../adapters/log.js';
-import { spoolTrace, type SpoolTarget } from '../adapters/spool.js';
+import { backoffFileIn, clearBackoff, readBackoff, recordSlowFailure } from '../adapters/backoff.js';
+import { spoolMax, spooledTraceId, spoolTrace, type SpoolTarget } from '../adapters/spool.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
 import { deliverTrace, flushSpool } from './deliver.js';
 
@@ -39,6 +40,9 @@ export type HookOutcome =
   | { status: 'skipped'; reason: string }
   | { status: 'delivered'; traceId: string; flushed: number }
   | { status: 'spooled'; traceId: string; file: string; reason: string };
+
+/** A failed delivery that took this long (a timeout, not a refusal) starts a backoff. */
+const SLOW_FAILURE_MS = 500;
 
 /** Time kept back at the end for writing the spool file. */
 const SPOOL_RESERVE_MS = 250;
@@ -114,19 +118,34 @@ export async function runHook(options: HookRunOptions): Promise<HookOutcome> {
   }
 
   const target: SpoolTarget = { trackingUri: settings.trackingUri, experiment: settings.experiment };
-  try {
-    await deliverTrace(trace, target, deadline - SPOOL_RESERVE_MS, options.env);
-  } catch (error) {
-    const reason = (error as Error).message || String(error);
+  const backoffFile = backoffFileIn(files.spool);
+  const spool = (reason: string): HookOutcome => {
     try {
-      const file = spoolTrace(files.spool, target, trace);
+      const spooled = spoolTrace(files.spool, target, trace, new Date(), spoolMax(options.env));
       log('error', `export to ${settings.trackingUri} failed, trace ${mlflowTraceId(trace.traceId)} spooled: ${reason}`);
-      return { status: 'spooled', traceId: trace.traceId, file, reason };
+      if (spooled.evicted.length > 0) {
+        const ids = spooled.evicted.map((f) => mlflowTraceId(spooledTraceId(f))).join(', ');
+        log('warn', `spool full (${spoolMax(options.env)} traces): removed the ${spooled.evicted.length} oldest, never delivered: ${ids}`);
+      }
+      return { status: 'spooled', traceId: trace.traceId, file: spooled.file, reason };
     } catch (spoolError) {
       log('error', `export failed (${reason}) and spooling failed: ${(spoolError as Error).message}`);
       return { status: 'skipped', reason };
     }
+  };
+
+  const backoff = readBackoff(backoffFile);
+  if (Date.now() < backoff.retryAt) {
+    return spool(`the server timed out recently; not retried before ${new Date(backoff.retryAt).toISOString()}`);
   }
+  const attemptStarted = Date.now();
+  try {
+    await deliverTrace(trace, target, deadline - SPOOL_RESERVE_MS, options.env);
+  } catch (error) {
+    if (Date.now() - attemptStarted >= SLOW_FAILURE_MS) recordSlowFailure(backoffFile);
+    return spool((error as Error).message || String(error));
+  }
+  if (backoff.failures > 0) clearBackoff(backoffFile);
 
   // The server is up: deliver what waited in the spool, within what time is left.
   const flushed = await flushSpool(files.spool, deadline - SPOOL_RESERVE_MS, options.env).catch(() => undefined);

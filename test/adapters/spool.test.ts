@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listSpoolFiles, readSpool, removeSpoolFile, spoolTrace, type SpoolTarget } from '../../src/adapters/spool.js';
+import { listSpoolFiles, readSpool, removeSpoolFile, spoolMax, spooledTraceId, spoolTrace, type SpoolTarget } from '../../src/adapters/spool.js';
 import type { TraceModel } from '../../src/core/trace-model.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
@@ -46,7 +47,7 @@ afterEach(async () => {
 
 describe('spoolTrace', () => {
   it('writes a 0600 file in a 0700 folder it creates', () => {
-    const file = spoolTrace(dir, target, trace(id(1)));
+    const file = spoolTrace(dir, target, trace(id(1))).file;
     expect(path.dirname(file)).toBe(dir);
     expect(mode(dir)).toBe(0o700);
     expect(mode(file)).toBe(0o600);
@@ -55,7 +56,7 @@ describe('spoolTrace', () => {
 
   it('stores the target and the trace as they were given', () => {
     const now = new Date('2026-01-02T03:04:05.678Z');
-    const file = spoolTrace(dir, target, trace(id(1), 'héllo 👋 \u2028'), now);
+    const file = spoolTrace(dir, target, trace(id(1), 'héllo 👋 \u2028'), now).file;
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
       version: 1,
       spooledAt: '2026-01-02T03:04:05.678Z',
@@ -70,21 +71,21 @@ describe('spoolTrace', () => {
     const created: string[] = [];
     for (let i = 0; i < 12; i += 1) {
       at += i % 2 ? 1 : 997; // 1 ms apart, or about a second
-      created.push(spoolTrace(dir, target, trace(id(1000 - i)), new Date(at)));
+      created.push(spoolTrace(dir, target, trace(id(1000 - i)), new Date(at)).file);
     }
     expect(listSpoolFiles(dir)).toEqual(created);
     expect(readSpool(dir).entries.map((e) => e.record.trace.traceId)).toEqual(created.map((_, i) => id(1000 - i)));
     // Also across a change in the number of digits of the timestamp.
     const early = path.join(tmp.path, 'early');
-    const a = spoolTrace(early, target, trace(id(2)), new Date(999_999_999));
-    const b = spoolTrace(early, target, trace(id(1)), new Date(1_000_000_000_000));
+    const a = spoolTrace(early, target, trace(id(2)), new Date(999_999_999)).file;
+    const b = spoolTrace(early, target, trace(id(1)), new Date(1_000_000_000_000)).file;
     expect(listSpoolFiles(early)).toEqual([a, b]);
   });
 
   it('replaces the file of a trace spooled again instead of adding one', () => {
-    const first = spoolTrace(dir, target, trace(id(7), 'old'), new Date(1_000));
-    const other = spoolTrace(dir, target, trace(id(8)), new Date(2_000));
-    const again = spoolTrace(dir, { ...target, experiment: { name: 'renamed' } }, trace(id(7), 'new'), new Date(3_000));
+    const first = spoolTrace(dir, target, trace(id(7), 'old'), new Date(1_000)).file;
+    const other = spoolTrace(dir, target, trace(id(8)), new Date(2_000)).file;
+    const again = spoolTrace(dir, { ...target, experiment: { name: 'renamed' } }, trace(id(7), 'new'), new Date(3_000)).file;
     expect(again).toBe(first);
     expect(listSpoolFiles(dir)).toEqual([first, other]);
     const { entries } = readSpool(dir);
@@ -105,7 +106,7 @@ describe('readSpool', () => {
   });
 
   it('ignores temp files and files that are not spool files', () => {
-    const good = spoolTrace(dir, target, trace(id(1)), new Date(5_000));
+    const good = spoolTrace(dir, target, trace(id(1)), new Date(5_000)).file;
     writeFileSync(path.join(dir, `.${path.basename(good)}.1234.99.tmp`), '{"half": ');
     writeFileSync(path.join(dir, '.000000000000001-hidden.trace.json'), 'garbage');
     writeFileSync(path.join(dir, 'notes.txt'), 'garbage');
@@ -116,8 +117,8 @@ describe('readSpool', () => {
   });
 
   it('reports unreadable and garbage files without throwing, and still returns the good ones', () => {
-    const first = spoolTrace(dir, target, trace(id(1)), new Date(1_000));
-    const last = spoolTrace(dir, target, trace(id(9)), new Date(9_000));
+    const first = spoolTrace(dir, target, trace(id(1)), new Date(1_000)).file;
+    const last = spoolTrace(dir, target, trace(id(9)), new Date(9_000)).file;
     const bad = {
       garbage: path.join(dir, '000000000002000-garbage.trace.json'),
       truncated: path.join(dir, '000000000003000-truncated.trace.json'),
@@ -141,10 +142,33 @@ describe('readSpool', () => {
   });
 
   it('forgets a file once removed', () => {
-    const a = spoolTrace(dir, target, trace(id(1)), new Date(1_000));
-    const b = spoolTrace(dir, target, trace(id(2)), new Date(2_000));
+    const a = spoolTrace(dir, target, trace(id(1)), new Date(1_000)).file;
+    const b = spoolTrace(dir, target, trace(id(2)), new Date(2_000)).file;
     removeSpoolFile(a);
     removeSpoolFile(a); // twice is fine
     expect(readSpool(dir).entries.map((e) => e.file)).toEqual([b]);
+  });
+});
+
+describe('spool bound', () => {
+  it('keeps at most `max` traces, evicting the oldest first and saying which', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'spool-bound-'));
+    try {
+      const files = [1, 2, 3].map((n) => spoolTrace(dir, target, trace(id(n)), new Date(n * 1000), 3));
+      expect(files.every((f) => f.evicted.length === 0)).toBe(true);
+      const fourth = spoolTrace(dir, target, trace(id(4)), new Date(4000), 3);
+      expect(fourth.evicted).toEqual([files[0]!.file]);
+      expect(listSpoolFiles(dir)).toEqual([files[1]!.file, files[2]!.file, fourth.file]);
+      expect(spooledTraceId(fourth.file)).toBe(id(4));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads its bound from CLAUDE_MLFLOW_SPOOL_MAX, ignoring nonsense', () => {
+    expect(spoolMax({ CLAUDE_MLFLOW_SPOOL_MAX: '25' })).toBe(25);
+    expect(spoolMax({ CLAUDE_MLFLOW_SPOOL_MAX: '0' })).toBe(1000);
+    expect(spoolMax({ CLAUDE_MLFLOW_SPOOL_MAX: 'lots' })).toBe(1000);
+    expect(spoolMax({})).toBe(1000);
   });
 });

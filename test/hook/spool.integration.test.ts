@@ -82,11 +82,35 @@ describe('spool', () => {
       stdin,
       env({ CLAUDE_MLFLOW_HOME: hangData, MLFLOW_TRACKING_URI: `http://127.0.0.1:${hangPort}` }),
     );
-    for (const s of sockets) s.destroy();
-    hanging.close();
     expect(result.exitCode).toBe(0);
     expect(result.wallMs).toBeLessThan(2000);
     expect(readdirSync(path.join(hangData, 'spool')).filter((f) => f.endsWith('.trace.json'))).toHaveLength(1);
+
+    // That slow failure starts a backoff: the next hook spools at once, without touching the network.
+    const connections = sockets.length;
+    const { stdin: next } = sampleWithSession(tmp.path, session(98));
+    const again = await runHookProcess(
+      next,
+      env({ CLAUDE_MLFLOW_HOME: hangData, MLFLOW_TRACKING_URI: `http://127.0.0.1:${hangPort}` }),
+    );
+    for (const s of sockets) s.destroy();
+    hanging.close();
+    expect(again.exitCode).toBe(0);
+    expect(sockets.length).toBe(connections);
+    expect(readdirSync(path.join(hangData, 'spool')).filter((f) => f.endsWith('.trace.json'))).toHaveLength(2);
+    expect(readFileSync(path.join(hangData, 'logs', 'hook.log'), 'utf8')).toContain('the server timed out recently');
+  });
+
+  it('keeps the spool within its bound, evicting the oldest and logging which', async () => {
+    const boundData = path.join(tmp.path, 'bound-data');
+    for (let n = 300; n < 305; n++) {
+      const { stdin } = sampleWithSession(tmp.path, session(n));
+      await runHookProcess(stdin, env({ CLAUDE_MLFLOW_HOME: boundData, CLAUDE_MLFLOW_SPOOL_MAX: '3' }));
+    }
+    const files = readdirSync(path.join(boundData, 'spool')).filter((f) => f.endsWith('.trace.json'));
+    expect(files).toHaveLength(3);
+    const log = readFileSync(path.join(boundData, 'logs', 'hook.log'), 'utf8');
+    expect(log.match(/spool full \(3 traces\): removed the 1 oldest, never delivered: tr-[0-9a-f]{32}/g)).toHaveLength(2);
   });
 
   it('leaves nothing that flush chokes on when a hook is killed while spooling', async () => {
