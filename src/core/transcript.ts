@@ -46,6 +46,8 @@ export interface TraceContext {
   /** The working directory of the session (the hook's `cwd`). */
   cwd?: string;
   user?: string;
+  /** The machine the session ran on: a shared experiment stays readable per person and host. */
+  host?: string;
   /** Set for a subagent run (SubagentStop). */
   agent?: { id: string; type?: string; parentTraceId?: string };
 }
@@ -396,6 +398,7 @@ export class TurnBuilder {
       'mlflow.trace.user': context.user ?? '',
     };
     if (context.cwd) metadata['mlflow.trace.working_directory'] = context.cwd;
+    if (context.host) metadata['claude_code.host'] = context.host;
     if (this.version) metadata['mlflow.claude_code_version'] = this.version;
     if (context.agent) {
       metadata['claude_code.agent_id'] = context.agent.id;

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { paths as pathsOf, readConfig } from '../config.js';
 import { resolveHookSettings } from '../core/hook-settings.js';
 import { traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
@@ -72,7 +72,7 @@ async function buildTrace(input: HookInput, env: NodeJS.ProcessEnv): Promise<Tra
   if (!file) return 'hook input has no transcript path';
   if (!existsSync(file)) return `transcript not found: ${file}`;
 
-  const context: TraceContext = { sessionId, cwd: input.cwd, user: currentUser(env) };
+  const context: TraceContext = { sessionId, cwd: input.cwd, user: currentUser(env), host: hostname() };
   if (isSubagent && input.agent_id) {
     context.agent = { id: input.agent_id, type: input.agent_type };
     if (input.transcript_path && existsSync(input.transcript_path)) {

@@ -3,6 +3,7 @@
  * through MLflow's own search API with the right span tree and metadata.
  */
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMlflowServer, searchTraces, type MlflowServer } from '../helpers/mlflow-server.js';
@@ -54,6 +55,7 @@ describe('hook → real MLflow server', () => {
       'mlflow.trace.user': 'dev',
       'mlflow.trace.working_directory': '/home/dev/project',
       'mlflow.claude_code_version': '2.1.197',
+      'claude_code.host': os.hostname(),
     });
     const usage = JSON.parse(trace.info.trace_metadata['mlflow.trace.tokenUsage']!);
     expect(usage).toMatchObject({ input_tokens: 84, output_tokens: 14, total_tokens: 98 });
