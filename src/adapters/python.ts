@@ -4,11 +4,12 @@
  * Every install goes into the venv; the system Python is only ever asked for
  * its version and to create the venv.
  */
-import { accessSync, constants, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve, sep } from 'node:path';
 import { execa } from 'execa';
 import semver from 'semver';
 import { CliError, EXIT } from '../errors.js';
+import { isExecutableFile } from './executable.js';
 
 /** The oldest MLflow that ingests OTLP traces at /v1/traces. */
 export const MLFLOW_FLOOR = '3.6.0';
@@ -32,16 +33,6 @@ export interface VenvResult {
 }
 
 // ---------------------------------------------------------------- PATH lookup
-
-function isExecutableFile(file: string): boolean {
-  try {
-    if (!statSync(file).isFile()) return false;
-    if (process.platform !== 'win32') accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The first executable called `name` on env.PATH (with PATHEXT on Windows). */
 export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -339,6 +339,11 @@ function describeProcess(p: ProcessInfo): string {
   return parts.join(' ');
 }
 
+/** The known PIDs of some processes. */
+function pidsOf(processes: readonly ProcessInfo[]): number[] {
+  return processes.map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
+}
+
 /** An `mlflow server` process, or one of its uvicorn / gunicorn / huey children. */
 export function isMlflowServerCommand(command: string | undefined): boolean {
   return /(?:^|[\s/\\])mlflow(?:\.exe)?['"]?\s+server(?:\s|$)|\bmlflow\.server\b/.test(command ?? '');
@@ -425,6 +430,15 @@ function effectiveSetting(settings: SettingsFacts, key: string): { value: unknow
 const scopeLabel = (s: { scope: SettingsScope; file: string }): string => `${s.scope} (${s.file})`;
 
 // ---------------------------------------------------------------------------
+// Fixes that more than one check offers
+
+/** An auto fix, with `doctor --fix` as the command to copy. */
+const doctorFix = (cli: string, auto: FixId): Fix => ({ command: `${cli} doctor --fix`, auto });
+const reinstallHookRuntime = (cli: string): Fix => ({ command: `${cli} hook --print-command`, auto: 'reinstall-hook-runtime' });
+const startServer = (cli: string): Fix => ({ command: `${cli} server start`, auto: 'start-server' });
+const restartServer = (cli: string): Fix => ({ command: `${cli} server stop && ${cli} server start` });
+
+// ---------------------------------------------------------------------------
 // The checks
 
 function notSetUp(facts: Pick<Facts, 'context'>): Omit<CheckResult, 'id'> | undefined {
@@ -435,6 +449,15 @@ function notSetUp(facts: Pick<Facts, 'context'>): Omit<CheckResult, 'id'> | unde
 /** For the checks after the first: one "not set up" failure is enough. */
 function skipNotSetUp(facts: Pick<Facts, 'context'>): Omit<CheckResult, 'id'> | undefined {
   return facts.context.configured ? undefined : skip('claude-mlflow is not set up here (see server).');
+}
+
+/** For db-lock and db-health: our local server's SQLite file and the venv's probe of it, or why there is none to check. */
+function probedDatabase({ context, database: db }: Pick<Facts, 'context' | 'database'>): { file: string; probe: SqliteProbeFacts } | Omit<CheckResult, 'id'> {
+  if (!context.server) return skip('No local server.');
+  if (!db.file) return skip('The server does not use a SQLite file.');
+  if (!db.exists) return skip(`No database yet (${db.file}).`);
+  if (!db.probe) return skip(`Cannot probe the database: ${db.probeError ?? 'no Python'}.`);
+  return { file: db.file, probe: db.probe };
 }
 
 const nodeCheck: Check = {
@@ -454,7 +477,7 @@ const nodeCheck: Check = {
         status: 'fail',
         message: `The hook runs on Node ${hookProcess.nodeVersion} (${hookProcess.nodePath}), older than ${floor}.`,
         details,
-        fix: { command: `${context.cli} doctor --fix`, auto: 'rewrite-hook-command' },
+        fix: doctorFix(context.cli, 'rewrite-hook-command'),
       };
     }
     return ok(`Node ${context.nodeVersion}${hookProcess.nodeVersion && hookProcess.nodeVersion !== context.nodeVersion ? `; the hook uses Node ${hookProcess.nodeVersion}` : ''}`, details);
@@ -473,14 +496,14 @@ const hookRuntimeCheck: Check = {
       return {
         status: 'fail',
         message: `The hook runtime ${runtime.script} is missing: Claude Code cannot run our hook.`,
-        fix: { command: `${context.cli} hook --print-command`, auto: 'reinstall-hook-runtime' },
+        fix: reinstallHookRuntime(context.cli),
       };
     }
     if (runtime.current === false) {
       return {
         status: 'warn',
         message: `The hook runtime ${runtime.script} is from another claude-mlflow version.`,
-        fix: { command: `${context.cli} hook --print-command`, auto: 'reinstall-hook-runtime' },
+        fix: reinstallHookRuntime(context.cli),
       };
     }
     return ok(`${runtime.script}`);
@@ -503,7 +526,7 @@ const hookCommandCheck: Check = {
         status: 'fail',
         message: `The hook command runs ${h.nodePath}, which does not exist (Node moved or was upgraded?).`,
         details,
-        fix: { command: `${context.cli} doctor --fix`, auto: 'rewrite-hook-command' },
+        fix: doctorFix(context.cli, 'rewrite-hook-command'),
       };
     }
     if (!h.scriptExists) {
@@ -512,9 +535,7 @@ const hookCommandCheck: Check = {
         status: 'fail',
         message: `The hook command runs ${h.scriptPath}, which does not exist.`,
         details,
-        fix: own
-          ? { command: `${context.cli} hook --print-command`, auto: 'reinstall-hook-runtime' }
-          : { command: `${context.cli} doctor --fix`, auto: 'rewrite-hook-command' },
+        fix: own ? reinstallHookRuntime(context.cli) : doctorFix(context.cli, 'rewrite-hook-command'),
       };
     }
     return ok(h.command, details);
@@ -566,11 +587,12 @@ const mlflowInstalledCheck: Check = {
     if (unset) return unset;
     if (!p.local) return skip('No local server: MLflow runs elsewhere.');
     const fix = p.ownVenv ? { command: `${context.cli} init`, auto: 'reinstall-mlflow' as const } : { command: `${context.cli} init` };
+    const details = p.error ? [p.error] : undefined;
     if (!p.mlflowBinExists) {
-      return { status: 'fail', message: `${p.mlflowBin} does not exist: the venv is missing or broken.`, details: p.error ? [p.error] : undefined, fix };
+      return { status: 'fail', message: `${p.mlflowBin} does not exist: the venv is missing or broken.`, details, fix };
     }
     if (!p.mlflowVersion) {
-      return { status: 'fail', message: `MLflow is not installed in ${p.pythonBin ?? 'the venv'}.`, details: p.error ? [p.error] : undefined, fix };
+      return { status: 'fail', message: `MLflow is not installed in ${p.pythonBin ?? 'the venv'}.`, details, fix };
     }
     return ok(`MLflow ${p.mlflowVersion} (${p.mlflowBin})`);
   },
@@ -603,7 +625,7 @@ const mlflowVersionCheck: Check = {
       return {
         status: 'warn',
         message: `The server runs MLflow ${running} but the venv has ${installed}: restart the server.`,
-        fix: { command: `${context.cli} server stop && ${context.cli} server start` },
+        fix: restartServer(context.cli),
       };
     }
     return ok(`MLflow ${version} ≥ ${floor}`);
@@ -623,20 +645,12 @@ const serverCheck: Check = {
       return ok(`${server.url} answers /health${server.version ? `, MLflow ${server.version}` : ''} (${Math.round(server.ms ?? 0)} ms)`);
     }
     const why = server.status !== undefined ? `HTTP ${server.status}` : (server.error ?? 'no answer');
+    const message = `The MLflow server at ${server.url} does not answer /health (${why}); traces are spooled meanwhile.`;
     if (server.local) {
       const details = service.state !== 'running' ? [`the server process is not running (${service.state}; see service)`] : [];
-      return {
-        status: 'fail',
-        message: `The MLflow server at ${server.url} does not answer /health (${why}); traces are spooled meanwhile.`,
-        details,
-        fix: { command: `${context.cli} server start`, auto: 'start-server' },
-      };
+      return { status: 'fail', message, details, fix: startServer(context.cli) };
     }
-    return {
-      status: 'fail',
-      message: `The MLflow server at ${server.url} does not answer /health (${why}); traces are spooled meanwhile.`,
-      fix: { command: `curl ${server.url}/health` },
-    };
+    return { status: 'fail', message, fix: { command: `curl ${server.url}/health` } };
   },
 };
 
@@ -656,7 +670,7 @@ const trackingUriCheck: Check = {
     return {
       status: 'fail',
       message: `MLFLOW_TRACKING_URI in ${scopeLabel(set)} is ${JSON.stringify(set.value)}, but our server is ${expected}: traces go elsewhere.`,
-      fix: { command: `${context.cli} doctor --fix`, auto: 'set-tracking-uri' },
+      fix: doctorFix(context.cli, 'set-tracking-uri'),
     };
   },
 };
@@ -680,7 +694,7 @@ const portCheck: Check = {
         : undefined;
     const who = foreign.length ? foreign.map(describeProcess) : ['a process doctor cannot see (another user, or a container)'];
     const stray = foreign.find((h) => isMlflowServerCommand(h.command));
-    const pids = foreign.map((h) => h.pid).filter((p): p is number => p !== undefined);
+    const pids = pidsOf(foreign);
     const message = stray
       ? `Port ${port.port} is held by an MLflow server that claude-mlflow did not start (PID ${stray.pid ?? '?'}).`
       : `Port ${port.port} is held by another program, not our MLflow server.`;
@@ -692,7 +706,7 @@ const portCheck: Check = {
         ...(hint ? [hint] : []),
         `Choose: move our server to a free port (doctor --fix), or stop that program yourself${pids.length ? ` (kill ${pids.join(' ')})` : ''} and run \`${context.cli} server start\`.`,
       ],
-      fix: { command: `${context.cli} doctor --fix`, auto: 'move-port' },
+      fix: doctorFix(context.cli, 'move-port'),
     };
   },
 };
@@ -703,23 +717,22 @@ const dbLockCheck: Check = {
   title: 'Database not locked',
   needs: ['context', 'database'],
   run({ context, database: db }) {
-    if (!context.server) return skip('No local server.');
-    if (!db.file) return skip('The server does not use a SQLite file.');
-    if (!db.exists) return skip(`No database yet (${db.file}).`);
-    if (!db.probe) return skip(`Cannot probe the database: ${db.probeError ?? 'no Python'}.`);
+    const probed = probedDatabase({ context, database: db });
+    if ('status' in probed) return probed;
+    const { file, probe } = probed;
     const strays = db.holders.filter((h) => h.role === 'mlflow-server');
     const others = db.holders.filter((h) => h.role === 'other');
     const ours = db.holders.filter((h) => h.role === 'our-server');
-    if (db.probe.lock === 'error') {
-      return { status: 'fail', message: `Cannot open ${db.file}: ${db.probe.lockError ?? 'unknown error'}.` };
+    if (probe.lock === 'error') {
+      return { status: 'fail', message: `Cannot open ${file}: ${probe.lockError ?? 'unknown error'}.` };
     }
-    if (db.probe.lock === 'locked') {
+    if (probe.lock === 'locked') {
       const details = [...strays.map((h) => `a second MLflow server: ${describeProcess(h)}`), ...others.map((h) => `another writer: ${describeProcess(h)}`)];
       if (strays.length || others.length) {
-        const pids = [...strays, ...others].map((h) => h.pid).filter((p) => p !== undefined);
+        const pids = pidsOf([...strays, ...others]);
         return {
           status: 'fail',
-          message: `${db.file} is locked by ${strays.length ? 'a second MLflow server' : 'another process'}, not our server: the server cannot store traces.`,
+          message: `${file} is locked by ${strays.length ? 'a second MLflow server' : 'another process'}, not our server: the server cannot store traces.`,
           details: [...details, `Stop it yourself (kill ${pids.join(' ')}); doctor never stops a process it did not start.`],
           fix: { command: `kill ${pids.join(' ')}` },
         };
@@ -727,12 +740,12 @@ const dbLockCheck: Check = {
       if (ours.length) {
         return {
           status: 'fail',
-          message: `Our own server has held a write lock on ${db.file} for longer than the probe waited: a stuck writer.`,
+          message: `Our own server has held a write lock on ${file} for longer than the probe waited: a stuck writer.`,
           details: ours.map((h) => `our server: ${describeProcess(h)}`),
-          fix: { command: `${context.cli} server stop && ${context.cli} server start` },
+          fix: restartServer(context.cli),
         };
       }
-      return { status: 'fail', message: `${db.file} is locked, by a process doctor cannot see.`, fix: { command: `fuser -v ${db.file}` } };
+      return { status: 'fail', message: `${file} is locked, by a process doctor cannot see.`, fix: { command: `fuser -v ${file}` } };
     }
     if (strays.length) {
       return {
@@ -752,22 +765,21 @@ const dbHealthCheck: Check = {
   title: 'Database health',
   needs: ['context', 'database'],
   run({ context, database: db }) {
-    if (!context.server) return skip('No local server.');
-    if (!db.file) return skip('The server does not use a SQLite file.');
-    if (!db.exists) return skip(`No database yet (${db.file}).`);
-    if (!db.probe) return skip(`Cannot probe the database: ${db.probeError ?? 'no Python'}.`);
-    const recover = `sqlite3 ${db.file} ".recover" | sqlite3 ${db.file}.recovered  # then stop the server and move the recovered file in place`;
-    if (db.probe.quickCheckError) {
-      return { status: 'fail', message: `${db.file} is damaged: ${db.probe.quickCheckError}.`, fix: { command: recover } };
+    const probed = probedDatabase({ context, database: db });
+    if ('status' in probed) return probed;
+    const { file, probe } = probed;
+    const recover = `sqlite3 ${file} ".recover" | sqlite3 ${file}.recovered  # then stop the server and move the recovered file in place`;
+    if (probe.quickCheckError) {
+      return { status: 'fail', message: `${file} is damaged: ${probe.quickCheckError}.`, fix: { command: recover } };
     }
-    const check = db.probe.quickCheck;
-    if (check === undefined) return skip(`${db.file} is locked: quick_check could not read it (see db-lock).`);
+    const check = probe.quickCheck;
+    if (check === undefined) return skip(`${file} is locked: quick_check could not read it (see db-lock).`);
     if (check && !(check.length === 1 && check[0] === 'ok')) {
-      return { status: 'fail', message: `${db.file} is corrupted (PRAGMA quick_check).`, details: check.slice(0, 8), fix: { command: recover } };
+      return { status: 'fail', message: `${file} is corrupted (PRAGMA quick_check).`, details: check.slice(0, 8), fix: { command: recover } };
     }
-    const details = [`journal mode ${db.probe.journalMode ?? '?'}`, `size ${formatBytes(db.sizeBytes)}`];
+    const details = [`journal mode ${probe.journalMode ?? '?'}`, `size ${formatBytes(db.sizeBytes)}`];
     if (check === null) details.push('quick_check skipped for a large file; run with --deep');
-    return ok(`quick_check ${check === null ? 'skipped' : 'ok'}, journal mode ${db.probe.journalMode ?? '?'}, ${formatBytes(db.sizeBytes)}`, details);
+    return ok(`quick_check ${check === null ? 'skipped' : 'ok'}, journal mode ${probe.journalMode ?? '?'}, ${formatBytes(db.sizeBytes)}`, details);
   },
 };
 
@@ -842,12 +854,12 @@ const hookOnceCheck: Check = {
     const sub = hooks.filter((h) => h.event === 'SubagentStop');
     const other = hooks.filter((h) => !(HOOK_EVENTS as readonly string[]).includes(h.event));
     const where = (list: OurHook[]): string[] => list.map((h) => `${h.scope}: ${h.file} ${h.where}`);
+    const scopes = [...new Set(hooks.map((h) => h.scope))];
     if (stop.length > 1 || sub.length > 1 || other.length > 0) {
       const parts: string[] = [];
       if (stop.length > 1) parts.push(`${stop.length} times on Stop`);
       if (sub.length > 1) parts.push(`${sub.length} times on SubagentStop`);
       if (other.length) parts.push(`also on ${[...new Set(other.map((h) => h.event))].join(', ')}`);
-      const scopes = [...new Set(hooks.map((h) => h.scope))];
       return {
         status: 'fail',
         message: `Our hook runs ${parts.join(' and ')} (in ${scopes.join(' and ')} settings): every turn is traced more than once.`,
@@ -872,7 +884,7 @@ const hookOnceCheck: Check = {
         fix: { command: 'claude-mlflow init' },
       };
     }
-    return ok(`once on Stop and once on SubagentStop (${[...new Set(hooks.map((h) => h.scope))].join(', ')} settings)`, where(hooks));
+    return ok(`once on Stop and once on SubagentStop (${scopes.join(', ')} settings)`, where(hooks));
   },
 };
 
@@ -989,7 +1001,7 @@ const serviceCheck: Check = {
   run({ context, service }) {
     if (!context.server) return skip('No local server: nothing to run.');
     const tail = service.logTail.length ? [`last lines of ${service.logFile}:`, ...service.logTail.map((l) => `  ${l}`)] : [];
-    const fix = { command: `${context.cli} server start`, auto: 'start-server' as const };
+    const fix = startServer(context.cli);
     if (service.manager && service.manager !== 'background') {
       const name = service.manager;
       const detail = service.detail ? [service.detail] : [];
@@ -1094,17 +1106,15 @@ const deepCheck: Check = {
     if (!deep.requested) return skip('Run with --deep.');
     if (!deep.ran) return skip(deep.reason ?? 'Could not run the hook.');
     const details = [`command: ${deep.command}`, `trace ${deep.traceId}`];
+    const ms = Math.round(deep.ms ?? 0);
     if (deep.arrived) {
-      return ok(`the hook delivered a trace in ${Math.round(deep.ms ?? 0)} ms${deep.deleted ? ' (deleted again)' : ' (could not delete it again)'}`, details);
+      return ok(`the hook delivered a trace in ${ms} ms${deep.deleted ? ' (deleted again)' : ' (could not delete it again)'}`, details);
     }
+    const failDetails = [...details, ...(deep.error ? [deep.error] : [])];
     if (deep.spooled) {
-      return { status: 'fail', message: `The hook ran (${Math.round(deep.ms ?? 0)} ms) but spooled the trace: the server did not take it.`, details: [...details, ...(deep.error ? [deep.error] : [])] };
+      return { status: 'fail', message: `The hook ran (${ms} ms) but spooled the trace: the server did not take it.`, details: failDetails };
     }
-    return {
-      status: 'fail',
-      message: `The hook ran (exit ${deep.exitCode ?? '?'}, ${Math.round(deep.ms ?? 0)} ms) but no trace arrived.`,
-      details: [...details, ...(deep.error ? [deep.error] : [])],
-    };
+    return { status: 'fail', message: `The hook ran (exit ${deep.exitCode ?? '?'}, ${ms} ms) but no trace arrived.`, details: failDetails };
   },
 };
 

@@ -96,6 +96,26 @@ function plural(n: number, word: string): string {
 // ---------------------------------------------------------------------------
 // Recognising commands
 
+/**
+ * The text of the quoted part of a shell word that opens at `start` with `'` or `"`:
+ * within '…' nothing is special; within "…" a backslash escapes " \ $ and `.
+ * `end` is the index of the closing quote (the command's length when it is not closed).
+ */
+export function readQuoted(command: string, start: number): { text: string; end: number } {
+  if (command[start] === "'") {
+    const close = command.indexOf("'", start + 1);
+    const end = close === -1 ? command.length : close;
+    return { text: command.slice(start + 1, end), end };
+  }
+  let text = '';
+  let j = start + 1;
+  for (; j < command.length && command[j] !== '"'; j++) {
+    if (command[j] === '\\' && '"\\$`'.includes(command[j + 1] ?? '')) j++;
+    text += command[j] ?? '';
+  }
+  return { text, end: j };
+}
+
 /** Words of a shell command line, split into simple commands at `;`, `&&`, `||`, `|`. */
 function simpleCommands(command: string): string[][] {
   const commands: string[][] = [[]];
@@ -112,20 +132,10 @@ function simpleCommands(command: string): string[][] {
       end();
       if (commands[commands.length - 1]!.length > 0) commands.push([]);
       if ((ch === '|' || ch === '&') && command[i + 1] === ch) i++;
-    } else if (ch === "'") {
-      const close = command.indexOf("'", i + 1);
-      const stop = close === -1 ? command.length : close;
-      word = (word ?? '') + command.slice(i + 1, stop);
-      i = stop;
-    } else if (ch === '"') {
-      let text = '';
-      let j = i + 1;
-      for (; j < command.length && command[j] !== '"'; j++) {
-        if (command[j] === '\\' && '"\\$`'.includes(command[j + 1] ?? '')) j++;
-        text += command[j] ?? '';
-      }
-      word = (word ?? '') + text;
-      i = j;
+    } else if (ch === "'" || ch === '"') {
+      const quoted = readQuoted(command, i);
+      word = (word ?? '') + quoted.text;
+      i = quoted.end;
     } else {
       word = (word ?? '') + ch;
     }

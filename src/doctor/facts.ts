@@ -3,10 +3,11 @@
  * memoised and await each other only where one needs another's answer, so
  * `gatherFacts` runs everything else concurrently.
  */
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { loadConfig } from '../adapters/config-store.js';
+import { isExecutableFile } from '../adapters/executable.js';
 import { bundledHookScript } from '../adapters/hook-runtime.js';
 import { authHeaders, httpRequestText } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
@@ -32,7 +33,9 @@ import {
   type SettingsFacts,
   type SpoolFacts,
 } from '../core/checks.js';
+import { readQuoted } from '../core/settings.js';
 import { runDeep } from './deep.js';
+import type { HostEnvironment } from './environment.js';
 import { fileHolders, processInfo, selfOrAncestor } from './proc.js';
 import { readAllScopes } from './settings-scan.js';
 import { runProcess } from './spawn.js';
@@ -48,14 +51,7 @@ export const NODE_FLOOR = '20.6.0';
 /** Above this size, PRAGMA quick_check (which reads the whole file) runs only with --deep. */
 export const QUICK_CHECK_MAX_BYTES = 256 * 1024 ** 2;
 
-export interface DoctorEnvironment {
-  dataRoot: string;
-  project: string;
-  home: string;
-  env: NodeJS.ProcessEnv;
-  platform?: NodeJS.Platform;
-  /** Managed settings file; null for none; undefined for the platform's default. */
-  managedSettingsFile?: string | null;
+export interface DoctorEnvironment extends HostEnvironment {
   deep?: boolean;
   /** The CLI's name in fix commands. */
   cli?: string;
@@ -77,7 +73,7 @@ export function urlOf(host: string, port: number): string {
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(process.platform === 'win32' ? ';' : ':').filter(Boolean)) {
     const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
+    if (isExecutableFile(candidate)) return candidate;
   }
   return undefined;
 }
@@ -91,20 +87,10 @@ export function splitCommand(command: string): string[] {
     if (/\s/.test(ch)) {
       if (word !== undefined) words.push(word);
       word = undefined;
-    } else if (ch === "'") {
-      const close = command.indexOf("'", i + 1);
-      const end = close === -1 ? command.length : close;
-      word = (word ?? '') + command.slice(i + 1, end);
-      i = end;
-    } else if (ch === '"') {
-      let text = '';
-      let j = i + 1;
-      for (; j < command.length && command[j] !== '"'; j++) {
-        if (command[j] === '\\' && '"\\$`'.includes(command[j + 1] ?? '')) j++;
-        text += command[j] ?? '';
-      }
-      word = (word ?? '') + text;
-      i = j;
+    } else if (ch === "'" || ch === '"') {
+      const quoted = readQuoted(command, i);
+      word = (word ?? '') + quoted.text;
+      i = quoted.end;
     } else if (ch === '\\' && i + 1 < command.length) {
       word = (word ?? '') + command[i + 1];
       i++;
@@ -114,16 +100,6 @@ export function splitCommand(command: string): string[] {
   }
   if (word !== undefined) words.push(word);
   return words;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    if (!statSync(file).isFile()) return false;
-    if (process.platform !== 'win32') accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The interpreter a script's `#!` line names. */
@@ -258,7 +234,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const nodePath = words[0]!.includes('/') || words[0]!.includes('\\') ? words[0]! : (onPath(words[0]!, env) ?? words[0]!);
     facts.nodePath = nodePath;
     facts.scriptPath = words[1]!;
-    facts.nodeExists = isExecutable(nodePath);
+    facts.nodeExists = isExecutableFile(nodePath);
     facts.scriptExists = existsSync(words[1]!);
     if (!facts.nodeExists) return facts;
     const childEnv: NodeJS.ProcessEnv = { ...env };
@@ -295,7 +271,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const ctx = await context();
     if (!ctx.server) return { venvPython: false };
     const pythonBin = pythonForMlflow(ctx.server.mlflowBin);
-    const venvPython = isExecutable(pythonBin);
+    const venvPython = isExecutableFile(pythonBin);
     let system: { path: string; version: string } | null | undefined;
     let runner = venvPython ? pythonBin : undefined;
     if (!venvPython) {
@@ -330,7 +306,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
       local: true,
       floors,
       mlflowBin,
-      mlflowBinExists: isExecutable(mlflowBin),
+      mlflowBinExists: isExecutableFile(mlflowBin),
       pythonBin,
       pythonExists: venvPython,
       ownVenv: mlflowBin.startsWith(files.venv + sep),

@@ -16,17 +16,12 @@ import { ourHooksIn, sameTrackingUri, type FixId } from '../core/checks.js';
 import { HOOK_EVENTS, migrateLegacyEnvironment, setTracingEnabled } from '../core/settings.js';
 import { flushSpool } from '../hook/deliver.js';
 import { ensureServerRunning, installServer, serverState, serverUrl } from '../server/local-server.js';
+import type { HostEnvironment } from './environment.js';
 import type { FixOutcome } from './render.js';
 import { filterOurHooks, replaceEnvValue, setOurHookCommand, stringifyEnv } from './settings-edits.js';
 import { readScope, scopeFiles } from './settings-scan.js';
 
-export interface FixEnvironment {
-  dataRoot: string;
-  project: string;
-  home: string;
-  env: NodeJS.ProcessEnv;
-  platform?: NodeJS.Platform;
-  managedSettingsFile?: string | null;
+export interface FixEnvironment extends HostEnvironment {
   /** The hook runtime to install (default: the bundled one). */
   hookRuntimeSource?: string;
   /** Progress lines (e.g. pip output while MLflow installs). */

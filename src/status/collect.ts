@@ -11,6 +11,7 @@ import { listSpoolFiles } from '../adapters/spool.js';
 import { paths } from '../config.js';
 import { effectiveEnv, ourHooksIn, type SettingsScope } from '../core/checks.js';
 import { isTruthy } from '../core/hook-settings.js';
+import type { HostEnvironment } from '../doctor/environment.js';
 import { sqliteFile } from '../doctor/facts.js';
 import { readAllScopes } from '../doctor/settings-scan.js';
 import { serverState, serverUrl } from '../server/local-server.js';
@@ -56,13 +57,7 @@ export interface StatusData {
   errors: string[];
 }
 
-export interface StatusEnvironment {
-  dataRoot: string;
-  project: string;
-  home: string;
-  env: NodeJS.ProcessEnv;
-  platform?: NodeJS.Platform;
-  managedSettingsFile?: string | null;
+export interface StatusEnvironment extends HostEnvironment {
   /** For tests: the clock. */
   now?: Date;
 }

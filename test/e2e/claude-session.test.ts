@@ -5,27 +5,17 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runClaude } from '../helpers/claude-cli.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
-import { searchTraces, startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.js';
+import { searchTraces } from '../helpers/mlflow-server.js';
 import { printHookCommand, writeTracingSettings } from '../helpers/project-settings.js';
-import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { useServerAndTmp } from '../helpers/server-and-tmp.js';
 
-let server: MlflowServer;
-let tmp: TempDir;
-
-beforeAll(async () => {
-  server = await startMlflowServer();
-  tmp = await makeTempDir();
-});
-afterAll(async () => {
-  await server?.stop();
-  await tmp?.cleanup();
-});
+const shared = useServerAndTmp();
 
 async function project(name: string, experiment: string) {
-  const root = path.join(tmp.path, name);
+  const root = path.join(shared.tmp.path, name);
   const home = path.join(root, 'home');
   const dir = path.join(root, 'project');
   const data = path.join(root, 'data');
@@ -34,7 +24,7 @@ async function project(name: string, experiment: string) {
   await writeFile(path.join(dir, 'notes.txt'), 'hello from the e2e test\n');
   await writeTracingSettings(dir, await printHookCommand(data), {
     MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
-    MLFLOW_TRACKING_URI: server.url,
+    MLFLOW_TRACKING_URI: shared.server.url,
     MLFLOW_EXPERIMENT_NAME: experiment,
   });
   return { home, dir, data };
@@ -62,7 +52,7 @@ describe('real Claude Code → our hook → real MLflow', () => {
       await fake.close();
     }
 
-    const traces = await searchTraces(server, 'e2e-read');
+    const traces = await searchTraces(shared.server, 'e2e-read');
     expect(traces).toHaveLength(1);
     const trace = traces[0]!;
     expect(trace.info.request_preview).toBe('read notes.txt');
@@ -111,7 +101,7 @@ describe('real Claude Code → our hook → real MLflow', () => {
       await fake.close();
     }
 
-    const traces = await searchTraces(server, 'e2e-subagent');
+    const traces = await searchTraces(shared.server, 'e2e-subagent');
     expect(traces).toHaveLength(2);
     const main = traces.find((t) => t.spans[0]!.name === 'claude_code_conversation')!;
     const sub = traces.find((t) => t.spans[0]!.name === 'claude_code_subagent')!;

@@ -8,22 +8,20 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMlflowServer, searchTraces, type MlflowServer } from '../helpers/mlflow-server.js';
-import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { makeHookEnv } from '../helpers/hook-env.js';
+import { searchTraces } from '../helpers/mlflow-server.js';
+import { useServerAndTmp } from '../helpers/server-and-tmp.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { sampleStopInput, sampleWithSession } from '../helpers/fixtures.js';
 import { distCli } from '../helpers/venv.js';
 
-let server: MlflowServer;
-let tmp: TempDir;
+const shared = useServerAndTmp();
 let failing: http.Server;
 let failingUrl: string;
 let failingHits = 0;
 let counter = 0;
 
 beforeAll(async () => {
-  server = await startMlflowServer();
-  tmp = await makeTempDir();
   failing = http.createServer((req, res) => {
     failingHits += 1;
     req.resume();
@@ -33,30 +31,19 @@ beforeAll(async () => {
   await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
   failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
 });
-afterAll(async () => {
+afterAll(() => {
   failing?.close();
-  await server?.stop();
-  await tmp?.cleanup();
 });
 
 function caseDir(): { dir: string; data: string } {
   counter += 1;
-  const dir = path.join(tmp.path, `case-${counter}`);
+  const dir = path.join(shared.tmp.path, `case-${counter}`);
   mkdirSync(dir);
   return { dir, data: path.join(dir, 'data') };
 }
 
 function env(data: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: tmp.path,
-    USER: 'dev',
-    CLAUDE_MLFLOW_HOME: data,
-    MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
-    MLFLOW_TRACKING_URI: server.url,
-    MLFLOW_EXPERIMENT_NAME: 'bad-input',
-    ...extra,
-  };
+  return makeHookEnv({ home: shared.tmp.path, dataRoot: data, trackingUri: shared.server.url, experiment: 'bad-input' }, extra);
 }
 
 function logLines(data: string): string[] {
@@ -114,7 +101,7 @@ describe('bad input', () => {
     rows.splice(3, 0, '{not json', '[1,2]', '\u0000\u0001 binary', '"a string"');
     writeFileSync(transcript, rows.join('\n'));
     await expectQuietExit(stdin, env(data));
-    const traces = await searchTraces(server, 'bad-input');
+    const traces = await searchTraces(shared.server, 'bad-input');
     const found = traces.find((t) => t.info.trace_metadata['mlflow.trace.session'] === '11111111-0000-4000-8000-000000000001');
     expect(found?.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
   });
@@ -146,7 +133,7 @@ describe('bad input', () => {
     expect(JSON.parse(String(flush.stdout))).toMatchObject({ waiting: 2, delivered: 1, remaining: 1 });
     expect(flush.exitCode).toBe(1);
     expect(spooled(data)).toEqual([first]);
-    const traces = await searchTraces(server, 'bad-input');
+    const traces = await searchTraces(shared.server, 'bad-input');
     expect(traces.map((t) => t.info.trace_id)).toContain(`tr-${'f'.repeat(32)}`);
   });
 

@@ -24,29 +24,19 @@
 import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { searchTraces, startMlflowServer, type FoundSpan, type FoundTrace, type MlflowServer } from '../helpers/mlflow-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { searchTraces, type FoundSpan, type FoundTrace } from '../helpers/mlflow-server.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
-import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { useServerAndTmp } from '../helpers/server-and-tmp.js';
 import { venvBin } from '../helpers/venv.js';
 
-let server: MlflowServer;
-let tmp: TempDir;
-
-beforeAll(async () => {
-  server = await startMlflowServer();
-  tmp = await makeTempDir();
-});
-afterAll(async () => {
-  await server?.stop();
-  await tmp?.cleanup();
-});
+const shared = useServerAndTmp();
 
 const SCENARIOS = ['read-tool', 'multi-tool', 'tool-error', 'unicode', 'multi-turn'];
 
 async function traceBoth(scenario: string): Promise<{ ours: FoundTrace; theirs: FoundTrace }> {
-  const cwd = path.join(tmp.path, scenario);
+  const cwd = path.join(shared.tmp.path, scenario);
   mkdirSync(cwd, { recursive: true });
   const transcript = path.join(cwd, 'transcript.jsonl');
   writeFileSync(transcript, readFileSync(path.join(fixturesDir, 'transcripts', scenario, 'transcript.jsonl')));
@@ -54,10 +44,10 @@ async function traceBoth(scenario: string): Promise<{ ours: FoundTrace; theirs: 
   const stdin = JSON.stringify({ ...input, transcript_path: transcript, cwd });
   const common = {
     PATH: process.env.PATH ?? '',
-    HOME: tmp.path,
+    HOME: shared.tmp.path,
     USER: 'dev',
     MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
-    MLFLOW_TRACKING_URI: server.url,
+    MLFLOW_TRACKING_URI: shared.server.url,
   };
   const python = await execa(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], {
     cwd,
@@ -73,8 +63,8 @@ async function traceBoth(scenario: string): Promise<{ ours: FoundTrace; theirs: 
     MLFLOW_EXPERIMENT_NAME: `ours-${scenario}`,
   });
   expect(ours.exitCode).toBe(0);
-  const [o] = await searchTraces(server, `ours-${scenario}`);
-  const [t] = await searchTraces(server, `theirs-${scenario}`);
+  const [o] = await searchTraces(shared.server, `ours-${scenario}`);
+  const [t] = await searchTraces(shared.server, `theirs-${scenario}`);
   return { ours: o!, theirs: t! };
 }
 

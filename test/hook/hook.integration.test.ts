@@ -5,46 +5,29 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMlflowServer, searchTraces, type MlflowServer } from '../helpers/mlflow-server.js';
-import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { describe, expect, it } from 'vitest';
+import { makeHookEnv } from '../helpers/hook-env.js';
+import { searchTraces } from '../helpers/mlflow-server.js';
+import { useServerAndTmp } from '../helpers/server-and-tmp.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { sampleStopInput } from '../helpers/fixtures.js';
 
-let server: MlflowServer;
-let tmp: TempDir;
-
-beforeAll(async () => {
-  server = await startMlflowServer();
-  tmp = await makeTempDir();
-});
-afterAll(async () => {
-  await server?.stop();
-  await tmp?.cleanup();
-});
+const shared = useServerAndTmp();
 
 function hookEnv(dataRoot: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: tmp.path,
-    USER: 'dev',
-    CLAUDE_MLFLOW_HOME: dataRoot,
-    MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
-    MLFLOW_TRACKING_URI: server.url,
-    ...extra,
-  };
+  return makeHookEnv({ home: shared.tmp.path, dataRoot, trackingUri: shared.server.url }, extra);
 }
 
 describe('hook → real MLflow server', () => {
   it('delivers the sample session as MLflow’s Claude Code span tree', async () => {
-    const dir = path.join(tmp.path, 'sample');
+    const dir = path.join(shared.tmp.path, 'sample');
     mkdirSync(dir);
     const { stdin } = sampleStopInput(dir);
     const result = await runHookProcess(stdin, hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_NAME: 'hook-it' }));
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('');
 
-    const traces = await searchTraces(server, 'hook-it');
+    const traces = await searchTraces(shared.server, 'hook-it');
     expect(traces).toHaveLength(1);
     const trace = traces[0]!;
     expect(trace.info.state).toBe('OK');
@@ -87,30 +70,30 @@ describe('hook → real MLflow server', () => {
   });
 
   it('sends the same turn twice without a duplicate trace or doubled token usage', async () => {
-    const dir = path.join(tmp.path, 'twice');
+    const dir = path.join(shared.tmp.path, 'twice');
     mkdirSync(dir);
     const { stdin } = sampleStopInput(dir);
     const env = hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_NAME: 'hook-twice' });
     expect((await runHookProcess(stdin, env)).exitCode).toBe(0);
     expect((await runHookProcess(stdin, env)).exitCode).toBe(0);
-    const traces = await searchTraces(server, 'hook-twice');
+    const traces = await searchTraces(shared.server, 'hook-twice');
     expect(traces).toHaveLength(1);
     expect(traces[0]!.spans).toHaveLength(4);
     expect(JSON.parse(traces[0]!.info.trace_metadata['mlflow.trace.tokenUsage']!).total_tokens).toBe(98);
   });
 
   it('resolves an experiment by id', async () => {
-    const dir = path.join(tmp.path, 'by-id');
+    const dir = path.join(shared.tmp.path, 'by-id');
     mkdirSync(dir);
-    const id = (await server.python('import mlflow; print(mlflow.create_experiment("hook-by-id"))')).trim();
+    const id = (await shared.server.python('import mlflow; print(mlflow.create_experiment("hook-by-id"))')).trim();
     const { stdin } = sampleStopInput(dir);
     expect((await runHookProcess(stdin, hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_ID: id }))).exitCode).toBe(0);
-    expect(await searchTraces(server, id)).toHaveLength(1);
+    expect(await searchTraces(shared.server, id)).toHaveLength(1);
   });
 
   it('does nothing when tracing is not switched on', async () => {
     for (const value of ['false', '0', 'no', 'off', '']) {
-      const dir = path.join(tmp.path, `off-${value || 'empty'}`);
+      const dir = path.join(shared.tmp.path, `off-${value || 'empty'}`);
       mkdirSync(dir);
       const { stdin } = sampleStopInput(dir);
       const data = path.join(dir, 'data');
@@ -121,14 +104,14 @@ describe('hook → real MLflow server', () => {
       expect(result.exitCode).toBe(0);
       expect(() => statSync(data)).toThrow();
     }
-    const exists = await server.python(
+    const exists = await shared.server.python(
       'import mlflow; print(mlflow.get_experiment_by_name("hook-off") is not None)',
     );
     expect(exists.trim()).toBe('False');
   });
 
   it('keeps spool and log files private', async () => {
-    const dir = path.join(tmp.path, 'private');
+    const dir = path.join(shared.tmp.path, 'private');
     mkdirSync(dir);
     const { stdin } = sampleStopInput(dir);
     const data = path.join(dir, 'data');

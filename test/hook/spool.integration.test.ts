@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeHookEnv } from '../helpers/hook-env.js';
 import { startMlflowServer, searchTraces, type MlflowServer } from '../helpers/mlflow-server.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
@@ -23,16 +24,7 @@ let serverDir: TempDir;
 const EXPERIMENT = 'spool-it';
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: tmp.path,
-    USER: 'dev',
-    CLAUDE_MLFLOW_HOME: data,
-    MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
-    MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`,
-    MLFLOW_EXPERIMENT_NAME: EXPERIMENT,
-    ...extra,
-  };
+  return makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: `http://127.0.0.1:${port}`, experiment: EXPERIMENT }, extra);
 }
 
 function spooled(): string[] {
