@@ -27,6 +27,8 @@ export interface InitAnswers {
   port: number;
   /** Whether the port was chosen explicitly (then a busy port is an error, not a cue to move). */
   portExplicit: boolean;
+  /** Keep the local server running with the OS's service manager (else a background process). */
+  service: boolean;
 }
 
 /** The questions `init` asks, so that tests (and non-TTY runs) can answer them another way. */
@@ -35,6 +37,7 @@ export interface Prompter {
   server(): Promise<{ remoteUri?: string }>;
   experiment(defaultName: string): Promise<string>;
   port(defaultPort: number): Promise<number>;
+  service(defaultValue: boolean): Promise<boolean>;
   confirm(message: string, defaultValue: boolean): Promise<boolean>;
 }
 
@@ -104,8 +107,12 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
     else need('--port');
   }
 
+  // `--no-service` is an answer; without it, a terminal user is asked (a service is the default).
+  let service = flags.service;
+  if (service && remoteUri === undefined && ask) service = await prompter.service(true);
+
   if (missing.length > 0) {
     throw new CliError(`no terminal to ask on, and ${missing.join(', ')} not given. ${FLAG_HELP}`, EXIT.usage);
   }
-  return { scope, remoteUri, experiment, port, portExplicit };
+  return { scope, remoteUri, experiment, port, portExplicit, service };
 }

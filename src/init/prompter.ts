@@ -52,5 +52,10 @@ export const inquirerPrompter: Prompter = {
     });
     return parsePort(value);
   },
+  service: (defaultValue) =>
+    confirm({
+      message: 'Keep the server running across restarts with the system service manager (launchd / systemd / Task Scheduler)?',
+      default: defaultValue,
+    }),
   confirm: (message, defaultValue) => confirm({ message, default: defaultValue }),
 };

@@ -155,7 +155,7 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
       );
     }
     server = {
-      manager: await pickManager(options.service, options.env),
+      manager: await pickManager(answers.service, options.env),
       mlflowBin: config.server?.mlflowBin ?? '',
       host,
       port,

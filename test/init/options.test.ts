@@ -12,6 +12,7 @@ function prompter(overrides: Partial<Prompter> = {}): Prompter & { asked: string
     server: async () => (asked.push('server'), overrides.server ? overrides.server() : {}),
     experiment: async (d) => (asked.push('experiment'), overrides.experiment ? overrides.experiment(d) : d),
     port: async (d) => (asked.push('port'), overrides.port ? overrides.port(d) : d),
+    service: async (d) => (asked.push('service'), overrides.service ? overrides.service(d) : d),
     confirm: async () => true,
   };
 }
@@ -20,7 +21,7 @@ describe('resolveAnswers', () => {
   it('takes the defaults under --yes without asking', async () => {
     const p = prompter();
     const answers = await resolveAnswers({ ...base, yes: true }, p);
-    expect(answers).toEqual({ scope: 'project', remoteUri: undefined, experiment: 'my-app', port: 5000, portExplicit: false });
+    expect(answers).toEqual({ scope: 'project', remoteUri: undefined, experiment: 'my-app', port: 5000, portExplicit: false, service: true });
     expect(p.asked).toEqual([]);
   });
 
@@ -28,7 +29,16 @@ describe('resolveAnswers', () => {
     const p = prompter({ scope: async () => 'local', experiment: async () => 'exp' });
     const answers = await resolveAnswers({ ...base, port: '5123' }, p);
     expect(answers).toMatchObject({ scope: 'local', experiment: 'exp', port: 5123, portExplicit: true });
-    expect(p.asked).toEqual(['scope', 'server', 'experiment']);
+    expect(p.asked).toEqual(['scope', 'server', 'experiment', 'service']);
+  });
+
+  it('asks about the service only without --no-service, and takes the answer', async () => {
+    const declined = await resolveAnswers({ ...base, scope: 'project', experiment: 'e', port: '5001' }, prompter({ service: async () => false }));
+    expect(declined.service).toBe(false);
+    const p = prompter();
+    const flagged = await resolveAnswers({ ...base, service: false, scope: 'project', experiment: 'e', port: '5001' }, p);
+    expect(flagged.service).toBe(false);
+    expect(p.asked).not.toContain('service');
   });
 
   it('does not ask for a port when the server is remote', async () => {
