@@ -14,16 +14,15 @@
  * 7. VACUUM when the server can be paused (ours), or directly when it is
  *    down; otherwise say how.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Listr } from 'listr2';
 import { httpRequestText } from '../adapters/http.js';
 import { backup, pageStats, probeWritable, sizeBytes, vacuum, type SqliteTool } from '../adapters/sqlite.js';
 import { paths } from '../config.js';
 import { cutoffFrom } from '../core/duration.js';
+import type { ListrTask } from 'listr2';
 import { commandLine } from '../core/shell-quote.js';
 import { CliError, EXIT } from '../errors.js';
-import { flushSpool } from '../hook/deliver.js';
 import { lockedError, MAX_IDS_PER_DELETE, PythonBackend, RestBackend, type ExperimentRef, type TraceBackend } from './backend.js';
 import { bytes, count, dateRange, localTime } from './format.js';
 import { snapshotExperiment } from './gather.js';
@@ -38,8 +37,16 @@ import {
 import { buildPlan, idBatches, type CleanupPlan, type ExperimentPlan } from './plan.js';
 import { experimentFromSettings, resolveTarget, type CleanupTarget, type SettingsExperiment } from './target.js';
 
-export const DEFAULT_BATCH_SIZE = 1000;
+/**
+ * Time-path batches start at FIRST_BATCH_SIZE traces and adapt: doubled while
+ * a batch takes under half a second, halved when one takes over two (each
+ * MLflow call has a fixed cost, ~0.1 s on SQLite; Ctrl-C waits for one batch).
+ * --batch-size fixes the size instead.
+ */
+export const FIRST_BATCH_SIZE = 1000;
 export const MAX_BATCH_SIZE = 10_000;
+const FAST_BATCH_MS = 500;
+const SLOW_BATCH_MS = 2000;
 export const BACKUPS_KEPT = 3;
 
 export interface CleanupOptions {
@@ -207,18 +214,21 @@ function backupName(dir: string, now: number): string {
   return file;
 }
 
-/** Keep the newest `keep` backups (names sort by time); remove the rest. */
+/** Keep the newest `keep` backups (by modification time, then name); remove the rest. */
 export function pruneBackups(dir: string, keep = BACKUPS_KEPT): string[] {
-  let names: string[] = [];
+  let found: { file: string; mtimeMs: number }[] = [];
   try {
-    names = readdirSync(dir).filter((n) => /^mlflow-.*\.db$/.test(n)).sort();
+    found = readdirSync(dir)
+      .filter((n) => /^mlflow-.*\.db$/.test(n))
+      .map((n) => ({ file: join(dir, n), mtimeMs: statSync(join(dir, n)).mtimeMs }));
   } catch {
     return [];
   }
+  found.sort((a, b) => a.mtimeMs - b.mtimeMs || a.file.localeCompare(b.file));
   const removed: string[] = [];
-  for (const name of names.slice(0, Math.max(0, names.length - keep))) {
-    rmSync(join(dir, name), { force: true });
-    removed.push(join(dir, name));
+  for (const { file } of found.slice(0, Math.max(0, found.length - keep))) {
+    rmSync(file, { force: true });
+    removed.push(file);
   }
   return removed;
 }
@@ -261,6 +271,8 @@ function printPlan(print: (line: string) => void, plan: CleanupPlan, own: OwnFil
   }
   if (plan.toDelete > 0 && ctx.database) {
     print(ctx.backup ? `Before deleting, the database is backed up into the data folder (--no-backup skips it).` : 'No backup (--no-backup).');
+  } else if (plan.toDelete > 0) {
+    print("The server's database is not a SQLite file on this machine: no backup and no VACUUM from here (use the database's own).");
   }
 }
 
@@ -270,7 +282,8 @@ export async function runCleanup(options: CleanupOptions, deps: CleanupDeps): Pr
   // 1. Input first: nothing is opened for a bad command line.
   const { cutoffMs, label } = cutoffFrom(options, now);
   const keepLast = positiveInt(options.keepLast, '--keep-last');
-  const batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, '--batch-size', MAX_BATCH_SIZE)!;
+  const fixedBatch = positiveInt(options.batchSize, '--batch-size', MAX_BATCH_SIZE);
+  let batchSize = fixedBatch ?? FIRST_BATCH_SIZE;
   if (options.allExperiments && options.experiments?.length) {
     throw new CliError('give either --experiment or --all-experiments, not both', EXIT.usage);
   }
@@ -380,7 +393,7 @@ export async function runCleanup(options: CleanupOptions, deps: CleanupDeps): Pr
       const dir = join(deps.dataRoot, 'backups');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
-      const file = backupName(dir, now);
+      const file = backupName(dir, Date.now());
       try {
         await backup(tool!, database, file);
       } catch (error) {
@@ -413,35 +426,39 @@ export async function runCleanup(options: CleanupOptions, deps: CleanupDeps): Pr
         let left = e.byTime.count;
         while (left > 0) {
           if (interrupted()) return;
+          const started = Date.now();
           const n = await step({ maxTimestampMs: e.byTime.maxTimestampMs, maxTraces: Math.min(batchSize, left) });
           left -= n;
           if (n === 0) break; // someone else deleted them meanwhile
+          const ms = Date.now() - started;
+          if (fixedBatch === undefined && ms < FAST_BATCH_MS) batchSize = Math.min(MAX_BATCH_SIZE, batchSize * 2);
+          else if (fixedBatch === undefined && ms > SLOW_BATCH_MS) batchSize = Math.max(100, Math.floor(batchSize / 2));
         }
       }
-      for (const ids of idBatches(e.byIds, Math.min(batchSize, MAX_IDS_PER_DELETE))) {
+      for (const ids of idBatches(e.byIds, Math.min(fixedBatch ?? MAX_IDS_PER_DELETE, MAX_IDS_PER_DELETE))) {
         if (interrupted()) return;
         await step({ ids });
       }
     };
     const work = plan.experiments.filter((e) => e.toDelete > 0);
     if (work.length > 0) {
-      const tasks = new Listr(
-        work.map((e) => ({
-          title: `${e.name}: delete ${count(e.toDelete, 'trace')}`,
-          task: async (_ctx, task) => {
-            await deleteExperiment(e, (text) => {
-              task.output = text;
-            });
-            const row = byId.get(e.id)!;
-            task.title = `${e.name}: deleted ${row.deleted.toLocaleString('en-US')} of ${count(e.toDelete, 'trace')}${row.deleted < e.toDelete && interrupted() ? ' (interrupted)' : ''}`;
-          },
-        })),
-        {
-          renderer: options.json ? 'silent' : (deps.renderer ?? 'silent'),
-          exitOnError: true,
-          registerSignalListeners: false,
+      const { Listr } = await import('listr2');
+      const list: ListrTask[] = work.map((e) => ({
+        title: `${e.name}: delete ${count(e.toDelete, 'trace')}`,
+        task: async (_ctx, task) => {
+          await deleteExperiment(e, (text) => {
+            task.output = text;
+          });
+          const row = byId.get(e.id)!;
+          const cut = row.deleted < e.toDelete && interrupted() ? ' (interrupted)' : '';
+          task.title = `${e.name}: deleted ${row.deleted.toLocaleString('en-US')} of ${count(e.toDelete, 'trace')}${cut}`;
         },
-      );
+      }));
+      const tasks = new Listr(list, {
+        renderer: options.json ? 'silent' : (deps.renderer ?? 'silent'),
+        exitOnError: true,
+        registerSignalListeners: false,
+      });
       try {
         await tasks.run();
       } catch (error) {
@@ -481,6 +498,7 @@ export async function runCleanup(options: CleanupOptions, deps: CleanupDeps): Pr
       }
       report.spool.action = choice;
       if (choice === 'flush') {
+        const { flushSpool } = await import('../hook/deliver.js');
         const result = await flushSpool(paths(deps.dataRoot).spool, Date.now() + 60_000, deps.env);
         report.spool.delivered = result.delivered;
         print(`Spool: delivered ${count(result.delivered, 'trace')}; ${result.remaining} still waiting.`);

@@ -6,13 +6,16 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { loadConfig, type LocalServerConfig } from '../adapters/config-store.js';
-import { backgroundState, stopBackground } from '../adapters/service/background.js';
 import { loadSettings } from '../adapters/settings-file.js';
-import { venvBins } from '../adapters/python.js';
 import { paths } from '../config.js';
 import { DEFAULT_TRACKING_URI } from '../core/hook-settings.js';
 import { settingsPath, type Scope } from '../core/scopes.js';
-import { ensureServerRunning, serverFiles, serverUrl } from '../server/local-server.js';
+import { ensureServerRunning, isLoopback, serverState, serverUrl, stopServer } from '../server/local-server.js';
+
+/** As venvBins() in adapters/python.ts, without loading it. */
+function venvPython(venv: string): string {
+  return process.platform === 'win32' ? join(venv, 'Scripts', 'python.exe') : join(venv, 'bin', 'python');
+}
 
 /** A server we may pause for VACUUM: only one we started ourselves. */
 export interface ServerControl {
@@ -32,7 +35,7 @@ export interface CleanupTarget {
   database?: string;
   /** The MLflow venv's Python (MLflow's client, and `sqlite3` for maintenance). */
   python?: string;
-  /** Present when the server is ours to pause (the background server `init` started). */
+  /** Present when the server is ours to pause (the local server `init` set up, under any manager). */
   server?: ServerControl;
 }
 
@@ -52,35 +55,61 @@ function pythonBeside(mlflowBin: string): string | undefined {
   return undefined;
 }
 
-export function backgroundControl(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): ServerControl {
-  const pidFile = serverFiles(dataRoot).pidFile;
+/** Pause and resume our local server, under whichever manager runs it (background process, launchd, systemd, Task Scheduler). */
+export function serverControl(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): ServerControl {
   return {
     name: `the local MLflow server (${serverUrl(server)})`,
-    isRunning: async () => (await backgroundState(pidFile)).state === 'running',
-    stop: async () => (await stopBackground(pidFile)) === 'stopped',
+    isRunning: async () => (await serverState(dataRoot, server, env)).running,
+    stop: async () => (await stopServer(dataRoot, server, env)) === 'stopped',
     start: async () => {
       await ensureServerRunning(dataRoot, server, env);
     },
   };
 }
 
-/** From our config (the local server `init` set up) or, failing that, the tracking URI in the environment / settings. */
+const loopback = (host: string): boolean => isLoopback(host) || host === '0.0.0.0' || host === '::';
+
+/** Whether a tracking URI points at our local server. */
+export function isLocalServer(uri: string, server: Pick<LocalServerConfig, 'host' | 'port'>): boolean {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:') return false;
+  const port = Number(url.port || 80);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return port === server.port && (host === server.host || (loopback(host) && loopback(server.host)));
+}
+
+/**
+ * Which MLflow to clean: the tracking URI as the hook would see it
+ * (MLFLOW_TRACKING_URI in the environment, then in the project's settings,
+ * then our config). When that is the local server `init` set up, we also
+ * know its SQLite file (backup, VACUUM) and can pause it; any other server
+ * is cleaned through its API only.
+ */
 export function resolveTarget(dataRoot: string, env: NodeJS.ProcessEnv, settingsEnv: Record<string, string> = {}): CleanupTarget {
   const config = loadConfig(paths(dataRoot).config);
   const server = config.server;
-  if (server) {
-    const database = sqliteFile(server.backendStoreUri, dataRoot);
+  const uri = (
+    env.MLFLOW_TRACKING_URI ||
+    settingsEnv.MLFLOW_TRACKING_URI ||
+    (server ? serverUrl(server) : config.trackingUri) ||
+    DEFAULT_TRACKING_URI
+  ).replace(/\/+$/, '');
+  if (server && isLocalServer(uri, server)) {
     return {
       trackingUri: serverUrl(server),
       backendStoreUri: server.backendStoreUri,
-      database,
+      database: sqliteFile(server.backendStoreUri, dataRoot),
       python: pythonBeside(server.mlflowBin),
-      ...(server.manager === 'background' ? { server: backgroundControl(dataRoot, server, env) } : {}),
+      server: serverControl(dataRoot, server, env),
     };
   }
-  const uri = (env.MLFLOW_TRACKING_URI || settingsEnv.MLFLOW_TRACKING_URI || config.trackingUri || DEFAULT_TRACKING_URI).replace(/\/+$/, '');
-  const venvPython = venvBins(paths(dataRoot).venv).pythonBin;
-  const python = existsSync(venvPython) ? venvPython : undefined;
+  const venv = venvPython(paths(dataRoot).venv);
+  const python = server ? pythonBeside(server.mlflowBin) : existsSync(venv) ? venv : undefined;
   if (uri.startsWith('sqlite:')) {
     return { trackingUri: uri, backendStoreUri: uri, database: sqliteFile(uri, process.cwd()), python };
   }
