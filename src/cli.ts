@@ -106,6 +106,26 @@ program
   });
 
 program
+  .command('cleanup')
+  .description('Delete old traces through MLflow, after showing the plan; back up and VACUUM the database (exit 0: done, 1: failed, 2: bad usage, 130: cancelled)')
+  .option('--older-than <duration>', 'traces older than this: 12h, 30d, 2w (a bare number is refused)')
+  .option('--before <date>', 'traces that started before this date (2026-10-01 or an ISO time)')
+  .option('--experiment <name-or-id>', 'clean this experiment (repeatable; default: the one in this project\'s settings)', (value: string, all: string[] = []) => [...all, value])
+  .option('--all-experiments', 'clean every experiment on the server')
+  .option('--keep-last <n>', 'always keep the newest N traces of each experiment')
+  .option('--dry-run', 'show the plan and change nothing')
+  .option('-y, --yes', 'do not ask before deleting (and keep old spooled traces)')
+  .option('--no-backup', 'skip the backup of the SQLite database before deleting')
+  .option('--no-vacuum', 'do not VACUUM the SQLite database afterwards (say how instead)')
+  .option('--batch-size <n>', 'traces per MLflow delete call (default: adaptive, from 1,000)')
+  .option('--json', 'print the report as JSON: counts, bytes before and after, backup path')
+  .option('--project <dir>', 'the project folder (default: the current folder)')
+  .action(async (options) => {
+    const { runCleanupCommand } = await import('./commands/cleanup.js');
+    process.exitCode = await runCleanupCommand(options);
+  });
+
+program
   .command('hook')
   .description('The Claude Code Stop/SubagentStop hook: reads the hook input on stdin and traces the turn')
   .option('--print-command', 'install the hook runtime into the data folder and print the hook command')
