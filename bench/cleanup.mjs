@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+/**
+ * P3: `cleanup --older-than 30d` on a generated database, side by side with
+ *   (a) the way the MLflow UI deletes: list the trace ids, then REST
+ *       `delete-traces` calls of 100 ids each;
+ *   (b) one raw SQL `DELETE ... ` with ON DELETE CASCADE on a copy of the
+ *       file: the physical limit (bench only; the cleanup never does this).
+ * Each contender gets its own copy of the same database; (a) and ours run
+ * against the same kind of server (`mlflow server` started by our background
+ * manager, as `init` leaves it).
+ *
+ * The database: `--traces N` realistic traces (the trace our hook builds from
+ * a Claude Code transcript, 5 spans each), half of them older than 30 days,
+ * sent through MLflow's OTLP ingest (bench/gen-traces.mjs). 100,000 takes
+ * ~12 minutes to generate; `--db FILE` keeps it (and reuses it next time).
+ *
+ * Usage (needs `npm run build` and the test venv):
+ *   node bench/cleanup.mjs [--traces 100000] [--db /tmp/p3-100k.db] [--runs 1] [--keep]
+ * With --runs N, the deletion-only contenders run N times (each on a fresh
+ * copy) and the medians are compared.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ensureExperiment, generateTraces, startTimes } from './gen-traces.mjs';
+import { freePort, median, repoRoot, startServer, tempDir, venvBin } from './lib.mjs';
+
+const DAY = 86_400_000;
+const argv = process.argv.slice(2);
+const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const traces = Number(arg('--traces', '100000'));
+const saved = arg('--db');
+const keep = argv.includes('--keep');
+const runs = Math.max(1, Number(arg('--runs', '1')));
+const dist = (rel) => import(pathToFileURL(path.join(repoRoot, 'dist', rel)).href);
+const { ensureServerRunning } = await dist('server/local-server.js');
+const { stopBackground } = await dist('adapters/service/background.js');
+const work = tempDir('claude-mlflow-p3-');
+const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
+const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+/** Copy, and flush the copy to disk: no contender pays for the previous copy's writeback. */
+function copy(from, to) {
+  copyFileSync(from, to);
+  const fd = openSync(to, 'r+');
+  fsyncSync(fd);
+  closeSync(fd);
+}
+const env = { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' };
+
+/** Bench-only reads of MLflow's tables, to check that every contender left the same traces. */
+function census(db) {
+  const code = `
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(json.dumps({"traces": c.execute("select count(*) from trace_info").fetchone()[0],
+                  "spans": c.execute("select count(*) from spans").fetchone()[0],
+                  "older": c.execute("select count(*) from trace_info where timestamp_ms < ?", (int(sys.argv[2]),)).fetchone()[0]}))`;
+  return JSON.parse(execFileSync(venvBin('python'), ['-c', code, db, String(Date.now() - 30 * DAY)], { encoding: 'utf8' }));
+}
+
+async function generate(file) {
+  const dir = path.join(work, 'gen');
+  mkdirSync(dir, { recursive: true });
+  const server = await startServer(dir);
+  const started = Date.now();
+  try {
+    const experimentId = await ensureExperiment(server.url, 'bench');
+    await generateTraces({
+      url: server.url,
+      experimentId,
+      times: startTimes(traces, { oldShare: 0.5, cutoffDays: 30 }),
+      batch: 1000,
+      onProgress: (n) => process.stderr.write(`\r  generating: ${n}/${traces} traces`),
+    });
+  } finally {
+    server.stop();
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  process.stderr.write(`\n  generated ${traces} traces in ${s(Date.now() - started)}\n`);
+  copyFileSync(path.join(dir, 'mlflow.db'), file);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A data folder as `init` leaves it: config.json naming a background server on a copy of the database. */
+async function localServer(name, base) {
+  const data = path.join(work, name);
+  mkdirSync(data, { recursive: true });
+  copy(base, path.join(data, 'mlflow.db'));
+  const server = {
+    manager: 'background',
+    mlflowBin: venvBin('mlflow'),
+    host: '127.0.0.1',
+    port: await freePort(),
+    backendStoreUri: `sqlite:///${path.join(data, 'mlflow.db')}`,
+  };
+  writeFileSync(path.join(data, 'config.json'), JSON.stringify({ server }));
+  await ensureServerRunning(data, server, env);
+  return { data, db: path.join(data, 'mlflow.db'), url: `http://127.0.0.1:${server.port}`, stop: () => stopBackground(path.join(data, 'server.pid')) };
+}
+
+function runOurs(data, options) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bench', 'cleanup-child.mjs'), JSON.stringify(options)], {
+      cwd: data,
+      env: { ...env, CLAUDE_MLFLOW_HOME: data, HOME: data, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      const ms = performance.now() - started;
+      if (code !== 0) return reject(new Error(`cleanup exited ${code}\n${out}\n${err}`));
+      const rss = JSON.parse(err.trim().split('\n').pop()).maxRssKb;
+      resolve({ ms, rssMb: rss / 1024, report: JSON.parse(out.trim().split('\n')[0]) });
+    });
+  });
+}
+
+async function post(url, body) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** The UI's way: the ids of the traces to delete (listed 500 at a time, the server's maximum), then 100 ids per delete call. */
+async function chunked(url, experimentId, cutoffMs) {
+  const started = performance.now();
+  const ids = [];
+  let token;
+  do {
+    const page = await post(`${url}/api/3.0/mlflow/traces/search`, {
+      locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: experimentId } }],
+      filter: `trace.timestamp_ms < ${cutoffMs}`,
+      max_results: 500,
+      ...(token ? { page_token: token } : {}),
+    });
+    for (const t of page.traces ?? []) ids.push(t.trace_id);
+    token = page.next_page_token;
+  } while (token);
+  const listed = performance.now();
+  let deleted = 0;
+  for (let i = 0; i < ids.length; i += 100) {
+    deleted += (await post(`${url}/api/2.0/mlflow/traces/delete-traces`, { experiment_id: experimentId, request_ids: ids.slice(i, i + 100) })).traces_deleted;
+  }
+  const done = performance.now();
+  return { ms: done - started, listMs: listed - started, deleteMs: done - listed, deleted };
+}
+
+/** The physical limit: one DELETE with cascade, in one transaction, on a copy (bench only). */
+function rawSql(db, cutoffMs) {
+  const code = `
+import json, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA foreign_keys = ON")
+t = time.perf_counter()
+c.execute("BEGIN")
+n = c.execute("DELETE FROM trace_info WHERE timestamp_ms < ?", (int(sys.argv[2]),)).rowcount
+c.execute("COMMIT")
+print(json.dumps({"ms": (time.perf_counter() - t) * 1000, "deleted": n}))`;
+  return JSON.parse(execFileSync(venvBin('python'), ['-c', code, db, String(cutoffMs)], { encoding: 'utf8' }));
+}
+
+try {
+  const base = path.join(work, 'base.db');
+  if (saved && existsSync(saved)) {
+    copy(saved, base);
+    process.stderr.write(`  reusing ${saved}\n`);
+  } else {
+    await generate(base);
+    if (saved) copyFileSync(base, saved);
+  }
+  const before = census(base);
+  const size = statSync(base).size;
+  const cutoffMs = Date.now() - 30 * DAY;
+
+  // Ours, the full default run: plan, backup, delete, VACUUM with the server paused.
+  const full = await localServer('ours-full', base);
+  const ours = await runOurs(full.data, { olderThan: '30d', experiment: ['bench'], yes: true, json: true });
+  await full.stop();
+  const afterOurs = census(full.db);
+
+  // Ours, deletion only (no backup, no VACUUM): the same work as the other two.
+  // Then (a) the UI's way, and (b) raw SQL on a copy; each `runs` times on fresh copies.
+  const leans = [];
+  const uis = [];
+  const raws = [];
+  let afterLean;
+  let afterUi;
+  let afterRaw;
+  for (let i = 0; i < runs; i++) {
+    const leanServer = await localServer(`ours-lean-${i}`, base);
+    leans.push(await runOurs(leanServer.data, { olderThan: '30d', experiment: ['bench'], yes: true, json: true, backup: false, vacuum: false }));
+    await leanServer.stop();
+    afterLean = census(leanServer.db);
+    rmSync(leanServer.data, { recursive: true, force: true });
+
+    const ui = await localServer(`ui-${i}`, base);
+    const experimentId = (await (await fetch(`${ui.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=bench`)).json()).experiment.experiment_id;
+    uis.push(await chunked(ui.url, experimentId, cutoffMs));
+    await ui.stop();
+    afterUi = census(ui.db);
+    rmSync(ui.data, { recursive: true, force: true });
+
+    const rawDb = path.join(work, `raw-${i}.db`);
+    copy(base, rawDb);
+    raws.push(rawSql(rawDb, cutoffMs));
+    afterRaw = census(rawDb);
+    rmSync(rawDb, { force: true });
+  }
+  const lean = { ms: median(leans.map((r) => r.ms)), rssMb: Math.max(...leans.map((r) => r.rssMb)), report: leans[0].report };
+  const chunks = { ms: median(uis.map((r) => r.ms)), listMs: median(uis.map((r) => r.listMs)), deleteMs: median(uis.map((r) => r.deleteMs)) };
+  const raw = { ms: median(raws.map((r) => r.ms)) };
+
+  const p = ours.report;
+  console.log(`P3 cleanup --older-than 30d${runs > 1 ? ` (median of ${runs} runs)` : ''}: ${before.traces.toLocaleString('en-US')} traces (${before.spans.toLocaleString('en-US')} spans, ${mb(size)}), ${before.older.toLocaleString('en-US')} older than 30 days`);
+  console.log(`   ours, full run (plan, backup, delete, VACUUM with the server paused): ${s(ours.ms)}   database ${mb(p.bytesBefore)} -> ${mb(p.bytesAfter)}, vacuum ${p.vacuum}`);
+  console.log(`   ours, --no-backup --no-vacuum:                                        ${s(lean.ms)}   deleted ${lean.report.deleted.toLocaleString('en-US')}`);
+  console.log(`   (a) MLflow UI way, ids listed then 100 per delete-traces call:       ${s(chunks.ms)}   (list ${s(chunks.listMs)}, delete ${s(chunks.deleteMs)})`);
+  console.log(`   (b) one raw SQL DELETE with cascade on a copy (physical limit):       ${s(raw.ms)}`);
+  console.log(`   ratio (a)/ours ${(chunks.ms / lean.ms).toFixed(1)}x faster (delete calls alone: ${(chunks.deleteMs / lean.ms).toFixed(1)}x)   goal: >=5x`);
+  console.log(`   ratio ours/(b) ${(lean.ms / raw.ms).toFixed(1)}x (full run ${(ours.ms / raw.ms).toFixed(1)}x)   goal: <=3x`);
+  console.log(`   load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other processes on this machine skew the figures)`);
+  console.log(`   peak RSS of our process: ${Math.max(ours.rssMb, lean.rssMb).toFixed(0)} MB   goal: <=150 MB`);
+  const lefts = [afterOurs, afterLean, afterUi, afterRaw].map((c) => c.traces);
+  console.log(`   left afterwards: ours ${lefts[0]}, ours-lean ${lefts[1]}, UI way ${lefts[2]}, raw SQL ${lefts[3]} traces; spans left ${afterOurs.spans}/${afterRaw.spans}`);
+  if (new Set(lefts).size !== 1 || afterOurs.spans !== afterRaw.spans) {
+    console.log('   WARNING: the contenders did not leave the same traces');
+    process.exitCode = 1;
+  }
+} finally {
+  if (!keep) rmSync(work, { recursive: true, force: true });
+  else console.log(`   kept ${work}`);
+}
