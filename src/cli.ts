@@ -120,6 +120,8 @@ program
   .option('--batch-size <n>', 'traces per MLflow delete call (default: adaptive, from 1,000)')
   .option('--json', 'print the report as JSON: counts, bytes before and after, backup path')
   .option('--project <dir>', 'the project folder (default: the current folder)')
+  .option('--schedule <daily|weekly|monthly>', 'instead of cleaning now, run this cleanup (--older-than, not --before) with --yes on that schedule, under the OS service manager')
+  .option('--unschedule', 'remove the scheduled cleanup')
   .action(async (options) => {
     const { runCleanupCommand } = await import('./commands/cleanup.js');
     process.exitCode = await runCleanupCommand(options);

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { Config } from '../config.js';
 import type { PreviousState } from '../core/settings.js';
 import type { Scope } from '../core/scopes.js';
+import type { ScheduleEvery } from './service/schedule-render.js';
 import type { ManagerName } from './service/types.js';
 import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
 
@@ -29,9 +30,20 @@ export interface LocalServerConfig {
   backendStoreUri: string;
 }
 
+/** The recurring cleanup that `cleanup --schedule` installed, so that `--unschedule` and `uninstall` remove exactly it. */
+export interface CleanupScheduleRecord {
+  manager: ManagerName;
+  every: ScheduleEvery;
+  /** What the job runs: node, cli.js, `cleanup` and its options. */
+  command: string[];
+  /** Every file written for it: unit and timer, plist, or .cmd wrapper. */
+  files: string[];
+}
+
 export interface StoredConfig extends Config {
   server?: LocalServerConfig;
   installs?: InstallRecord[];
+  cleanupSchedule?: CleanupScheduleRecord;
 }
 
 export function loadConfig(file: string): StoredConfig {

@@ -24,6 +24,10 @@ export interface CleanupCommandOptions {
   json?: boolean;
   batchSize?: string;
   project?: string;
+  /** daily | weekly | monthly: install a recurring job instead of cleaning now. */
+  schedule?: string;
+  /** Remove the recurring job. */
+  unschedule?: boolean;
 }
 
 function isPromptExit(error: unknown): boolean {
@@ -31,6 +35,16 @@ function isPromptExit(error: unknown): boolean {
 }
 
 export async function runCleanupCommand(options: CleanupCommandOptions): Promise<number> {
+  if (options.schedule !== undefined || options.unschedule) {
+    const { runCleanupSchedule } = await import('../adapters/service/schedule.js');
+    return runCleanupSchedule(options, {
+      dataRoot: dataDir(),
+      project: resolve(options.project ?? process.cwd()),
+      home: process.env.HOME || homedir(),
+      env: process.env,
+      print: (line) => process.stdout.write(`${line}\n`),
+    });
+  }
   // Questions go to stderr with --json, so that stdout stays one JSON document.
   const out = options.json ? process.stderr : process.stdout;
   const onTty = Boolean(process.stdin.isTTY && out.isTTY && !process.env.CI);

@@ -5,6 +5,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { loadConfig, saveConfig, type StoredConfig } from '../adapters/config-store.js';
+import { defaultContext } from '../adapters/service/common.js';
+import { removeCleanupSchedule } from '../adapters/service/schedule-managers.js';
 import { deleteSettingsFile, loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
 import { countOurHooks, removeTracing, type PreviousState } from '../core/settings.js';
@@ -63,6 +65,11 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
     plan.push(`Remove the hook runtime ${files.runtime}`);
     work.push(async () => rmSync(files.runtime, { recursive: true, force: true }));
   }
+  const schedule = config.cleanupSchedule;
+  if (schedule) {
+    plan.push(`Remove the ${schedule.every} cleanup job (${schedule.manager})`);
+    work.push(() => removeCleanupSchedule(schedule, defaultContext()));
+  }
   const server = config.server;
   if (server) {
     const by = server.manager === 'background' ? '' : ` and remove its ${server.manager} service`;
@@ -92,7 +99,7 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
   if (options.purge) {
     rmSync(options.dataRoot, { recursive: true, force: true });
   } else if (existsSync(files.config)) {
-    const { installs: _installs, server: _server, ...rest } = config;
+    const { installs: _installs, server: _server, cleanupSchedule: _schedule, ...rest } = config;
     saveConfig(files.config, rest);
   }
   options.print('claude-mlflow is uninstalled.');
