@@ -1,6 +1,6 @@
 /** A small HTTP client on node:http(s): fast to load, with a hard timeout. */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export interface HttpResponse {
   status: number;
@@ -21,6 +21,33 @@ export interface HttpOptions {
   headers?: Record<string, string>;
   body?: string | Uint8Array;
   timeoutMs: number;
+  /** A keep-alive agent to reuse connections (keepAliveAgents); default: a new connection per request. */
+  agent?: HttpAgent | HttpsAgent;
+}
+
+/**
+ * Keep-alive agents for a burst of requests to one server (the hook: trace
+ * row, then spans): one TCP and TLS handshake instead of one per request.
+ * Idle sockets do not keep the process alive.
+ */
+export interface KeepAliveAgents {
+  forUrl(url: string): HttpAgent | HttpsAgent;
+  destroy(): void;
+}
+
+export function keepAliveAgents(): KeepAliveAgents {
+  let http: HttpAgent | undefined;
+  let https: HttpsAgent | undefined;
+  return {
+    forUrl(url: string) {
+      if (url.startsWith('https:')) return (https ??= new HttpsAgent({ keepAlive: true, maxSockets: 2 }));
+      return (http ??= new HttpAgent({ keepAlive: true, maxSockets: 2 }));
+    },
+    destroy() {
+      http?.destroy();
+      https?.destroy();
+    },
+  };
 }
 
 export function httpRequestText(url: string, options: HttpOptions): Promise<HttpResponse> {
@@ -35,7 +62,7 @@ export function httpRequestText(url: string, options: HttpOptions): Promise<Http
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const headers: Record<string, string | number> = { ...options.headers };
     if (options.body !== undefined) headers['content-length'] = Buffer.byteLength(options.body);
-    const req = send(target, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
+    const req = send(target, { method: options.method ?? 'GET', headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -1,29 +1,35 @@
 /** MLflow tracking server REST client: health, experiments, traces. */
 import type { TraceModel } from '../core/trace-model.js';
 import { mlflowTraceId } from '../core/trace-model.js';
+import type { Agent as HttpAgent } from 'node:http';
 import { authHeaders, HttpError, httpRequestText } from './http.js';
 
 export interface MlflowClientOptions {
   trackingUri: string;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Reuse connections (see keepAliveAgents in http.ts). */
+  agent?: HttpAgent;
 }
 
 export class MlflowClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
+  private readonly agent?: HttpAgent;
 
   constructor(options: MlflowClientOptions) {
     this.baseUrl = options.trackingUri.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.headers = authHeaders(options.env);
+    this.agent = options.agent;
   }
 
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const res = await httpRequestText(`${this.baseUrl}${path}`, {
       method,
       timeoutMs,
+      agent: this.agent,
       headers: { ...this.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

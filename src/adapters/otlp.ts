@@ -7,6 +7,7 @@ import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime } fr
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { Agent as HttpAgent } from 'node:http';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SpanModel, TraceModel } from '../core/trace-model.js';
 
@@ -72,6 +73,8 @@ export interface OtlpExportOptions {
   experimentId: string;
   timeoutMs: number;
   headers?: Record<string, string>;
+  /** Reuse a connection already open to the server (see keepAliveAgents in http.ts). */
+  agent?: HttpAgent;
 }
 
 /** Resolves when the server accepted every span; rejects otherwise. */
@@ -80,6 +83,7 @@ export async function exportTrace(trace: TraceModel, options: OtlpExportOptions)
     url: `${options.trackingUri.replace(/\/+$/, '')}/v1/traces`,
     headers: { ...options.headers, 'x-mlflow-experiment-id': options.experimentId },
     timeoutMillis: options.timeoutMs,
+    ...(options.agent ? { httpAgentOptions: () => options.agent! } : {}),
   });
   try {
     await new Promise<void>((resolve, reject) => {

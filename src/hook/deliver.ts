@@ -1,6 +1,7 @@
 /** Deliver traces to MLflow, and the spool of traces that could not be delivered. */
 import type { TraceModel } from '../core/trace-model.js';
-import { authHeaders } from '../adapters/http.js';
+import { cachedExperimentId, experimentCacheFileIn, rememberExperimentId } from '../adapters/experiment-cache.js';
+import { authHeaders, keepAliveAgents, type KeepAliveAgents } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { exportTrace } from '../adapters/otlp.js';
 import { quarantineSpoolFile, readSpool, removeSpoolFile, removeStaleTempFiles, type SpoolTarget } from '../adapters/spool.js';
@@ -22,29 +23,66 @@ export function classifyFailure(error: unknown): DeliveryFailure {
 }
 
 /**
+ * What one process keeps between deliveries: a keep-alive connection per
+ * server, and where experiment ids resolved by name are remembered (beside
+ * the spool). Close it when done.
+ */
+export interface DeliveryContext {
+  agents: KeepAliveAgents;
+  cacheFile?: string;
+}
+
+export function deliveryContext(spoolDir?: string): DeliveryContext {
+  return { agents: keepAliveAgents(), ...(spoolDir ? { cacheFile: experimentCacheFileIn(spoolDir) } : {}) };
+}
+
+async function experimentIdFor(client: MlflowClient, target: SpoolTarget, ctx: DeliveryContext, timeoutMs: number): Promise<{ id: string; cached: boolean }> {
+  const experiment = target.experiment;
+  if ('id' in experiment) return { id: experiment.id, cached: false };
+  const cached = ctx.cacheFile ? cachedExperimentId(ctx.cacheFile, target.trackingUri, experiment.name) : undefined;
+  if (cached) return { id: cached, cached: true };
+  const id = await client.resolveExperiment(experiment, timeoutMs);
+  if (ctx.cacheFile) rememberExperimentId(ctx.cacheFile, target.trackingUri, experiment.name, id);
+  return { id, cached: false };
+}
+
+/**
  * Send one trace: the trace row first (StartTraceV3, which carries the
- * metadata and marks the trace final), then its spans over OTLP. Both are
- * upserts keyed by the stable trace id, so sending again creates no duplicate.
+ * metadata and marks the trace final), then its spans over OTLP, on one
+ * kept-alive connection. Both are upserts keyed by the stable trace id, so
+ * sending again creates no duplicate. A remembered experiment id that the
+ * server no longer knows is forgotten and resolved again.
  */
 export async function deliverTrace(
   trace: TraceModel,
   target: SpoolTarget,
   deadline: number,
   env: NodeJS.ProcessEnv,
+  ctx: DeliveryContext = deliveryContext(),
 ): Promise<void> {
   const remaining = (): number => {
     const left = deadline - Date.now();
     if (left < 50) throw new Error('out of time');
     return left;
   };
-  const client = new MlflowClient({ trackingUri: target.trackingUri, env });
-  const experimentId = await client.resolveExperiment(target.experiment, remaining());
-  await client.startTrace(experimentId, trace, remaining());
+  const agent = ctx.agents.forUrl(target.trackingUri);
+  const client = new MlflowClient({ trackingUri: target.trackingUri, env, agent });
+  let experiment = await experimentIdFor(client, target, ctx, remaining());
+  try {
+    await client.startTrace(experiment.id, trace, remaining());
+  } catch (error) {
+    const status = (error as { status?: number }).status;
+    if (!experiment.cached || !ctx.cacheFile || 'id' in target.experiment || (status !== 404 && status !== 400)) throw error;
+    rememberExperimentId(ctx.cacheFile, target.trackingUri, target.experiment.name, undefined);
+    experiment = await experimentIdFor(client, target, ctx, remaining());
+    await client.startTrace(experiment.id, trace, remaining());
+  }
   await exportTrace(trace, {
     trackingUri: target.trackingUri,
-    experimentId,
+    experimentId: experiment.id,
     timeoutMs: remaining(),
     headers: authHeaders(env),
+    agent,
   });
 }
 
@@ -64,7 +102,16 @@ export interface FlushResult {
  * down), so the order is kept; a trace the server refuses for good is moved
  * aside so that it cannot hold up the others.
  */
-export async function flushSpool(dir: string, deadline: number, env: NodeJS.ProcessEnv): Promise<FlushResult> {
+export async function flushSpool(dir: string, deadline: number, env: NodeJS.ProcessEnv, shared?: DeliveryContext): Promise<FlushResult> {
+  const ctx = shared ?? deliveryContext(dir);
+  try {
+    return await flushEntries(dir, deadline, env, ctx);
+  } finally {
+    if (!shared) ctx.agents.destroy();
+  }
+}
+
+async function flushEntries(dir: string, deadline: number, env: NodeJS.ProcessEnv, ctx: DeliveryContext): Promise<FlushResult> {
   removeStaleTempFiles(dir);
   const { entries, unreadable } = readSpool(dir);
   let delivered = 0;
@@ -73,7 +120,7 @@ export async function flushSpool(dir: string, deadline: number, env: NodeJS.Proc
   const rejected: string[] = [];
   for (const [index, entry] of entries.entries()) {
     try {
-      await deliverTrace(entry.record.trace, entry.record.target, deadline, env);
+      await deliverTrace(entry.record.trace, entry.record.target, deadline, env, ctx);
     } catch (error) {
       lastError = String((error as Error).message ?? error);
       const failure = classifyFailure(error);

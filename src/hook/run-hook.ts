@@ -14,7 +14,7 @@ import { logLine } from '../adapters/log.js';
 import { backoffFileIn, clearBackoff, readBackoff, recordSlowFailure } from '../adapters/backoff.js';
 import { spoolMax, spooledTraceId, spoolTrace, type SpoolTarget } from '../adapters/spool.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
-import { deliverTrace, flushSpool } from './deliver.js';
+import { deliverTrace, deliveryContext, flushSpool } from './deliver.js';
 
 /** Claude Code's hook input; only the fields we use. */
 export interface HookInput {
@@ -139,15 +139,20 @@ export async function runHook(options: HookRunOptions): Promise<HookOutcome> {
     return spool(`the server timed out recently; not retried before ${new Date(backoff.retryAt).toISOString()}`);
   }
   const attemptStarted = Date.now();
+  const delivery = deliveryContext(files.spool);
   try {
-    await deliverTrace(trace, target, deadline - SPOOL_RESERVE_MS, options.env);
-  } catch (error) {
-    if (Date.now() - attemptStarted >= SLOW_FAILURE_MS) recordSlowFailure(backoffFile);
-    return spool((error as Error).message || String(error));
-  }
-  if (backoff.failures > 0) clearBackoff(backoffFile);
+    try {
+      await deliverTrace(trace, target, deadline - SPOOL_RESERVE_MS, options.env, delivery);
+    } catch (error) {
+      if (Date.now() - attemptStarted >= SLOW_FAILURE_MS) recordSlowFailure(backoffFile);
+      return spool((error as Error).message || String(error));
+    }
+    if (backoff.failures > 0) clearBackoff(backoffFile);
 
-  // The server is up: deliver what waited in the spool, within what time is left.
-  const flushed = await flushSpool(files.spool, deadline - SPOOL_RESERVE_MS, options.env).catch(() => undefined);
-  return { status: 'delivered', traceId: trace.traceId, flushed: flushed?.delivered ?? 0 };
+    // The server is up: deliver what waited in the spool, within what time is left.
+    const flushed = await flushSpool(files.spool, deadline - SPOOL_RESERVE_MS, options.env, delivery).catch(() => undefined);
+    return { status: 'delivered', traceId: trace.traceId, flushed: flushed?.delivered ?? 0 };
+  } finally {
+    delivery.agents.destroy();
+  }
 }

@@ -10,7 +10,8 @@ import { makeHookEnv } from '../helpers/hook-env.js';
 import { searchTraces } from '../helpers/mlflow-server.js';
 import { useServerAndTmp } from '../helpers/server-and-tmp.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
-import { sampleStopInput } from '../helpers/fixtures.js';
+import { sampleStopInput, sampleWithSession } from '../helpers/fixtures.js';
+import { cachedExperimentId, experimentCacheFileIn, rememberExperimentId } from '../../src/adapters/experiment-cache.js';
 
 const shared = useServerAndTmp();
 
@@ -80,6 +81,27 @@ describe('hook → real MLflow server', () => {
     expect(traces).toHaveLength(1);
     expect(traces[0]!.spans).toHaveLength(4);
     expect(JSON.parse(traces[0]!.info.trace_metadata['mlflow.trace.tokenUsage']!).total_tokens).toBe(98);
+  });
+
+  it('remembers the experiment id, and forgets one the server no longer takes', async () => {
+    const dir = path.join(shared.tmp.path, 'cache');
+    mkdirSync(dir);
+    const data = path.join(dir, 'data');
+    const env = hookEnv(data, { MLFLOW_EXPERIMENT_NAME: 'hook-cache' });
+    expect((await runHookProcess(sampleStopInput(dir).stdin, env)).exitCode).toBe(0);
+    const cacheFile = experimentCacheFileIn(path.join(data, 'spool'));
+    const id = cachedExperimentId(cacheFile, shared.server.url, 'hook-cache');
+    expect(id).toMatch(/^\d+$/);
+
+    // An id from elsewhere (an experiment since deleted for good): the hook looks the name up again.
+    rememberExperimentId(cacheFile, shared.server.url, 'hook-cache', '987654321');
+    const other = path.join(dir, 'other');
+    mkdirSync(other);
+    const result = await runHookProcess(sampleWithSession(other, '11111111-2222-4333-8444-555555555555').stdin, env);
+    expect(result.exitCode).toBe(0);
+    expect(readdirSync(path.join(data, 'spool')).filter((f) => f.endsWith('.trace.json'))).toEqual([]);
+    expect(cachedExperimentId(cacheFile, shared.server.url, 'hook-cache')).toBe(id);
+    expect(await searchTraces(shared.server, 'hook-cache')).toHaveLength(2);
   });
 
   it('resolves an experiment by id', async () => {
