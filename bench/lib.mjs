@@ -52,6 +52,24 @@ export function timeRun(cmd, args, { input, env, cwd } = {}) {
   return ms;
 }
 
+/** The same, without blocking this process's event loop (for a proxy or server running in it). */
+export function timeRunAsync(cmd, args, { input, env, cwd, timeoutMs = 120_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${stderr}`));
+      else resolve(ms);
+    });
+    child.stdin.end(input);
+  });
+}
+
 /** Peak RSS of one child process, in MB, from GNU time. */
 export function peakRssMb(cmd, args, { input, env, cwd } = {}) {
   if (!existsSync('/usr/bin/time')) return undefined;

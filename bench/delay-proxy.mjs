@@ -1,0 +1,59 @@
+// A TCP proxy on loopback that adds network latency: each direction is held
+// back by half the round-trip time, in order, and the first bytes of every
+// connection wait one more round trip (the TCP handshake a real remote server
+// costs, which loopback does not). Used where `tc netem` is not available.
+import net from 'node:net';
+
+/**
+ * A pipe that delivers every chunk `delayMs` after it arrived, the first one
+ * `firstExtraMs` later still. One queue a direction, drained in order, so
+ * that the end of the stream never overtakes its last bytes.
+ */
+function delayedPipe(from, to, delayMs, firstExtraMs) {
+  const queue = [];
+  let timer;
+  let first = true;
+  const drain = () => {
+    timer = undefined;
+    while (queue.length > 0 && queue[0].due <= Date.now()) {
+      const item = queue.shift();
+      if (to.destroyed) return;
+      if (item.chunk) to.write(item.chunk);
+      else to.end();
+    }
+    if (queue.length > 0) timer = setTimeout(drain, queue[0].due - Date.now());
+  };
+  const push = (chunk) => {
+    const extra = first ? firstExtraMs : 0;
+    first = false;
+    const last = queue.length > 0 ? queue[queue.length - 1].due : 0;
+    queue.push({ chunk, due: Math.max(Date.now() + delayMs + extra, last) });
+    if (!timer) timer = setTimeout(drain, Math.max(0, queue[0].due - Date.now()));
+  };
+  from.on('data', (chunk) => push(chunk));
+  from.on('end', () => push(undefined));
+  from.on('error', () => push(undefined));
+}
+
+/** Listen on a free loopback port and forward to `target` ({host, port}) with `rttMs` added. */
+export function startDelayProxy(target, rttMs) {
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    for (const s of [client, upstream]) s.on('close', () => sockets.delete(s));
+    delayedPipe(client, upstream, rttMs / 2, rttMs);
+    delayedPipe(upstream, client, rttMs / 2, 0);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        close: () => {
+          for (const s of sockets) s.destroy();
+          server.close();
+        },
+      }),
+    ),
+  );
+}
