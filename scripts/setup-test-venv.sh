@@ -2,17 +2,32 @@
 # Creates the MLflow virtualenv that the tests use (.venv at the repository
 # root, or $CLAUDE_MLFLOW_TEST_VENV), with the pinned MLflow. Idempotent: an
 # existing venv with the right version is kept. pip's cache is reused.
+# Flask-WTF is MLflow's `auth` extra: `mlflow server --app-name basic-auth`
+# (test/e2e/remote-auth.test.ts) does not start without it.
+# psycopg2-binary is the PostgreSQL driver MLflow's server needs on a
+# postgresql:// backend store (test/e2e/postgres.test.ts); the same pin as
+# PSYCOPG2_REQUIREMENT in src/core/backend-store.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MLFLOW_VERSION="${MLFLOW_TEST_VERSION:-3.12.0}"
+FLASK_WTF_VERSION="1.3.0"
+PSYCOPG2_VERSION="2.9.11"
 VENV="${CLAUDE_MLFLOW_TEST_VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mlflow') != '$MLFLOW_VERSION')" 2>/dev/null; then
+has() { "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" 2>/dev/null; }
+
+if [ -x "$VENV/bin/python" ] && has mlflow "$MLFLOW_VERSION"; then
+  if ! has Flask-WTF "$FLASK_WTF_VERSION"; then
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "Flask-WTF==$FLASK_WTF_VERSION"
+  fi
+  if ! has psycopg2-binary "$PSYCOPG2_VERSION"; then
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "psycopg2-binary==$PSYCOPG2_VERSION"
+  fi
   exit 0
 fi
 echo "Creating $VENV with mlflow==$MLFLOW_VERSION"
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --disable-pip-version-check -q "mlflow==$MLFLOW_VERSION"
+"$VENV/bin/python" -m pip install --disable-pip-version-check -q "mlflow==$MLFLOW_VERSION" "Flask-WTF==$FLASK_WTF_VERSION" "psycopg2-binary==$PSYCOPG2_VERSION"
 "$VENV/bin/mlflow" --version

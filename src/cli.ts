@@ -25,6 +25,7 @@ program
   .option('--python <path>', 'the Python (>= 3.10) to create the MLflow venv with')
   .option('--mlflow-version <version>', 'install exactly this MLflow version (default: the newest, >= 3.6)')
   .option('--mlflow <path>', 'use this mlflow executable instead of installing one')
+  .option('--backend-store-uri <uri>', 'store traces in PostgreSQL (postgresql://user:password@host:port/database) instead of SQLite in the data folder; installs the driver and checks the connection first')
   .option('-y, --yes', 'do not ask: take the defaults and replace MLflow\'s own tracer if found')
   .action(async (options) => {
     const { runInitCommand } = await import('./commands/init.js');
@@ -100,6 +101,7 @@ program
   .description('One screen: tracing per scope, server, experiment, traces and tokens per day, database, spool')
   .option('--json', 'print the same data as JSON')
   .option('--project <dir>', 'the project folder (default: the current folder)')
+  .option('--user <name>', "count only this user's traces and tokens (the trace metadata mlflow.trace.user)")
   .action(async (options) => {
     const { runStatusCommand } = await import('./commands/status.js');
     process.exitCode = await runStatusCommand(options);

@@ -48,6 +48,35 @@ export class MlflowClient {
     }
   }
 
+  /**
+   * An authenticated call, to tell whether this server takes our credentials:
+   * MLflow's basic-auth app (and most proxies) serve `/health` to anyone, so
+   * only a real API call shows a wrong password. Searches one experiment,
+   * then looks up `experimentName` (when given) for a 403 on that experiment.
+   * 401/403 come back as a result; any other failure throws.
+   */
+  async checkAccess(experimentName?: string, timeoutMs?: number): Promise<{ ok: true } | { ok: false; status: 401 | 403; on: 'server' | 'experiment' }> {
+    const denied = (error: unknown): 401 | 403 | undefined =>
+      error instanceof HttpError && (error.status === 401 || error.status === 403) ? error.status : undefined;
+    try {
+      await this.call('POST', '/api/2.0/mlflow/experiments/search', { max_results: 1 }, timeoutMs);
+    } catch (error) {
+      const status = denied(error);
+      if (status) return { ok: false, status, on: 'server' };
+      throw error;
+    }
+    if (experimentName !== undefined) {
+      try {
+        await this.getExperimentIdByName(experimentName, timeoutMs);
+      } catch (error) {
+        const status = denied(error);
+        if (status) return { ok: false, status, on: 'experiment' };
+        throw error;
+      }
+    }
+    return { ok: true };
+  }
+
   async version(): Promise<string> {
     const res = await httpRequestText(`${this.baseUrl}/version`, { timeoutMs: this.timeoutMs, headers: this.headers });
     return res.body.trim();

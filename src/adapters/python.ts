@@ -267,6 +267,49 @@ export async function ensureMlflowVenv(options: {
   return { ...bins, version, reused: false, tool };
 }
 
+// ---------------------------------------------------------------- more packages
+
+export { PSYCOPG2_REQUIREMENT } from '../core/backend-store.js';
+
+/** The version of `module` that `pythonBin` imports (its `__version__`), or undefined when it cannot import it. */
+export async function importedVersion(pythonBin: string, module: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const code = `import ${module} as m; print(str(getattr(m, '__version__', '?')).split()[0])`;
+  const r = await execa(pythonBin, ['-c', code], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 30_000 });
+  return r.exitCode === 0 ? String(r.stdout).trim() || '?' : undefined;
+}
+
+/**
+ * pip-install requirements into the environment `pythonBin` belongs to (our
+ * venv): with uv when it is on PATH, else the venv's pip (bootstrapped with
+ * ensurepip when the venv was made by uv). pip's cache is used.
+ */
+export async function installIntoPython(options: {
+  pythonBin: string;
+  requirements: string[];
+  onLine?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ tool: 'uv' | 'pip' }> {
+  const { pythonBin, requirements, onLine } = options;
+  const env = options.env ?? process.env;
+  const what = requirements.join(' ');
+  const uv = findOnPath('uv', env);
+  const pipEnv: NodeJS.ProcessEnv = { ...env, PIP_USER: '0', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  const run = async (file: string, args: string[], stepEnv: NodeJS.ProcessEnv): Promise<void> => {
+    const r = await runStreaming(file, args, stepEnv, onLine);
+    if (!r.ok) {
+      const lines = r.tail.length ? `\n${r.tail.map(clip).join('\n')}` : '';
+      throw new CliError(`installing ${what} with ${pythonBin} failed (${[file, ...args.slice(0, 2)].join(' ')}: ${r.summary})${lines}`, EXIT.failure);
+    }
+  };
+  if (uv) {
+    await run(uv, ['pip', 'install', '--python', pythonBin, ...requirements], env);
+    return { tool: 'uv' };
+  }
+  if (!(await hasPip(pythonBin, env))) await run(pythonBin, ['-m', 'ensurepip'], env);
+  await run(pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', ...requirements], pipEnv);
+  return { tool: 'pip' };
+}
+
 // ---------------------------------------------------------------- mlflow executables
 
 /** `mlflow --version` → '3.12.0'. */

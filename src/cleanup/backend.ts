@@ -30,6 +30,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CliError, EXIT } from '../errors.js';
 import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { maskBackendStoreUri, parsePostgresUri } from '../core/backend-store.js';
 
 export interface ExperimentRef {
   id: string;
@@ -278,7 +279,8 @@ try:
     from mlflow import MlflowClient
     from mlflow.entities import ViewType
     from mlflow.exceptions import MlflowException
-    client = MlflowClient(tracking_uri=sys.argv[1])
+    import os
+    client = MlflowClient(tracking_uri=os.environ.pop("CLAUDE_MLFLOW_BACKEND_STORE_URI", None) or sys.argv[1])
     store = client._tracing_client.store
 except Exception as e:
     reply({"id": 0, "ok": False, "error": "%s: %s" % (type(e).__name__, e)})
@@ -380,6 +382,7 @@ export class PythonBackend implements TraceBackend {
   private constructor(
     private readonly child: ChildProcessWithoutNullStreams,
     readonly where: string,
+    private readonly uri: string = where,
   ) {
     this.version = new Promise<string>((resolve, reject) => this.pending.set(0, { resolve: (v) => resolve((v as { version: string }).version), reject }));
     child.stderr.on('data', (d: Buffer) => {
@@ -408,27 +411,48 @@ export class PythonBackend implements TraceBackend {
     child.on('error', (e) => gone(`could not run ${e.message}`));
   }
 
-  /** Start the worker with `python` (the MLflow venv's) against `backendStoreUri`; waits until MLflow is loaded. */
+  /**
+   * Start the worker with `python` (the MLflow venv's) against `backendStoreUri`; waits until MLflow is loaded.
+   * The URI goes in through the environment, its password-masked form on the command line (which every user can read).
+   */
   static async start(python: string, backendStoreUri: string, env: NodeJS.ProcessEnv = process.env): Promise<PythonBackend> {
-    const child = spawn(python, ['-c', PYTHON_WORKER, backendStoreUri], {
+    const shown = maskBackendStoreUri(backendStoreUri);
+    const child = spawn(python, ['-c', PYTHON_WORKER, shown], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
+      env: {
+        ...env,
+        CLAUDE_MLFLOW_BACKEND_STORE_URI: backendStoreUri,
+        MLFLOW_DISABLE_TELEMETRY: 'true',
+        DO_NOT_TRACK: 'true',
+        PYTHONUNBUFFERED: '1',
+        PYTHONIOENCODING: 'utf-8',
+      },
       detached: process.platform !== 'win32', // out of the terminal's process group: Ctrl-C is ours to handle
       windowsHide: true,
     });
-    const backend = new PythonBackend(child, backendStoreUri);
+    const backend = new PythonBackend(child, shown, backendStoreUri);
     try {
       await backend.version;
     } catch (error) {
       await backend.close();
-      throw new CliError(`could not open ${backendStoreUri} with MLflow's Python client (${python}): ${(error as Error).message}`, EXIT.failure);
+      throw new CliError(`could not open ${shown} with MLflow's Python client (${python}): ${backend.scrub((error as Error).message)}`, EXIT.failure);
     }
     return backend;
   }
 
+  /** An error text without the backend store's password (SQLAlchemy errors may quote the URL). */
+  scrub(message: string): string {
+    const parsed = parsePostgresUri(this.uri);
+    const password = parsed.ok ? parsed.store.password : undefined;
+    let out = message.split(this.uri).join(this.where);
+    if (password && password.length >= 4) out = out.split(password).join('***');
+    return out;
+  }
+
   private error(message: string): CliError {
-    if (LOCKED.test(message)) return lockedError(this.where, message);
-    return new CliError(`MLflow's Python client failed on ${this.where}: ${message.slice(0, 400)}`, EXIT.failure);
+    const text = this.scrub(message);
+    if (LOCKED.test(text)) return lockedError(this.where, text);
+    return new CliError(`MLflow's Python client failed on ${this.where}: ${text.slice(0, 400)}`, EXIT.failure);
   }
 
   private request<T>(op: string, args: Record<string, unknown>): Promise<T> {

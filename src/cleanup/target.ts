@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { loadConfig, type LocalServerConfig } from '../adapters/config-store.js';
 import { loadSettings } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
+import { isPostgresUri, withPsycopg2 } from '../core/backend-store.js';
 import { DEFAULT_TRACKING_URI } from '../core/hook-settings.js';
 import { settingsPath, type Scope } from '../core/scopes.js';
 import { ensureServerRunning, isLoopback, serverState, serverUrl, stopServer } from '../server/local-server.js';
@@ -102,7 +103,8 @@ export function resolveTarget(dataRoot: string, env: NodeJS.ProcessEnv, settings
   if (server && isLocalServer(uri, server)) {
     return {
       trackingUri: serverUrl(server),
-      backendStoreUri: server.backendStoreUri,
+      // PostgreSQL through the driver init installed (see withPsycopg2).
+      backendStoreUri: isPostgresUri(server.backendStoreUri) ? withPsycopg2(server.backendStoreUri) : server.backendStoreUri,
       database: sqliteFile(server.backendStoreUri, dataRoot),
       python: pythonBeside(server.mlflowBin),
       server: serverControl(dataRoot, server, env),

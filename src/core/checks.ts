@@ -13,8 +13,10 @@
  * - `skip`: does not apply here, or could not be checked (the message says why).
  */
 import semver from 'semver';
+import { isPostgresUri, PSYCOPG2_REQUIREMENT } from './backend-store.js';
 import { isTruthy } from './hook-settings.js';
 import { findForeignTracers, formatPath, HOOK_EVENTS, isOurHookCommand } from './settings.js';
+import { commandLine } from './shell-quote.js';
 
 // ---------------------------------------------------------------------------
 // Results
@@ -119,6 +121,12 @@ export interface ScopeSettings {
   relaxed?: { line: number; column: number; kind: 'comment' | 'trailing-comma' };
   error?: { line: number; column: number; detail: string };
   doc?: Record<string, unknown>;
+  /**
+   * git tracks this file (`git ls-files --error-unmatch`). Looked up only for
+   * a file whose env holds a secret (see secretEnvKeys); undefined otherwise,
+   * and when there is no git or the file is in no repository.
+   */
+  gitTracked?: boolean;
 }
 
 export interface SettingsFacts {
@@ -231,6 +239,37 @@ export interface DatabaseFacts {
   nowMs: number;
 }
 
+/** The local server's PostgreSQL backend store, probed through the venv's psycopg2 (system catalogs and alembic_version only). */
+export interface PostgresFacts {
+  /** The local server's backend store is PostgreSQL. */
+  applicable: boolean;
+  /** `PostgreSQL database "x" on host:port as user "u"`: never the password. */
+  target?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  /** The Python that ran the probe (the one that runs our mlflow). */
+  python?: string;
+  /** `mlflow db upgrade` for this database, runnable as is (the password comes from the pgpass file). */
+  upgradeCommand?: string;
+  /** The probe did not run (no Python, a crash). */
+  probeError?: string;
+  driver?: string;
+  driverError?: string;
+  connectError?: string;
+  connectMs?: number;
+  queryError?: string;
+  serverVersion?: string;
+  sizeBytes?: number;
+  /** Client connections (pg_stat_activity), and the limit for them: max_connections less the superuser reserve. */
+  connections?: number;
+  maxConnections?: number;
+  reservedConnections?: number;
+  /** alembic_version's revision (null: no MLflow schema yet) and the head of the installed MLflow's migrations. */
+  schema?: { current: string | null; head?: string; known?: boolean; headError?: string };
+}
+
 export interface SpoolFacts {
   dir: string;
   count: number;
@@ -275,6 +314,7 @@ export interface Facts {
   service: ServiceFacts;
   port: PortFacts;
   database: DatabaseFacts;
+  postgres: PostgresFacts;
   spool: SpoolFacts;
   hookLog: HookLogFacts;
   linger: LingerFacts;
@@ -295,6 +335,9 @@ export interface Check {
   deep?: boolean;
   run(facts: Facts): Omit<CheckResult, 'id'>;
 }
+
+/** pg-connections warns from this share of the connections PostgreSQL allows. */
+export const PG_CONNECTIONS_WARN = 0.8;
 
 /** Past these, db-size suggests a cleanup. */
 export const TRACE_COUNT_THRESHOLD = 20_000;
@@ -454,6 +497,7 @@ function skipNotSetUp(facts: Pick<Facts, 'context'>): Omit<CheckResult, 'id'> | 
 /** For db-lock and db-health: our local server's SQLite file and the venv's probe of it, or why there is none to check. */
 function probedDatabase({ context, database: db }: Pick<Facts, 'context' | 'database'>): { file: string; probe: SqliteProbeFacts } | Omit<CheckResult, 'id'> {
   if (!context.server) return skip('No local server.');
+  if (isPostgresUri(context.server.backendStoreUri)) return skip('Not applicable: the server stores traces in PostgreSQL (see pg-connection).');
   if (!db.file) return skip('The server does not use a SQLite file.');
   if (!db.exists) return skip(`No database yet (${db.file}).`);
   if (!db.probe) return skip(`Cannot probe the database: ${db.probeError ?? 'no Python'}.`);
@@ -783,13 +827,121 @@ const dbHealthCheck: Check = {
   },
 };
 
+/** For the pg-* checks: our server's PostgreSQL, connected, or why there is nothing to check. */
+function connectedPostgres({ context, postgres: pg }: Pick<Facts, 'context' | 'postgres'>): Omit<CheckResult, 'id'> | undefined {
+  if (!context.server) return skip('No local server.');
+  if (!pg.applicable) return skip('Not applicable: the server stores traces in SQLite (see db-lock).');
+  if (pg.probeError || pg.driverError || pg.connectError) return skip('Not connected (see pg-connection).');
+  return undefined;
+}
+
+const pgConnectionCheck: Check = {
+  id: 'pg-connection',
+  group: 'database',
+  title: 'PostgreSQL connection',
+  needs: ['context', 'postgres'],
+  run({ context, postgres: pg }) {
+    if (!context.server) return skip('No local server.');
+    if (!pg.applicable) return skip('Not applicable: the server stores traces in SQLite (see db-lock).');
+    const target = pg.target ?? 'the PostgreSQL database';
+    if (pg.probeError) return { status: 'fail', message: `Cannot check ${target}: ${pg.probeError}.`, fix: { command: `${context.cli} init` } };
+    if (pg.driverError) {
+      return {
+        status: 'fail',
+        message: `The PostgreSQL driver psycopg2 does not import in ${pg.python ?? "the venv's Python"}: MLflow's server cannot reach ${target}.`,
+        details: [pg.driverError],
+        fix: { command: pg.python ? commandLine([pg.python, '-m', 'pip', 'install', PSYCOPG2_REQUIREMENT], context.platform) : `${context.cli} init` },
+      };
+    }
+    if (pg.connectError) {
+      const ready = ['pg_isready', ...(pg.host ? ['-h', pg.host] : []), ...(pg.port ? ['-p', String(pg.port)] : []), ...(pg.database ? ['-d', pg.database] : [])];
+      return {
+        status: 'fail',
+        message: `Cannot connect to ${target}: ${pg.connectError.replace(/\.$/, '')}. The server cannot store traces; they are spooled meanwhile.`,
+        details: ['Is PostgreSQL running there, and are the user and password in `--backend-store-uri` right? (`init --backend-store-uri …` changes them.)'],
+        fix: { command: commandLine(ready, context.platform) },
+      };
+    }
+    if (pg.queryError) return { status: 'fail', message: `Connected to ${target}, but a catalog query failed: ${pg.queryError}.` };
+    const details = [`driver psycopg2 ${pg.driver ?? '?'} (${pg.python ?? '?'})`];
+    return ok(`PostgreSQL ${pg.serverVersion ?? '?'}, ${target}${pg.connectMs !== undefined ? ` (connected in ${pg.connectMs} ms)` : ''}`, details);
+  },
+};
+
+const pgConnectionsCheck: Check = {
+  id: 'pg-connections',
+  group: 'database',
+  title: 'PostgreSQL connections in use',
+  needs: ['context', 'postgres'],
+  run({ context, postgres: pg }) {
+    const none = connectedPostgres({ context, postgres: pg });
+    if (none) return none;
+    if (pg.connections === undefined || pg.maxConnections === undefined) return skip('Connection counts unknown (see pg-connection).');
+    const limit = Math.max(1, pg.maxConnections - (pg.reservedConnections ?? 0));
+    const share = pg.connections / limit;
+    const summary = `${pg.connections} of ${limit} connections in use (${Math.round(share * 100)}%; max_connections ${pg.maxConnections}, ${pg.reservedConnections ?? 0} reserved for superusers)`;
+    if (share >= PG_CONNECTIONS_WARN) {
+      return {
+        status: 'warn',
+        message: `${summary}: near the limit, where PostgreSQL refuses new connections and MLflow's server cannot store traces.`,
+        fix: { command: 'close idle sessions (SELECT pid, usename, application_name, state FROM pg_stat_activity), or raise max_connections in postgresql.conf and restart PostgreSQL' },
+      };
+    }
+    return ok(summary);
+  },
+};
+
+const pgMigrationCheck: Check = {
+  id: 'pg-migration',
+  group: 'database',
+  title: "Database schema matches MLflow's migrations",
+  needs: ['context', 'postgres'],
+  run({ context, postgres: pg }) {
+    const none = connectedPostgres({ context, postgres: pg });
+    if (none) return none;
+    const schema = pg.schema;
+    if (!schema) return skip('Schema revision unknown (see pg-connection).');
+    if (schema.headError) return skip(`Cannot tell which schema the installed MLflow expects: ${schema.headError}.`);
+    if (schema.current === null) {
+      return {
+        status: 'warn',
+        message: `${pg.target ?? 'The database'} has no MLflow schema yet (no alembic_version table): the server creates it when it starts.`,
+        fix: startServer(context.cli),
+      };
+    }
+    if (schema.current === schema.head) return ok(`at revision ${schema.current}, the newest the installed MLflow knows`);
+    if (schema.known === false) {
+      return {
+        status: 'fail',
+        message: `The database schema is at revision ${schema.current}, which the installed MLflow does not know (it expects ${schema.head}): a newer MLflow upgraded it, and this one's server refuses to start on it.`,
+        fix: { command: `install that newer MLflow: ${context.cli} init --mlflow-version <the newer version>` },
+      };
+    }
+    const upgrade = pg.upgradeCommand ?? 'mlflow db upgrade <backend store URI>';
+    return {
+      status: 'fail',
+      message: `The database schema is at revision ${schema.current}, but the installed MLflow expects ${schema.head}: MLflow's server refuses to start until the database is upgraded.`,
+      details: ['Back up the database first (pg_dump): the migration changes MLflow\'s tables.'],
+      fix: { command: `${context.cli} server stop; ${upgrade} && ${context.cli} server start` },
+    };
+  },
+};
+
 const dbSizeCheck: Check = {
   id: 'db-size',
   group: 'database',
   title: 'Traces stored',
-  needs: ['context', 'database'],
-  run({ context, database: db }) {
+  needs: ['context', 'database', 'postgres'],
+  run({ context, database: db, postgres: pg }) {
     if (!context.server) return skip('No local server.');
+    if (pg.applicable) {
+      if (pg.sizeBytes === undefined) return skip('Database size unknown (see pg-connection).');
+      const summary = `${formatBytes(pg.sizeBytes)} in ${pg.target ?? 'PostgreSQL'}`;
+      if (pg.sizeBytes > DB_SIZE_THRESHOLD) {
+        return { status: 'warn', message: `${summary}: the database is getting large; delete old traces.`, fix: { command: `${context.cli} cleanup --older-than ${CLEANUP_AGE}` } };
+      }
+      return ok(summary);
+    }
     if (!db.file || !db.exists) return skip('No database yet.');
     if (!db.probe || db.probe.traceCount === undefined) {
       if (db.probe?.noTraceTable) return ok('no traces yet');
@@ -964,6 +1116,68 @@ const tracingEnabledCheck: Check = {
   },
 };
 
+/**
+ * Names that hold a secret: TOKEN, PASSWORD, SECRET, API_KEY… as a whole
+ * `_`-separated part of the name, so MLFLOW_TRACKING_TOKEN, DATABRICKS_TOKEN
+ * and AWS_SECRET_ACCESS_KEY count but CLAUDE_CODE_MAX_OUTPUT_TOKENS does not.
+ */
+const SECRET_ENV_KEY = /(?:^|_)(?:TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|ACCESS_KEY|PRIVATE_KEY)(?:_|$)/i;
+
+/** The env keys of a settings document that hold a non-empty secret-looking value. */
+export function secretEnvKeys(doc: Record<string, unknown> | undefined): string[] {
+  if (!doc || !isObject(doc.env)) return [];
+  return Object.entries(doc.env)
+    .filter(([key, value]) => SECRET_ENV_KEY.test(key) && value !== null && value !== undefined && String(value).trim() !== '')
+    .map(([key]) => key);
+}
+
+/** The folder and name of a file, without node:path (this module does no I/O and runs anywhere). */
+function splitFile(file: string): { dir: string; name: string } {
+  const at = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
+  return at < 0 ? { dir: '.', name: file } : { dir: file.slice(0, at) || '/', name: file.slice(at + 1) };
+}
+
+/**
+ * A token or password in a settings file that git tracks is in the repository
+ * (and its history) for anyone who can read it. It does not stop traces, so
+ * this is a warning: doctor's exit code stays 0 for it.
+ */
+const settingsSecretsCheck: Check = {
+  id: 'settings-secrets',
+  group: 'settings',
+  title: 'No token or password in a settings file that git tracks',
+  needs: ['settings', 'context'],
+  run({ settings, context }) {
+    const found = settings.scopes
+      .filter((s) => s.doc && s.parse !== 'error')
+      .map((s) => ({ s, keys: secretEnvKeys(s.doc) }))
+      .filter((x) => x.keys.length > 0);
+    const tracked = found.filter((x) => x.s.gitTracked === true);
+    const list = (keys: string[]): string => keys.map((k) => `env.${k}`).join(', ');
+    if (tracked.length === 0) {
+      if (found.length === 0) return ok('no token or password in the env of any settings file');
+      return ok(
+        `${found.length === 1 ? '1 settings file holds' : `${found.length} settings files hold`} a token or password, but git does not track ${found.length === 1 ? 'it' : 'them'}`,
+        found.map((x) => `${x.s.scope}: ${x.s.file}: ${list(x.keys)} (not tracked by git)`),
+      );
+    }
+    const first = tracked[0]!;
+    const { dir, name } = splitFile(first.s.file);
+    const move = `move ${list(first.keys)} out of ${first.s.file} into ${first.s.scope === 'user' ? 'your shell environment (e.g. ~/.profile)' : '~/.claude/settings.json or your shell environment'}`;
+    // The project file is meant to be shared (it holds our hooks): take the secret out of it, not the file out of git.
+    const untrack = first.s.scope === 'project' ? 'and commit' : `or stop tracking the file: \`${commandLine(['git', '-C', dir, 'rm', '--cached', name], context.platform)}\` (and add it to .gitignore)`;
+    return {
+      status: 'warn',
+      message:
+        tracked.length === 1
+          ? `${list(first.keys)} in ${first.s.scope} settings (${first.s.file}), which git tracks: anyone who can read the repository can read ${first.keys.length === 1 ? 'it' : 'them'}.`
+          : `Tokens or passwords in ${tracked.length} settings files that git tracks: anyone who can read the repository can read them.`,
+      details: tracked.map((x) => `${x.s.scope}: ${x.s.file}: ${list(x.keys)} (tracked by git)`),
+      fix: { command: `${move}, ${untrack}; git history keeps the old value, so rotate it` },
+    };
+  },
+};
+
 const settingsEnvCheck: Check = {
   id: 'settings-env',
   group: 'settings',
@@ -1131,6 +1345,9 @@ export const CHECKS: readonly Check[] = [
   portCheck,
   dbLockCheck,
   dbHealthCheck,
+  pgConnectionCheck,
+  pgConnectionsCheck,
+  pgMigrationCheck,
   dbSizeCheck,
   settingsJsonCheck,
   hookOnceCheck,
@@ -1138,6 +1355,7 @@ export const CHECKS: readonly Check[] = [
   hooksEnabledCheck,
   tracingEnabledCheck,
   settingsEnvCheck,
+  settingsSecretsCheck,
   serviceCheck,
   lingerCheck,
   spoolCheck,

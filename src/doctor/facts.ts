@@ -26,6 +26,7 @@ import {
   type HookProcessFacts,
   type LingerFacts,
   type PortFacts,
+  type PostgresFacts,
   type PythonFacts,
   type RuntimeFacts,
   type ServerFacts,
@@ -34,10 +35,12 @@ import {
   type SpoolFacts,
 } from '../core/checks.js';
 import { readQuoted } from '../core/settings.js';
+import { describePostgres, isPostgresUri, parsePostgresUri, uriWithoutCredentials, uriWithoutPassword, withPsycopg2 } from '../core/backend-store.js';
+import { commandLine } from '../core/shell-quote.js';
 import { runDeep } from './deep.js';
 import type { HostEnvironment } from './environment.js';
 import { fileHolders, processInfo, selfOrAncestor } from './proc.js';
-import { readAllScopes } from './settings-scan.js';
+import { markGitTracked, readAllScopes } from './settings-scan.js';
 import { runProcess } from './spawn.js';
 import { runVenvProbe, type VenvProbe } from './sqlite-probe.js';
 
@@ -210,7 +213,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
   });
 
   const settings = memo(
-    async (): Promise<SettingsFacts> => readAllScopes({ project, home, platform, managedFile: environment.managedSettingsFile }),
+    async (): Promise<SettingsFacts> => markGitTracked(readAllScopes({ project, home, platform, managedFile: environment.managedSettingsFile }), env),
   );
 
   const runtime = memo(async (): Promise<RuntimeFacts> => {
@@ -439,6 +442,40 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     return facts;
   });
 
+  const postgres = memo(async (): Promise<PostgresFacts> => {
+    const ctx = await context();
+    const parsed = ctx.server && isPostgresUri(ctx.server.backendStoreUri) ? parsePostgresUri(ctx.server.backendStoreUri) : undefined;
+    if (!ctx.server || !parsed) return { applicable: false };
+    if (!parsed.ok) return { applicable: true, probeError: `the backend store URI in ${files.config} is not usable: ${parsed.error}` };
+    const store = parsed.store;
+    const python = pythonForMlflow(ctx.server.mlflowBin);
+    // Copyable as printed: doctor masks `user@` in URLs, so the user goes in PGUSER, the password stays in the server's pgpass file.
+    const upgrade = commandLine([ctx.server.mlflowBin, 'db', 'upgrade', withPsycopg2(platform === 'win32' ? uriWithoutPassword(store) : uriWithoutCredentials(store))], platform);
+    const prefix =
+      platform === 'win32'
+        ? ''
+        : [store.user ? `PGUSER=${commandLine([store.user], platform)}` : '', store.password !== undefined ? `PGPASSFILE=${commandLine([join(dataRoot, 'pgpass')], platform)}` : '']
+            .filter(Boolean)
+            .map((a) => `${a} `)
+            .join('');
+    const facts: PostgresFacts = {
+      applicable: true,
+      target: describePostgres(store),
+      ...(store.host ? { host: store.host } : {}),
+      port: store.port,
+      database: store.database,
+      ...(store.user ? { user: store.user } : {}),
+      python,
+      // The password comes from the pgpass file the server uses, so the command shows none.
+      upgradeCommand: `${prefix}${upgrade}`,
+    };
+    if (!isExecutableFile(python)) return { ...facts, probeError: `${python} is missing (see mlflow-installed)` };
+    const { runPostgresProbe } = await import('./postgres-probe.js');
+    const probe = await runPostgresProbe(python, store, { mode: 'full', env });
+    const { error, ...rest } = probe;
+    return { ...facts, ...rest, ...(error ? { probeError: error } : {}) };
+  });
+
   const spool = memo(async (): Promise<SpoolFacts> => {
     const dir = files.spool;
     const list = listSpoolFiles(dir);
@@ -483,7 +520,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     return runDeep({ context: await context(), settings: await settings(), env, project });
   });
 
-  return { context, settings, runtime, hookProcess, python, server, service, port, database, spool, hookLog, linger, deep };
+  return { context, settings, runtime, hookProcess, python, server, service, port, database, postgres, spool, hookLog, linger, deep };
 }
 
 /** Gather the facts `keys` names, concurrently. The object holds only those keys. */

@@ -235,7 +235,10 @@ async function reinstallMlflow(fx: FixEnvironment): Promise<string> {
   const python = await findPython({ env: fx.env });
   const venv = await ensureMlflowVenv({ venvDir, python, env: fx.env, onLine: fx.progress });
   if (venv.mlflowBin !== server.mlflowBin) saveConfig(paths(fx.dataRoot).config, { ...config, server: { ...server, mlflowBin: venv.mlflowBin } });
-  return `MLflow ${venv.version} is installed in ${join(venvDir)}`;
+  // A PostgreSQL backend store needs its driver in the new venv too.
+  const { ensureDriver, postgresStoreOf } = await import('../init/postgres.js');
+  const driver = postgresStoreOf(server.backendStoreUri) ? await ensureDriver(venv.mlflowBin, fx.env, fx.progress) : undefined;
+  return `MLflow ${venv.version}${driver ? ` and psycopg2 ${driver.version} are` : ' is'} installed in ${join(venvDir)}`;
 }
 
 const APPLY: Record<FixId, (fx: FixEnvironment) => Promise<string> | string> = {

@@ -51,7 +51,7 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** `2 warnings, 1 skipped · 23 checks, 1 problem`: always ends with "N checks, M problems". */
+/** `2 warnings, 1 skipped · 24 checks, 1 problem`: always ends with "N checks, M problems". */
 export function summaryLine(summary: Summary): string {
   const extras: string[] = [];
   if (summary.warnings) extras.push(plural(summary.warnings, 'warning'));

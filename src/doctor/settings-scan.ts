@@ -4,10 +4,11 @@
  * anyway (JSONC, through loadSettings) so that doctor can say what is in it,
  * but it is marked `relaxed`: Claude Code ignores it whole.
  */
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { loadSettings, SettingsError } from '../adapters/settings-file.js';
-import type { ScopeSettings, SettingsFacts, SettingsScope } from '../core/checks.js';
+import { secretEnvKeys, type ScopeSettings, type SettingsFacts, type SettingsScope } from '../core/checks.js';
 import { settingsPath } from '../core/scopes.js';
+import { runProcess } from './spawn.js';
 
 /** Where the managed (enterprise) settings live on this platform. */
 export function managedSettingsPath(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -95,5 +96,26 @@ export function readAllScopes(options: ScopeFiles): SettingsFacts {
   const scopes = scopeFiles(options)
     .map(({ scope, file }) => readScope(scope, file))
     .filter((s) => s.scope !== 'managed' || s.exists);
+  return { scopes };
+}
+
+/**
+ * Whether git tracks `file`: `git ls-files --error-unmatch` in the file's own
+ * folder (so the repository is the one that holds the file). undefined when
+ * git is missing or the folder is in no repository.
+ */
+export async function isTrackedByGit(file: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean | undefined> {
+  const r = await runProcess('git', ['ls-files', '--error-unmatch', '--', basename(file)], { cwd: dirname(file), env, timeoutMs: 5000 });
+  if (r.error || r.timedOut || r.exitCode === undefined) return undefined;
+  if (r.exitCode === 0) return true;
+  // 1: in a repository, but not tracked; 128: not in a repository (or git refuses the folder).
+  return r.exitCode === 1 ? false : undefined;
+}
+
+/** Mark the files whose env holds a secret with whether git tracks them (for the settings-secrets check). */
+export async function markGitTracked(settings: SettingsFacts, env: NodeJS.ProcessEnv = process.env): Promise<SettingsFacts> {
+  const scopes = await Promise.all(
+    settings.scopes.map(async (s) => (s.exists && secretEnvKeys(s.doc).length > 0 ? { ...s, gitTracked: await isTrackedByGit(s.file, env) } : s)),
+  );
   return { scopes };
 }

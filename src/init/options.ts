@@ -2,6 +2,7 @@
 import { basename } from 'node:path';
 import { CliError, EXIT } from '../errors.js';
 import { isScope, type Scope } from '../core/scopes.js';
+import { maskBackendStoreUri, parseBackendStoreUri, withPsycopg2 } from '../core/backend-store.js';
 
 export const DEFAULT_PORT = 5000;
 
@@ -16,6 +17,8 @@ export interface InitFlags {
   python?: string;
   mlflowVersion?: string;
   mlflow?: string;
+  /** The local server's backend store (default: SQLite in the data folder). */
+  backendStoreUri?: string;
   yes: boolean;
 }
 
@@ -29,6 +32,8 @@ export interface InitAnswers {
   portExplicit: boolean;
   /** Keep the local server running with the OS's service manager (else a background process). */
   service: boolean;
+  /** --backend-store-uri, validated; undefined keeps what init chose before (SQLite by default). */
+  backendStoreUri?: string;
 }
 
 /** The questions `init` asks, so that tests (and non-TTY runs) can answer them another way. */
@@ -72,12 +77,31 @@ export function parseTrackingUri(value: string): string {
 }
 
 /**
+ * --backend-store-uri: a PostgreSQL URI (postgresql:// or postgresql+psycopg2://),
+ * or an SQLite file by absolute path. The message never shows the password.
+ */
+export function parseBackendStoreFlag(value: string): string {
+  const parsed = parseBackendStoreUri(value.trim());
+  if (!parsed.ok) {
+    throw new CliError(`--backend-store-uri ${JSON.stringify(maskBackendStoreUri(value.trim()))}: ${parsed.error}`, EXIT.usage);
+  }
+  return parsed.store.kind === 'postgresql' ? withPsycopg2(parsed.store.uri) : parsed.store.uri;
+}
+
+/**
  * Every answer, from flags first, then prompts (on a TTY without --yes), then
  * defaults (with --yes). With no TTY and no --yes, a missing answer is an error.
  */
 export async function resolveAnswers(flags: InitFlags, prompter: Prompter | undefined): Promise<InitAnswers> {
   const ask = !flags.yes && prompter !== undefined;
   const missing: string[] = [];
+
+  // Checked before any question: a bad URI is a usage error, whatever else is asked.
+  const backendStoreUri = flags.backendStoreUri !== undefined ? parseBackendStoreFlag(flags.backendStoreUri) : undefined;
+  const remoteWithStore = (): never => {
+    throw new CliError('--backend-store-uri is for the local server init runs; with --tracking-uri your own server decides where it stores traces', EXIT.usage);
+  };
+  if (backendStoreUri !== undefined && flags.trackingUri !== undefined) remoteWithStore();
   const need = (flag: string): void => {
     if (!flags.yes && !ask) missing.push(flag);
   };
@@ -91,6 +115,7 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
   if (flags.trackingUri !== undefined) remoteUri = parseTrackingUri(flags.trackingUri);
   else if (ask) remoteUri = (await prompter.server()).remoteUri;
   else need('--tracking-uri');
+  if (remoteUri !== undefined && backendStoreUri !== undefined) remoteWithStore();
 
   const defaultExperiment = basename(flags.project) || 'claude-code';
   let experiment = defaultExperiment;
@@ -114,5 +139,5 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
   if (missing.length > 0) {
     throw new CliError(`no terminal to ask on, and ${missing.join(', ')} not given. ${FLAG_HELP}`, EXIT.usage);
   }
-  return { scope, remoteUri, experiment, port, portExplicit, service };
+  return { scope, remoteUri, experiment, port, portExplicit, service, ...(backendStoreUri !== undefined ? { backendStoreUri } : {}) };
 }

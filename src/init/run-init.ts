@@ -18,6 +18,8 @@ import { settingsPath } from '../core/scopes.js';
 import { CliError, EXIT } from '../errors.js';
 import { installServer, isLoopback, pickManager, serverFiles, serverState, serverUrl, sqliteUri } from '../server/local-server.js';
 import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
+import { checkGivenDriver, checkReachable, ensureDriver, postgresStoreOf, verifyConnection } from './postgres.js';
+import { describePostgres, isPostgresUri } from '../core/backend-store.js';
 
 /** Seconds Claude Code gives our hook; it finishes in under 2 s by itself. */
 export const HOOK_TIMEOUT_SEC = 5;
@@ -91,6 +93,73 @@ function assertCanWrite(file: string): void {
   }
 }
 
+/** The URL without `user:password@`, for messages. */
+function withoutCredentials(uri: string): string {
+  try {
+    const url = new URL(uri);
+    if (!url.username && !url.password) return uri;
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/+$/, '');
+  } catch {
+    return uri;
+  }
+}
+
+/** Which of MLflow's auth variables the requests carry (authHeaders' order: the token wins), never their values. */
+function whoAsks(env: NodeJS.ProcessEnv): { kind: 'token' | 'basic' | 'none'; label: string } {
+  if (env.MLFLOW_TRACKING_TOKEN) return { kind: 'token', label: 'the token in MLFLOW_TRACKING_TOKEN' };
+  if (env.MLFLOW_TRACKING_USERNAME || env.MLFLOW_TRACKING_PASSWORD) {
+    return { kind: 'basic', label: `user "${env.MLFLOW_TRACKING_USERNAME ?? ''}" (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)` };
+  }
+  return { kind: 'none', label: 'no credentials' };
+}
+
+/** One line: what the server refused, and which variables to set. */
+export function accessDeniedMessage(
+  server: string,
+  denied: { status: 401 | 403; on: 'server' | 'experiment' },
+  experiment: string,
+  env: NodeJS.ProcessEnv,
+): string {
+  const who = whoAsks(env);
+  const vars = 'MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)';
+  const tail = 'and run init again; nothing was changed.';
+  if (denied.status === 401) {
+    if (who.kind === 'none') return `the MLflow server at ${server} requires credentials (HTTP 401): set ${vars} in your environment ${tail}`;
+    if (who.kind === 'token') {
+      return `the MLflow server at ${server} refused the token in MLFLOW_TRACKING_TOKEN (HTTP 401): check it, or unset it and set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, ${tail}`;
+    }
+    return `the MLflow server at ${server} refused the credentials of ${who.label} (HTTP 401): check ${vars} ${tail}`;
+  }
+  const what = denied.on === 'experiment' ? `the experiment "${experiment}"` : 'its API';
+  const other = denied.on === 'experiment' ? 'choose another experiment with --experiment, or ' : '';
+  return `the MLflow server at ${server} denies ${who.label} access to ${what} (HTTP 403): ask its administrator for permission, ${other}set ${vars} for another account, ${tail}`;
+}
+
+/**
+ * A remote server must answer and take our credentials before anything is
+ * written: `/health` alone proves neither (MLflow's basic-auth app serves it
+ * to anyone), so an authenticated API call decides.
+ */
+async function verifyRemote(trackingUri: string, experiment: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const server = withoutCredentials(trackingUri);
+  const client = new MlflowClient({ trackingUri, env, timeoutMs: 5000 });
+  const healthy = await client.health();
+  let access: Awaited<ReturnType<MlflowClient['checkAccess']>>;
+  try {
+    access = await client.checkAccess(experiment, healthy ? 10_000 : 5000);
+  } catch (error) {
+    if (!healthy) throw new CliError(`cannot reach the MLflow server at ${server}/health; nothing was changed.`, EXIT.failure);
+    const status = (error as { status?: number }).status;
+    throw new CliError(
+      `the server at ${server} answers /health but not MLflow's REST API (${status ? `HTTP ${status}` : (error as Error).message}); is it an MLflow tracking server? Nothing was changed.`,
+      EXIT.failure,
+    );
+  }
+  if (!access.ok) throw new CliError(accessDeniedMessage(server, access, experiment, env), EXIT.failure);
+}
+
 type MlflowChoice =
   | { kind: 'given'; path: string; version: string }
   | { kind: 'reuse'; venv: VenvResult }
@@ -143,9 +212,7 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
   let server: LocalServerConfig | undefined;
   if (answers.remoteUri) {
     trackingUri = answers.remoteUri;
-    if (!(await new MlflowClient({ trackingUri, env: options.env, timeoutMs: 5000 }).health())) {
-      throw new CliError(`cannot reach the MLflow server at ${trackingUri}/health; nothing was changed.`, EXIT.failure);
-    }
+    await verifyRemote(trackingUri, answers.experiment, options.env);
   } else {
     const port = await choosePort(answers, config, options.dataRoot, options.prompter, options.yes, notes);
     const host = options.host ?? config.server?.host ?? '127.0.0.1';
@@ -159,12 +226,21 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
       mlflowBin: config.server?.mlflowBin ?? '',
       host,
       port,
-      backendStoreUri: sqliteUri(serverFiles(options.dataRoot).database),
+      // --backend-store-uri, else the PostgreSQL database init was given before, else SQLite in the data folder.
+      backendStoreUri:
+        answers.backendStoreUri ??
+        (config.server && isPostgresUri(config.server.backendStoreUri) ? config.server.backendStoreUri : sqliteUri(serverFiles(options.dataRoot).database)),
     };
     trackingUri = serverUrl(server);
   }
   // Which MLflow to run, checked before anything is installed or written.
   const mlflow = server ? await chooseMlflow(options) : undefined;
+  // PostgreSQL: reachable, and (with --mlflow) its driver there, before anything is installed.
+  const postgres = server ? postgresStoreOf(server.backendStoreUri) : undefined;
+  if (postgres) {
+    await checkReachable(postgres);
+    if (mlflow?.kind === 'given') await checkGivenDriver(mlflow.path, options.env);
+  }
 
   const done: string[] = [];
   const state = { experimentId: '', command: '', settingsWritten: false, configChanged: false };
@@ -196,6 +272,25 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
           server!.mlflowBin = venv.mlflowBin;
           task.title = venv.reused ? `MLflow ${venv.version} already installed` : `Installed MLflow ${venv.version} (${venv.tool})`;
           if (!venv.reused) done.push(`Installed MLflow ${venv.version} into ${options.dataRoot}/venv.`);
+        },
+      },
+      {
+        title: 'Install the PostgreSQL driver',
+        enabled: () => postgres !== undefined && mlflow?.kind !== 'given',
+        task: async (_ctx, task) => {
+          const driver = await ensureDriver(server!.mlflowBin, options.env, (line) => {
+            task.output = line;
+          });
+          task.title = driver.installed ? `Installed the PostgreSQL driver psycopg2 ${driver.version} (${driver.tool})` : `PostgreSQL driver psycopg2 ${driver.version} already installed`;
+          if (driver.installed) done.push(`Installed the PostgreSQL driver psycopg2 ${driver.version} into the MLflow venv.`);
+        },
+      },
+      {
+        title: 'Check the PostgreSQL connection',
+        enabled: () => postgres !== undefined,
+        task: async (_ctx, task) => {
+          const version = await verifyConnection(server!.mlflowBin, postgres!, options.env);
+          task.title = `Connected to ${describePostgres(postgres!)} (PostgreSQL ${version})`;
         },
       },
       {
@@ -289,6 +384,11 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
   const ui = `${trackingUri}/#/experiments/${state.experimentId}/traces`;
   const summary = [
     ...notes,
+    ...(postgres
+      ? [
+          `Traces are stored in ${describePostgres(postgres)}${postgres.password !== undefined ? `; the server reads its password from ${serverFiles(options.dataRoot).pgpass} (readable by you only), never from its command line` : ''}.`,
+        ]
+      : []),
     ...(changed ? done : ['Already set up: nothing changed.']),
     `Traces of every Claude Code session go to ${ui}`,
     'Undo: `claude-mlflow disable` pauses tracing; `claude-mlflow uninstall` removes it all (your database is kept).',

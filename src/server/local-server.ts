@@ -3,10 +3,12 @@
  * stopping and installing it under whichever manager keeps it alive — the
  * OS's own service manager, or our pidfile-managed background process.
  */
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { LocalServerConfig } from '../adapters/config-store.js';
+import { ensurePrivateDir, writeFileAtomic } from '../adapters/fs-atomic.js';
+import { parsePostgresUri, pgpassLine, uriWithoutPassword, withPsycopg2 } from '../core/backend-store.js';
 import {
   backgroundState,
   startBackground,
@@ -27,7 +29,48 @@ export function serverFiles(dataRoot: string) {
     artifacts: join(dataRoot, 'artifacts'),
     log: join(dataRoot, 'logs', 'server.log'),
     pidFile: join(dataRoot, 'server.pid'),
+    /** libpq password file for a PostgreSQL backend store: the server's PGPASSFILE (0600). */
+    pgpass: join(dataRoot, 'pgpass'),
   };
+}
+
+/**
+ * How the server gets its backend store. A PostgreSQL password never goes on
+ * the server's command line (which every user of the machine can read in
+ * `ps`) nor into the service files: the URI is passed without it, and libpq
+ * reads it from PGPASSFILE, a 0600 file in the 0700 data folder.
+ */
+export function serverStore(dataRoot: string, server: Pick<LocalServerConfig, 'backendStoreUri'>): {
+  uri: string;
+  environment: Record<string, string>;
+  /** The password file's text, when there is a password. */
+  pgpass?: string;
+} {
+  const parsed = parsePostgresUri(server.backendStoreUri);
+  if (!parsed.ok) return { uri: server.backendStoreUri, environment: {} };
+  const line = pgpassLine(parsed.store);
+  if (line === undefined) return { uri: withPsycopg2(server.backendStoreUri), environment: {} };
+  return { uri: withPsycopg2(uriWithoutPassword(parsed.store)), environment: { PGPASSFILE: serverFiles(dataRoot).pgpass }, pgpass: line };
+}
+
+/** Write (or remove) the password file before the server starts. */
+export function writeServerSecrets(dataRoot: string, server: Pick<LocalServerConfig, 'backendStoreUri'>): void {
+  const file = serverFiles(dataRoot).pgpass;
+  const { pgpass } = serverStore(dataRoot, server);
+  if (pgpass === undefined) {
+    rmSync(file, { force: true });
+    return;
+  }
+  let current: string | undefined;
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    current = undefined;
+  }
+  ensurePrivateDir(dataRoot);
+  if (current !== pgpass) writeFileAtomic(file, pgpass, 0o600);
+  // libpq ignores a password file that group or others can read.
+  chmodSync(file, 0o600);
 }
 
 export function sqliteUri(file: string): string {
@@ -45,22 +88,28 @@ export function isLoopback(host: string): boolean {
 
 export function serverSpec(dataRoot: string, server: LocalServerConfig, env?: NodeJS.ProcessEnv): ServerSpec {
   const files = serverFiles(dataRoot);
+  const store = serverStore(dataRoot, server);
   return {
     mlflowBin: server.mlflowBin,
-    backendStoreUri: server.backendStoreUri,
+    backendStoreUri: store.uri,
     artifactsDir: files.artifacts,
     host: server.host,
     port: server.port,
     logFile: files.log,
     pidFile: files.pidFile,
-    env,
+    env: Object.keys(store.environment).length ? { ...(env ?? process.env), ...store.environment } : env,
   };
+}
+
+/** What an OS service manager runs: the background server's command, with PGPASSFILE (never the password) in its environment. */
+export function serviceSpecOf(dataRoot: string, server: LocalServerConfig, env?: NodeJS.ProcessEnv, platform?: NodeJS.Platform): ServiceSpec {
+  return serviceSpecFor(serverSpec(dataRoot, server, env), { environment: serverStore(dataRoot, server).environment, platform });
 }
 
 function osService(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): { manager: ServiceManager; spec: ServiceSpec } {
   if (server.manager === 'background') throw new Error('not an OS service');
   const manager = createManager(server.manager, defaultContext(env));
-  return { manager, spec: serviceSpecFor(serverSpec(dataRoot, server, env)) };
+  return { manager, spec: serviceSpecOf(dataRoot, server, env) };
 }
 
 function alive(pid: number): () => boolean {
@@ -91,12 +140,20 @@ export function protectServerFiles(dataRoot: string): void {
   }
 }
 
+/** A running background server's recorded command line uses this backend store (an old record without a command counts as the same). */
+function sameStore(command: string[] | undefined, uri: string): boolean {
+  if (!command?.length) return true;
+  const i = command.indexOf('--backend-store-uri');
+  return i < 0 || command[i + 1] === uri;
+}
+
 /** Start the server unless it is already running; wait for /health either way. */
 export async function ensureServerRunning(
   dataRoot: string,
   server: LocalServerConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ started: boolean; pid?: number }> {
+  writeServerSecrets(dataRoot, server);
   if (server.manager !== 'background') {
     const { manager, spec } = osService(dataRoot, server, env);
     const before = await manager.status(spec);
@@ -109,7 +166,7 @@ export async function ensureServerRunning(
   const files = serverFiles(dataRoot);
   const current = await backgroundState(files.pidFile);
   if (current.state === 'running' && current.record) {
-    if (current.record.port === server.port && current.record.host === server.host) {
+    if (current.record.port === server.port && current.record.host === server.host && sameStore(current.record.command, serverSpec(dataRoot, server, env).backendStoreUri)) {
       await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
       return { started: false, pid: current.record.pid };
     }
@@ -133,6 +190,7 @@ export async function stopServer(dataRoot: string, server: LocalServerConfig, en
 }
 
 export async function restartServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<{ pid?: number }> {
+  writeServerSecrets(dataRoot, server);
   if (server.manager === 'background') {
     const result = await stopBackground(serverFiles(dataRoot).pidFile);
     if (result === 'not-ours') return { pid: undefined };
@@ -190,6 +248,7 @@ export async function installServer(
   if (server.manager === 'background') return { ...(await ensureServerRunning(dataRoot, server, env)), notes };
 
   await stopBackground(serverFiles(dataRoot).pidFile);
+  writeServerSecrets(dataRoot, server);
   const { manager, spec } = osService(dataRoot, server, env);
   const before = await manager.status(spec);
   await manager.install(spec);
@@ -208,11 +267,17 @@ export async function installServer(
   return { started: !before.running, pid: after.pid, notes };
 }
 
-/** Stop the server and take it out of its manager (uninstall). */
+/** Stop the server and take it out of its manager (uninstall); its password file goes with it. */
 export async function removeServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<StopResult> {
-  if (server.manager === 'background') return stopBackground(serverFiles(dataRoot).pidFile);
-  const { manager, spec } = osService(dataRoot, server, env);
-  const before = await manager.status(spec);
-  await manager.uninstall(spec);
-  return before.running ? 'stopped' : 'not-running';
+  let result: StopResult;
+  if (server.manager === 'background') {
+    result = await stopBackground(serverFiles(dataRoot).pidFile);
+  } else {
+    const { manager, spec } = osService(dataRoot, server, env);
+    const before = await manager.status(spec);
+    await manager.uninstall(spec);
+    result = before.running ? 'stopped' : 'not-running';
+  }
+  if (result !== 'not-ours') rmSync(serverFiles(dataRoot).pgpass, { force: true });
+  return result;
 }

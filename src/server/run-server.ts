@@ -4,6 +4,9 @@ import { loadConfig, type LocalServerConfig } from '../adapters/config-store.js'
 import { MlflowClient } from '../adapters/mlflow.js';
 import { logTail } from '../adapters/service/background.js';
 import { paths } from '../config.js';
+import { parsePostgresUri, shortPostgres } from '../core/backend-store.js';
+import { pythonForMlflow } from '../doctor/facts.js';
+import { runPostgresProbe } from '../doctor/postgres-probe.js';
 import { CliError, EXIT } from '../errors.js';
 import { ensureServerRunning, restartServer, serverFiles, serverState, serverUrl, stopServer } from './local-server.js';
 
@@ -74,13 +77,20 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     database: files.database,
     databaseBytes: existsSync(files.database) ? statSync(files.database).size : 0,
   };
+  const postgres = parsePostgresUri(server.backendStoreUri);
+  if (postgres.ok) {
+    // PostgreSQL: where (never the password), and its size from the catalog when it answers.
+    status.database = `PostgreSQL ${shortPostgres(postgres.store)}`;
+    const probe = await runPostgresProbe(pythonForMlflow(server.mlflowBin), postgres.store, { mode: 'size', timeoutS: 3, env: options.env });
+    status.databaseBytes = probe.sizeBytes ?? 0;
+  }
   if (options.json) {
     options.print(JSON.stringify(status));
   } else {
     options.print(`Server:   ${status.state}${status.pid ? ` (PID ${status.pid})` : ''}, managed by ${status.manager}`);
     options.print(`URL:      ${url}  ${healthy ? 'healthy' : 'not answering /health'}${version ? `, MLflow ${version}` : ''}`);
     if (status.uptimeSeconds !== undefined) options.print(`Uptime:   ${status.uptimeSeconds} s`);
-    options.print(`Database: ${files.database} (${(status.databaseBytes / 1e6).toFixed(1)} MB)`);
+    options.print(`Database: ${status.database} (${(status.databaseBytes / 1e6).toFixed(1)} MB)`);
     if (!healthy) options.print(`Last lines of ${files.log}:\n${logTail(files.log, 10)}`);
   }
   return healthy ? EXIT.ok : EXIT.failure;

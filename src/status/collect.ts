@@ -12,7 +12,9 @@ import { paths } from '../config.js';
 import { effectiveEnv, ourHooksIn, type SettingsScope } from '../core/checks.js';
 import { isTruthy } from '../core/hook-settings.js';
 import type { HostEnvironment } from '../doctor/environment.js';
-import { sqliteFile } from '../doctor/facts.js';
+import { pythonForMlflow, sqliteFile } from '../doctor/facts.js';
+import { runPostgresProbe } from '../doctor/postgres-probe.js';
+import { isPostgresUri, parsePostgresUri, shortPostgres } from '../core/backend-store.js';
 import { readAllScopes } from '../doctor/settings-scan.js';
 import { serverState, serverUrl } from '../server/local-server.js';
 
@@ -46,13 +48,16 @@ export interface StatusData {
   generatedAt: string;
   dataDir: string;
   project: string;
+  /** `--user`: traces and tokens count only this user's traces (`mlflow.trace.user`); null: every user's. */
+  user: string | null;
   tracing: { on: boolean; reason: string; scopes: ScopeStatus[] };
   server: { url: string | null; local: boolean; manager: string | null; healthy: boolean; version: string | null; state: string | null; pid: number | null };
   experiment: { name: string | null; id: string | null };
   traces: { today: number; last7Days: number; last30Days: number; truncated: boolean } | null;
   tokens: { today: number; last7Days: number; last30Days: number } | null;
   daily: DayBucket[] | null;
-  database: { file: string | null; bytes: number | null };
+  /** `postgres`: the local server stores traces in PostgreSQL (user@host:port/database, never the password); `bytes` is then the database's size. */
+  database: { file: string | null; bytes: number | null; postgres?: string };
   spool: { waiting: number; rejected: number };
   errors: string[];
 }
@@ -60,6 +65,23 @@ export interface StatusData {
 export interface StatusEnvironment extends HostEnvironment {
   /** For tests: the clock. */
   now?: Date;
+  /** Count only the traces of this user (the `mlflow.trace.user` metadata the hook sets). */
+  user?: string;
+}
+
+/** The metadata key the hook puts the user name in (src/core/transcript.ts). */
+export const USER_METADATA_KEY = 'mlflow.trace.user';
+
+/**
+ * MLflow's search filter for one user's traces. MLflow's filter parser takes
+ * a string in single or double quotes and has no escape for the quote itself,
+ * so a name holding both kinds cannot be searched for (undefined).
+ */
+export function userFilter(user: string): string | undefined {
+  const key = `request_metadata.\`${USER_METADATA_KEY}\``;
+  if (!user.includes("'")) return `${key} = '${user}'`;
+  if (!user.includes('"')) return `${key} = "${user}"`;
+  return undefined;
 }
 
 /** Local calendar date of a moment, YYYY-MM-DD. */
@@ -104,13 +126,17 @@ export async function searchTracesSince(
   experimentId: string,
   since: Date,
   env: NodeJS.ProcessEnv,
+  user?: string,
 ): Promise<{ traces: TraceInfoJson[]; truncated: boolean }> {
   const traces: TraceInfoJson[] = [];
+  const byUser = user === undefined ? undefined : userFilter(user);
+  if (user !== undefined && byUser === undefined) throw new Error(`a user name with both ' and " cannot be searched for: ${user}`);
+  const filter = [`trace.timestamp_ms >= ${since.getTime()}`, ...(byUser ? [byUser] : [])].join(' AND ');
   let token: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const res = await call<{ traces?: TraceInfoJson[]; next_page_token?: string }>(base, '/api/3.0/mlflow/traces/search', env, {
       locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: experimentId } }],
-      filter: `trace.timestamp_ms >= ${since.getTime()}`,
+      filter,
       max_results: PAGE_SIZE,
       order_by: ['timestamp_ms DESC'],
       ...(token ? { page_token: token } : {}),
@@ -190,6 +216,16 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
   const experimentName = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_NAME')?.value as string | undefined) ?? config.experimentName ?? null;
   const experimentIdSet = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_ID')?.value as string | undefined) ?? config.experimentId ?? null;
   const dbFile = config.server ? (sqliteFile(config.server.backendStoreUri, dataRoot) ?? null) : null;
+  const pg = config.server && isPostgresUri(config.server.backendStoreUri) ? parsePostgresUri(config.server.backendStoreUri) : undefined;
+  const pgStore = pg?.ok ? pg.store : undefined;
+  // Started now, read at the end: the catalog's size of the database, while the server is asked the rest.
+  const pgSize: Promise<number | null> =
+    pgStore && config.server
+      ? runPostgresProbe(pythonForMlflow(config.server.mlflowBin), pgStore, { mode: 'size', timeoutS: 3, env }).then(
+          (p) => p.sizeBytes ?? null,
+          () => null,
+        )
+      : Promise.resolve(null);
 
   const [health, state] = await Promise.all([
     base
@@ -226,7 +262,7 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
     experimentId = id;
     if (experimentId) {
       try {
-        const found = await searchTracesSince(base, experimentId, startOfDay(now, WINDOW_DAYS - 1), env);
+        const found = await searchTracesSince(base, experimentId, startOfDay(now, WINDOW_DAYS - 1), env, environment.user);
         const b = bucketTraces(found.traces, now);
         traces = { ...b.counts, truncated: found.truncated };
         tokens = b.tokens;
@@ -253,6 +289,7 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
     generatedAt: now.toISOString(),
     dataDir: dataRoot,
     project,
+    user: environment.user ?? null,
     tracing: { on, reason, scopes },
     server: {
       url,
@@ -267,7 +304,9 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
     traces,
     tokens,
     daily,
-    database: { file: dbFile, bytes: dbFile && existsSync(dbFile) ? statSync(dbFile).size : null },
+    database: pgStore
+      ? { file: null, bytes: await pgSize, postgres: shortPostgres(pgStore) }
+      : { file: dbFile, bytes: dbFile && existsSync(dbFile) ? statSync(dbFile).size : null },
     spool: { waiting: listSpoolFiles(files.spool).length, rejected },
     errors,
   };

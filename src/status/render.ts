@@ -72,6 +72,7 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
   const extra = [server.version ? `MLflow ${server.version}` : undefined, server.pid ? `PID ${server.pid}` : undefined].filter(Boolean).join(' · ');
   lines.push(`${label('Server')}${server.url ?? ''}  ${health}${extra ? ` · ${extra}` : ''}`);
   lines.push(`${label('Experiment')}${data.experiment.name ?? '(default)'}${data.experiment.id ? ` (id ${data.experiment.id})` : server.healthy ? ' (no traces yet)' : ''}`);
+  if (data.user !== null) lines.push(`${label('User')}${data.user} ${c('2', '(traces, tokens and charts count only the traces of this user)')}`);
   if (data.traces && data.tokens) {
     const t = data.traces;
     lines.push(`${label('Traces')}today ${t.today} · 7 days ${t.last7Days} · 30 days ${t.last30Days}${t.truncated ? ' (more than counted)' : ''}`);
@@ -80,7 +81,11 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
   } else {
     lines.push(`${label('Traces')}${c('2', 'unknown: the server does not answer')}`);
   }
-  lines.push(`${label('Database')}${data.database.bytes === null ? c('2', data.database.file ? 'not created yet' : 'remote server') : formatBytes(data.database.bytes)}${data.database.file ? c('2', `  ${data.database.file}`) : ''}`);
+  if (data.database.postgres) {
+    lines.push(`${label('Database')}PostgreSQL ${data.database.bytes === null ? c('2', 'size unknown') : formatBytes(data.database.bytes)}${c('2', `  ${data.database.postgres}`)}`);
+  } else {
+    lines.push(`${label('Database')}${data.database.bytes === null ? c('2', data.database.file ? 'not created yet' : 'remote server') : formatBytes(data.database.bytes)}${data.database.file ? c('2', `  ${data.database.file}`) : ''}`);
+  }
   lines.push(
     `${label('Spool')}${data.spool.waiting === 0 ? 'empty' : c('33', `${data.spool.waiting} trace${data.spool.waiting === 1 ? '' : 's'} waiting (claude-mlflow flush)`)}${data.spool.rejected ? ` · ${data.spool.rejected} refused` : ''}`,
   );

@@ -3,7 +3,7 @@
  * for integration and end-to-end tests.
  */
 import { execa, type ResultPromise } from 'execa';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeTempDir, type TempDir } from './temp-dir.js';
 import { freePort } from './ports.js';
@@ -39,7 +39,43 @@ async function waitForHealth(url: string, child: ResultPromise, timeoutMs: numbe
 /** No telemetry, and no background job runner competing for the CPU of a small CI machine. */
 const SERVER_ENV = { MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' };
 
-export async function startMlflowServer(options: { port?: number; dir?: TempDir } = {}): Promise<MlflowServer> {
+export interface StartOptions {
+  port?: number;
+  dir?: TempDir;
+  /** `mlflow server --app-name` (e.g. `basic-auth`). */
+  appName?: string;
+  /** Added to the server's environment. */
+  env?: Record<string, string>;
+}
+
+/**
+ * MLflow's basic-auth app on this server: an auth config with its own user
+ * database in `dir`, and `admin` as the admin account. Needs Flask-WTF in the
+ * test venv (MLflow's `auth` extra; scripts/setup-test-venv.sh installs it).
+ *
+ * `cacheSeconds`: the app's `auth_cache_ttl_seconds`. It checks the password
+ * hash (scrypt, ~0.15 s idle, ~0.5 s on a loaded 2-core machine) on every
+ * request unless this cache is on; only successful checks are cached.
+ */
+export function basicAuth(dir: string, admin: { username: string; password: string }, options: { cacheSeconds?: number } = {}): Pick<StartOptions, 'appName' | 'env'> {
+  const ini = path.join(dir, 'basic_auth.ini');
+  writeFileSync(
+    ini,
+    [
+      '[mlflow]',
+      'default_permission = READ',
+      `database_uri = sqlite:///${path.join(dir, 'basic_auth.db')}`,
+      `admin_username = ${admin.username}`,
+      `admin_password = ${admin.password}`,
+      'authorization_function = mlflow.server.auth:authenticate_request_basic_auth',
+      `auth_cache_ttl_seconds = ${options.cacheSeconds ?? 0}`,
+      '',
+    ].join('\n'),
+  );
+  return { appName: 'basic-auth', env: { MLFLOW_AUTH_CONFIG_PATH: ini, MLFLOW_FLASK_SERVER_SECRET_KEY: 'claude-mlflow-test-csrf-key' } };
+}
+
+export async function startMlflowServer(options: StartOptions = {}): Promise<MlflowServer> {
   const dir = options.dir ?? (await makeTempDir('claude-mlflow-server-'));
   const port = options.port ?? (await freePort());
   const dbPath = path.join(dir.path, 'mlflow.db');
@@ -55,8 +91,9 @@ export async function startMlflowServer(options: { port?: number; dir?: TempDir 
       '--host', '127.0.0.1',
       '--port', String(port),
       '--workers', '1',
+      ...(options.appName ? ['--app-name', options.appName] : []),
     ],
-    { cwd: dir.path, reject: false, stdout: 'ignore', stderr: ['pipe'], env: SERVER_ENV, cleanup: true },
+    { cwd: dir.path, reject: false, stdout: 'ignore', stderr: ['pipe'], env: { ...SERVER_ENV, ...options.env }, cleanup: true },
   );
   let stderrTail = '';
   child.stderr?.on('data', (d: Buffer) => {

@@ -21,9 +21,18 @@ afterAll(async () => {
   await s?.stop();
 });
 
-async function status(json: boolean): Promise<{ lines: string[]; data: StatusData; exitCode: number }> {
+async function status(json: boolean, user?: string): Promise<{ lines: string[]; data: StatusData; exitCode: number }> {
   const lines: string[] = [];
-  const { data, exitCode } = await runStatus({ dataRoot: s.data, project: s.project, home: s.home, env: s.env, managedSettingsFile: null, json, print: (l) => lines.push(l) });
+  const { data, exitCode } = await runStatus({
+    dataRoot: s.data,
+    project: s.project,
+    home: s.home,
+    env: s.env,
+    managedSettingsFile: null,
+    json,
+    print: (l) => lines.push(l),
+    ...(user === undefined ? {} : { user }),
+  });
   return { lines, data, exitCode };
 }
 
@@ -70,6 +79,48 @@ describe('status', () => {
     expect(text).toMatch(/Traces per day \(14 days\)\s+Tokens per day \(14 days\)/);
     expect(text).toContain('█');
     expect(human.lines.length).toBeLessThanOrEqual(24);
+  });
+
+  it('--user: counts only the traces whose mlflow.trace.user is that user (MLflow search filter on request metadata)', async () => {
+    const env = { ...s.env, ...JSON.parse(readFileSync(s.projectSettings, 'utf8')).env };
+    const script = path.join(s.data, 'runtime', 'claude-mlflow-hook.mjs');
+    const now = Date.now();
+    const sessions: Array<[string, string, number, number]> = [
+      ['alice', 'alice-1', now - 50_000, 20],
+      ['alice', 'alice-2', now - 2 * 86400_000, 40],
+      ['bob', 'bob-1', now - 40_000, 300],
+      ["o'brien", 'obrien-1', now - 45_000, 1],
+    ];
+    for (const [user, id, at, out] of sessions) {
+      const hook = await runHookProcess(syntheticSession(s.tmp.path, id, new Date(at), { input_tokens: 10, output_tokens: out }), { ...env, USER: user }, script);
+      expect(hook.exitCode).toBe(0);
+    }
+    const all = (await status(true)).data;
+    expect(all.user).toBeNull();
+    expect(all.traces).toMatchObject({ last7Days: 3 + 4, last30Days: 4 + 4 });
+
+    const alice = await status(true, 'alice');
+    expect(alice.data.user).toBe('alice');
+    expect(alice.data.traces).toMatchObject({ last7Days: 2, last30Days: 2, truncated: false });
+    expect(alice.data.tokens).toMatchObject({ last7Days: 30 + 50, last30Days: 30 + 50 });
+    expect(alice.data.daily!.reduce((n, d) => n + d.traces, 0)).toBe(2);
+    expect(alice.data.errors).toEqual([]);
+    expect((await status(true, 'bob')).data.tokens?.last30Days).toBe(310);
+    // A name with a single quote: MLflow's filter takes it in double quotes.
+    expect((await status(true, "o'brien")).data.traces).toMatchObject({ last30Days: 1 });
+    expect((await status(true, 'nobody')).data.traces).toMatchObject({ today: 0, last7Days: 0, last30Days: 0 });
+
+    const human = (await status(false, 'alice')).lines.join('\n');
+    expect(human).toContain('User       alice (traces, tokens and charts count only the traces of this user)');
+    expect(human).toContain('7 days 2 · 30 days 2');
+
+    // The built CLI: the option, the JSON, and a bad value (exit 2).
+    const cli = await s.cli(['status', '--user', 'alice', '--json']);
+    expect(cli.exitCode, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ user: 'alice', traces: { last7Days: 2, last30Days: 2 } });
+    const empty = await s.cli(['status', '--user', '']);
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toContain('--user needs a user name');
   });
 
   it('with the server stopped: says so, still shows the database, the spool and the settings', async () => {

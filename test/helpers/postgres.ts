@@ -1,0 +1,174 @@
+/**
+ * A throwaway real PostgreSQL for the tests: Debian's own binaries
+ * (/usr/lib/postgresql/<version>/bin, from the `postgresql` package that
+ * `.ci/run` installs), a fresh cluster in a temp folder, listening on
+ * 127.0.0.1 only, on a free port, with its Unix socket in the temp folder.
+ * Nothing of the system's own cluster is used (it need not be running).
+ *
+ * The superuser `postgres` logs in over the socket only (trust); the
+ * database user logs in over TCP with a password (scram-sha-256), as MLflow
+ * will.
+ *
+ * PostgreSQL refuses to run as root: as root, initdb and pg_ctl run as the
+ * `postgres` system user (`runuser -u postgres --`, else `su postgres -c`),
+ * and the temp folder is chowned to it. Clients (psql) run as the caller.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { freePort } from './ports.js';
+
+export interface Postgres {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  /** The folder that holds the cluster, its log and its socket. */
+  dir: string;
+  /** `postgresql://user:password@127.0.0.1:port/database`, the user and password percent-encoded. */
+  uri: string;
+  /** SQL as the superuser, over the socket; returns psql's unaligned output. */
+  sql(statement: string, database?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** The newest /usr/lib/postgresql/<version>/bin that has initdb and pg_ctl, if any. */
+export function postgresBinDir(root = '/usr/lib/postgresql'): string | undefined {
+  let versions: string[];
+  try {
+    versions = readdirSync(root).filter((v) => /^\d+(\.\d+)?$/.test(v));
+  } catch {
+    return undefined;
+  }
+  versions.sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) {
+    const bin = path.join(root, v, 'bin');
+    if (existsSync(path.join(bin, 'initdb')) && existsSync(path.join(bin, 'pg_ctl'))) return bin;
+  }
+  return undefined;
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Run a server-side PostgreSQL program: as `postgres` when we are root. */
+async function asServerUser(file: string, args: string[], timeoutMs = 120_000): Promise<void> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C' };
+  let cmd = file;
+  let argv = args;
+  if (isRoot()) {
+    if (hasCommand('runuser')) {
+      cmd = 'runuser';
+      argv = ['-u', 'postgres', '--', file, ...args];
+    } else {
+      const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+      cmd = 'su';
+      argv = ['postgres', '-s', '/bin/sh', '-c', [file, ...args].map(quote).join(' ')];
+    }
+  }
+  const r = await execa(cmd, argv, { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: timeoutMs, cwd: '/' });
+  if (r.exitCode !== 0) throw new Error(`${[file, ...args].join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr || r.stdout).trim()}`);
+}
+
+export interface StartPostgresOptions {
+  database?: string;
+  user?: string;
+  /** Default: one with characters that must be percent-encoded in a URI (: @ / %). */
+  password?: string;
+}
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<Postgres> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error("no PostgreSQL binaries in /usr/lib/postgresql/<version>/bin: apt-get install postgresql (.ci/run does)");
+  const database = options.database ?? 'mlflow_traces';
+  const user = options.user ?? 'mlflow_app';
+  const password = options.password ?? `pg:S3cret@${Math.random().toString(36).slice(2, 10)}/%x`;
+  if (/['\\]/.test(password)) throw new Error('keep quotes and backslashes out of the test password');
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'claude-mlflow-pg-'));
+  const data = path.join(dir, 'data');
+  const log = path.join(dir, 'postgres.log');
+  if (isRoot()) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  chmodSync(dir, 0o700);
+  const port = await freePort();
+  const host = '127.0.0.1';
+
+  let started = false;
+  const stop = async (): Promise<void> => {
+    if (started) {
+      await asServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop'], 90_000).catch(() => undefined);
+      started = false;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await asServerUser(path.join(bin, 'initdb'), [
+      '-D', data,
+      '-U', 'postgres',
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      '--encoding=UTF8',
+      '--no-locale',
+      '--no-sync',
+    ]);
+    const settings = [
+      `-c listen_addresses=${host}`,
+      `-c port=${port}`,
+      `-c unix_socket_directories=${dir}`,
+      // A test cluster: speed over durability, and little memory on a small machine.
+      '-c fsync=off',
+      '-c synchronous_commit=off',
+      '-c full_page_writes=off',
+      '-c shared_buffers=16MB',
+      '-c max_connections=40',
+    ].join(' ');
+    await asServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start'], 90_000);
+    started = true;
+
+    const pg: Postgres = {
+      host,
+      port,
+      database,
+      user,
+      password,
+      dir,
+      uri: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
+      async sql(statement: string, db = 'postgres') {
+        const r = await execa(path.join(bin, 'psql'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', statement], {
+          env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' },
+          extendEnv: false,
+          reject: false,
+          stdin: 'ignore',
+          timeout: 60_000,
+        });
+        if (r.exitCode !== 0) throw new Error(`psql ${statement}: ${String(r.stderr).trim()}`);
+        return String(r.stdout).trim();
+      },
+      stop,
+    };
+    await pg.sql(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
+    await pg.sql(`CREATE DATABASE ${database} OWNER ${user}`);
+    return pg;
+  } catch (error) {
+    let tail = '';
+    try {
+      tail = execFileSync('tail', ['-n', '20', log], { encoding: 'utf8' });
+    } catch {
+      // no log
+    }
+    await stop();
+    throw new Error(`${(error as Error).message}${tail ? `\n${tail}` : ''}`);
+  }
+}
