@@ -22,6 +22,7 @@
  * command line, where any user of the machine could read them.
  */
 import type { PostgresStore } from '../core/backend-store.js';
+import type { PostgresFacts } from '../core/checks.js';
 import { psycopg2Params } from '../core/backend-store.js';
 import { runProcess } from './spawn.js';
 
@@ -114,21 +115,24 @@ finally:
 done()
 `;
 
-export interface PostgresProbe {
-  driver?: string;
-  driverError?: string;
-  connectError?: string;
-  connectMs?: number;
-  serverVersion?: string;
-  sizeBytes?: number;
-  connections?: number;
-  maxConnections?: number;
-  reservedConnections?: number;
-  schema?: { current: string | null; head?: string; known?: boolean; headError?: string };
-  queryError?: string;
+/** What the probe prints: the measured part of PostgresFacts, or why it did not run. */
+export type PostgresProbe = Pick<
+  PostgresFacts,
+  | 'driver'
+  | 'driverError'
+  | 'connectError'
+  | 'connectMs'
+  | 'serverVersion'
+  | 'sizeBytes'
+  | 'connections'
+  | 'maxConnections'
+  | 'reservedConnections'
+  | 'schema'
+  | 'queryError'
+> & {
   /** The probe itself did not run (no Python, a crash, a timeout). */
   error?: string;
-}
+};
 
 /** Run the probe with `python` (the one that runs our mlflow) against `store`. */
 export async function runPostgresProbe(

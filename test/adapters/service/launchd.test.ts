@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createLaunchdManager,
@@ -21,10 +21,10 @@ import {
 import type { ServiceSpec } from '../../../src/adapters/service/types.js';
 import { CliError } from '../../../src/errors.js';
 import { callsFile, fakeContext, makeFakeBin, readCalls } from '../../helpers/fake-bin.js';
+import { validatePlist as validatePlistWith } from '../../helpers/plist.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const DTD = path.join(repoRoot, 'test', 'fixtures', 'plist', 'PropertyList-1.0.dtd');
 const LABEL = 'dev.claude-mlflow.server';
 const UID = 501;
 const TARGET = `gui/${UID}/${LABEL}`;
@@ -63,31 +63,7 @@ function simpleSpec(root: string): ServiceSpec {
   };
 }
 
-const has = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status !== null;
-
-/** plutil -lint where it exists (macOS); else xmllint against the DTD, its DOCTYPE resolved to our copy by a catalog. */
-function validatePlist(file: string): { tool: string; status: number | null; output: string } {
-  if (has('plutil', ['-help'])) {
-    const r = spawnSync('plutil', ['-lint', file], { encoding: 'utf8' });
-    return { tool: 'plutil', status: r.status, output: `${r.stdout}${r.stderr}` };
-  }
-  const catalog = path.join(tmp.path, 'catalog.xml');
-  const dtdUri = pathToFileURL(DTD).href;
-  writeFileSync(
-    catalog,
-    `<?xml version="1.0"?>
-<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">
-  <public publicId="-//Apple//DTD PLIST 1.0//EN" uri="${dtdUri}"/>
-  <system systemId="http://www.apple.com/DTDs/PropertyList-1.0.dtd" uri="${dtdUri}"/>
-</catalog>
-`,
-  );
-  const r = spawnSync('xmllint', ['--noout', '--nonet', '--dtdvalid', DTD, file], {
-    encoding: 'utf8',
-    env: { ...process.env, XML_CATALOG_FILES: catalog },
-  });
-  return { tool: 'xmllint', status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
+const validatePlist = (file: string) => validatePlistWith(file, tmp.path);
 
 /** The plist as Python's plistlib reads it (JSON). */
 function plistlibLoad(file: string): unknown {

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createScheduleManager, removeCleanupSchedule } from '../../../src/adapters/service/schedule-managers.js';
 import {
@@ -26,10 +26,10 @@ import { scheduledCleanupArgs } from '../../../src/adapters/service/schedule.js'
 import { MAX_BATCH_SIZE } from '../../../src/cleanup/run-cleanup.js';
 import { CliError } from '../../../src/errors.js';
 import { callsFile, fakeContext, makeFakeBin, readCalls } from '../../helpers/fake-bin.js';
+import { validatePlist as validatePlistWith } from '../../helpers/plist.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const DTD = path.join(repoRoot, 'test', 'fixtures', 'plist', 'PropertyList-1.0.dtd');
 const SERVICE = 'claude-mlflow-cleanup.service';
 const TIMER = 'claude-mlflow-cleanup.timer';
 
@@ -99,25 +99,7 @@ function writeUnits(j: CleanupJob, service = renderCleanupService(j), timer = re
   return files;
 }
 
-/** xmllint against Apple's DTD, its DOCTYPE resolved to our copy by a catalog (as the launchd test does). */
-function validatePlist(file: string): { status: number | null; output: string } {
-  const catalog = path.join(tmp.path, 'catalog.xml');
-  const dtdUri = pathToFileURL(DTD).href;
-  writeFileSync(
-    catalog,
-    `<?xml version="1.0"?>
-<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">
-  <public publicId="-//Apple//DTD PLIST 1.0//EN" uri="${dtdUri}"/>
-  <system systemId="http://www.apple.com/DTDs/PropertyList-1.0.dtd" uri="${dtdUri}"/>
-</catalog>
-`,
-  );
-  const r = spawnSync('xmllint', ['--noout', '--nonet', '--dtdvalid', DTD, file], {
-    encoding: 'utf8',
-    env: { ...process.env, XML_CATALOG_FILES: catalog },
-  });
-  return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
+const validatePlist = (file: string) => validatePlistWith(file, tmp.path);
 
 function plistlibLoad(file: string): Record<string, unknown> {
   const r = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', file], {
