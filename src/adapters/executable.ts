@@ -1,6 +1,6 @@
 /**
  * Whether a file can be run. Its own module, free of execa, so that doctor
- * can ask before it loads anything heavy (see src/doctor/spawn.ts).
+ * can ask before it loads anything heavy (see src/adapters/spawn.ts).
  */
 import { accessSync, constants, statSync } from 'node:fs';
 

@@ -5,8 +5,8 @@
  * touching MLflow's tables: no SELECT, INSERT or DELETE on them here.
  */
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { CliError, EXIT } from '../errors.js';
+import { runProcess } from './spawn.js';
 
 /** One Python program per operation; paths come in as argv, results go out as one JSON line. */
 const SCRIPTS = {
@@ -79,46 +79,19 @@ function uriPath(file: string): string {
   return file.replace(/%/g, '%25').replace(/\?/g, '%3f').replace(/#/g, '%23');
 }
 
-/**
- * Run one script (node:child_process, not execa: this module loads on every
- * cleanup). Detached from the terminal's process group, so that Ctrl-C does
- * not cut a backup or a VACUUM short: the caller stops after it.
- */
-function python(tool: SqliteTool, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  return new Promise((resolvePromise) => {
-    const child = spawn(tool.python, args, {
-      env: { ...(tool.env ?? process.env), PYTHONIOENCODING: 'utf-8' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: process.platform !== 'win32',
-      windowsHide: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-8000)));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolvePromise({ code: null, stdout, stderr: `${stderr}\n${error.message}`, timedOut });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr, timedOut });
-    });
-  });
-}
-
 async function run<T>(tool: SqliteTool, script: keyof typeof SCRIPTS, args: string[], timeoutMs: number): Promise<T> {
-  const r = await python(tool, ['-c', SCRIPTS[script], ...args], timeoutMs);
+  // Detached from the terminal's process group, so that Ctrl-C does not cut a
+  // backup or a VACUUM short: the caller stops after it.
+  const r = await runProcess(tool.python, ['-c', SCRIPTS[script], ...args], {
+    env: { ...(tool.env ?? process.env), PYTHONIOENCODING: 'utf-8' },
+    timeoutMs,
+    detached: true,
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  if (r.code === 0 && line.startsWith('{')) return JSON.parse(line) as T;
-  const stderr = r.stderr.trim();
+  if (r.exitCode === 0 && line.startsWith('{')) return JSON.parse(line) as T;
+  const stderr = `${r.stderr}${r.error ? `\n${r.error}` : ''}`.trim();
   const last = stderr.split('\n').pop() ?? '';
-  const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : last || `exit ${r.code}`;
+  const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : last || `exit ${r.exitCode ?? 'unknown'}`;
   if (/database is locked|database table is locked/i.test(stderr)) throw new SqliteLockedError(why);
   throw new CliError(`sqlite ${script} failed: ${why}`, EXIT.failure);
 }

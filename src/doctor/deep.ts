@@ -15,7 +15,7 @@ import { ourHooks, readScopes, SCOPE_PRECEDENCE, type ContextFacts, type DeepFac
 import { resolveHookSettings } from '../core/hook-settings.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import { traceFromRows, type TranscriptRow } from '../core/transcript.js';
-import { runProcess } from './spawn.js';
+import { runProcess } from '../adapters/spawn.js';
 
 const DEEP_TIMEOUT_MS = 15_000;
 

@@ -41,7 +41,7 @@ import { runDeep } from './deep.js';
 import type { HostEnvironment } from './environment.js';
 import { fileHolders, processInfo, selfOrAncestor } from './proc.js';
 import { markGitTracked, readAllScopes } from './settings-scan.js';
-import { runProcess } from './spawn.js';
+import { runProcess } from '../adapters/spawn.js';
 import { runVenvProbe, type VenvProbe } from './sqlite-probe.js';
 
 // The adapters that load execa (~100 ms) are imported where they are used,

@@ -24,7 +24,7 @@
 import type { PostgresStore } from '../core/backend-store.js';
 import type { PostgresFacts } from '../core/checks.js';
 import { psycopg2Params } from '../core/backend-store.js';
-import { runProcess } from './spawn.js';
+import { runProcess } from '../adapters/spawn.js';
 
 export type PostgresProbeMode = 'connect' | 'size' | 'full';
 

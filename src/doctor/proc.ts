@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import type { ProcessInfo } from '../core/checks.js';
-import { runProcess } from './spawn.js';
+import { runProcess } from '../adapters/spawn.js';
 
 let passwd: Promise<Map<number, string>> | undefined;
 

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { loadSettings, SettingsError } from '../adapters/settings-file.js';
 import { secretEnvKeys, type ScopeSettings, type SettingsFacts, type SettingsScope } from '../core/checks.js';
 import { settingsPath } from '../core/scopes.js';
-import { runProcess } from './spawn.js';
+import { runProcess } from '../adapters/spawn.js';
 
 /** Where the managed (enterprise) settings live on this platform. */
 export function managedSettingsPath(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -13,7 +13,7 @@
  * The file is opened with `mode=rw`: a missing database is never created.
  */
 import type { SqliteProbeFacts } from '../core/checks.js';
-import { runProcess } from './spawn.js';
+import { runProcess } from '../adapters/spawn.js';
 
 /** How long the probe waits for a lock before it calls the database locked. */
 export const LOCK_TIMEOUT_S = 0.25;

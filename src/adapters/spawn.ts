@@ -1,7 +1,8 @@
 /**
  * A small child-process runner on node:child_process. doctor starts its
  * probes (Python, the hook runtime) before anything heavy is loaded, so the
- * children run while the rest of doctor loads: this one loads in no time.
+ * children run while the rest of doctor loads, and cleanup's sqlite
+ * maintenance runs on it: this one loads in no time.
  */
 import { spawn } from 'node:child_process';
 
@@ -19,7 +20,15 @@ export interface RunResult {
 export function runProcess(
   file: string,
   args: readonly string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; shell?: boolean | string } = {},
+  options: {
+    input?: string;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    timeoutMs?: number;
+    shell?: boolean | string;
+    /** Out of the terminal's process group (not on Windows): Ctrl-C does not reach it. */
+    detached?: boolean;
+  } = {},
 ): Promise<RunResult> {
   return new Promise((resolve) => {
     let child;
@@ -29,6 +38,7 @@ export function runProcess(
         cwd: options.cwd,
         shell: options.shell,
         stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        detached: Boolean(options.detached) && process.platform !== 'win32',
         windowsHide: true,
       });
     } catch (error) {
