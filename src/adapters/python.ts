@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import semver from 'semver';
 import { CliError, EXIT } from '../errors.js';
 import { isExecutableFile } from './executable.js';
+import { venvBins } from './venv-paths.js';
 
 /** The oldest MLflow that ingests OTLP traces at /v1/traces. */
 export const MLFLOW_FLOOR = '3.6.0';
@@ -121,11 +122,7 @@ export async function findPython(options: { explicit?: string; env?: NodeJS.Proc
 
 // ---------------------------------------------------------------- the venv
 
-export function venvBins(venvDir: string): { pythonBin: string; mlflowBin: string } {
-  return process.platform === 'win32'
-    ? { pythonBin: join(venvDir, 'Scripts', 'python.exe'), mlflowBin: join(venvDir, 'Scripts', 'mlflow.exe') }
-    : { pythonBin: join(venvDir, 'bin', 'python'), mlflowBin: join(venvDir, 'bin', 'mlflow') };
-}
+export { venvBins } from './venv-paths.js';
 
 function venvTool(venvDir: string): 'uv' | 'venv' {
   try {

@@ -7,16 +7,12 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { loadConfig, type LocalServerConfig } from '../adapters/config-store.js';
 import { loadSettings } from '../adapters/settings-file.js';
+import { venvBins } from '../adapters/venv-paths.js';
 import { paths } from '../config.js';
 import { isPostgresUri, withPsycopg2 } from '../core/backend-store.js';
 import { DEFAULT_TRACKING_URI } from '../core/hook-settings.js';
 import { settingsPath, type Scope } from '../core/scopes.js';
 import { ensureServerRunning, isLoopback, serverState, serverUrl, stopServer } from '../server/local-server.js';
-
-/** As venvBins() in adapters/python.ts, without loading it. */
-function venvPython(venv: string): string {
-  return process.platform === 'win32' ? join(venv, 'Scripts', 'python.exe') : join(venv, 'bin', 'python');
-}
 
 /** A server we may pause for VACUUM: only one we started ourselves. */
 export interface ServerControl {
@@ -110,7 +106,7 @@ export function resolveTarget(dataRoot: string, env: NodeJS.ProcessEnv, settings
       server: serverControl(dataRoot, server, env),
     };
   }
-  const venv = venvPython(paths(dataRoot).venv);
+  const venv = venvBins(paths(dataRoot).venv).pythonBin;
   const python = server ? pythonBeside(server.mlflowBin) : existsSync(venv) ? venv : undefined;
   if (uri.startsWith('sqlite:')) {
     return { trackingUri: uri, backendStoreUri: uri, database: sqliteFile(uri, process.cwd()), python };
