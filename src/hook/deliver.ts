@@ -58,7 +58,7 @@ export async function deliverTrace(
   target: SpoolTarget,
   deadline: number,
   env: NodeJS.ProcessEnv,
-  ctx: DeliveryContext = deliveryContext(),
+  ctx: DeliveryContext,
 ): Promise<void> {
   const remaining = (): number => {
     const left = deadline - Date.now();
