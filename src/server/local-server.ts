@@ -166,7 +166,7 @@ export async function ensureServerRunning(
   const files = serverFiles(dataRoot);
   const current = await backgroundState(files.pidFile);
   if (current.state === 'running' && current.record) {
-    if (current.record.port === server.port && current.record.host === server.host && sameStore(current.record.command, serverSpec(dataRoot, server, env).backendStoreUri)) {
+    if (current.record.port === server.port && current.record.host === server.host && sameStore(current.record.command, serverStore(dataRoot, server).uri)) {
       await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
       return { started: false, pid: current.record.pid };
     }
