@@ -130,6 +130,17 @@ program
   });
 
 program
+  .command('migrate')
+  .description("Move the local server's SQLite history to PostgreSQL and run the server there; the SQLite file is kept (exit 0: done, 1: failed, 2: bad usage)")
+  .requiredOption('--to <uri>', 'the PostgreSQL database: postgresql://user:password@host:port/database (must be empty)')
+  .option('--dry-run', 'check both databases, show the plan and change nothing')
+  .option('-y, --yes', 'do not ask before stopping the server and copying')
+  .action(async (options) => {
+    const { runMigrateCommand } = await import('./commands/migrate.js');
+    process.exitCode = await runMigrateCommand(options);
+  });
+
+program
   .command('hook')
   .description('The Claude Code Stop/SubagentStop hook: reads the hook input on stdin and traces the turn')
   .option('--print-command', 'install the hook runtime into the data folder and print the hook command')

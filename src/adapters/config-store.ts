@@ -44,6 +44,8 @@ export interface StoredConfig extends Config {
   server?: LocalServerConfig;
   installs?: InstallRecord[];
   cleanupSchedule?: CleanupScheduleRecord;
+  /** `migrate` moved the server off this backend store (kept, never read again). */
+  migratedFrom?: { backendStoreUri: string; at: string };
 }
 
 export function loadConfig(file: string): StoredConfig {

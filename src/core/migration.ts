@@ -1,0 +1,99 @@
+/**
+ * `migrate --to postgresql://…`, the pure part: what the copy worker reports
+ * (src/migrate/worker.ts), whether the target may be written, and the words
+ * for the plan and the summary.
+ */
+
+export type TableCounts = Record<string, number>;
+
+export interface InspectEvent {
+  event: 'inspect';
+  /** The installed MLflow's schema head. */
+  head: string;
+  source: { revision: string | null; counts: TableCounts; traces: Record<string, number> };
+  target: {
+    revision: string | null;
+    /** empty: no tables; fresh: MLflow's schema as a new server leaves it; unknown: not inspected. */
+    state: 'empty' | 'fresh' | 'has-data' | 'other-tables' | 'unknown';
+    counts: Record<string, number | null>;
+  };
+}
+
+export interface ProgressEvent {
+  event: 'progress';
+  table: string;
+  rows: number;
+  of: number;
+}
+
+export interface DoneEvent {
+  event: 'done';
+  copied: TableCounts;
+  traces: Record<string, number>;
+  seconds: number;
+}
+
+export interface ErrorEvent {
+  event: 'error';
+  kind: string;
+  message: string;
+}
+
+export type MigrationEvent = InspectEvent | ProgressEvent | DoneEvent | ErrorEvent;
+
+/** The tables a user thinks in, for the plan. */
+export interface SourceSummary {
+  traces: number;
+  spans: number;
+  experiments: number;
+  runs: number;
+  /** Every row of every MLflow table but the schema revision. */
+  rows: number;
+}
+
+export function summarizeSource(counts: TableCounts): SourceSummary {
+  const rows = Object.entries(counts)
+    .filter(([table]) => table !== 'alembic_version')
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    traces: counts.trace_info ?? 0,
+    spans: counts.spans ?? 0,
+    experiments: counts.experiments ?? 0,
+    runs: counts.runs ?? 0,
+    rows,
+  };
+}
+
+/** Why the target must not be written, or undefined when it may. */
+export function targetRefusal(inspect: InspectEvent, where: string): string | undefined {
+  const { target } = inspect;
+  const busy = Object.entries(target.counts)
+    .filter(([table, n]) => table !== 'alembic_version' && (n === null || n > 0))
+    .map(([table, n]) => (n === null ? table : `${table} (${n})`));
+  switch (target.state) {
+    case 'empty':
+    case 'fresh':
+    case 'unknown':
+      return undefined;
+    case 'has-data':
+      return `${where} already holds MLflow data (${busy.slice(0, 5).join(', ')}${busy.length > 5 ? ', …' : ''}): migrate copies into an empty database only, so that nothing of either is mixed or lost. Use a new database`;
+    case 'other-tables':
+      return `${where} already has tables that are not MLflow's (${busy.slice(0, 5).join(', ')}${busy.length > 5 ? ', …' : ''}): use a database of its own for MLflow`;
+  }
+}
+
+/** Traces per experiment on the server after the switch, against the copy: experiments with fewer traces than were copied. */
+export function missingOnServer(copied: Record<string, number>, onServer: Record<string, number>): Array<{ experimentId: string; copied: number; found: number }> {
+  return Object.entries(copied)
+    .filter(([id, n]) => (onServer[id] ?? 0) < n)
+    .map(([experimentId, n]) => ({ experimentId, copied: n, found: onServer[experimentId] ?? 0 }));
+}
+
+export function plural(n: number, word: string): string {
+  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** `1,000 traces (5,000 spans) in 2 experiments, 1 run`: what is to be moved. */
+export function describeSource(summary: SourceSummary): string {
+  return `${plural(summary.traces, 'trace')} (${plural(summary.spans, 'span')}) in ${plural(summary.experiments, 'experiment')}, ${plural(summary.runs, 'run')}; ${plural(summary.rows, 'row')} in all`;
+}

@@ -1,0 +1,210 @@
+/**
+ * `migrate --to postgresql://…`: move the local server's SQLite history to
+ * PostgreSQL, then run the server on PostgreSQL.
+ *
+ * 1. Check, change nothing: the local server is ours and on SQLite; the URI
+ *    parses; PostgreSQL answers (the driver is installed into our venv first;
+ *    with a given mlflow it must already be there); the target is empty.
+ * 2. Show the plan. `--dry-run` stops here; otherwise ask (or `--yes`).
+ * 3. Stop the server (hooks spool their traces meanwhile), copy every table
+ *    with MLflow's own schema in one PostgreSQL transaction, compare counts.
+ *    A failure rolls the copy back and starts the server on SQLite again.
+ * 4. Switch: the server (its service file too) runs on PostgreSQL; through
+ *    it, every copied trace must be found, or the server goes back to SQLite.
+ *    Then config.json records the switch, and the spool is delivered.
+ *
+ * The SQLite file is never written and never removed: the summary says where
+ * it is, for the user to remove once satisfied.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { loadConfig, saveConfig, type LocalServerConfig } from '../adapters/config-store.js';
+import { backoffFileIn, clearBackoff } from '../adapters/backoff.js';
+import { venvBins } from '../adapters/venv-paths.js';
+import { paths } from '../config.js';
+import { describePostgres, isPostgresUri, maskBackendStoreUri, parseBackendStoreUri, parsePostgresUri, withPsycopg2, type PostgresStore } from '../core/backend-store.js';
+import { describeSource, missingOnServer, plural, summarizeSource, targetRefusal, type InspectEvent, type MigrationEvent } from '../core/migration.js';
+import { pythonForMlflow } from '../doctor/facts.js';
+import { CliError, EXIT } from '../errors.js';
+import { flushSpool } from '../hook/deliver.js';
+import { checkGivenDriver, checkReachable, CONNECT_TIMEOUT_S, ensureDriver, verifyConnection } from '../init/postgres.js';
+import { RestBackend } from '../cleanup/backend.js';
+import { installServer, serverUrl, stopServer } from '../server/local-server.js';
+import { runMigrationWorker } from './worker.js';
+
+export interface MigrateOptions {
+  to: string;
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+export interface MigrateDeps {
+  dataRoot: string;
+  env: NodeJS.ProcessEnv;
+  print: (line: string) => void;
+  /** Ask yes/no on a terminal; undefined when there is none. */
+  confirm?: (message: string) => Promise<boolean>;
+}
+
+/** Seconds the flush of traces spooled during the move may take. */
+const FLUSH_SECONDS = 60;
+
+function sqliteFileOf(server: LocalServerConfig): string {
+  const parsed = parseBackendStoreUri(server.backendStoreUri);
+  if (!parsed.ok || parsed.store.kind !== 'sqlite') {
+    throw new CliError(`the local server's backend store is not an SQLite file (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`, EXIT.failure);
+  }
+  return parsed.store.file;
+}
+
+function targetOf(to: string): PostgresStore {
+  const parsed = parsePostgresUri(to);
+  if (!parsed.ok) throw new CliError(`--to ${maskBackendStoreUri(to)}: ${parsed.error}`, EXIT.usage);
+  return parsed.store;
+}
+
+function readOnlySqlite(file: string): string {
+  return `sqlite:///file:${encodeURI(file).replace(/\?/g, '%3F').replace(/#/g, '%23')}?mode=ro&uri=true`;
+}
+
+/** The worker's error as one line with the target named; the password (if ever echoed) masked. */
+function workerFailure(event: Extract<MigrationEvent, { event: 'error' }>, store: PostgresStore, what: string): string {
+  const secret = store.password && store.password.length >= 4 ? store.password : undefined;
+  const text = secret ? event.message.split(secret).join('***') : event.message;
+  return `${what}: ${text}`;
+}
+
+export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Promise<number> {
+  const { print } = deps;
+  const files = paths(deps.dataRoot);
+
+  // 1. Check; nothing changes.
+  const target = targetOf(options.to);
+  const config = loadConfig(files.config);
+  const server = config.server;
+  if (!server) {
+    throw new CliError('no local MLflow server is set up here: migrate moves the database of the server that `claude-mlflow init` runs.', EXIT.failure);
+  }
+  if (isPostgresUri(server.backendStoreUri)) {
+    throw new CliError(`the local server already stores traces in PostgreSQL (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`, EXIT.failure);
+  }
+  const sqliteFile = sqliteFileOf(server);
+  if (!existsSync(sqliteFile)) throw new CliError(`the server's SQLite database ${sqliteFile} does not exist; there is nothing to migrate.`, EXIT.failure);
+  const where = describePostgres(target);
+
+  await checkReachable(target);
+  const python = pythonForMlflow(server.mlflowBin);
+  const ours = server.mlflowBin === venvBins(files.venv).mlflowBin;
+  let driverReady = true;
+  if (!ours) {
+    await checkGivenDriver(server.mlflowBin, deps.env);
+  } else if (options.dryRun) {
+    const { importedVersion } = await import('../adapters/python.js');
+    driverReady = Boolean(await importedVersion(python, 'psycopg2', deps.env));
+  } else {
+    const driver = await ensureDriver(server.mlflowBin, deps.env);
+    if (driver.installed) print(`Installed the PostgreSQL driver psycopg2 ${driver.version} into the MLflow venv.`);
+  }
+  let pgVersion: string | undefined;
+  if (driverReady) pgVersion = await verifyConnection(server.mlflowBin, target, deps.env);
+
+  const request = { source: readOnlySqlite(sqliteFile), target: driverReady ? withPsycopg2(target.uri) : null, timeout: CONNECT_TIMEOUT_S };
+  const inspected = await runMigrationWorker(python, { mode: 'inspect', ...request }, { env: deps.env });
+  if (inspected.event === 'error') throw new CliError(`${workerFailure(inspected, target, 'could not read the two databases')}. Nothing was changed.`, EXIT.failure);
+  if (inspected.event !== 'inspect') throw new CliError(`the migration check gave no answer (${inspected.event}). Nothing was changed.`, EXIT.failure);
+  const refusal = targetRefusal(inspected, where);
+  if (refusal) throw new CliError(`${refusal}. Nothing was changed.`, EXIT.failure);
+
+  // 2. The plan.
+  const source = summarizeSource(inspected.source.counts);
+  const sizeMb = (statSync(sqliteFile).size / 1e6).toFixed(1);
+  print(`From: SQLite ${sqliteFile} (${sizeMb} MB): ${describeSource(source)}.`);
+  print(`To:   ${where}${pgVersion ? ` (PostgreSQL ${pgVersion})` : ''}, ${targetState(inspected)}.`);
+  if (!driverReady) print('      (Not checked yet: the PostgreSQL driver psycopg2 is not installed; migrate installs it into the MLflow venv and checks first.)');
+  print(`Plan: stop the server (hooks keep their traces in the spool meanwhile); copy every table with MLflow ${inspected.head}'s own schema,`);
+  print('      in one transaction, and compare the counts; run the server on PostgreSQL and find every trace through it;');
+  print(`      then deliver the spooled traces. The SQLite file is kept as it is.`);
+  if (options.dryRun) {
+    print('Dry run: nothing was changed.');
+    return EXIT.ok;
+  }
+  if (!options.yes) {
+    if (!deps.confirm) {
+      throw new CliError('there is no terminal to confirm on, so nothing was changed. Re-run with --yes to go ahead, or with --dry-run to only see the plan.', EXIT.usage);
+    }
+    if (!(await deps.confirm(`Move ${plural(source.traces, 'trace')} to PostgreSQL and switch the server over?`))) {
+      print('Nothing was changed.');
+      return EXIT.cancelled;
+    }
+  }
+
+  // 3. Copy, with the server stopped.
+  const stopped = await stopServer(deps.dataRoot, server, deps.env);
+  if (stopped === 'not-ours') {
+    throw new CliError(`the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`, EXIT.failure);
+  }
+  print('Stopped the MLflow server.');
+  const started = Date.now();
+  let lastTable = '';
+  const copied = await runMigrationWorker(python, { mode: 'copy', ...request }, {
+    env: deps.env,
+    onEvent: (event) => {
+      if (event.event === 'progress' && event.rows === event.of && event.table !== lastTable && event.of > 0) {
+        lastTable = event.table;
+        print(`  copied ${event.table}: ${event.rows.toLocaleString('en-US')} rows`);
+      }
+    },
+  });
+  if (copied.event !== 'done') {
+    await installServer(deps.dataRoot, server, server, deps.env).catch(() => undefined);
+    const why = copied.event === 'error' ? workerFailure(copied, target, 'the copy failed') : 'the copy gave no result';
+    throw new CliError(`${why}. It was rolled back; the server runs on SQLite again, as before.`, EXIT.failure);
+  }
+  print(`Copied ${plural(source.rows, 'row')} in ${((Date.now() - started) / 1000).toFixed(1)} s; every table's count matches.`);
+
+  // 4. Switch.
+  const next: LocalServerConfig = { ...server, backendStoreUri: withPsycopg2(options.to) };
+  const back = async (why: string): Promise<never> => {
+    await installServer(deps.dataRoot, server, next, deps.env).catch(() => undefined);
+    throw new CliError(`${why}. The server runs on SQLite again, as before; the copy stays in ${where}.`, EXIT.failure);
+  };
+  try {
+    await installServer(deps.dataRoot, next, server, deps.env);
+  } catch (error) {
+    return back(`the server did not start on PostgreSQL (${(error as Error).message})`);
+  }
+  const url = serverUrl(next);
+  const rest = new RestBackend(url, deps.env);
+  const onServer: Record<string, number> = {};
+  try {
+    for (const experiment of await rest.listExperiments()) onServer[experiment.id] = await rest.countTraces([experiment.id]);
+  } catch (error) {
+    return back(`could not count the traces through the server (${(error as Error).message})`);
+  }
+  const missing = missingOnServer(copied.traces, onServer);
+  if (missing.length > 0) {
+    return back(`the server on PostgreSQL finds fewer traces than were copied (${missing.map((m) => `experiment ${m.experimentId}: ${m.found} of ${m.copied}`).join(', ')})`);
+  }
+  saveConfig(files.config, { ...loadConfig(files.config), server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } });
+  const found = Object.values(onServer).reduce((a, b) => a + b, 0);
+  print(`The server at ${url} now stores traces in ${where}; it finds all ${plural(found, 'trace')}.`);
+
+  const flushed = await flushSpool(files.spool, Date.now() + FLUSH_SECONDS * 1000, deps.env);
+  if (flushed.delivered > 0) {
+    clearBackoff(backoffFileIn(files.spool));
+    print(`Delivered ${plural(flushed.delivered, 'trace')} that arrived during the move.`);
+  }
+  if (flushed.remaining > 0) print(`${plural(flushed.remaining, 'spooled trace')} still waiting: run \`claude-mlflow flush\`.`);
+  print(`The SQLite database is kept at ${sqliteFile} (${sizeMb} MB). Nothing reads it any more: remove it when you are satisfied.`);
+  return EXIT.ok;
+}
+
+function targetState(inspect: InspectEvent): string {
+  switch (inspect.target.state) {
+    case 'empty':
+      return 'empty (MLflow creates its schema there)';
+    case 'fresh':
+      return "with MLflow's empty schema";
+    default:
+      return 'not inspected';
+  }
+}
