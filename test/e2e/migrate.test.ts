@@ -170,20 +170,22 @@ describe.skipIf(!available)('migrate --to postgresql://', () => {
   });
 
   it("refuses a database that already has tables, and one where the user may not create MLflow's schema; the server goes on on SQLite", async () => {
-    await pg.sql(`CREATE DATABASE busy OWNER ${pg.user}`);
-    await pg.sql('CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1);', 'busy');
-    await pg.sql(`ALTER TABLE invoices OWNER TO ${pg.user}`, 'busy');
-    const busy = await cli(['migrate', '--to', pg.uri.replace(/\/[^/]+$/, '/busy'), '--yes']);
+    const busyDb = `${pg.database}_busy`;
+    const readonlyDb = `${pg.database}_readonly`;
+    await pg.sql(`CREATE DATABASE ${busyDb} OWNER ${pg.user}`);
+    await pg.sql('CREATE TABLE invoices (id int PRIMARY KEY); INSERT INTO invoices VALUES (1);', busyDb);
+    await pg.sql(`ALTER TABLE invoices OWNER TO ${pg.user}`, busyDb);
+    const busy = await cli(['migrate', '--to', pg.uri.replace(/\/[^/]+$/, `/${busyDb}`), '--yes']);
     expect(busy.exitCode, busy.stdout + busy.stderr).toBe(1);
-    expect(busy.stderr).toContain(`PostgreSQL database "busy" on 127.0.0.1:${pg.port} as user "${pg.user}" already has tables that are not MLflow's (invoices)`);
+    expect(busy.stderr).toContain(`PostgreSQL database "${busyDb}" on 127.0.0.1:${pg.port} as user "${pg.user}" already has tables that are not MLflow's (invoices)`);
     expect(busy.stderr).toContain('Nothing was changed.');
-    expect(await pg.sql('SELECT count(*) FROM invoices', 'busy')).toBe('1');
+    expect(await pg.sql('SELECT count(*) FROM invoices', busyDb)).toBe('1');
 
     // PostgreSQL 15: only the owner of schema public may create tables in it.
-    await pg.sql('CREATE DATABASE readonly_db OWNER postgres');
-    await pg.sql(`GRANT CONNECT ON DATABASE readonly_db TO ${pg.user}`);
+    await pg.sql(`CREATE DATABASE ${readonlyDb} OWNER postgres`);
+    await pg.sql(`GRANT CONNECT ON DATABASE ${readonlyDb} TO ${pg.user}`);
     const pid = serverPid();
-    const denied = await cli(['migrate', '--to', pg.uri.replace(/\/[^/]+$/, '/readonly_db'), '--yes']);
+    const denied = await cli(['migrate', '--to', pg.uri.replace(/\/[^/]+$/, `/${readonlyDb}`), '--yes']);
     expect(denied.exitCode, denied.stdout + denied.stderr).toBe(1);
     expect(denied.stdout).toContain('Stopped the MLflow server.');
     expect(denied.stderr).toMatch(/the copy failed: .*permission denied for schema public.*It was rolled back; the server runs on SQLite again, as before\./);

@@ -1,5 +1,13 @@
 /**
- * A throwaway real PostgreSQL for the tests: Debian's own binaries
+ * A real PostgreSQL for the tests.
+ *
+ * In CI, `.ci/run` starts one server (scripts/test-postgres.sh) and exports
+ * CLAUDE_MLFLOW_TEST_PG_DIR (its socket folder) and CLAUDE_MLFLOW_TEST_PG_PORT:
+ * each startPostgres() then creates a role and a database of its own there,
+ * with unique names, and stop() drops them.
+ *
+ * Elsewhere (a developer's `npm test`), each startPostgres() starts a
+ * throwaway cluster of its own: Debian's own binaries
  * (/usr/lib/postgresql/<version>/bin, from the `postgresql` package that
  * `.ci/run` installs), a fresh cluster in a temp folder, listening on
  * 127.0.0.1 only, on a free port, with its Unix socket in the temp folder.
@@ -26,8 +34,10 @@ export interface Postgres {
   database: string;
   user: string;
   password: string;
-  /** The folder that holds the cluster, its log and its socket. */
+  /** The folder that holds the server's Unix socket (and, for a cluster of our own, the cluster and its log). */
   dir: string;
+  /** The server's max_connections. */
+  maxConnections: number;
   /** `postgresql://user:password@127.0.0.1:port/database`, the user and password percent-encoded. */
   uri: string;
   /** SQL as the superuser, over the socket; returns psql's unaligned output. */
@@ -50,6 +60,9 @@ export function postgresBinDir(root = '/usr/lib/postgresql'): string | undefined
   }
   return undefined;
 }
+
+/** A cluster of our own: little memory on a small machine. */
+const OWN_MAX_CONNECTIONS = 40;
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -88,9 +101,63 @@ export interface StartPostgresOptions {
   password?: string;
 }
 
+const randomSuffix = (): string => Math.random().toString(36).slice(2, 8);
+
+/** The psql runner for a server whose socket is in `dir`. */
+function sqlRunner(bin: string, dir: string, port: number): Postgres['sql'] {
+  return async (statement: string, db = 'postgres') => {
+    const r = await execa(path.join(bin, 'psql'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', statement], {
+      env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+      timeout: 60_000,
+    });
+    if (r.exitCode !== 0) throw new Error(`psql ${statement}: ${String(r.stderr).trim()}`);
+    return String(r.stdout).trim();
+  };
+}
+
+/** On the server that .ci/run started: a role and a database of our own, dropped again by stop(). */
+async function onSharedServer(bin: string, options: StartPostgresOptions): Promise<Postgres> {
+  const dir = process.env.CLAUDE_MLFLOW_TEST_PG_DIR!;
+  const port = Number(process.env.CLAUDE_MLFLOW_TEST_PG_PORT);
+  const suffix = randomSuffix();
+  const database = `${options.database ?? 'mlflow_traces'}_${suffix}`;
+  const user = `${options.user ?? 'mlflow_app'}_${suffix}`;
+  const password = options.password ?? `pg:S3cret@${randomSuffix()}${randomSuffix()}/%x`;
+  if (/['\\]/.test(password)) throw new Error('keep quotes and backslashes out of the test password');
+  const sql = sqlRunner(bin, dir, port);
+  const host = '127.0.0.1';
+  await sql(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
+  await sql(`CREATE DATABASE ${database} OWNER ${user}`);
+  const created: string[] = [];
+  return {
+    host,
+    port,
+    database,
+    user,
+    password,
+    dir,
+    maxConnections: Number(await sql('SHOW max_connections')),
+    uri: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
+    async sql(statement: string, db = 'postgres') {
+      const made = /^CREATE DATABASE (\w+)/i.exec(statement)?.[1];
+      const out = await sql(statement, db);
+      if (made) created.push(made);
+      return out;
+    },
+    async stop() {
+      for (const db of [...created, database]) await sql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+      await sql(`DROP ROLE IF EXISTS ${user}`).catch(() => undefined);
+    },
+  };
+}
+
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<Postgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("no PostgreSQL binaries in /usr/lib/postgresql/<version>/bin: apt-get install postgresql (.ci/run does)");
+  if (process.env.CLAUDE_MLFLOW_TEST_PG_DIR && process.env.CLAUDE_MLFLOW_TEST_PG_PORT) return onSharedServer(bin, options);
   const database = options.database ?? 'mlflow_traces';
   const user = options.user ?? 'mlflow_app';
   const password = options.password ?? `pg:S3cret@${Math.random().toString(36).slice(2, 10)}/%x`;
@@ -132,7 +199,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       '-c synchronous_commit=off',
       '-c full_page_writes=off',
       '-c shared_buffers=16MB',
-      '-c max_connections=40',
+      `-c max_connections=${OWN_MAX_CONNECTIONS}`,
     ].join(' ');
     await asServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start'], 90_000);
     started = true;
@@ -144,18 +211,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       user,
       password,
       dir,
+      maxConnections: OWN_MAX_CONNECTIONS,
       uri: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
-      async sql(statement: string, db = 'postgres') {
-        const r = await execa(path.join(bin, 'psql'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', statement], {
-          env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' },
-          extendEnv: false,
-          reject: false,
-          stdin: 'ignore',
-          timeout: 60_000,
-        });
-        if (r.exitCode !== 0) throw new Error(`psql ${statement}: ${String(r.stderr).trim()}`);
-        return String(r.stdout).trim();
-      },
+      sql: sqlRunner(bin, dir, port),
       stop,
     };
     await pg.sql(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
