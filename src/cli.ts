@@ -26,6 +26,8 @@ program
   .option('--mlflow-version <version>', 'install exactly this MLflow version (default: the newest, >= 3.6)')
   .option('--mlflow <path>', 'use this mlflow executable instead of installing one')
   .option('--backend-store-uri <uri>', 'store traces in PostgreSQL (postgresql://user:password@host:port/database) instead of SQLite in the data folder; installs the driver and checks the connection first')
+  .option('--store-credentials', 'with --tracking-uri: save MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD) from this environment in ~/.claude/settings.json, readable by you only, so that every session can send its trace')
+  .option('--no-store-credentials', 'do not save them, and do not ask (the default with --yes)')
   .option('-y, --yes', 'do not ask: take the defaults and replace MLflow\'s own tracer if found')
   .action(async (options) => {
     const { runInitCommand } = await import('./commands/init.js');

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config.js';
+import { mergePrevious } from '../core/credentials.js';
 import type { PreviousState } from '../core/settings.js';
 import type { Scope } from '../core/scopes.js';
 import type { ScheduleEvery } from './service/schedule-render.js';
@@ -62,9 +63,16 @@ export function saveConfig(file: string, config: StoredConfig): void {
   writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 
-/** Record (or keep) the install of one settings file; an older record wins, it knows the original. */
+/**
+ * Record the install of one settings file. An older record of the file wins
+ * for every key it knows, as it saw the original; keys only the new record
+ * knows (credentials saved later) are added to it.
+ */
 export function withInstall(config: StoredConfig, record: InstallRecord): StoredConfig {
   const installs = config.installs ?? [];
-  if (installs.some((i) => i.file === record.file)) return config;
-  return { ...config, installs: [...installs, record] };
+  const older = installs.find((i) => i.file === record.file);
+  if (!older) return { ...config, installs: [...installs, record] };
+  const merged = mergePrevious(older.previous, record.previous);
+  if (Object.keys(merged.env).length === Object.keys(older.previous.env).length) return config;
+  return { ...config, installs: installs.map((i) => (i === older ? { ...older, previous: merged } : i)) };
 }

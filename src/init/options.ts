@@ -19,6 +19,8 @@ export interface InitFlags {
   mlflow?: string;
   /** The local server's backend store (default: SQLite in the data folder). */
   backendStoreUri?: string;
+  /** Save MLflow's credentials from the environment in the user settings' env (true), or not (false); undefined: ask. */
+  storeCredentials?: boolean;
   yes: boolean;
 }
 

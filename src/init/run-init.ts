@@ -3,11 +3,11 @@
  * what could stop it (an unparseable settings file, a busy port, an
  * unreachable server) before changing anything, then runs one task list.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Listr, PRESET_TIMER } from 'listr2';
 import { installHookRuntime, hookCommand } from '../adapters/hook-runtime.js';
-import { loadConfig, saveConfig, withInstall, type LocalServerConfig, type StoredConfig } from '../adapters/config-store.js';
+import { loadConfig, saveConfig, withInstall, type InstallRecord, type LocalServerConfig, type StoredConfig } from '../adapters/config-store.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { isPortFree, nextFreePort, whoListens, airPlayHint, type PortHolder } from '../adapters/ports.js';
 import { checkMlflowExecutable, ensureMlflowVenv, findOnPath, findPython, reusableVenv, type PythonInfo, type VenvResult } from '../adapters/python.js';
@@ -15,6 +15,7 @@ import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-f
 import { paths } from '../config.js';
 import { applyTracing, countOurHooks, findForeignTracers, type TracingSpec } from '../core/settings.js';
 import { settingsPath } from '../core/scopes.js';
+import { applyCredentials, CREDENTIAL_KEYS, credentialsFrom, mergePrevious, type Credentials } from '../core/credentials.js';
 import { CliError, EXIT } from '../errors.js';
 import { installServer, isLoopback, pickManager, serverFiles, serverState, serverUrl, sqliteUri } from '../server/local-server.js';
 import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
@@ -160,6 +161,29 @@ async function verifyRemote(trackingUri: string, experiment: string, env: NodeJS
   if (!access.ok) throw new CliError(accessDeniedMessage(server, access, experiment, env), EXIT.failure);
 }
 
+/** Whether to save the credentials: the flag, else the user's answer (default no), else (--yes, no terminal) no. */
+async function decideCredentials(credentials: Credentials, userFile: string, options: InitOptions): Promise<boolean> {
+  if (options.storeCredentials !== undefined) return options.storeCredentials;
+  if (options.yes || !options.prompter) return false;
+  return options.prompter.confirm(
+    `Save ${credentials.label} in ${userFile} (your own settings, readable by you only; never a project's), so that every Claude Code session can send its trace?`,
+    false,
+  );
+}
+
+/** Group and others lose access to a settings file that holds a secret. Returns whether the mode changed. */
+function keepPrivate(file: string): boolean {
+  if (process.platform === 'win32') return false;
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) === 0) return false;
+  chmodSync(file, mode & 0o700);
+  return true;
+}
+
+function credentialsLine(credentials: Credentials, file: string, tightened: boolean): string {
+  return `Saved ${credentials.label} in ${file}${tightened ? ', and made that file readable by you only' : ''}; \`claude-mlflow uninstall\` removes ${Object.keys(credentials.env).length > 1 ? 'them' : 'it'} again.`;
+}
+
 type MlflowChoice =
   | { kind: 'given'; path: string; version: string }
   | { kind: 'reuse'; venv: VenvResult }
@@ -210,9 +234,34 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
 
   let trackingUri: string;
   let server: LocalServerConfig | undefined;
+  const credentials = answers.remoteUri ? credentialsFrom(options.env) : undefined;
+  if (options.storeCredentials && !credentials) {
+    throw new CliError(
+      answers.remoteUri
+        ? `--store-credentials: none of ${CREDENTIAL_KEYS.join(', ')} is set in this environment; nothing was changed.`
+        : '--store-credentials goes with --tracking-uri: the local server needs no credentials.',
+      EXIT.usage,
+    );
+  }
+  const userFile = settingsPath('user', options.project, options.home);
+  let saveCredentials = false;
   if (answers.remoteUri) {
     trackingUri = answers.remoteUri;
     await verifyRemote(trackingUri, answers.experiment, options.env);
+    if (credentials) {
+      saveCredentials = await decideCredentials(credentials, userFile, options);
+      if (saveCredentials && userFile !== settingsFile) {
+        // Checked now, so that a broken user settings file stops init before anything is written.
+        loadSettings(userFile);
+        assertCanWrite(userFile);
+      }
+      if (!saveCredentials) {
+        notes.push(
+          `${credentials.label} ${Object.keys(credentials.env).length > 1 ? 'were' : 'was'} not saved: the hook sends traces only from Claude Code sessions started with ${Object.keys(credentials.env).length > 1 ? 'them' : 'it'} in their environment. ` +
+            `To keep ${Object.keys(credentials.env).length > 1 ? 'them' : 'it'} in ${userFile} (your own settings, never a project's), run init again with --store-credentials.`,
+        );
+      }
+    }
   } else {
     const port = await choosePort(answers, config, options.dataRoot, options.prompter, options.yes, notes);
     const host = options.host ?? config.server?.host ?? '127.0.0.1';
@@ -243,7 +292,13 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
   }
 
   const done: string[] = [];
-  const state = { experimentId: '', command: '', settingsWritten: false, configChanged: false };
+  const state: { experimentId: string; command: string; settingsWritten: boolean; configChanged: boolean; credentialRecord?: InstallRecord } = {
+    experimentId: '',
+    command: '',
+    settingsWritten: false,
+    configChanged: false,
+  };
+  const credentialsHere = saveCredentials && userFile === settingsFile;
   const tasks = new Listr(
     [
       {
@@ -332,6 +387,22 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
         },
       },
       {
+        title: `Save ${credentials?.label ?? 'credentials'} in ${userFile}`,
+        enabled: () => saveCredentials && !credentialsHere,
+        task: async (_ctx, task) => {
+          const outcome = await withFileLock(userFile, () => {
+            const loaded = loadSettings(userFile);
+            const applied = applyCredentials(loaded.doc, credentials!);
+            return { loaded, applied, saved: saveSettings(loaded, applied.doc) };
+          });
+          // A file init creates is private from the start; tightening one the user had is worth saying.
+          const tightened = keepPrivate(userFile) && outcome.loaded.exists;
+          state.credentialRecord = { file: userFile, scope: 'user', createdFile: !outcome.loaded.exists, previous: outcome.applied.previous };
+          task.title = outcome.saved.written ? `Saved ${credentials!.label} in ${userFile}` : `${credentials!.label} already saved in ${userFile}`;
+          if (outcome.saved.written || tightened) done.push(credentialsLine(credentials!, userFile, tightened));
+        },
+      },
+      {
         title: `Switch tracing on in ${settingsFile}`,
         task: async (_ctx, task) => {
           const spec: TracingSpec = {
@@ -346,9 +417,13 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
           const outcome = await withFileLock(settingsFile, () => {
             const loaded = loadSettings(settingsFile);
             const applied = applyTracing(loaded.doc, spec, { removeForeign });
-            const saved = saveSettings(loaded, applied.doc);
-            return { loaded, applied, saved };
+            // User scope: the credentials go into the same write (one backup, of the original).
+            const withCredentials = credentialsHere ? applyCredentials(applied.doc, credentials!) : undefined;
+            const credentialsPrevious = credentialsHere ? applyCredentials(loaded.doc, credentials!).previous : undefined;
+            const saved = saveSettings(loaded, withCredentials?.doc ?? applied.doc);
+            return { loaded, applied, saved, credentialsPrevious, changes: [...applied.changes, ...(withCredentials?.changes ?? [])] };
           });
+          const tightened = credentialsHere && keepPrivate(settingsFile) && outcome.loaded.exists;
           state.settingsWritten = outcome.saved.written;
           let next = config;
           if (countOurHooks(outcome.loaded.doc) === 0) {
@@ -356,9 +431,12 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
               file: settingsFile,
               scope: answers.scope,
               createdFile: !outcome.loaded.exists,
-              previous: outcome.applied.previous,
+              previous: outcome.credentialsPrevious ? mergePrevious(outcome.applied.previous, outcome.credentialsPrevious) : outcome.applied.previous,
             });
+          } else if (outcome.credentialsPrevious) {
+            next = withInstall(next, { file: settingsFile, scope: answers.scope, createdFile: !outcome.loaded.exists, previous: outcome.credentialsPrevious });
           }
+          if (state.credentialRecord) next = withInstall(next, state.credentialRecord);
           next = {
             ...next,
             trackingUri,
@@ -369,8 +447,11 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
           state.configChanged = JSON.stringify(next) !== JSON.stringify(config);
           if (state.configChanged) saveConfig(files.config, next);
           task.title = outcome.saved.written ? `Tracing switched on in ${settingsFile}` : `Tracing already on in ${settingsFile}`;
+          if (credentialsHere && (outcome.saved.written || tightened) && outcome.changes.some((c) => CREDENTIAL_KEYS.some((k) => c.endsWith(k)))) {
+            done.push(credentialsLine(credentials!, settingsFile, tightened));
+          }
           if (outcome.saved.written) {
-            done.push(`Updated ${settingsFile}: ${outcome.applied.changes.join('; ')}.`);
+            done.push(`Updated ${settingsFile}: ${outcome.changes.join('; ')}.`);
             if (outcome.saved.backup) done.push(`The previous version is kept in ${outcome.saved.backup}.`);
           }
         },

@@ -4,7 +4,7 @@
  * --tracking-uri` checks the credentials before it writes anything, and the
  * hook delivers traces with them.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessDeniedMessage } from '../../src/init/run-init.js';
@@ -174,6 +174,100 @@ describe('init --tracking-uri against a server with auth', () => {
     expect(flush.stdout).toContain('Delivered 1 of 1');
     const after = await api(ALICE, 'POST', '/api/3.0/mlflow/traces/search', { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }], max_results: 10 });
     expect(after.json.traces).toHaveLength(2);
+  });
+});
+
+describe('init --tracking-uri: saving the credentials only when the user agrees', () => {
+  const spooled = (data: string): string[] =>
+    existsSync(path.join(data, 'spool')) ? readdirSync(path.join(data, 'spool')).filter((n) => n.endsWith('.trace.json')) : [];
+  const tracesIn = async (name: string): Promise<number> => {
+    const id = await experimentId(name);
+    const found = await api(ADMIN, 'POST', '/api/3.0/mlflow/traces/search', { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }], max_results: 50 });
+    return (found.json.traces ?? []).length;
+  };
+  /** The hook command init wrote, run as Claude Code runs it: with the env of every settings file, and nothing from the shell. */
+  async function runHookAsClaude(c: ReturnType<typeof fresh>, project: any, user: any, session: string): Promise<void> {
+    const command: string = project.hooks.Stop[0].hooks[0].command;
+    const script = command.split(' ').at(-1)!.replace(/^['"]|['"]$/g, '');
+    const { stdin } = sampleWithSession(path.join(c.home, '..'), session);
+    const env = makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: server.url }, { ...(user?.env ?? {}), ...project.env, USER: 'alice' });
+    expect((await runHookProcess(stdin, env, script)).exitCode).toBe(0);
+  }
+
+  it('--yes alone saves nothing, and says how the hook gets the credentials', async () => {
+    const c = fresh('not-saved');
+    const run = await runCli(['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team-unsaved'], { ...c, env: creds(ALICE.password) });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD were not saved: the hook sends traces only from Claude Code sessions started with them in their environment.');
+    expect(run.stdout).toContain(`run init again with --store-credentials`);
+    expect(existsSync(path.join(c.home, '.claude', 'settings.json'))).toBe(false);
+    expect(readFileSync(c.settings, 'utf8')).not.toContain(ALICE.password);
+  });
+
+  it('--store-credentials without credentials in the environment: exit 2, nothing written', async () => {
+    const c = fresh('no-creds-to-store');
+    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project'], c);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('--store-credentials: none of MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD is set');
+    expect(existsSync(c.settings)).toBe(false);
+    expect(existsSync(c.config)).toBe(false);
+  });
+
+  it('project scope: the credentials go to the user settings (0600), never the project file; sessions trace without them in the shell; uninstall takes them out', async () => {
+    const c = fresh('saved-project');
+    const userFile = path.join(c.home, '.claude', 'settings.json');
+    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team-saved'], {
+      ...c,
+      env: creds(ALICE.password),
+    });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Saved MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in ${userFile}; \`claude-mlflow uninstall\` removes them again.`);
+    expect(run.stdout + run.stderr).not.toContain(ALICE.password);
+    const project = JSON.parse(readFileSync(c.settings, 'utf8'));
+    expect(readFileSync(c.settings, 'utf8')).not.toContain(ALICE.password);
+    expect(Object.keys(project.env).filter((k) => ['MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN'].includes(k))).toEqual([]);
+    const user = JSON.parse(readFileSync(userFile, 'utf8'));
+    expect(user).toEqual({ env: creds(ALICE.password) });
+    expect(statSync(userFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(c.config, 'utf8')).not.toContain(ALICE.password);
+
+    await runHookAsClaude(c, project, user, 'a11ce000-0000-4000-8000-0000000000a1');
+    expect(spooled(c.data)).toEqual([]);
+    expect(await tracesIn('team-saved')).toBe(1);
+
+    const uninstall = await runCli(['uninstall', '--project', c.project], c);
+    expect(uninstall.exitCode, uninstall.stdout + uninstall.stderr).toBe(0);
+    // init created the user file for the credentials alone: it goes again.
+    expect(existsSync(userFile)).toBe(false);
+  });
+
+  it('user scope: one write with the tracing (the backup is the original), the file tightened to 0600; uninstall gives back the original', async () => {
+    const c = fresh('saved-user');
+    const userFile = path.join(c.home, '.claude', 'settings.json');
+    mkdirSync(path.dirname(userFile), { recursive: true });
+    const original = `${JSON.stringify({ model: 'opus', env: { EDITOR: 'vim' } }, null, 2)}\n`;
+    writeFileSync(userFile, original, { mode: 0o644 });
+    chmodSync(userFile, 0o644);
+    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', server.url, '--project', c.project, '--scope', 'user', '--experiment', 'team-user'], {
+      ...c,
+      env: creds(ALICE.password),
+    });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Saved MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in ${userFile}, and made that file readable by you only`);
+    expect(run.stdout + run.stderr).not.toContain(ALICE.password);
+    const user = JSON.parse(readFileSync(userFile, 'utf8'));
+    expect(user.model).toBe('opus');
+    expect(user.env).toMatchObject({ EDITOR: 'vim', MLFLOW_TRACKING_URI: server.url, ...creds(ALICE.password) });
+    expect(statSync(userFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(`${userFile}.claude-mlflow.bak`, 'utf8')).toBe(original);
+
+    await runHookAsClaude(c, user, undefined, 'a11ce000-0000-4000-8000-0000000000b1');
+    expect(spooled(c.data)).toEqual([]);
+    expect(await tracesIn('team-user')).toBe(1);
+
+    expect((await runCli(['uninstall', '--project', c.project], c)).exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(userFile, 'utf8'))).toEqual({ model: 'opus', env: { EDITOR: 'vim' } });
   });
 });
 

@@ -1,0 +1,75 @@
+/**
+ * MLflow's credentials for a remote tracking server, and putting them in a
+ * settings file's `env` when the user agrees. Pure: no I/O.
+ *
+ * The hook runs inside Claude Code and sees only Claude Code's environment:
+ * the shell's variables when Claude Code was started from that shell, plus
+ * the settings' `env`. Saving the credentials in the user's own settings
+ * (~/.claude/settings.json) makes every session able to send its trace; they
+ * never go into a project's settings, which get committed.
+ */
+import { HOOK_EVENTS, type PreviousState } from './settings.js';
+
+export const CREDENTIAL_KEYS = ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD'] as const;
+
+export interface Credentials {
+  kind: 'token' | 'basic';
+  /** The variables to save: the token alone, or the user name and the password. */
+  env: Record<string, string>;
+  /** Which variables, for messages; never their values. */
+  label: string;
+}
+
+/** The credentials MLflow's client would send (the token wins, as in authHeaders), or undefined. */
+export function credentialsFrom(env: NodeJS.ProcessEnv): Credentials | undefined {
+  if (env.MLFLOW_TRACKING_TOKEN) {
+    return { kind: 'token', env: { MLFLOW_TRACKING_TOKEN: env.MLFLOW_TRACKING_TOKEN }, label: 'MLFLOW_TRACKING_TOKEN' };
+  }
+  if (env.MLFLOW_TRACKING_USERNAME || env.MLFLOW_TRACKING_PASSWORD) {
+    const saved: Record<string, string> = {};
+    if (env.MLFLOW_TRACKING_USERNAME) saved.MLFLOW_TRACKING_USERNAME = env.MLFLOW_TRACKING_USERNAME;
+    if (env.MLFLOW_TRACKING_PASSWORD) saved.MLFLOW_TRACKING_PASSWORD = env.MLFLOW_TRACKING_PASSWORD;
+    return { kind: 'basic', env: saved, label: Object.keys(saved).join(' and ') };
+  }
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Set the credential variables in `env`. Returns the new document, what the
+ * keys held before (null: absent) for uninstall, and the changes by key name.
+ */
+export function applyCredentials(
+  input: Record<string, unknown>,
+  credentials: Credentials,
+): { doc: Record<string, unknown>; previous: PreviousState; changes: string[] } {
+  const doc = structuredClone(input);
+  const hadEnv = Object.prototype.hasOwnProperty.call(doc, 'env');
+  if (hadEnv && !isObject(doc.env)) throw new Error('"env" is not an object');
+  const env = (isObject(doc.env) ? doc.env : (doc.env = {})) as Record<string, unknown>;
+  // What was absent before this write: what uninstall may drop again once it is empty.
+  const hooks = isObject(doc.hooks) ? doc.hooks : undefined;
+  const previous: PreviousState = {
+    env: {},
+    created: { env: !hadEnv, hooks: !Object.prototype.hasOwnProperty.call(doc, 'hooks'), events: HOOK_EVENTS.filter((e) => !hooks || !(e in hooks)) },
+  };
+  const changes: string[] = [];
+  for (const [key, value] of Object.entries(credentials.env)) {
+    const before = Object.prototype.hasOwnProperty.call(env, key) ? env[key] : undefined;
+    previous.env[key] = before === undefined ? null : typeof before === 'string' ? before : JSON.stringify(before);
+    if (before === value) continue;
+    changes.push(`${before === undefined ? 'set' : 'updated'} ${key}`);
+    env[key] = value;
+  }
+  return { doc, previous, changes };
+}
+
+/** An earlier record of the same file wins for what it knows (it saw the original); keys it does not know are added. */
+export function mergePrevious(older: PreviousState, newer: PreviousState): PreviousState {
+  const env = { ...older.env };
+  for (const [key, value] of Object.entries(newer.env)) if (!(key in env)) env[key] = value;
+  return { ...older, env };
+}

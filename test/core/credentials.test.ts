@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { applyCredentials, credentialsFrom, mergePrevious } from '../../src/core/credentials.js';
+import { removeTracing } from '../../src/core/settings.js';
+
+describe('credentialsFrom', () => {
+  it('the token wins, as in the requests the hook sends', () => {
+    expect(credentialsFrom({ MLFLOW_TRACKING_TOKEN: 't', MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' })).toEqual({
+      kind: 'token',
+      env: { MLFLOW_TRACKING_TOKEN: 't' },
+      label: 'MLFLOW_TRACKING_TOKEN',
+    });
+  });
+
+  it('user name and password together, or whichever is set', () => {
+    expect(credentialsFrom({ MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' })?.env).toEqual({ MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' });
+    expect(credentialsFrom({ MLFLOW_TRACKING_PASSWORD: 'p' })?.label).toBe('MLFLOW_TRACKING_PASSWORD');
+    expect(credentialsFrom({ MLFLOW_TRACKING_TOKEN: '' })).toBeUndefined();
+    expect(credentialsFrom({})).toBeUndefined();
+  });
+});
+
+describe('applyCredentials', () => {
+  const token = credentialsFrom({ MLFLOW_TRACKING_TOKEN: 'tok-1' })!;
+
+  it('sets the keys, keeps everything else, names keys but never values', () => {
+    const input = { model: 'opus', env: { EDITOR: 'vim' } };
+    const r = applyCredentials(input, token);
+    expect(r.doc).toEqual({ model: 'opus', env: { EDITOR: 'vim', MLFLOW_TRACKING_TOKEN: 'tok-1' } });
+    expect(input.env).toEqual({ EDITOR: 'vim' });
+    expect(r.changes).toEqual(['set MLFLOW_TRACKING_TOKEN']);
+    expect(r.previous).toEqual({ env: { MLFLOW_TRACKING_TOKEN: null }, created: { env: false, hooks: true, events: ['Stop', 'SubagentStop'] } });
+  });
+
+  it('an unchanged value is no change; an old one is recorded for uninstall', () => {
+    expect(applyCredentials({ env: { MLFLOW_TRACKING_TOKEN: 'tok-1' } }, token).changes).toEqual([]);
+    const r = applyCredentials({ env: { MLFLOW_TRACKING_TOKEN: 'old' } }, token);
+    expect(r.changes).toEqual(['updated MLFLOW_TRACKING_TOKEN']);
+    expect(r.previous.env).toEqual({ MLFLOW_TRACKING_TOKEN: 'old' });
+  });
+
+  it('uninstall with the record gives back the file as it was', () => {
+    for (const input of [{}, { env: { EDITOR: 'vim' } }, { env: { MLFLOW_TRACKING_TOKEN: 'old' }, hooks: {} }]) {
+      const r = applyCredentials(input, token);
+      expect(removeTracing(r.doc, r.previous).doc).toEqual(input);
+    }
+  });
+
+  it('refuses an env that is not an object', () => {
+    expect(() => applyCredentials({ env: ['x'] }, token)).toThrow('"env" is not an object');
+  });
+});
+
+describe('mergePrevious', () => {
+  it('the older record wins for the keys it knows; new keys are added', () => {
+    const older = { env: { MLFLOW_TRACKING_URI: null, MLFLOW_TRACKING_TOKEN: 'first' }, created: { env: true, hooks: true, events: ['Stop'] } };
+    const newer = { env: { MLFLOW_TRACKING_TOKEN: 'later', MLFLOW_TRACKING_USERNAME: null }, created: { env: false, hooks: false, events: [] } };
+    expect(mergePrevious(older, newer)).toEqual({
+      env: { MLFLOW_TRACKING_URI: null, MLFLOW_TRACKING_TOKEN: 'first', MLFLOW_TRACKING_USERNAME: null },
+      created: older.created,
+    });
+  });
+});
