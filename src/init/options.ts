@@ -66,6 +66,14 @@ export function parseScope(value: string): Scope {
 }
 
 export function parseTrackingUri(value: string): string {
+  if (/^databricks(:\/\/|$)/i.test(value.trim())) {
+    throw new CliError(
+      `--tracking-uri ${value.trim()}: Databricks workspaces are not supported yet. There, MLflow stores a trace's spans as an artifact ` +
+        "(uploaded through the workspace's cloud storage), not through the OpenTelemetry endpoint the hook sends them to, so traces would not arrive. " +
+        'Use an MLflow tracking server (http:// or https://), or MLflow\'s own Databricks tracing.',
+      EXIT.usage,
+    );
+  }
   let url: URL;
   try {
     url = new URL(value);

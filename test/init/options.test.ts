@@ -71,6 +71,8 @@ describe('resolveAnswers', () => {
     [{ port: '50a' }, /--port must be/],
     [{ trackingUri: 'ftp://x' }, /--tracking-uri must be an http\(s\) URL/],
     [{ trackingUri: 'not a url' }, /--tracking-uri must be/],
+    [{ trackingUri: 'databricks' }, /--tracking-uri databricks: Databricks workspaces are not supported yet\. .*not through the OpenTelemetry endpoint/],
+    [{ trackingUri: 'databricks://team-profile' }, /--tracking-uri databricks:\/\/team-profile: Databricks workspaces are not supported yet/],
     [{ experiment: '  ' }, /--experiment must not be empty/],
   ])('rejects bad flag %o with exit 2', async (flags, message) => {
     const error = await resolveAnswers({ ...base, yes: true, ...flags }, undefined).catch((e) => e);
