@@ -19,13 +19,12 @@
  * With --runs N, the deletion-only contenders run N times (each on a fresh
  * copy) and the medians are compared.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { ensureExperiment, generateTraces, startTimes } from './gen-traces.mjs';
-import { freePort, median, repoRoot, startServer, tempDir, venvBin } from './lib.mjs';
+import { census, copy, env, generate, localServer, runOurs } from './cleanup-lib.mjs';
+import { median, tempDir, venvBin } from './lib.mjs';
 
 const DAY = 86_400_000;
 const argv = process.argv.slice(2);
@@ -34,93 +33,9 @@ const traces = Number(arg('--traces', '100000'));
 const saved = arg('--db');
 const keep = argv.includes('--keep');
 const runs = Math.max(1, Number(arg('--runs', '1')));
-const dist = (rel) => import(pathToFileURL(path.join(repoRoot, 'dist', rel)).href);
-const { ensureServerRunning } = await dist('server/local-server.js');
-const { stopBackground } = await dist('adapters/service/background.js');
 const work = tempDir('claude-mlflow-p3-');
 const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
-/** Copy, and flush the copy to disk: no contender pays for the previous copy's writeback. */
-function copy(from, to) {
-  copyFileSync(from, to);
-  const fd = openSync(to, 'r+');
-  fsyncSync(fd);
-  closeSync(fd);
-}
-const env = { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' };
-
-/** Bench-only reads of MLflow's tables, to check that every contender left the same traces. */
-function census(db) {
-  const code = `
-import json, sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-print(json.dumps({"traces": c.execute("select count(*) from trace_info").fetchone()[0],
-                  "spans": c.execute("select count(*) from spans").fetchone()[0],
-                  "older": c.execute("select count(*) from trace_info where timestamp_ms < ?", (int(sys.argv[2]),)).fetchone()[0]}))`;
-  return JSON.parse(execFileSync(venvBin('python'), ['-c', code, db, String(Date.now() - 30 * DAY)], { encoding: 'utf8' }));
-}
-
-async function generate(file) {
-  const dir = path.join(work, 'gen');
-  mkdirSync(dir, { recursive: true });
-  const server = await startServer(dir);
-  const started = Date.now();
-  try {
-    const experimentId = await ensureExperiment(server.url, 'bench');
-    await generateTraces({
-      url: server.url,
-      experimentId,
-      times: startTimes(traces, { oldShare: 0.5, cutoffDays: 30 }),
-      batch: 1000,
-      onProgress: (n) => process.stderr.write(`\r  generating: ${n}/${traces} traces`),
-    });
-  } finally {
-    server.stop();
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  process.stderr.write(`\n  generated ${traces} traces in ${s(Date.now() - started)}\n`);
-  copyFileSync(path.join(dir, 'mlflow.db'), file);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-/** A data folder as `init` leaves it: config.json naming a background server on a copy of the database. */
-async function localServer(name, base) {
-  const data = path.join(work, name);
-  mkdirSync(data, { recursive: true });
-  copy(base, path.join(data, 'mlflow.db'));
-  const server = {
-    manager: 'background',
-    mlflowBin: venvBin('mlflow'),
-    host: '127.0.0.1',
-    port: await freePort(),
-    backendStoreUri: `sqlite:///${path.join(data, 'mlflow.db')}`,
-  };
-  writeFileSync(path.join(data, 'config.json'), JSON.stringify({ server }));
-  await ensureServerRunning(data, server, env);
-  return { data, db: path.join(data, 'mlflow.db'), url: `http://127.0.0.1:${server.port}`, stop: () => stopBackground(path.join(data, 'server.pid')) };
-}
-
-function runOurs(data, options) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bench', 'cleanup-child.mjs'), JSON.stringify(options)], {
-      cwd: data,
-      env: { ...env, CLAUDE_MLFLOW_HOME: data, HOME: data, CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const ms = performance.now() - started;
-      if (code !== 0) return reject(new Error(`cleanup exited ${code}\n${out}\n${err}`));
-      const rss = JSON.parse(err.trim().split('\n').pop()).maxRssKb;
-      resolve({ ms, rssMb: rss / 1024, report: JSON.parse(out.trim().split('\n')[0]) });
-    });
-  });
-}
-
 async function post(url, body) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
@@ -171,7 +86,7 @@ try {
     copy(saved, base);
     process.stderr.write(`  reusing ${saved}\n`);
   } else {
-    await generate(base);
+    await generate(base, { traces, work });
     if (saved) copyFileSync(base, saved);
   }
   const before = census(base);
@@ -179,7 +94,7 @@ try {
   const cutoffMs = Date.now() - 30 * DAY;
 
   // Ours, the full default run: plan, backup, delete, VACUUM with the server paused.
-  const full = await localServer('ours-full', base);
+  const full = await localServer('ours-full', base, work);
   const ours = await runOurs(full.data, { olderThan: '30d', experiment: ['bench'], yes: true, json: true });
   await full.stop();
   const afterOurs = census(full.db);
@@ -193,13 +108,13 @@ try {
   let afterUi;
   let afterRaw;
   for (let i = 0; i < runs; i++) {
-    const leanServer = await localServer(`ours-lean-${i}`, base);
+    const leanServer = await localServer(`ours-lean-${i}`, base, work);
     leans.push(await runOurs(leanServer.data, { olderThan: '30d', experiment: ['bench'], yes: true, json: true, backup: false, vacuum: false }));
     await leanServer.stop();
     afterLean = census(leanServer.db);
     rmSync(leanServer.data, { recursive: true, force: true });
 
-    const ui = await localServer(`ui-${i}`, base);
+    const ui = await localServer(`ui-${i}`, base, work);
     const experimentId = (await (await fetch(`${ui.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=bench`)).json()).experiment.experiment_id;
     uis.push(await chunked(ui.url, experimentId, cutoffMs));
     await ui.stop();
