@@ -70,7 +70,7 @@ function readOnlySqlite(file: string): string {
 function workerFailure(event: Extract<MigrationEvent, { event: 'error' }>, store: PostgresStore, what: string): string {
   const secret = store.password && store.password.length >= 4 ? store.password : undefined;
   const text = secret ? event.message.split(secret).join('***') : event.message;
-  return `${what}: ${text}`;
+  return `${what}: ${text.replace(/\.$/, '')}`;
 }
 
 export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Promise<number> {

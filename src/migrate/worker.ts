@@ -164,7 +164,11 @@ try:
                         if m.get(b) is not None:
                             m[b] = bool(m[b])
                     rows.append(m)
-                d.execute(t.insert(), rows)
+                try:
+                    d.execute(t.insert(), rows)
+                except Exception as e:
+                    cause = getattr(e, "orig", None) or e
+                    raise RuntimeError("table %s, rows %d to %d: %s" % (t.name, n + 1, n + len(rows), str(cause).strip().split("\n")[0]))
                 n += len(rows)
                 emit(event="progress", table=t.name, rows=n, of=src_counts.get(t.name, 0))
             copied[t.name] = n

@@ -194,6 +194,32 @@ describe.skipIf(!available)('migrate --to postgresql://', () => {
     expect((await listTraces(url, experimentId)).length).toBe(TRACES);
   });
 
+  it('a row PostgreSQL refuses, deep in the copy: all of it rolled back, the server back on SQLite; the next migrate may use the same database', async () => {
+    // Test-only tampering: a tag value with a NUL character, which SQLite keeps and PostgreSQL's text type refuses.
+    const tampered = sampled[SAMPLE - 1]!;
+    const sqlite = (statement: string): Promise<unknown> =>
+      execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2], (sys.argv[3],)); c.commit()', sqliteFile, statement, tampered]);
+    await sqlite("INSERT INTO trace_tags (key, value, request_id) VALUES ('nul', 'a' || char(0) || 'b', ?)");
+    try {
+      const run = await cli(['migrate', '--to', pg.uri, '--yes']);
+      expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/copied trace_info: 1,010 rows/);
+      expect(run.stderr).toMatch(/the copy failed: table trace_tags, rows \d+ to \d+: .*NUL.*It was rolled back; the server runs on SQLite again, as before\./);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      // MLflow's schema is there, every copied row is gone.
+      expect(await publicTables(pg.database)).toBeGreaterThan(10);
+      expect(await pg.sql('SELECT count(*) FROM trace_info', pg.database)).toBe('0');
+      expect(await pg.sql('SELECT count(*) FROM spans', pg.database)).toBe('0');
+      expect(config().server.backendStoreUri).toBe(`sqlite:///${sqliteFile}`);
+      expect((await listTraces(url, experimentId)).length).toBe(TRACES);
+    } finally {
+      await sqlite("DELETE FROM trace_tags WHERE key = 'nul' AND request_id = ?");
+    }
+    const plan = await cli(['migrate', '--to', pg.uri, '--dry-run']);
+    expect(plan.exitCode, plan.stdout + plan.stderr).toBe(0);
+    expect(plan.stdout).toContain("with MLflow's empty schema");
+  });
+
   it('a trace spooled while the server is down waits for the move', async () => {
     expect((await cli(['server', 'stop'])).exitCode).toBe(0);
     const { stdin } = sampleWithSession(tmp.path, '00000000-0000-4000-9000-00000000abcd');
