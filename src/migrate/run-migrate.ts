@@ -43,6 +43,8 @@ export interface MigrateDeps {
   print: (line: string) => void;
   /** Ask yes/no on a terminal; undefined when there is none. */
   confirm?: (message: string) => Promise<boolean>;
+  /** Ctrl-C: stops the copy, which is rolled back, and the server goes back to SQLite. */
+  signal?: AbortSignal;
 }
 
 /** Seconds the flush of traces spooled during the move may take. */
@@ -138,6 +140,7 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   }
 
   // 3. Copy, with the server stopped.
+  if (deps.signal?.aborted) throw new CliError('Cancelled; nothing was changed.', EXIT.cancelled);
   const stopped = await stopServer(deps.dataRoot, server, deps.env);
   if (stopped === 'not-ours') {
     throw new CliError(`the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`, EXIT.failure);
@@ -147,6 +150,7 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   let lastTable = '';
   const copied = await runMigrationWorker(python, { mode: 'copy', ...request }, {
     env: deps.env,
+    signal: deps.signal,
     onEvent: (event) => {
       if (event.event === 'progress' && event.rows === event.of && event.table !== lastTable && event.of > 0) {
         lastTable = event.table;
@@ -156,6 +160,9 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   });
   if (copied.event !== 'done') {
     await installServer(deps.dataRoot, server, server, deps.env).catch(() => undefined);
+    if (copied.event === 'error' && copied.kind === 'cancelled') {
+      throw new CliError('Cancelled: the copy was stopped and rolled back; the server runs on SQLite again, as before.', EXIT.cancelled);
+    }
     const why = copied.event === 'error' ? workerFailure(copied, target, 'the copy failed') : 'the copy gave no result';
     throw new CliError(`${why}. It was rolled back; the server runs on SQLite again, as before.`, EXIT.failure);
   }

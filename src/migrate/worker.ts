@@ -207,14 +207,23 @@ export interface WorkerRequest {
 export function runMigrationWorker(
   python: string,
   request: WorkerRequest,
-  options: { env?: NodeJS.ProcessEnv; onEvent?: (event: MigrationEvent) => void } = {},
+  options: { env?: NodeJS.ProcessEnv; onEvent?: (event: MigrationEvent) => void; signal?: AbortSignal } = {},
 ): Promise<MigrationEvent> {
   return new Promise((resolve) => {
     const child = spawn(python, ['-c', MIGRATE_PY], {
       env: { ...(options.env ?? process.env), PYTHONDONTWRITEBYTECODE: '1', PYTHONNOUSERSITE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Out of the terminal's process group: Ctrl-C reaches us, and we stop the worker (so that the server is started again).
+      detached: process.platform !== 'win32',
       windowsHide: true,
     });
+    let cancelled = false;
+    const cancel = (): void => {
+      cancelled = true;
+      child.kill('SIGTERM');
+    };
+    if (options.signal?.aborted) cancel();
+    options.signal?.addEventListener('abort', cancel, { once: true });
     let last: MigrationEvent | undefined;
     const stderr: string[] = [];
     child.stderr.on('data', (chunk: Buffer) => {
@@ -233,6 +242,8 @@ export function runMigrationWorker(
     });
     child.on('error', (error) => resolve({ event: 'error', kind: 'start', message: `could not run ${python}: ${error.message}` }));
     child.on('close', (code, signal) => {
+      options.signal?.removeEventListener('abort', cancel);
+      if (cancelled) return resolve({ event: 'error', kind: 'cancelled', message: 'stopped by the user' });
       if (last) return resolve(last);
       const tail = stderr.join('').trim().split('\n').pop() ?? '';
       resolve({ event: 'error', kind: 'crash', message: `${python} exited (${signal ?? `exit ${code}`}) without a result${tail ? `: ${tail.slice(0, 300)}` : ''}` });

@@ -20,7 +20,7 @@ import { freePort } from '../helpers/ports.js';
 import { postgresBinDir, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
-import { venvBin } from '../helpers/venv.js';
+import { distCli, venvBin } from '../helpers/venv.js';
 import { createExperiment, DAY, listTraces, seedTraces, SPANS_PER_TRACE } from '../cleanup/fixtures.js';
 import type { DoctorReport } from '../../src/doctor/render.js';
 
@@ -218,6 +218,33 @@ describe.skipIf(!available)('migrate --to postgresql://', () => {
     const plan = await cli(['migrate', '--to', pg.uri, '--dry-run']);
     expect(plan.exitCode, plan.stdout + plan.stderr).toBe(0);
     expect(plan.stdout).toContain("with MLflow's empty schema");
+  });
+
+  it('Ctrl-C during the copy: the copy is rolled back and the server runs on SQLite again (exit 130)', async () => {
+    const child = execa(process.execPath, [distCli, 'migrate', '--to', pg.uri, '--yes'], {
+      cwd: project,
+      env: { PATH: process.env.PATH ?? '', HOME: home, CLAUDE_MLFLOW_HOME: data, CI: 'true', MLFLOW_DISABLE_TELEMETRY: 'true' },
+      extendEnv: false,
+      reject: false,
+      timeout: 300_000,
+    });
+    let out = '';
+    await new Promise<void>((resolve) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        // The first table with rows is copied: the transaction holds data now.
+        if (/copied \w+: /.test(out)) resolve();
+      });
+      void child.then(() => resolve());
+    });
+    child.kill('SIGINT');
+    const run = await child;
+    expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(130);
+    expect(String(run.stderr)).toContain('Cancelled: the copy was stopped and rolled back; the server runs on SQLite again, as before.');
+    expect(await pg.sql('SELECT count(*) FROM trace_info', pg.database)).toBe('0');
+    expect(await pg.sql('SELECT count(*) FROM experiments', pg.database)).toBe('0');
+    expect(config().server.backendStoreUri).toBe(`sqlite:///${sqliteFile}`);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
   });
 
   it('a trace spooled while the server is down waits for the move', async () => {
