@@ -64,10 +64,6 @@ function targetOf(to: string): PostgresStore {
   return parsed.store;
 }
 
-function readOnlySqlite(file: string): string {
-  return `sqlite:///file:${encodeURI(file).replace(/\?/g, '%3F').replace(/#/g, '%23')}?mode=ro&uri=true`;
-}
-
 /** The worker's error as one line with the target named; the password (if ever echoed) masked. */
 function workerFailure(event: Extract<MigrationEvent, { event: 'error' }>, store: PostgresStore, what: string): string {
   const secret = store.password && store.password.length >= 4 ? store.password : undefined;
@@ -109,7 +105,7 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   let pgVersion: string | undefined;
   if (driverReady) pgVersion = await verifyConnection(server.mlflowBin, target, deps.env);
 
-  const request = { source: readOnlySqlite(sqliteFile), target: driverReady ? withPsycopg2(target.uri) : null, timeout: CONNECT_TIMEOUT_S };
+  const request = { sourceFile: sqliteFile, target: driverReady ? withPsycopg2(target.uri) : null, timeout: CONNECT_TIMEOUT_S };
   const inspected = await runMigrationWorker(python, { mode: 'inspect', ...request }, { env: deps.env });
   if (inspected.event === 'error') throw new CliError(`${workerFailure(inspected, target, 'could not read the two databases')}. Nothing was changed.`, EXIT.failure);
   if (inspected.event !== 'inspect') throw new CliError(`the migration check gave no answer (${inspected.event}). Nothing was changed.`, EXIT.failure);

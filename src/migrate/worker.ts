@@ -16,7 +16,8 @@
  *   transaction: a difference, or any error, rolls everything back.
  *
  * Both databases must be at the installed MLflow's schema head, so the two
- * schemas are the same by construction. The SQLite file is opened read-only.
+ * schemas are the same by construction. The SQLite file is opened read-only, by an SQLite
+ * URI built in Python (`file:<percent-encoded path>?mode=ro`): never created, never written.
  * The target URI (with its password) comes in on stdin, never on the command
  * line; errors carry the driver's first line only, never the statement or its
  * parameters (trace data).
@@ -29,7 +30,7 @@ import { createInterface } from 'node:readline';
 import type { MigrationEvent } from '../core/migration.js';
 
 export const MIGRATE_PY = String.raw`
-import json, sys, time
+import json, os, sys, time
 req = json.loads(sys.stdin.read())
 mode = req["mode"]
 
@@ -84,7 +85,10 @@ def reflect(engine):
 head = _get_latest_schema_revision()
 t0 = time.time()
 try:
-    src = sa.create_engine(req["source"])
+    import sqlite3, urllib.parse
+    # Read-only, by an SQLite URI built here: a path with a space, # or ? stays one path, and nothing is ever created.
+    src_uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(req["sourceFile"]))
+    src = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(src_uri, uri=True, check_same_thread=False))
     src_rev = _get_schema_version(src)
     src_md = reflect(src)
     with src.connect() as c:
@@ -193,8 +197,8 @@ emit(event="done", copied=copied, traces=src_traces, seconds=round(time.time() -
 
 export interface WorkerRequest {
   mode: 'inspect' | 'copy';
-  /** sqlite:///… (opened read-only). */
-  source: string;
+  /** The SQLite file (opened read-only). */
+  sourceFile: string;
   /** The PostgreSQL URI with its password, or null to inspect the source alone. */
   target: string | null;
   /** Seconds to wait for PostgreSQL to answer a connection. */
