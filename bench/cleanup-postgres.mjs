@@ -10,8 +10,8 @@
  *    `cleanup --older-than 30d --no-backup --no-vacuum` through the server.
  * 3. PostgreSQL: another copy of the same file, moved by our own
  *    `migrate --to postgresql://…` (timed: that is the migration figure) to a
- *    real PostgreSQL from Debian's packages (scripts/test-postgres.sh, or the
- *    one in CLAUDE_MLFLOW_TEST_PG_DIR / _PORT), then the same cleanup through
+ *    real PostgreSQL from Debian's packages with its default durability
+ *    (scripts/test-postgres.sh start --durable), then the same cleanup through
  *    the server, now on PostgreSQL (backup and VACUUM are SQLite's; they do
  *    not apply).
  * Both must leave the same number of traces.
@@ -35,17 +35,11 @@ const work = tempDir('claude-mlflow-pg-bench-');
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
 
-/** A PostgreSQL to measure on: the one the environment names, else one of our own for this run. */
+/** A PostgreSQL of our own for this run, with its default durability (the tests' server turns fsync off): fair against SQLite. */
 function postgres() {
-  let dir = process.env.CLAUDE_MLFLOW_TEST_PG_DIR;
-  let port = process.env.CLAUDE_MLFLOW_TEST_PG_PORT;
-  let own = false;
-  if (!dir || !port) {
-    const out = execFileSync('bash', [path.join(repoRoot, 'scripts', 'test-postgres.sh'), 'start'], { encoding: 'utf8' });
-    dir = /CLAUDE_MLFLOW_TEST_PG_DIR='([^']+)'/.exec(out)[1];
-    port = /CLAUDE_MLFLOW_TEST_PG_PORT='([^']+)'/.exec(out)[1];
-    own = true;
-  }
+  const out = execFileSync('bash', [path.join(repoRoot, 'scripts', 'test-postgres.sh'), 'start', '--durable'], { encoding: 'utf8' });
+  const dir = /CLAUDE_MLFLOW_TEST_PG_DIR='([^']+)'/.exec(out)[1];
+  const port = /CLAUDE_MLFLOW_TEST_PG_PORT='([^']+)'/.exec(out)[1];
   const psql = (sql, db = 'postgres') => execFileSync('psql', ['-h', dir, '-p', port, '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-Atc', sql], { encoding: 'utf8' }).trim();
   const suffix = Math.random().toString(36).slice(2, 8);
   const user = `bench_${suffix}`;
@@ -61,7 +55,7 @@ function postgres() {
     stop() {
       psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       psql(`DROP ROLE IF EXISTS ${user}`);
-      if (own) execFileSync('bash', [path.join(repoRoot, 'scripts', 'test-postgres.sh'), 'stop', dir]);
+      execFileSync('bash', [path.join(repoRoot, 'scripts', 'test-postgres.sh'), 'stop', dir]);
     },
   };
 }
