@@ -118,6 +118,26 @@ function blocksOf(content: unknown): ContentBlock[] {
   return [];
 }
 
+/**
+ * Whether the trace already ends with the turn's last assistant message, as
+ * the hook input gives it (`last_assistant_message`). Claude Code can fire
+ * the hook a moment before that message reaches the transcript file (seen
+ * with subagents under load); then the hook reads the file again.
+ */
+export function hasLastMessage(trace: TraceModel, lastMessage: string | undefined): boolean {
+  const norm = (text: string): string => text.replace(/\s+/g, ' ').trim();
+  const want = norm(lastMessage ?? '');
+  if (!want) return true;
+  const response = (trace.spans[0]?.outputs as { response?: unknown } | undefined)?.response;
+  if (typeof response !== 'string') return false;
+  const got = norm(response);
+  if (!got) return false;
+  // Claude Code joins every text block of the message; the trace's response is its last one.
+  if (want === got || want.endsWith(got)) return true;
+  // A very long response may be capped in the trace: its start decides.
+  return got.length >= 200 && want.startsWith(got.slice(0, 200));
+}
+
 /** The first `max` UTF-16 units of `text`, never ending in half a surrogate pair. */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;

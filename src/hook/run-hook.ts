@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { paths as pathsOf, readConfig } from '../config.js';
 import { resolveHookSettings } from '../core/hook-settings.js';
-import { traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
+import { hasLastMessage, traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { logLine } from '../adapters/log.js';
 import { backoffFileIn, clearBackoff, readBackoff, recordSlowFailure } from '../adapters/backoff.js';
@@ -25,6 +25,8 @@ export interface HookInput {
   agent_id?: string;
   agent_type?: string;
   agent_transcript_path?: string;
+  /** The turn's (or subagent's) last assistant message, as Claude Code has it. */
+  last_assistant_message?: string;
 }
 
 export interface HookRunOptions {
@@ -47,6 +49,9 @@ const SLOW_FAILURE_MS = 500;
 /** Time kept back at the end for writing the spool file. */
 const SPOOL_RESERVE_MS = 250;
 export const DEFAULT_BUDGET_MS = 1200;
+/** How long the hook waits for the last assistant message to reach the transcript file. */
+export const TRANSCRIPT_CATCH_UP_MS = 400;
+const TRANSCRIPT_POLL_MS = 40;
 
 function currentUser(env: NodeJS.ProcessEnv): string {
   if (env.USER) return env.USER;
@@ -109,6 +114,14 @@ export async function runHook(options: HookRunOptions): Promise<HookOutcome> {
   let trace: TraceModel | string;
   try {
     trace = await buildTrace(input, options.env);
+    const last = typeof input.last_assistant_message === 'string' ? input.last_assistant_message : undefined;
+    while (typeof trace !== 'string' && !hasLastMessage(trace, last) && Date.now() - started < TRANSCRIPT_CATCH_UP_MS) {
+      await new Promise((resolve) => setTimeout(resolve, TRANSCRIPT_POLL_MS));
+      trace = await buildTrace(input, options.env);
+    }
+    if (typeof trace !== 'string' && !hasLastMessage(trace, last)) {
+      log('warn', `the transcript did not show the last assistant message within ${TRANSCRIPT_CATCH_UP_MS} ms; traced what it holds (session ${input.session_id ?? '?'})`);
+    }
   } catch (error) {
     trace = `transcript unreadable: ${(error as Error).message}`;
   }
