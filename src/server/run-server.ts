@@ -57,6 +57,14 @@ export async function runServerRestart(options: ServerCommandOptions): Promise<n
   return EXIT.ok;
 }
 
+/** The SQLite file `migrate` left behind, while it is still there. */
+function leftBehind(dataRoot: string): { file: string; bytes: number; since: string } | undefined {
+  const from = loadConfig(paths(dataRoot).config).migratedFrom;
+  const file = from?.backendStoreUri.startsWith('sqlite:///') ? from.backendStoreUri.slice('sqlite:///'.length) : undefined;
+  if (!file || !existsSync(file)) return undefined;
+  return { file, bytes: statSync(file).size, since: from!.at };
+}
+
 export async function runServerStatus(options: ServerCommandOptions): Promise<number> {
   const server = localServer(options.dataRoot);
   const files = serverFiles(options.dataRoot);
@@ -76,6 +84,8 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     uptimeSeconds: state.running && state.startedAt ? Math.round((Date.now() - Date.parse(state.startedAt)) / 1000) : undefined,
     database: files.database,
     databaseBytes: existsSync(files.database) ? statSync(files.database).size : 0,
+    /** The SQLite file a migrate moved away from, kept until the user removes it. */
+    oldSqlite: undefined as { file: string; bytes: number; since: string } | undefined,
   };
   const postgres = parsePostgresUri(server.backendStoreUri);
   if (postgres.ok) {
@@ -83,6 +93,7 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     status.database = `PostgreSQL ${shortPostgres(postgres.store)}`;
     const probe = await runPostgresProbe(pythonForMlflow(server.mlflowBin), postgres.store, { mode: 'size', timeoutS: 3, env: options.env });
     status.databaseBytes = probe.sizeBytes ?? 0;
+    status.oldSqlite = leftBehind(options.dataRoot);
   }
   if (options.json) {
     options.print(JSON.stringify(status));
@@ -91,6 +102,11 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     options.print(`URL:      ${url}  ${healthy ? 'healthy' : 'not answering /health'}${version ? `, MLflow ${version}` : ''}`);
     if (status.uptimeSeconds !== undefined) options.print(`Uptime:   ${status.uptimeSeconds} s`);
     options.print(`Database: ${status.database} (${(status.databaseBytes / 1e6).toFixed(1)} MB)`);
+    if (status.oldSqlite) {
+      options.print(
+        `Old:      ${status.oldSqlite.file} (${(status.oldSqlite.bytes / 1e6).toFixed(1)} MB), the SQLite database before \`migrate\` on ${status.oldSqlite.since.slice(0, 10)}; nothing reads it: remove it when you are satisfied`,
+      );
+    }
     if (!healthy) options.print(`Last lines of ${files.log}:\n${logTail(files.log, 10)}`);
   }
   return healthy ? EXIT.ok : EXIT.failure;

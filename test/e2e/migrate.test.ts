@@ -10,7 +10,7 @@
  * Before that, every refusal leaves everything as it was.
  */
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliRun } from '../helpers/cli.js';
@@ -293,6 +293,22 @@ describe.skipIf(!available)('migrate --to postgresql://', () => {
       expect(text).not.toContain(pg.password);
       expect(text).not.toContain(encodeURIComponent(pg.password));
     }
+  });
+
+  it('server status names the kept SQLite file until it is removed', async () => {
+    const status = await cli(['server', 'status']);
+    expect(status.exitCode, status.stdout + status.stderr).toBe(0);
+    const line = status.stdout.split('\n').find((l) => l.startsWith('Old:'));
+    expect(line).toContain(`${sqliteFile} (`);
+    expect(line).toMatch(/ MB\), the SQLite database before `migrate` on \d{4}-\d\d-\d\d; nothing reads it: remove it when you are satisfied$/);
+    const json = JSON.parse((await cli(['server', 'status', '--json'])).stdout);
+    expect(json.oldSqlite).toMatchObject({ file: sqliteFile });
+    // The user removes it: the line goes, and the server does not miss it.
+    rmSync(sqliteFile);
+    const after = await cli(['server', 'status']);
+    expect(after.exitCode).toBe(0);
+    expect(after.stdout).not.toContain('Old:');
+    expect((await listTraces(url, experimentId)).length).toBe(TRACES + 1);
   });
 
   it('after the move: doctor passes on PostgreSQL, and a second migrate has nothing to do', async () => {
