@@ -8,7 +8,7 @@
  * Needs `npm run build` and the test venv (scripts/setup-test-venv.sh).
  * Usage: node bench/run.mjs [--runs N] [--skip-p5]
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateTranscript } from './gen-transcript.mjs';
 import { fmt, median, peakRssMb, repoRoot, startServer, tempDir, timeRun, venvBin } from './lib.mjs';
@@ -29,8 +29,12 @@ const baseEnv = {
   MLFLOW_DISABLE_TELEMETRY: 'true',
 };
 
+/** The hook input Claude Code gives: with the last assistant message, which the hook checks the transcript against. */
 function stdinFor(transcript, sessionId) {
-  return JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd: dir, hook_event_name: 'Stop' });
+  const rows = readFileSync(transcript, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const last = rows.findLast((r) => r.type === 'assistant' && r.message?.content?.some?.((b) => b.type === 'text'));
+  const lastMessage = last?.message.content.filter((b) => b.type === 'text').map((b) => b.text).join('\n').trim();
+  return JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd: dir, hook_event_name: 'Stop', last_assistant_message: lastMessage });
 }
 
 try {
