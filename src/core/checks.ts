@@ -281,6 +281,8 @@ export interface SpoolFacts {
 export interface HookLogFacts {
   file: string;
   lastError?: { at?: string; text: string };
+  /** Traces the hook dropped from a full spool, never delivered (its `spool full` warnings), and when it last did. */
+  evicted?: { count: number; lastAt?: string };
   nowMs: number;
 }
 
@@ -1298,6 +1300,19 @@ const hookLogCheck: Check = {
   needs: ['hookLog'],
   run({ hookLog }) {
     const last = hookLog.lastError;
+    const evicted = hookLog.evicted;
+    const evictedAt = evicted?.lastAt ? Date.parse(evicted.lastAt) : NaN;
+    if (evicted && evicted.count > 0 && (Number.isNaN(evictedAt) || hookLog.nowMs - evictedAt < HOOK_ERROR_WINDOW_MS)) {
+      return {
+        status: 'warn',
+        message: `The spool was full: the hook dropped ${plural(evicted.count, 'trace')} without delivering ${evicted.count === 1 ? 'it' : 'them'}${Number.isNaN(evictedAt) ? '' : ` (last ${formatAge(hookLog.nowMs - evictedAt)} ago)`}.`,
+        details: [
+          'The server was unreachable for longer than the spool holds: make it reachable, or raise CLAUDE_MLFLOW_SPOOL_MAX (default 1000).',
+          `log (the dropped trace ids): ${hookLog.file}`,
+          ...(last ? [`last error: ${last.text.length > 200 ? `${last.text.slice(0, 200)}…` : last.text}`] : []),
+        ],
+      };
+    }
     if (!last) return ok('no errors logged');
     const at = last.at ? Date.parse(last.at) : NaN;
     const recent = Number.isNaN(at) || hookLog.nowMs - at < HOOK_ERROR_WINDOW_MS;

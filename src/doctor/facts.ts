@@ -504,6 +504,11 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
       const m = /^(\S+) error (.*)$/.exec(last);
       facts.lastError = m ? { at: m[1], text: m[2]! } : { text: last };
     }
+    // The hook's own words when it drops traces from a full spool (src/hook/run-hook.ts).
+    for (const line of text.split('\n')) {
+      const m = /^(\S+) warn spool full \(\d+ traces\): removed the (\d+) oldest/.exec(line);
+      if (m) facts.evicted = { count: (facts.evicted?.count ?? 0) + Number(m[2]), lastAt: m[1] };
+    }
     return facts;
   });
 

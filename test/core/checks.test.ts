@@ -279,6 +279,11 @@ describe('checks', () => {
     expect(status('hook-log', f).status).toBe('warn');
     f.hookLog.lastError.at = new Date(f.hookLog.nowMs - 3 * 86400_000).toISOString();
     expect(status('hook-log', f).status).toBe('ok');
+    // Traces dropped from a full spool are lost: a warning, until a day has passed.
+    f.hookLog.evicted = { count: 1, lastAt: new Date(f.hookLog.nowMs - 7200_000).toISOString() };
+    expect(status('hook-log', f)).toMatchObject({ status: 'warn', message: 'The spool was full: the hook dropped 1 trace without delivering it (last 2 h ago).' });
+    f.hookLog.evicted.lastAt = new Date(f.hookLog.nowMs - 2 * 86400_000).toISOString();
+    expect(status('hook-log', f).status).toBe('ok');
   });
 
   it('service under an OS service manager: installed, enabled and running', () => {

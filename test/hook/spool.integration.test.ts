@@ -103,6 +103,17 @@ describe('spool', () => {
     expect(files).toHaveLength(3);
     const log = readFileSync(path.join(boundData, 'logs', 'hook.log'), 'utf8');
     expect(log.match(/spool full \(3 traces\): removed the 1 oldest, never delivered: tr-[0-9a-f]{32}/g)).toHaveLength(2);
+
+    // Not silent: doctor reports the loss.
+    const doctor = await execa(process.execPath, [distCli, 'doctor', '--json', '--check', 'hook-log'], {
+      env: { ...env({ CLAUDE_MLFLOW_HOME: boundData }), CI: 'true' },
+      extendEnv: false,
+      reject: false,
+    });
+    const check = JSON.parse(String(doctor.stdout)).checks[0];
+    expect(check).toMatchObject({ id: 'hook-log', status: 'warn' });
+    expect(check.message).toMatch(/^The spool was full: the hook dropped 2 traces without delivering them \(last \d+ s ago\)\.$/);
+    expect(check.details.join('\n')).toContain('CLAUDE_MLFLOW_SPOOL_MAX');
   });
 
   it('leaves nothing that flush chokes on when a hook is killed while spooling', async () => {
