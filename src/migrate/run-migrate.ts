@@ -24,6 +24,7 @@ import { paths } from '../config.js';
 import { describePostgres, isPostgresUri, maskBackendStoreUri, parseBackendStoreUri, parsePostgresUri, withPsycopg2, type PostgresStore } from '../core/backend-store.js';
 import { describeSource, missingOnServer, plural, summarizeSource, targetRefusal, type InspectEvent, type MigrationEvent } from '../core/migration.js';
 import { pythonForMlflow } from '../doctor/facts.js';
+import { commandLine } from '../core/shell-quote.js';
 import { CliError, EXIT } from '../errors.js';
 import { flushSpool } from '../hook/deliver.js';
 import { checkGivenDriver, checkReachable, CONNECT_TIMEOUT_S, ensureDriver, verifyConnection } from '../init/postgres.js';
@@ -107,7 +108,14 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
 
   const request = { sourceFile: sqliteFile, target: driverReady ? withPsycopg2(target.uri) : null, timeout: CONNECT_TIMEOUT_S };
   const inspected = await runMigrationWorker(python, { mode: 'inspect', ...request }, { env: deps.env });
-  if (inspected.event === 'error') throw new CliError(`${workerFailure(inspected, target, 'could not read the two databases')}. Nothing was changed.`, EXIT.failure);
+  if (inspected.event === 'error') {
+    // An MLflow upgraded under a database it never migrated: MLflow's own command brings the schema up to date.
+    const fix =
+      inspected.kind === 'source-schema'
+        ? ` Stop the server (\`claude-mlflow server stop\`), back up ${sqliteFile}, run \`${commandLine([server.mlflowBin, 'db', 'upgrade', server.backendStoreUri])}\`, start it again, then migrate.`
+        : '';
+    throw new CliError(`${workerFailure(inspected, target, 'could not read the two databases')}. Nothing was changed.${fix}`, EXIT.failure);
+  }
   if (inspected.event !== 'inspect') throw new CliError(`the migration check gave no answer (${inspected.event}). Nothing was changed.`, EXIT.failure);
   const refusal = targetRefusal(inspected, where);
   if (refusal) throw new CliError(`${refusal}. Nothing was changed.`, EXIT.failure);

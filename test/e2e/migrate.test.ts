@@ -146,6 +146,23 @@ describe.skipIf(!available)('migrate --to postgresql://', () => {
     expect(readFileSync(path.join(data, 'config.json'), 'utf8')).toBe(before);
   });
 
+  it('a SQLite schema behind the installed MLflow: refused, with MLflow\'s own upgrade command as the way out', async () => {
+    const python = (statement: string): Promise<unknown> =>
+      execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()', sqliteFile, statement]);
+    const head = (await execa(venvBin('python'), ['-c', 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT version_num FROM alembic_version").fetchone()[0])', sqliteFile])).stdout.trim();
+    await python("UPDATE alembic_version SET version_num = 'ae8bbe7743c9'");
+    try {
+      const run = await cli(['migrate', '--to', pg.uri, '--dry-run']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toContain(`the SQLite database is at schema revision ae8bbe7743c9, the installed MLflow's is ${head}. Nothing was changed.`);
+      expect(run.stderr).toContain(`run \`${venvBin('mlflow')} db upgrade sqlite:///${sqliteFile}\``);
+      expect(await publicTables(pg.database)).toBe(0);
+    } finally {
+      await python(`UPDATE alembic_version SET version_num = '${head}'`);
+    }
+  });
+
   it('--dry-run shows the plan and changes nothing: the server stays on SQLite, the target gets no table', async () => {
     const pid = serverPid();
     const run = await cli(['migrate', '--to', pg.uri, '--dry-run']);

@@ -47,6 +47,16 @@ describe('the migration worker', () => {
     expect(readdirSync(path.join(tmp.path, 'Application Support')).sort()).toEqual(['odd #1?x']);
   });
 
+  it('a database behind the installed MLflow\'s schema is refused, naming both revisions', async () => {
+    const file = path.join(tmp.path, 'older.db');
+    copyFileSync(plain, file);
+    // Test-only: pretend an older MLflow made it (the revision before MLflow 3.12.0's head).
+    await execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE alembic_version SET version_num = \'ae8bbe7743c9\'"); c.commit()', file]);
+    const event = await runMigrationWorker(venvBin('python'), { mode: 'inspect', sourceFile: file, target: null });
+    expect(event).toMatchObject({ event: 'error', kind: 'source-schema' });
+    expect(event.event === 'error' && event.message).toMatch(/^the SQLite database is at schema revision ae8bbe7743c9, the installed MLflow's is [0-9a-f]{12}$/);
+  });
+
   it('a missing file is an error, and no file is created', async () => {
     const file = path.join(tmp.path, 'nowhere', 'mlflow.db');
     mkdirSync(path.dirname(file));
