@@ -69,7 +69,8 @@ export function subagentTranscriptPath(input: HookInput): string | undefined {
   return join(dirname(input.transcript_path), input.session_id, 'subagents', `agent-${input.agent_id}.jsonl`);
 }
 
-async function buildTrace(input: HookInput, env: NodeJS.ProcessEnv): Promise<TraceModel | string> {
+/** Which transcript to trace, and the context of its trace (a subagent's parent trace id needs the parent transcript: read once). */
+async function traceSource(input: HookInput, env: NodeJS.ProcessEnv): Promise<{ file: string; context: TraceContext } | string> {
   const sessionId = input.session_id;
   if (!sessionId) return 'hook input has no session_id';
   const isSubagent = input.hook_event_name === 'SubagentStop' && !!input.agent_id;
@@ -86,6 +87,11 @@ async function buildTrace(input: HookInput, env: NodeJS.ProcessEnv): Promise<Tra
       if (key) context.agent.parentTraceId = mlflowTraceId(traceIdFor(sessionId, key));
     }
   }
+  return { file, context };
+}
+
+/** Read the transcript and build its trace. */
+async function buildTrace(file: string, context: TraceContext): Promise<TraceModel | string> {
   const { builder, badLines } = await readTranscript(file, new TurnBuilder());
   const trace = builder.build(context);
   if (!trace) return `no user prompt in transcript ${file}${badLines ? ` (${badLines} unreadable lines)` : ''}`;
@@ -113,11 +119,13 @@ export async function runHook(options: HookRunOptions): Promise<HookOutcome> {
 
   let trace: TraceModel | string;
   try {
-    trace = await buildTrace(input, options.env);
+    const source = await traceSource(input, options.env);
+    trace = typeof source === 'string' ? source : await buildTrace(source.file, source.context);
     const last = typeof input.last_assistant_message === 'string' ? input.last_assistant_message : undefined;
-    while (typeof trace !== 'string' && !hasLastMessage(trace, last) && Date.now() - started < TRANSCRIPT_CATCH_UP_MS) {
+    // Only the traced transcript is read again: the context (a subagent's parent) does not change.
+    while (typeof source !== 'string' && typeof trace !== 'string' && !hasLastMessage(trace, last) && Date.now() - started < TRANSCRIPT_CATCH_UP_MS) {
       await new Promise((resolve) => setTimeout(resolve, TRANSCRIPT_POLL_MS));
-      trace = await buildTrace(input, options.env);
+      trace = await buildTrace(source.file, source.context);
     }
     if (typeof trace !== 'string' && !hasLastMessage(trace, last)) {
       log('warn', `the transcript did not show the last assistant message within ${TRANSCRIPT_CATCH_UP_MS} ms; traced what it holds (session ${input.session_id ?? '?'})`);
