@@ -19,6 +19,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { loadConfig, saveConfig, type LocalServerConfig } from '../adapters/config-store.js';
 import { backoffFileIn, clearBackoff } from '../adapters/backoff.js';
+import { importedVersion } from '../adapters/python.js';
 import { venvBins } from '../adapters/venv-paths.js';
 import { paths } from '../config.js';
 import { describePostgres, isPostgresUri, maskBackendStoreUri, parseBackendStoreUri, parsePostgresUri, withPsycopg2, type PostgresStore } from '../core/backend-store.js';
@@ -97,7 +98,6 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   if (!ours) {
     await checkGivenDriver(server.mlflowBin, deps.env);
   } else if (options.dryRun) {
-    const { importedVersion } = await import('../adapters/python.js');
     driverReady = Boolean(await importedVersion(python, 'psycopg2', deps.env));
   } else {
     const driver = await ensureDriver(server.mlflowBin, deps.env);
