@@ -2,7 +2,7 @@
 // folder with a background server as `init` leaves it, and our cleanup run as
 // the CLI runs it, with its peak RSS.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ensureExperiment, generateTraces, startTimes } from './gen-traces.mjs';
@@ -95,3 +95,16 @@ export function runOurs(data, options) {
   });
 }
 
+
+/** The benches' starting database in `work`: a copy of `saved` when it exists, else generated (and kept in `saved` when given). */
+export async function baseDatabase(work, { traces, saved }) {
+  const base = path.join(work, 'base.db');
+  if (saved && existsSync(saved)) {
+    copy(saved, base);
+    process.stderr.write(`  reusing ${saved}\n`);
+  } else {
+    await generate(base, { traces, work });
+    if (saved) copyFileSync(base, saved);
+  }
+  return base;
+}

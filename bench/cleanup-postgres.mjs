@@ -20,10 +20,10 @@
  *   node bench/cleanup-postgres.mjs [--traces 100000] [--db /tmp/p3-100k.db] [--keep]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { census, env, generate, localServer, runOurs } from './cleanup-lib.mjs';
+import { baseDatabase, census, env, localServer, runOurs } from './cleanup-lib.mjs';
 import { repoRoot, tempDir } from './lib.mjs';
 
 const argv = process.argv.slice(2);
@@ -74,14 +74,7 @@ function cli(data, args) {
 
 let pg;
 try {
-  const base = path.join(work, 'base.db');
-  if (saved && existsSync(saved)) {
-    copyFileSync(saved, base);
-    process.stderr.write(`  reusing ${saved}\n`);
-  } else {
-    await generate(base, { traces, work });
-    if (saved) copyFileSync(base, saved);
-  }
+  const base = await baseDatabase(work, { traces, saved });
   const before = census(base);
   const size = statSync(base).size;
   pg = postgres();

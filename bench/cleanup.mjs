@@ -20,10 +20,10 @@
  * copy) and the medians are compared.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { census, copy, env, generate, localServer, runOurs } from './cleanup-lib.mjs';
+import { baseDatabase, census, copy, env, localServer, runOurs } from './cleanup-lib.mjs';
 import { median, tempDir, venvBin } from './lib.mjs';
 
 const DAY = 86_400_000;
@@ -81,14 +81,7 @@ print(json.dumps({"ms": (time.perf_counter() - t) * 1000, "deleted": n}))`;
 }
 
 try {
-  const base = path.join(work, 'base.db');
-  if (saved && existsSync(saved)) {
-    copy(saved, base);
-    process.stderr.write(`  reusing ${saved}\n`);
-  } else {
-    await generate(base, { traces, work });
-    if (saved) copyFileSync(base, saved);
-  }
+  const base = await baseDatabase(work, { traces, saved });
   const before = census(base);
   const size = statSync(base).size;
   const cutoffMs = Date.now() - 30 * DAY;

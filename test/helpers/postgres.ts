@@ -118,6 +118,22 @@ function sqlRunner(bin: string, dir: string, port: number): Postgres['sql'] {
   };
 }
 
+type Login = Pick<Postgres, 'host' | 'port' | 'database' | 'user' | 'password' | 'uri'>;
+
+/** The role and database the tests log in as (over TCP, with a password), created as the superuser. */
+async function createLogin(sql: Postgres['sql'], login: Omit<Login, 'uri'>): Promise<Login> {
+  const { host, port, database, user, password } = login;
+  await sql(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
+  await sql(`CREATE DATABASE ${database} OWNER ${user}`);
+  return { ...login, uri: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}` };
+}
+
+function testPassword(given: string | undefined): string {
+  const password = given ?? `pg:S3cret@${randomSuffix()}${randomSuffix()}/%x`;
+  if (/['\\]/.test(password)) throw new Error('keep quotes and backslashes out of the test password');
+  return password;
+}
+
 /** On the server that .ci/run started: a role and a database of our own, dropped again by stop(). */
 async function onSharedServer(bin: string, options: StartPostgresOptions): Promise<Postgres> {
   const dir = process.env.CLAUDE_MLFLOW_TEST_PG_DIR!;
@@ -125,22 +141,14 @@ async function onSharedServer(bin: string, options: StartPostgresOptions): Promi
   const suffix = randomSuffix();
   const database = `${options.database ?? 'mlflow_traces'}_${suffix}`;
   const user = `${options.user ?? 'mlflow_app'}_${suffix}`;
-  const password = options.password ?? `pg:S3cret@${randomSuffix()}${randomSuffix()}/%x`;
-  if (/['\\]/.test(password)) throw new Error('keep quotes and backslashes out of the test password');
+  const password = testPassword(options.password);
   const sql = sqlRunner(bin, dir, port);
-  const host = '127.0.0.1';
-  await sql(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
-  await sql(`CREATE DATABASE ${database} OWNER ${user}`);
+  const login = await createLogin(sql, { host: '127.0.0.1', port, database, user, password });
   const created: string[] = [];
   return {
-    host,
-    port,
-    database,
-    user,
-    password,
+    ...login,
     dir,
     maxConnections: Number(await sql('SHOW max_connections')),
-    uri: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
     async sql(statement: string, db = 'postgres') {
       const made = /^CREATE DATABASE (\w+)/i.exec(statement)?.[1];
       const out = await sql(statement, db);
@@ -160,8 +168,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   if (process.env.CLAUDE_MLFLOW_TEST_PG_DIR && process.env.CLAUDE_MLFLOW_TEST_PG_PORT) return onSharedServer(bin, options);
   const database = options.database ?? 'mlflow_traces';
   const user = options.user ?? 'mlflow_app';
-  const password = options.password ?? `pg:S3cret@${Math.random().toString(36).slice(2, 10)}/%x`;
-  if (/['\\]/.test(password)) throw new Error('keep quotes and backslashes out of the test password');
+  const password = testPassword(options.password);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'claude-mlflow-pg-'));
   const data = path.join(dir, 'data');
@@ -204,20 +211,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await asServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start'], 90_000);
     started = true;
 
-    const pg: Postgres = {
-      host,
-      port,
-      database,
-      user,
-      password,
-      dir,
-      maxConnections: OWN_MAX_CONNECTIONS,
-      uri: `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}`,
-      sql: sqlRunner(bin, dir, port),
-      stop,
-    };
-    await pg.sql(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
-    await pg.sql(`CREATE DATABASE ${database} OWNER ${user}`);
+    const sql = sqlRunner(bin, dir, port);
+    const pg: Postgres = { ...(await createLogin(sql, { host, port, database, user, password })), dir, maxConnections: OWN_MAX_CONNECTIONS, sql, stop };
     return pg;
   } catch (error) {
     let tail = '';
