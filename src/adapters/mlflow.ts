@@ -2,7 +2,9 @@
 import type { TraceModel } from '../core/trace-model.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import type { Agent as HttpAgent } from 'node:http';
-import { authHeaders, HttpError, httpRequestText } from './http.js';
+import { HttpError, httpRequestText } from './http.js';
+import type { CredentialInfo } from '../core/signed-upload.js';
+import { DATABRICKS_ME_PATH, trackingConnection, type TrackingConnection } from './tracking-connection.js';
 
 export interface MlflowClientOptions {
   trackingUri: string;
@@ -10,18 +12,27 @@ export interface MlflowClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Reuse connections (see keepAliveAgents in http.ts). */
   agent?: HttpAgent;
+  /** Already resolved from trackingUri (saves reading ~/.databrickscfg again). */
+  connection?: TrackingConnection;
 }
 
+/**
+ * Also a Databricks workspace's MLflow API, for a `databricks` URI (see
+ * tracking-connection.ts); the constructor throws TrackingConnectionError
+ * when that URI has no host and token.
+ */
 export class MlflowClient {
   readonly baseUrl: string;
+  readonly connection: TrackingConnection;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
   private readonly agent?: HttpAgent;
 
   constructor(options: MlflowClientOptions) {
-    this.baseUrl = options.trackingUri.replace(/\/+$/, '');
+    this.connection = options.connection ?? trackingConnection(options.trackingUri, options.env ?? process.env);
+    this.baseUrl = this.connection.baseUrl;
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.headers = authHeaders(options.env);
+    this.headers = this.connection.headers;
     this.agent = options.agent;
   }
 
@@ -41,7 +52,7 @@ export class MlflowClient {
 
   async health(timeoutMs = this.timeoutMs): Promise<boolean> {
     try {
-      const res = await httpRequestText(`${this.baseUrl}/health`, { timeoutMs, headers: this.headers });
+      const res = await httpRequestText(`${this.baseUrl}${this.connection.healthPath}`, { timeoutMs, headers: this.headers });
       return res.status === 200;
     } catch {
       return false;
@@ -164,5 +175,23 @@ export class MlflowClient {
       if (error instanceof HttpError && error.status === 404) return undefined;
       throw error;
     }
+  }
+
+  /** A Databricks workspace's signed-in user name (an e-mail address), for the user's experiment folder. */
+  async currentUserName(timeoutMs?: number): Promise<string> {
+    const me = await this.call<{ userName?: string }>('GET', DATABRICKS_ME_PATH, undefined, timeoutMs);
+    if (!me.userName) throw new HttpError(`GET ${DATABRICKS_ME_PATH} gave no userName`);
+    return me.userName;
+  }
+
+  /** Where to put a trace's data (Databricks: a signed cloud-storage URL; see signed-upload.ts). */
+  async traceUploadCredential(traceId: string, timeoutMs?: number): Promise<CredentialInfo> {
+    const res = await this.call<{ credential_info?: CredentialInfo }>(
+      'GET',
+      `/api/2.0/mlflow/traces/${encodeURIComponent(traceId)}/credentials-for-data-upload`,
+      undefined,
+      timeoutMs,
+    );
+    return res.credential_info ?? {};
   }
 }

@@ -1,9 +1,11 @@
 /** Deliver traces to MLflow, and the spool of traces that could not be delivered. */
 import type { TraceModel } from '../core/trace-model.js';
 import { cachedExperimentId, experimentCacheFileIn, rememberExperimentId } from '../adapters/experiment-cache.js';
-import { authHeaders, keepAliveAgents, type KeepAliveAgents } from '../adapters/http.js';
+import { keepAliveAgents, type KeepAliveAgents } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { exportTrace } from '../adapters/otlp.js';
+import { uploadTraceData } from '../adapters/trace-data-upload.js';
+import { trackingConnection } from '../adapters/tracking-connection.js';
 import { quarantineSpoolFile, readSpool, removeSpoolFile, removeStaleTempFiles, type SpoolTarget } from '../adapters/spool.js';
 
 /**
@@ -50,7 +52,8 @@ async function experimentIdFor(client: MlflowClient, target: SpoolTarget, ctx: D
  * Send one trace: the trace row first (StartTraceV3, which carries the
  * metadata and marks the trace final), then its spans over OTLP, on one
  * kept-alive connection. Both are upserts keyed by the stable trace id, so
- * sending again creates no duplicate. A remembered experiment id that the
+ * sending again creates no duplicate. A Databricks workspace takes the spans
+ * as the trace's data file instead, put at the signed URL it gives. A remembered experiment id that the
  * server no longer knows is forgotten and resolved again.
  */
 export async function deliverTrace(
@@ -65,8 +68,9 @@ export async function deliverTrace(
     if (left < 50) throw new Error('out of time');
     return left;
   };
-  const agent = ctx.agents.forUrl(target.trackingUri);
-  const client = new MlflowClient({ trackingUri: target.trackingUri, env, agent });
+  const connection = trackingConnection(target.trackingUri, env);
+  const agent = ctx.agents.forUrl(connection.baseUrl);
+  const client = new MlflowClient({ trackingUri: target.trackingUri, env, agent, connection });
   let experiment = await experimentIdFor(client, target, ctx, remaining());
   try {
     await client.startTrace(experiment.id, trace, remaining());
@@ -77,11 +81,15 @@ export async function deliverTrace(
     experiment = await experimentIdFor(client, target, ctx, remaining());
     await client.startTrace(experiment.id, trace, remaining());
   }
+  if (client.connection.databricks) {
+    await uploadTraceData(client, trace, remaining);
+    return;
+  }
   await exportTrace(trace, {
     trackingUri: target.trackingUri,
     experimentId: experiment.id,
     timeoutMs: remaining(),
-    headers: authHeaders(env),
+    headers: client.connection.headers,
     agent,
   });
 }
