@@ -29,7 +29,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CliError, EXIT } from '../errors.js';
-import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { httpRequestText } from '../adapters/http.js';
+import { trackingConnection } from '../adapters/tracking-connection.js';
 import { maskBackendStoreUri, parsePostgresUri } from '../core/backend-store.js';
 
 export interface ExperimentRef {
@@ -128,9 +129,10 @@ export class RestBackend implements TraceBackend {
     env: NodeJS.ProcessEnv = process.env,
     private readonly timeoutMs = 120_000,
   ) {
-    this.base = trackingUri.replace(/\/+$/, '');
+    const connection = trackingConnection(trackingUri, env);
+    this.base = connection.baseUrl;
     this.where = this.base;
-    this.headers = authHeaders(env);
+    this.headers = connection.headers;
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T & MlflowErrorBody }> {

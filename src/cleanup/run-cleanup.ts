@@ -17,6 +17,8 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpRequestText } from '../adapters/http.js';
+import { trackingConnection, type TrackingConnection } from '../adapters/tracking-connection.js';
+import { isDatabricksUri } from '../core/databricks.js';
 import { backup, pageStats, probeWritable, sizeBytes, vacuum, type SqliteTool } from '../adapters/sqlite.js';
 import { paths } from '../config.js';
 import { cutoffFrom } from '../core/duration.js';
@@ -143,9 +145,15 @@ function positiveInt(value: string | number | undefined, flag: string, max = Num
 
 async function openBackend(target: CleanupTarget, env: NodeJS.ProcessEnv): Promise<TraceBackend> {
   const uri = target.trackingUri;
-  if (/^https?:\/\//.test(uri)) {
+  if (/^https?:\/\//.test(uri) || isDatabricksUri(uri)) {
+    let connection: TrackingConnection;
     try {
-      const res = await httpRequestText(`${uri.replace(/\/+$/, '')}/health`, { timeoutMs: 3000 });
+      connection = trackingConnection(uri, env);
+    } catch (error) {
+      throw new CliError((error as Error).message, EXIT.usage);
+    }
+    try {
+      const res = await httpRequestText(`${connection.baseUrl}${connection.healthPath}`, { timeoutMs: 3000, headers: connection.databricks ? connection.headers : {} });
       if (res.status === 200) return new RestBackend(uri, env);
     } catch {
       // down: try the backend store below

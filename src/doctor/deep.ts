@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { httpRequestText } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { listSpoolFiles, removeSpoolFile } from '../adapters/spool.js';
 import { readConfig } from '../config.js';
@@ -97,7 +97,7 @@ export async function runDeep(input: { context: ContextFacts; settings: Settings
         const res = await httpRequestText(`${client.baseUrl}/api/2.0/mlflow/traces/delete-traces`, {
           method: 'POST',
           timeoutMs: 5000,
-          headers: { ...authHeaders(env), 'content-type': 'application/json' },
+          headers: { ...client.connection.headers, 'content-type': 'application/json' },
           body: JSON.stringify({ experiment_id: experimentId, request_ids: [traceId] }),
         }).catch(() => undefined);
         facts.deleted = res?.status === 200 && (JSON.parse(res.body || '{}') as { traces_deleted?: number }).traces_deleted === 1;

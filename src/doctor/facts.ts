@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { loadConfig } from '../adapters/config-store.js';
 import { isExecutableFile } from '../adapters/executable.js';
 import { bundledHookScript } from '../adapters/hook-runtime.js';
-import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { httpRequestText } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { listSpoolFiles } from '../adapters/spool.js';
 import { paths } from '../config.js';
@@ -329,10 +329,10 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const url = ctx.server?.url ?? ctx.trackingUri;
     const local = Boolean(ctx.server);
     if (!url) return { local, healthy: false };
-    const client = new MlflowClient({ trackingUri: url, env, timeoutMs: 3000 });
     const t0 = performance.now();
     try {
-      const res = await httpRequestText(`${client.baseUrl}/health`, { timeoutMs: 3000, headers: authHeaders(env) });
+      const client = new MlflowClient({ trackingUri: url, env, timeoutMs: 3000 });
+      const res = await httpRequestText(`${client.baseUrl}${client.connection.healthPath}`, { timeoutMs: 3000, headers: client.connection.headers });
       const ms = performance.now() - t0;
       if (res.status !== 200) return { url, local, healthy: false, status: res.status, ms };
       const version = await client.version().catch(() => undefined);

@@ -6,7 +6,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../adapters/config-store.js';
-import { authHeaders, httpRequestText } from '../adapters/http.js';
+import { httpRequestText } from '../adapters/http.js';
+import { trackingConnection, type TrackingConnection } from '../adapters/tracking-connection.js';
 import { listSpoolFiles } from '../adapters/spool.js';
 import { paths } from '../config.js';
 import { effectiveEnv, ourHooksIn, type SettingsScope } from '../core/checks.js';
@@ -109,11 +110,11 @@ interface TraceInfoJson {
   trace_metadata?: Record<string, string>;
 }
 
-async function call<T>(base: string, path: string, env: NodeJS.ProcessEnv, body?: unknown): Promise<T> {
-  const res = await httpRequestText(`${base}${path}`, {
+async function call<T>(conn: TrackingConnection, path: string, body?: unknown): Promise<T> {
+  const res = await httpRequestText(`${conn.baseUrl}${path}`, {
     method: body === undefined ? 'GET' : 'POST',
     timeoutMs: 5000,
-    headers: { ...authHeaders(env), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...conn.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (res.status < 200 || res.status >= 300) throw Object.assign(new Error(`${path} → HTTP ${res.status}`), { status: res.status });
@@ -122,10 +123,9 @@ async function call<T>(base: string, path: string, env: NodeJS.ProcessEnv, body?
 
 /** Every trace of the experiment since `since`, newest first (request time and token metadata only). */
 export async function searchTracesSince(
-  base: string,
+  conn: TrackingConnection,
   experimentId: string,
   since: Date,
-  env: NodeJS.ProcessEnv,
   user?: string,
 ): Promise<{ traces: TraceInfoJson[]; truncated: boolean }> {
   const traces: TraceInfoJson[] = [];
@@ -134,7 +134,7 @@ export async function searchTracesSince(
   const filter = [`trace.timestamp_ms >= ${since.getTime()}`, ...(byUser ? [byUser] : [])].join(' AND ');
   let token: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await call<{ traces?: TraceInfoJson[]; next_page_token?: string }>(base, '/api/3.0/mlflow/traces/search', env, {
+    const res = await call<{ traces?: TraceInfoJson[]; next_page_token?: string }>(conn, '/api/3.0/mlflow/traces/search', {
       locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: experimentId } }],
       filter,
       max_results: PAGE_SIZE,
@@ -212,7 +212,12 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
         : `paused (MLFLOW_CLAUDE_TRACING_ENABLED=${String(enabled.value)} in ${enabled.scope} settings)`;
 
   const url = config.server ? serverUrl(config.server) : (effectiveEnv(settings, 'MLFLOW_TRACKING_URI')?.value as string | undefined) ?? config.trackingUri ?? null;
-  const base = url ? url.replace(/\/+$/, '') : undefined;
+  let conn: TrackingConnection | undefined;
+  try {
+    conn = url ? trackingConnection(url, env) : undefined;
+  } catch (error) {
+    errors.push((error as Error).message);
+  }
   const experimentName = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_NAME')?.value as string | undefined) ?? config.experimentName ?? null;
   const experimentIdSet = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_ID')?.value as string | undefined) ?? config.experimentId ?? null;
   const dbFile = config.server ? (sqliteFile(config.server.backendStoreUri, dataRoot) ?? null) : null;
@@ -228,8 +233,8 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
       : Promise.resolve(null);
 
   const [health, state] = await Promise.all([
-    base
-      ? httpRequestText(`${base}/health`, { timeoutMs: 3000, headers: authHeaders(env) }).then(
+    conn
+      ? httpRequestText(`${conn.baseUrl}${conn.healthPath}`, { timeoutMs: 3000, headers: conn.headers }).then(
           (r) => r.status === 200,
           () => false,
         )
@@ -242,15 +247,15 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
   let traces: StatusData['traces'] = null;
   let tokens: StatusData['tokens'] = null;
   let daily: StatusData['daily'] = null;
-  if (base && health) {
+  if (conn && health) {
     const [v, id] = await Promise.all([
-      httpRequestText(`${base}/version`, { timeoutMs: 3000, headers: authHeaders(env) }).then(
+      httpRequestText(`${conn.baseUrl}/version`, { timeoutMs: 3000, headers: conn.headers }).then(
         (r) => (r.status === 200 ? r.body.trim() : null),
         () => null,
       ),
       experimentId
         ? Promise.resolve(experimentId)
-        : call<{ experiment?: { experiment_id?: string } }>(base, `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(experimentName ?? 'Default')}`, env).then(
+        : call<{ experiment?: { experiment_id?: string } }>(conn, `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(experimentName ?? 'Default')}`).then(
             (r) => r.experiment?.experiment_id ?? null,
             (e: { status?: number; message?: string }) => {
               if (e.status !== 404) errors.push(`experiment lookup: ${e.message}`);
@@ -262,7 +267,7 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
     experimentId = id;
     if (experimentId) {
       try {
-        const found = await searchTracesSince(base, experimentId, startOfDay(now, WINDOW_DAYS - 1), env, environment.user);
+        const found = await searchTracesSince(conn, experimentId, startOfDay(now, WINDOW_DAYS - 1), environment.user);
         const b = bucketTraces(found.traces, now);
         traces = { ...b.counts, truncated: found.truncated };
         tokens = b.tokens;
