@@ -17,7 +17,7 @@ program
   .description('Install MLflow, start a local server and switch tracing on for Claude Code (asks first; --yes takes the defaults)')
   .option('--project <dir>', 'the project folder (default: the current folder)')
   .option('--scope <scope>', 'settings to change: project (.claude/settings.json), local (.claude/settings.local.json) or user (~/.claude/settings.json)')
-  .option('--tracking-uri <url>', 'use an MLflow server you already run, instead of a local one')
+  .option('--tracking-uri <url>', 'use an MLflow server you already run (http(s)://…), or a Databricks workspace (databricks, databricks://<profile>), instead of a local server')
   .option('--experiment <name>', 'experiment name (default: the project folder name)')
   .option('--port <port>', 'port of the local server (default 5000, or the next free one)')
   .option('--host <host>', 'address the local server listens on (default 127.0.0.1; anything else exposes your traces)')
@@ -26,7 +26,7 @@ program
   .option('--mlflow-version <version>', 'install exactly this MLflow version (default: the newest, >= 3.6)')
   .option('--mlflow <path>', 'use this mlflow executable instead of installing one')
   .option('--backend-store-uri <uri>', 'store traces in PostgreSQL (postgresql://user:password@host:port/database) instead of SQLite in the data folder; installs the driver and checks the connection first')
-  .option('--store-credentials', 'with --tracking-uri: save MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD) from this environment in ~/.claude/settings.json, readable by you only, so that every session can send its trace')
+  .option('--store-credentials', 'with --tracking-uri: save MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD; for databricks, DATABRICKS_HOST and DATABRICKS_TOKEN) from this environment in ~/.claude/settings.json, readable by you only, so that every session can send its trace')
   .option('--no-store-credentials', 'do not save them, and do not ask (the default with --yes)')
   .option('-y, --yes', 'do not ask: take the defaults and replace MLflow\'s own tracer if found')
   .action(async (options) => {

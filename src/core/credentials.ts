@@ -8,9 +8,10 @@
  * (~/.claude/settings.json) makes every session able to send its trace; they
  * never go into a project's settings, which get committed.
  */
+import { isDatabricksUri, parseDatabricksUri } from './databricks.js';
 import { HOOK_EVENTS, type PreviousState } from './settings.js';
 
-export const CREDENTIAL_KEYS = ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD'] as const;
+export const CREDENTIAL_KEYS = ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'DATABRICKS_HOST', 'DATABRICKS_TOKEN'] as const;
 
 export interface Credentials {
   kind: 'token' | 'basic';
@@ -20,8 +21,18 @@ export interface Credentials {
   label: string;
 }
 
-/** The credentials MLflow's client would send (the token wins, as in authHeaders), or undefined. */
-export function credentialsFrom(env: NodeJS.ProcessEnv): Credentials | undefined {
+/**
+ * The credentials MLflow's client would send (the token wins, as in
+ * authHeaders), or undefined. For a Databricks workspace: DATABRICKS_HOST and
+ * DATABRICKS_TOKEN when they are what signs in (plain `databricks`); a
+ * profile of ~/.databrickscfg is the user's own file and needs nothing saved.
+ */
+export function credentialsFrom(env: NodeJS.ProcessEnv, trackingUri = ''): Credentials | undefined {
+  if (isDatabricksUri(trackingUri)) {
+    const parsed = parseDatabricksUri(trackingUri);
+    if ('error' in parsed || parsed.profile || !env.DATABRICKS_HOST || !env.DATABRICKS_TOKEN) return undefined;
+    return { kind: 'token', env: { DATABRICKS_HOST: env.DATABRICKS_HOST, DATABRICKS_TOKEN: env.DATABRICKS_TOKEN }, label: 'DATABRICKS_HOST and DATABRICKS_TOKEN' };
+  }
   if (env.MLFLOW_TRACKING_TOKEN) {
     return { kind: 'token', env: { MLFLOW_TRACKING_TOKEN: env.MLFLOW_TRACKING_TOKEN }, label: 'MLFLOW_TRACKING_TOKEN' };
   }

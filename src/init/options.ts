@@ -2,6 +2,7 @@
 import { basename } from 'node:path';
 import { CliError, EXIT } from '../errors.js';
 import { isScope, type Scope } from '../core/scopes.js';
+import { isDatabricksUri, parseDatabricksUri } from '../core/databricks.js';
 import { maskBackendStoreUri, parseBackendStoreUri, withPsycopg2 } from '../core/backend-store.js';
 
 export const DEFAULT_PORT = 5000;
@@ -66,22 +67,19 @@ export function parseScope(value: string): Scope {
 }
 
 export function parseTrackingUri(value: string): string {
-  if (/^databricks(:\/\/|$)/i.test(value.trim())) {
-    throw new CliError(
-      `--tracking-uri ${value.trim()}: Databricks workspaces are not supported yet. There, MLflow stores a trace's spans as an artifact ` +
-        "(uploaded through the workspace's cloud storage), not through the OpenTelemetry endpoint the hook sends them to, so traces would not arrive. " +
-        'Use an MLflow tracking server (http:// or https://), or MLflow\'s own Databricks tracing.',
-      EXIT.usage,
-    );
+  if (isDatabricksUri(value)) {
+    const parsed = parseDatabricksUri(value);
+    if ('error' in parsed) throw new CliError(`--tracking-uri ${value.trim()}: ${parsed.error}`, EXIT.usage);
+    return parsed.profile ? `databricks://${parsed.profile}` : 'databricks';
   }
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new CliError(`--tracking-uri must be an http(s) URL, got "${value}"`, EXIT.usage);
+    throw new CliError(`--tracking-uri must be an http(s) URL, databricks or databricks://<profile>, got "${value}"`, EXIT.usage);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new CliError(`--tracking-uri must be an http(s) URL, got "${value}"`, EXIT.usage);
+    throw new CliError(`--tracking-uri must be an http(s) URL, databricks or databricks://<profile>, got "${value}"`, EXIT.usage);
   }
   return value.replace(/\/+$/, '');
 }

@@ -21,6 +21,9 @@ import { installServer, isLoopback, pickManager, serverFiles, serverState, serve
 import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
 import { checkGivenDriver, checkReachable, ensureDriver, postgresStoreOf, verifyConnection } from './postgres.js';
 import { describePostgres, isPostgresUri } from '../core/backend-store.js';
+import { isDatabricksUri } from '../core/databricks.js';
+import { databricksCfgPath } from '../adapters/tracking-connection.js';
+import { verifyDatabricks, type DatabricksTarget } from './databricks.js';
 
 /** Seconds Claude Code gives our hook; it finishes in under 2 s by itself. */
 export const HOOK_TIMEOUT_SEC = 5;
@@ -234,20 +237,28 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
 
   let trackingUri: string;
   let server: LocalServerConfig | undefined;
-  const credentials = answers.remoteUri ? credentialsFrom(options.env) : undefined;
+  const credentials = answers.remoteUri ? credentialsFrom(options.env, answers.remoteUri) : undefined;
   if (options.storeCredentials && !credentials) {
     throw new CliError(
-      answers.remoteUri
-        ? `--store-credentials: none of ${CREDENTIAL_KEYS.join(', ')} is set in this environment; nothing was changed.`
-        : '--store-credentials goes with --tracking-uri: the local server needs no credentials.',
+      !answers.remoteUri
+        ? '--store-credentials goes with --tracking-uri: the local server needs no credentials.'
+        : isDatabricksUri(answers.remoteUri)
+          ? `--store-credentials: ${answers.remoteUri} signs in with a profile of ${databricksCfgPath(options.env)} (the hook reads that file itself), or with DATABRICKS_HOST and DATABRICKS_TOKEN for plain databricks; nothing to store, and nothing was changed.`
+          : `--store-credentials: none of ${CREDENTIAL_KEYS.filter((k) => k.startsWith('MLFLOW_')).join(', ')} is set in this environment; nothing was changed.`,
       EXIT.usage,
     );
   }
   const userFile = settingsPath('user', options.project, options.home);
   let saveCredentials = false;
+  let workspace: DatabricksTarget | undefined;
   if (answers.remoteUri) {
     trackingUri = answers.remoteUri;
-    await verifyRemote(trackingUri, answers.experiment, options.env);
+    if (isDatabricksUri(trackingUri)) {
+      workspace = await verifyDatabricks(trackingUri, answers.experiment, options.env);
+      answers.experiment = workspace.experiment;
+    } else {
+      await verifyRemote(trackingUri, answers.experiment, options.env);
+    }
     if (credentials) {
       saveCredentials = await decideCredentials(credentials, userFile, options);
       if (saveCredentials && userFile !== settingsFile) {
@@ -462,7 +473,7 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
   await tasks.run();
 
   const changed = done.length > 0 || state.settingsWritten || state.configChanged;
-  const ui = `${trackingUri}/#/experiments/${state.experimentId}/traces`;
+  const ui = workspace ? `${workspace.host}/ml/experiments/${state.experimentId}/traces` : `${trackingUri}/#/experiments/${state.experimentId}/traces`;
   const summary = [
     ...notes,
     ...(postgres

@@ -19,6 +19,21 @@ describe('credentialsFrom', () => {
   });
 });
 
+describe('credentialsFrom, for a Databricks workspace', () => {
+  const env = { DATABRICKS_HOST: 'https://x.cloud.databricks.com', DATABRICKS_TOKEN: 'dapi1', MLFLOW_TRACKING_TOKEN: 'other' };
+  it('plain databricks: the host and token variables, not MLflow\'s', () => {
+    expect(credentialsFrom(env, 'databricks')).toEqual({
+      kind: 'token',
+      env: { DATABRICKS_HOST: 'https://x.cloud.databricks.com', DATABRICKS_TOKEN: 'dapi1' },
+      label: 'DATABRICKS_HOST and DATABRICKS_TOKEN',
+    });
+  });
+  it('nothing for a profile (the hook reads ~/.databrickscfg itself), or without both variables', () => {
+    expect(credentialsFrom(env, 'databricks://dev')).toBeUndefined();
+    expect(credentialsFrom({ DATABRICKS_TOKEN: 'dapi1' }, 'databricks')).toBeUndefined();
+  });
+});
+
 describe('applyCredentials', () => {
   const token = credentialsFrom({ MLFLOW_TRACKING_TOKEN: 'tok-1' })!;
 

@@ -126,16 +126,10 @@ export async function startMlflowServer(options: StartOptions = {}): Promise<Mlf
   };
 }
 
-/** Every trace of an experiment, through MLflow's own Python client: info and spans. */
-export const SEARCH_TRACES_PY = `
-import json, sys, mlflow
-from mlflow import MlflowClient
-c = MlflowClient()
-exp = sys.argv[1]
-ids = [exp] if exp.isdigit() else [c.get_experiment_by_name(exp).experiment_id]
-out = []
-for t in c.search_traces(locations=ids, max_results=500):
-    out.append({
+/** A Python function: one MLflow Trace as the JSON shape of FoundTrace. */
+const TRACE_DICT_PY = `
+def trace_dict(t):
+    return {
         "info": t.info.to_dict(),
         "spans": [{
             "name": s.name, "span_type": s.span_type, "span_id": s.span_id, "parent_id": s.parent_id,
@@ -143,8 +137,26 @@ for t in c.search_traces(locations=ids, max_results=500):
             "inputs": s.inputs, "outputs": s.outputs,
             "attributes": {k: v for k, v in s.attributes.items() if k not in ("mlflow.spanInputs", "mlflow.spanOutputs")},
         } for s in t.data.spans],
-    })
-print(json.dumps(out))
+    }
+`;
+
+/** Every trace of an experiment, through MLflow's own Python client: info and spans. */
+export const SEARCH_TRACES_PY = `
+import json, sys, mlflow
+from mlflow import MlflowClient
+${TRACE_DICT_PY}
+c = MlflowClient()
+exp = sys.argv[1]
+ids = [exp] if exp.isdigit() else [c.get_experiment_by_name(exp).experiment_id]
+print(json.dumps([trace_dict(t) for t in c.search_traces(locations=ids, max_results=500)]))
+`;
+
+/** One trace by id, through MLflow's own Python client (`get_trace`), as FoundTrace. */
+export const GET_TRACE_PY = `
+import json, sys
+from mlflow import MlflowClient
+${TRACE_DICT_PY}
+print(json.dumps(trace_dict(MlflowClient().get_trace(sys.argv[1]))))
 `;
 
 export interface FoundSpan {

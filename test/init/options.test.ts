@@ -65,14 +65,19 @@ describe('resolveAnswers', () => {
     expect(answers).toMatchObject({ scope: 'user', remoteUri: 'http://10.0.0.5:5000', experiment: 'e' });
   });
 
+  it('takes a Databricks workspace: databricks, or databricks://<profile>', async () => {
+    expect((await resolveAnswers({ ...base, yes: true, trackingUri: 'databricks' }, undefined)).remoteUri).toBe('databricks');
+    expect((await resolveAnswers({ ...base, yes: true, trackingUri: 'Databricks://team/' }, undefined)).remoteUri).toBe('databricks://team');
+  });
+
   it.each([
     [{ scope: 'global' }, /--scope must be project, local or user/],
     [{ port: '70000' }, /--port must be a number from 1 to 65535/],
     [{ port: '50a' }, /--port must be/],
     [{ trackingUri: 'ftp://x' }, /--tracking-uri must be an http\(s\) URL/],
     [{ trackingUri: 'not a url' }, /--tracking-uri must be/],
-    [{ trackingUri: 'databricks' }, /--tracking-uri databricks: Databricks workspaces are not supported yet\. .*not through the OpenTelemetry endpoint/],
-    [{ trackingUri: 'databricks://team-profile' }, /--tracking-uri databricks:\/\/team-profile: Databricks workspaces are not supported yet/],
+    [{ trackingUri: 'databricks://scope:key' }, /--tracking-uri databricks:\/\/scope:key: a secret-scope URI .* only works inside Databricks/],
+    [{ trackingUri: 'databricks://two words' }, /"two words" is not a profile name/],
     [{ experiment: '  ' }, /--experiment must not be empty/],
   ])('rejects bad flag %o with exit 2', async (flags, message) => {
     const error = await resolveAnswers({ ...base, yes: true, ...flags }, undefined).catch((e) => e);
