@@ -24,13 +24,14 @@ export function freePort() {
   });
 }
 
-export async function startServer(dir) {
+/** A real `mlflow server` on a free port, listening on `host` (loopback unless told). */
+export async function startServer(dir, { host = '127.0.0.1' } = {}) {
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const child = spawn(
     venvBin('mlflow'),
     ['server', '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--artifacts-destination', `${dir}/artifacts`,
-      '--host', '127.0.0.1', '--port', String(port), '--workers', '1'],
+      '--host', host, '--port', String(port), '--workers', '1'],
     { stdio: 'ignore', env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' } },
   );
   for (let i = 0; i < 300; i++) {
