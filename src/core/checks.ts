@@ -174,6 +174,8 @@ export interface PythonFacts {
 
 export interface ServerFacts {
   url?: string;
+  /** A Databricks workspace's host (the URI is databricks or databricks://profile); it has no /health, so the token is what is checked. */
+  workspace?: string;
   local: boolean;
   healthy: boolean;
   status?: number;
@@ -687,6 +689,15 @@ const serverCheck: Check = {
     const missing = notSetUp({ context });
     if (missing) return missing;
     if (!server.url) return { status: 'fail', message: 'No tracking URI configured.', fix: { command: `${context.cli} init` } };
+    if (server.workspace) {
+      if (server.healthy) return ok(`the Databricks workspace at ${server.workspace} takes the token of ${server.url} (${Math.round(server.ms ?? 0)} ms)`);
+      const why = server.status !== undefined ? `HTTP ${server.status}` : (server.error ?? 'no answer');
+      return {
+        status: 'fail',
+        message: `The Databricks workspace at ${server.workspace} does not take the token of ${server.url} (${why}); traces are spooled meanwhile.`,
+        fix: { command: `check the profile's host and token (or DATABRICKS_HOST and DATABRICKS_TOKEN), then ${context.cli} flush` },
+      };
+    }
     if (server.healthy) {
       return ok(`${server.url} answers /health${server.version ? `, MLflow ${server.version}` : ''} (${Math.round(server.ms ?? 0)} ms)`);
     }

@@ -332,9 +332,11 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const t0 = performance.now();
     try {
       const client = new MlflowClient({ trackingUri: url, env, timeoutMs: 3000 });
+      const workspace = client.connection.databricks ? { workspace: client.baseUrl } : {};
       const res = await httpRequestText(`${client.baseUrl}${client.connection.healthPath}`, { timeoutMs: 3000, headers: client.connection.headers });
       const ms = performance.now() - t0;
-      if (res.status !== 200) return { url, local, healthy: false, status: res.status, ms };
+      if (res.status !== 200) return { url, local, healthy: false, status: res.status, ms, ...workspace };
+      if (client.connection.databricks) return { url, local, healthy: true, ms, ...workspace };
       const version = await client.version().catch(() => undefined);
       return { url, local, healthy: true, ms, ...(version && /^\d/.test(version) ? { version } : {}) };
     } catch (error) {

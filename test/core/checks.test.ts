@@ -173,6 +173,17 @@ describe('checks', () => {
     expect(status('tracking-uri', g)).toMatchObject({ status: 'fail', fix: { auto: 'set-tracking-uri' } });
   });
 
+  it('server: a Databricks workspace is checked by its token, not by a /health it does not have', () => {
+    const f = healthy();
+    f.server = { url: 'databricks://dev', workspace: 'https://x.cloud.databricks.com', local: false, healthy: true, ms: 42 };
+    expect(status('server', f)).toMatchObject({ status: 'ok', message: 'the Databricks workspace at https://x.cloud.databricks.com takes the token of databricks://dev (42 ms)' });
+    f.server = { url: 'databricks://dev', workspace: 'https://x.cloud.databricks.com', local: false, healthy: false, status: 401 };
+    const r = status('server', f);
+    expect(r.status).toBe('fail');
+    expect(r.message).toBe('The Databricks workspace at https://x.cloud.databricks.com does not take the token of databricks://dev (HTTP 401); traces are spooled meanwhile.');
+    expect(r.fix?.command).toContain('flush');
+  });
+
   it('port: a foreign holder fails with PID, command and user; AirPlay on macOS 5000', () => {
     const f = healthy();
     f.context.platform = 'darwin';

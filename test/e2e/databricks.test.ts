@@ -230,7 +230,28 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     const doctor = await runCli(['doctor', '--json'], { ...c, cwd: c.project });
     const report = JSON.parse(doctor.stdout);
     const serverCheck = report.checks.find((k: any) => k.id === 'server');
-    expect(serverCheck.status, JSON.stringify(serverCheck)).toBe('ok');
+    expect(serverCheck).toMatchObject({ status: 'ok', message: expect.stringContaining(`the Databricks workspace at ${workspace.url} takes the token of databricks://dev`) });
     expect(doctor.stdout).not.toContain(workspace.token);
+  });
+
+  it('a profile that is gone: the hook spools and says why; nothing is lost', async () => {
+    const d = fresh('profile-gone');
+    const { stdin } = sampleWithSession(d.root, 'db000000-0000-4000-8000-000000000301');
+    const hook = await runHookProcess(stdin, makeHookEnv({ home: d.home, dataRoot: d.data, trackingUri: 'databricks://dev' }, settingsEnv));
+    expect(hook.exitCode).toBe(0);
+    expect(spooled(d.data)).toHaveLength(1);
+    expect(hookLog(d.data)).toContain(`spooled: databricks://dev: ${path.join(d.home, '.databrickscfg')} does not exist, so it has no profile [dev]`);
+  });
+
+  it('cleanup deletes the workspace\'s old traces through its API', async () => {
+    const dry = await runCli(['cleanup', '--older-than', '1d', '--dry-run', '--json'], { ...c, cwd: c.project });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ backend: 'server', where: workspace.url, planned: 5 });
+    const run = await runCli(['cleanup', '--older-than', '1d', '--yes', '--json'], { ...c, cwd: c.project });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ backend: 'server', planned: 5, deleted: 5 });
+    expect(workspace.apiRequests.some((r) => r.path === '/api/2.0/mlflow/traces/delete-traces')).toBe(true);
+    const status = JSON.parse((await runCli(['status', '--json'], { ...c, cwd: c.project })).stdout);
+    expect(status.traces.last30Days).toBe(0);
   });
 });
