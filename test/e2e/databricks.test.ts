@@ -6,7 +6,7 @@
  * client (`get_trace` → DatabricksArtifactRepository), for each cloud's
  * upload, and compared with the same transcript sent over OTLP.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,31 @@ describe('init --tracking-uri databricks', () => {
     const trace = await readThroughDatabricks(traceId!);
     expect(trace.info.trace_metadata).toMatchObject({ 'mlflow.trace.session': session });
     expect(trace.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
+  });
+
+  it('--store-credentials: DATABRICKS_HOST and DATABRICKS_TOKEN go to the user settings (0600), sessions trace without them in the shell, uninstall takes them out', async () => {
+    const c = fresh('store-env');
+    const userFile = path.join(c.home, '.claude', 'settings.json');
+    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', 'databricks', '--project', c.project, '--scope', 'project', '--experiment', 'stored'], { ...c, env: envCreds() });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Saved DATABRICKS_HOST and DATABRICKS_TOKEN in ${userFile}`);
+    expect(run.stdout + run.stderr).not.toContain(workspace.token);
+    expect(readFileSync(c.settings, 'utf8')).not.toContain(workspace.token);
+    const user = JSON.parse(readFileSync(userFile, 'utf8'));
+    expect(user).toEqual({ env: envCreds() });
+    expect(statSync(userFile).mode & 0o777).toBe(0o600);
+
+    // As Claude Code runs the hook: the env of both settings files, nothing from the shell.
+    const before = workspace.blobs.size;
+    const { stdin } = sampleWithSession(c.root, 'db000000-0000-4000-8000-000000000401');
+    const project = JSON.parse(readFileSync(c.settings, 'utf8'));
+    expect((await runHookProcess(stdin, makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks' }, { ...user.env, ...project.env }))).exitCode).toBe(0);
+    expect(spooled(c.data)).toEqual([]);
+    expect(workspace.blobs.size).toBe(before + 1);
+
+    const uninstall = await runCli(['uninstall', '--project', c.project], c);
+    expect(uninstall.exitCode, uninstall.stdout + uninstall.stderr).toBe(0);
+    expect(existsSync(userFile)).toBe(false);
   });
 
   it('--store-credentials with a profile: nothing to store, exit 2', async () => {
