@@ -6,7 +6,7 @@
  * client (`get_trace` → DatabricksArtifactRepository), for each cloud's
  * upload, and compared with the same transcript sent over OTLP.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { makeHookEnv } from '../helpers/hook-env.js';
 import { GET_TRACE_PY, searchTraces, startMlflowServer, type FoundTrace, type MlflowServer } from '../helpers/mlflow-server.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { freshWorkspace, spooledTraces } from '../helpers/workspace.js';
 import { venvBin } from '../helpers/venv.js';
 
 let tmp: TempDir;
@@ -24,15 +25,10 @@ let server: MlflowServer;
 let workspace: FakeDatabricks;
 const USER = 'dev@example.com';
 
-function fresh(name: string) {
-  const root = path.join(tmp.path, name);
-  const c = { home: path.join(root, 'home'), data: path.join(root, 'data'), project: path.join(root, 'project') };
-  for (const dir of Object.values(c)) mkdirSync(dir, { recursive: true });
-  return { ...c, root, settings: path.join(c.project, '.claude', 'settings.json'), config: path.join(c.data, 'config.json') };
-}
+const fresh = (name: string) => freshWorkspace(tmp.path, name);
 
 const envCreds = () => ({ DATABRICKS_HOST: workspace.url, DATABRICKS_TOKEN: workspace.token });
-const spooled = (data: string): string[] => (existsSync(path.join(data, 'spool')) ? readdirSync(path.join(data, 'spool')).filter((n) => n.endsWith('.trace.json')) : []);
+const spooled = spooledTraces;
 const hookLog = (data: string): string => (existsSync(path.join(data, 'logs', 'hook.log')) ? readFileSync(path.join(data, 'logs', 'hook.log'), 'utf8') : '');
 
 async function experimentId(name: string): Promise<string | undefined> {

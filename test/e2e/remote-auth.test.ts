@@ -14,6 +14,7 @@ import { makeHookEnv } from '../helpers/hook-env.js';
 import { basicAuth, startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { freshWorkspace, spooledTraces } from '../helpers/workspace.js';
 
 const ADMIN = { username: 'admin', password: 'admin-pass-7392' };
 const ALICE = { username: 'alice', password: 'alice-pass-5518' };
@@ -48,12 +49,7 @@ const experimentId = async (name: string): Promise<string | undefined> => {
 };
 
 /** A fresh HOME, data folder and project for one init. */
-function fresh(name: string) {
-  const root = path.join(tmp.path, name);
-  const c = { home: path.join(root, 'home'), data: path.join(root, 'data'), project: path.join(root, 'project') };
-  for (const dir of Object.values(c)) mkdirSync(dir, { recursive: true });
-  return { ...c, settings: path.join(c.project, '.claude', 'settings.json'), config: path.join(c.data, 'config.json') };
-}
+const fresh = (name: string) => freshWorkspace(tmp.path, name);
 
 const creds = (password: string) => ({ MLFLOW_TRACKING_USERNAME: ALICE.username, MLFLOW_TRACKING_PASSWORD: password });
 
@@ -178,8 +174,7 @@ describe('init --tracking-uri against a server with auth', () => {
 });
 
 describe('init --tracking-uri: saving the credentials only when the user agrees', () => {
-  const spooled = (data: string): string[] =>
-    existsSync(path.join(data, 'spool')) ? readdirSync(path.join(data, 'spool')).filter((n) => n.endsWith('.trace.json')) : [];
+  const spooled = spooledTraces;
   const tracesIn = async (name: string): Promise<number> => {
     const id = await experimentId(name);
     const found = await api(ADMIN, 'POST', '/api/3.0/mlflow/traces/search', { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }], max_results: 50 });
