@@ -176,6 +176,8 @@ export interface ServerFacts {
   url?: string;
   /** A Databricks workspace's host (the URI is databricks or databricks://profile); it has no /health, so the token is what is checked. */
   workspace?: string;
+  /** Why a Databricks URI has no host and token to sign in with (no profile, no token); nothing was asked. */
+  signIn?: string;
   local: boolean;
   healthy: boolean;
   status?: number;
@@ -689,6 +691,13 @@ const serverCheck: Check = {
     const missing = notSetUp({ context });
     if (missing) return missing;
     if (!server.url) return { status: 'fail', message: 'No tracking URI configured.', fix: { command: `${context.cli} init` } };
+    if (server.signIn) {
+      return {
+        status: 'fail',
+        message: `${server.signIn}: the hook cannot sign in to the workspace, so traces are spooled.`,
+        fix: { command: 'add the profile (host and token) to ~/.databrickscfg, or set DATABRICKS_HOST and DATABRICKS_TOKEN, then `claude-mlflow flush`' },
+      };
+    }
     if (server.workspace) {
       if (server.healthy) return ok(`the Databricks workspace at ${server.workspace} takes the token of ${server.url} (${Math.round(server.ms ?? 0)} ms)`);
       const why = server.status !== undefined ? `HTTP ${server.status}` : (server.error ?? 'no answer');

@@ -10,6 +10,7 @@ import { loadConfig } from '../adapters/config-store.js';
 import { isExecutableFile } from '../adapters/executable.js';
 import { bundledHookScript } from '../adapters/hook-runtime.js';
 import { httpRequestText } from '../adapters/http.js';
+import { TrackingConnectionError } from '../adapters/tracking-connection.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { listSpoolFiles } from '../adapters/spool.js';
 import { paths } from '../config.js';
@@ -340,6 +341,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
       const version = await client.version().catch(() => undefined);
       return { url, local, healthy: true, ms, ...(version && /^\d/.test(version) ? { version } : {}) };
     } catch (error) {
+      if (error instanceof TrackingConnectionError) return { url, local, healthy: false, signIn: error.message };
       return { url, local, healthy: false, error: (error as Error).message, ms: performance.now() - t0 };
     }
   });

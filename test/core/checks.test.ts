@@ -182,6 +182,12 @@ describe('checks', () => {
     expect(r.status).toBe('fail');
     expect(r.message).toBe('The Databricks workspace at https://x.cloud.databricks.com does not take the token of databricks://dev (HTTP 401); traces are spooled meanwhile.');
     expect(r.fix?.command).toContain('flush');
+    f.server = { url: 'databricks://dev', local: false, healthy: false, signIn: 'databricks://dev: ~/.databrickscfg has no profile [dev]' };
+    expect(status('server', f)).toMatchObject({
+      status: 'fail',
+      message: 'databricks://dev: ~/.databrickscfg has no profile [dev]: the hook cannot sign in to the workspace, so traces are spooled.',
+      fix: { command: expect.stringContaining('~/.databrickscfg') },
+    });
   });
 
   it('port: a foreign holder fails with PID, command and user; AirPlay on macOS 5000', () => {

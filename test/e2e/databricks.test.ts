@@ -262,6 +262,10 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     expect(hook.exitCode).toBe(0);
     expect(spooled(d.data)).toHaveLength(1);
     expect(hookLog(d.data)).toContain(`spooled: databricks://dev: ${path.join(d.home, '.databrickscfg')} does not exist, so it has no profile [dev]`);
+    // doctor says the same, in its server check.
+    writeFileSync(path.join(d.data, 'config.json'), JSON.stringify({ trackingUri: 'databricks://dev', experimentName: `/Users/${USER}/team` }));
+    const doctor = JSON.parse((await runCli(['doctor', '--json'], { ...d, cwd: d.project })).stdout);
+    expect(doctor.checks.find((k: any) => k.id === 'server')).toMatchObject({ status: 'fail', message: expect.stringContaining('has no profile [dev]: the hook cannot sign in to the workspace') });
   });
 
   it('cleanup deletes the workspace\'s old traces through its API', async () => {
