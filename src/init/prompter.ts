@@ -19,12 +19,12 @@ export const inquirerPrompter: Prompter = {
       message: 'Which MLflow server should receive the traces?',
       choices: [
         { value: 'local', name: 'A local server on this machine (installed and run for you)' },
-        { value: 'remote', name: 'A server I already run (enter its URL)' },
+        { value: 'remote', name: 'A server I already run, or a Databricks workspace (enter its URL, or databricks://<profile>)' },
       ],
     });
     if (where === 'local') return {};
     const uri = await input({
-      message: 'Tracking server URL:',
+      message: 'Tracking server URL (or databricks, databricks://<profile>):',
       validate: (v) => {
         try {
           parseTrackingUri(v);
