@@ -10,8 +10,6 @@ import { isDatabricksUri, parseDatabricksUri, resolveDatabricksAuth } from '../c
 import { authHeaders } from './http.js';
 
 export interface TrackingConnection {
-  /** The tracking URI as configured. */
-  uri: string;
   /** Where REST paths are appended. */
   baseUrl: string;
   headers: Record<string, string>;
@@ -44,12 +42,12 @@ function readOptional(file: string): string | undefined {
 /** Throws TrackingConnectionError when a Databricks URI has no usable host and token. */
 export function trackingConnection(uri: string, env: NodeJS.ProcessEnv = process.env): TrackingConnection {
   if (!isDatabricksUri(uri)) {
-    return { uri, baseUrl: uri.replace(/\/+$/, ''), headers: authHeaders(env), databricks: false, healthPath: '/health' };
+    return { baseUrl: uri.replace(/\/+$/, ''), headers: authHeaders(env), databricks: false, healthPath: '/health' };
   }
   const parsed = parseDatabricksUri(uri);
   if ('error' in parsed) throw new TrackingConnectionError(`${uri}: ${parsed.error}`);
   const cfgPath = databricksCfgPath(env);
   const auth = resolveDatabricksAuth({ uri: parsed, env, cfgPath, cfgText: readOptional(cfgPath) });
   if ('error' in auth) throw new TrackingConnectionError(`${uri}: ${auth.error}`);
-  return { uri, baseUrl: auth.host, headers: { authorization: `Bearer ${auth.token}` }, databricks: true, healthPath: DATABRICKS_ME_PATH };
+  return { baseUrl: auth.host, headers: { authorization: `Bearer ${auth.token}` }, databricks: true, healthPath: DATABRICKS_ME_PATH };
 }

@@ -122,8 +122,10 @@ export class RestBackend implements TraceBackend {
   readonly where: string;
   private readonly base: string;
   private readonly headers: Record<string, string>;
+  private readonly healthPath: string;
   private metricsMissing = false;
 
+  /** Throws TrackingConnectionError for a Databricks URI with no host and token. */
   constructor(
     trackingUri: string,
     env: NodeJS.ProcessEnv = process.env,
@@ -133,6 +135,16 @@ export class RestBackend implements TraceBackend {
     this.base = connection.baseUrl;
     this.where = this.base;
     this.headers = connection.headers;
+    this.healthPath = connection.healthPath;
+  }
+
+  /** Whether the server answers its liveness call (`/health`; a Databricks workspace: the signed-in user). */
+  async reachable(timeoutMs = 3000): Promise<boolean> {
+    try {
+      return (await httpRequestText(`${this.base}${this.healthPath}`, { timeoutMs, headers: this.headers })).status === 200;
+    } catch {
+      return false;
+    }
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T & MlflowErrorBody }> {

@@ -16,8 +16,6 @@
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { httpRequestText } from '../adapters/http.js';
-import { trackingConnection, type TrackingConnection } from '../adapters/tracking-connection.js';
 import { isDatabricksUri } from '../core/databricks.js';
 import { backup, pageStats, probeWritable, sizeBytes, vacuum, type SqliteTool } from '../adapters/sqlite.js';
 import { paths } from '../config.js';
@@ -146,18 +144,14 @@ function positiveInt(value: string | number | undefined, flag: string, max = Num
 async function openBackend(target: CleanupTarget, env: NodeJS.ProcessEnv): Promise<TraceBackend> {
   const uri = target.trackingUri;
   if (/^https?:\/\//.test(uri) || isDatabricksUri(uri)) {
-    let connection: TrackingConnection;
+    let rest: RestBackend;
     try {
-      connection = trackingConnection(uri, env);
+      rest = new RestBackend(uri, env);
     } catch (error) {
       throw new CliError((error as Error).message, EXIT.usage);
     }
-    try {
-      const res = await httpRequestText(`${connection.baseUrl}${connection.healthPath}`, { timeoutMs: 3000, headers: connection.databricks ? connection.headers : {} });
-      if (res.status === 200) return new RestBackend(uri, env);
-    } catch {
-      // down: try the backend store below
-    }
+    if (await rest.reachable()) return rest;
+    // down: try the backend store below
   }
   if (target.backendStoreUri && target.python) {
     if (target.database && !existsSync(target.database)) {

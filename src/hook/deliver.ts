@@ -53,8 +53,9 @@ async function experimentIdFor(client: MlflowClient, target: SpoolTarget, ctx: D
  * metadata and marks the trace final), then its spans over OTLP, on one
  * kept-alive connection. Both are upserts keyed by the stable trace id, so
  * sending again creates no duplicate. A Databricks workspace takes the spans
- * as the trace's data file instead, put at the signed URL it gives. A remembered experiment id that the
- * server no longer knows is forgotten and resolved again.
+ * as the trace's data file instead, put at the signed URL it gives. A
+ * remembered experiment id that the server no longer knows is forgotten and
+ * resolved again.
  */
 export async function deliverTrace(
   trace: TraceModel,
