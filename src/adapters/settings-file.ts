@@ -6,20 +6,7 @@
  * write strict JSON, in the file's own indentation, with a backup of the old
  * text beside it. Edits are serialised with a lock file beside the settings.
  */
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  realpathSync,
-  rmdirSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { hostname } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CliError, EXIT } from '../errors.js';
 import { shapeProblem } from '../core/settings.js';
@@ -58,7 +45,6 @@ export interface LoadedSettings {
 }
 
 export const BACKUP_SUFFIX = '.claude-mlflow.bak';
-export const LOCK_SUFFIX = '.claude-mlflow.lock';
 
 const DEFAULT_FORMAT: SettingsFormat = { indent: '  ', trailingNewline: true };
 
@@ -456,165 +442,4 @@ export function deleteSettingsFile(file: string): void {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Locking
-
-/** A lock older than this is broken even when its process still runs. */
-const STALE_LOCK_MS = 30_000;
-/** A lock file without a pid (its writer died between create and write) is broken after this. */
-const EMPTY_LOCK_MS = 2_000;
-const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
-
-interface LockSnapshot {
-  ino: number;
-  mtimeMs: number;
-  content: string;
-}
-
-function snapshot(lock: string): LockSnapshot | undefined {
-  try {
-    const stat = statSync(lock);
-    return { ino: stat.ino, mtimeMs: stat.mtimeMs, content: readFileSync(lock, 'utf8') };
-  } catch {
-    return undefined;
-  }
-}
-
-function sameLock(a: LockSnapshot, b: LockSnapshot): boolean {
-  return a.ino === b.ino && a.mtimeMs === b.mtimeMs && a.content === b.content;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function isStale(lock: LockSnapshot): boolean {
-  const age = Date.now() - lock.mtimeMs;
-  const [pidText, host] = lock.content.split('\n');
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return age > EMPTY_LOCK_MS;
-  if (age > STALE_LOCK_MS) return true;
-  const sameHost = !host || host === hostname();
-  return sameHost && !processAlive(pid);
-}
-
-/** Create the lock file exclusively, holding our pid. Returns undefined when it is taken. */
-function tryAcquire(lock: string): LockSnapshot | undefined {
-  let fd: number;
-  try {
-    fd = openSync(lock, 'wx', 0o644);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw new CliError(`cannot create the lock file ${lock}: ${(error as Error).message}`);
-  }
-  try {
-    writeSync(fd, `${process.pid}\n${hostname()}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  return snapshot(lock);
-}
-
-/**
- * Break the lock if it is stale. Breakers take turns (a second exclusive
- * file), and re-check right before deleting, so a lock that another process
- * took in the meantime is never deleted. Returns true when it is worth
- * retrying at once.
- */
-function breakIfStale(lock: string): boolean {
-  const seen = snapshot(lock);
-  if (seen === undefined) return true;
-  if (!isStale(seen)) return false;
-  const breaker = `${lock}.break`;
-  let fd: number;
-  try {
-    fd = openSync(breaker, 'wx', 0o644);
-  } catch {
-    const old = snapshot(breaker);
-    if (old && Date.now() - old.mtimeMs > EMPTY_LOCK_MS) unlinkQuietly(breaker);
-    return false;
-  }
-  closeSync(fd);
-  try {
-    const now = snapshot(lock);
-    if (now && sameLock(now, seen)) unlinkQuietly(lock);
-  } finally {
-    unlinkQuietly(breaker);
-  }
-  return true;
-}
-
-function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // already gone
-  }
-}
-
-/** Remove the lock only if it is still the one we created. */
-function release(lock: string, mine: LockSnapshot): void {
-  const now = snapshot(lock);
-  if (now && now.ino === mine.ino && now.content === mine.content) unlinkQuietly(lock);
-}
-
-/** Remove the folders withFileLock created, if they are still empty. */
-function removeEmptyDirs(from: string, upTo: string | undefined): void {
-  if (upTo === undefined) return;
-  for (let dir = from; dir.length >= upTo.length; dir = dirname(dir)) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      return;
-    }
-    if (dir === upTo) return;
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Run `fn` while holding `<file>.claude-mlflow.lock` (created exclusively,
- * holding our pid). Waits with small random pauses; a stale lock (its process
- * is gone, or it is older than 30 s) is broken. Not re-entrant.
- */
-export async function withFileLock<T>(
-  file: string,
-  fn: () => Promise<T> | T,
-  options: { timeoutMs?: number } = {},
-): Promise<T> {
-  const lock = `${file}${LOCK_SUFFIX}`;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const parent = dirname(file);
-  let createdDir: string | undefined;
-  try {
-    createdDir = existsSync(parent) ? undefined : mkdirSync(parent, { recursive: true, mode: 0o755 });
-  } catch (error) {
-    throw new CliError(`cannot create ${parent}: ${(error as Error).message}`);
-  }
-  const deadline = Date.now() + timeoutMs;
-  let mine = tryAcquire(lock);
-  while (mine === undefined) {
-    if (!breakIfStale(lock)) {
-      if (Date.now() >= deadline) {
-        removeEmptyDirs(parent, createdDir);
-        throw new CliError(
-          `timed out after ${timeoutMs} ms waiting for the lock ${lock}; if no other claude-mlflow is running, delete that file`,
-        );
-      }
-      await sleep(5 + Math.random() * 25);
-    }
-    mine = tryAcquire(lock);
-  }
-  try {
-    return await fn();
-  } finally {
-    release(lock, mine);
-    removeEmptyDirs(parent, createdDir);
-  }
-}
+export { LOCK_SUFFIX, withFileLock } from './file-lock.js';

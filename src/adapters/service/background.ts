@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { CliError, EXIT } from '../../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-atomic.js';
 import { httpRequestText } from '../http.js';
+import { sleep } from '../sleep.js';
 
 export interface ServerSpec {
   mlflowBin: string;
@@ -48,7 +49,6 @@ export interface BackgroundState {
   strays?: number[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Uvicorn workers for a personal tracing server. MLflow's default of 4 costs

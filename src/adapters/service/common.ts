@@ -109,7 +109,7 @@ export function logDirs(spec: ServiceSpec): string[] {
   return [...new Set([dirname(spec.stdoutPath), dirname(spec.stderrPath)])];
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../sleep.js';
 
 /** The real context: this user, this environment, commands run with execa (never rejecting). */
 export function defaultContext(env: NodeJS.ProcessEnv = process.env): ManagerContext {
