@@ -1,11 +1,19 @@
-// Bundles the hook runtime into one self-contained file, dist/claude-mlflow-hook.mjs.
-// `claude-mlflow hook --print-command` installs it into the data folder,
+// Bundles the hook runtime into two self-contained files:
+// - dist/claude-mlflow-hook.mjs, the hook Claude Code runs: small, so that it
+//   starts fast (no OpenTelemetry code);
+// - dist/claude-mlflow-deliver.mjs, the detached delivery process it starts.
+// `claude-mlflow hook --print-command` installs both into the data folder,
 // so the hook keeps working when an npx cache is wiped.
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['src/hook/entry.ts'],
-  outfile: 'dist/claude-mlflow-hook.mjs',
+const runtimes = [
+  ['src/hook/entry.ts', 'dist/claude-mlflow-hook.mjs'],
+  ['src/services/delivery/entry.ts', 'dist/claude-mlflow-deliver.mjs'],
+];
+
+for (const [entry, outfile] of runtimes) await build({
+  entryPoints: [entry],
+  outfile,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -8,6 +8,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export const DATA_DIR_ENV = 'CLAUDE_MLFLOW_HOME';
+/** The delivery process's runtime file: beside the hook runtime, in the package and in the data folder. */
+export const DELIVER_SCRIPT_NAME = 'claude-mlflow-deliver.mjs';
 
 export function dataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
   const override = env[DATA_DIR_ENV];
@@ -26,6 +28,8 @@ export interface Paths {
   hookLog: string;
   runtime: string;
   hookScript: string;
+  /** The delivery process's runtime, beside the hook's. */
+  deliverScript: string;
   /** The MLflow virtualenv that `init` creates. */
   venv: string;
   /** The background server's pidfile, log, database and artifacts. */
@@ -44,6 +48,7 @@ export function paths(root: string): Paths {
     hookLog: join(root, 'logs', 'hook.log'),
     runtime: join(root, 'runtime'),
     hookScript: join(root, 'runtime', 'claude-mlflow-hook.mjs'),
+    deliverScript: join(root, 'runtime', DELIVER_SCRIPT_NAME),
     venv: join(root, 'venv'),
     serverPid: join(root, 'server.pid'),
     serverLog: join(root, 'logs', 'server.log'),

@@ -73,6 +73,9 @@ export function withInstall(config: StoredConfig, record: InstallRecord): Stored
   const older = installs.find((i) => i.file === record.file);
   if (!older) return { ...config, installs: [...installs, record] };
   const merged = mergePrevious(older.previous, record.previous);
-  if (Object.keys(merged.env).length === Object.keys(older.previous.env).length) return config;
+  const unchanged =
+    Object.keys(merged.env).length === Object.keys(older.previous.env).length &&
+    merged.created.events.length === older.previous.created.events.length;
+  if (unchanged) return config;
   return { ...config, installs: installs.map((i) => (i === older ? { ...older, previous: merged } : i)) };
 }

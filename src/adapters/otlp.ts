@@ -10,6 +10,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Agent as HttpAgent } from 'node:http';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SpanModel, TraceModel } from '../core/trace-model.js';
+import { HttpError } from './http.js';
 
 const SCOPE = { name: 'claude-mlflow', version: '1' };
 
@@ -77,6 +78,16 @@ export interface OtlpExportOptions {
   agent?: HttpAgent;
 }
 
+/**
+ * The exporter's error, as an HttpError that names the call and the status
+ * (the exporter's own message is only the status text, e.g. "Not Found").
+ */
+function exportError(error: (Error & { code?: unknown; data?: unknown }) | undefined): HttpError {
+  const status = typeof error?.code === 'number' ? error.code : undefined;
+  const detail = typeof error?.data === 'string' && error.data ? error.data.slice(0, 300) : (error?.message ?? 'OTLP export failed');
+  return new HttpError(status === undefined ? `POST /v1/traces: ${detail}` : `POST /v1/traces → HTTP ${status}: ${detail}`, status);
+}
+
 /** Resolves when the server accepted every span; rejects otherwise. */
 export async function exportTrace(trace: TraceModel, options: OtlpExportOptions): Promise<void> {
   const exporter = new OTLPTraceExporter({
@@ -89,7 +100,7 @@ export async function exportTrace(trace: TraceModel, options: OtlpExportOptions)
     await new Promise<void>((resolve, reject) => {
       exporter.export(toReadableSpans(trace), (result) => {
         if (result.code === ExportResultCode.SUCCESS) resolve();
-        else reject(result.error ?? new Error('OTLP export failed'));
+        else reject(exportError(result.error));
       });
     });
   } finally {

@@ -80,20 +80,33 @@ export function listSpoolFiles(dir: string): string[] {
   }
 }
 
+/** One spooled trace; undefined when the file cannot be read or is not a spool record. */
+export function readSpoolEntry(file: string): SpoolEntry | undefined {
+  try {
+    const record = JSON.parse(readFileSync(file, 'utf8')) as SpoolRecord;
+    if (record.version !== 1 || !record.trace?.traceId) return undefined;
+    return { file, record };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Spooled traces in order. A file that cannot be read or parsed is reported, not thrown. */
 export function readSpool(dir: string): { entries: SpoolEntry[]; unreadable: string[] } {
   const entries: SpoolEntry[] = [];
   const unreadable: string[] = [];
   for (const file of listSpoolFiles(dir)) {
-    try {
-      const record = JSON.parse(readFileSync(file, 'utf8')) as SpoolRecord;
-      if (record.version !== 1 || !record.trace?.traceId) throw new Error('not a spool record');
-      entries.push({ file, record });
-    } catch {
-      unreadable.push(file);
-    }
+    const entry = readSpoolEntry(file);
+    if (entry) entries.push(entry);
+    else unreadable.push(file);
   }
   return { entries, unreadable };
+}
+
+/** When a spool file was written, from the time stamp that starts its name. */
+export function spooledAt(file: string): number | undefined {
+  const stamp = /^(\d{13,})-/.exec(basename(file))?.[1];
+  return stamp === undefined ? undefined : Number(stamp);
 }
 
 export function removeSpoolFile(file: string): void {

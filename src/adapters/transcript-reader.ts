@@ -12,8 +12,10 @@ export interface ReadResult {
 /** Lines longer than this are skipped whole: no transcript row is legitimately this big. */
 export const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
-export async function readTranscript(file: string, builder = new TurnBuilder()): Promise<ReadResult> {
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 });
+/** `maxBytes`: read no further than this (the file's size at some earlier moment). */
+export async function readTranscript(file: string, builder = new TurnBuilder(), maxBytes?: number): Promise<ReadResult> {
+  if (maxBytes !== undefined && maxBytes <= 0) return { builder, rows: 0, badLines: 0 };
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024, ...(maxBytes !== undefined ? { end: maxBytes - 1 } : {}) });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let rows = 0;
   let badLines = 0;

@@ -500,8 +500,8 @@ export async function runCleanup(options: CleanupOptions, deps: CleanupDeps): Pr
       }
       report.spool.action = choice;
       if (choice === 'flush') {
-        const { flushSpool } = await import('../hook/deliver.js');
-        const result = await flushSpool(paths(deps.dataRoot).spool, Date.now() + 60_000, deps.env);
+        const { deliverSpoolNow } = await import('../services/delivery/flush-now.js');
+        const result = await deliverSpoolNow(deps.dataRoot, Date.now() + 60_000, deps.env);
         report.spool.delivered = result.delivered;
         print(`Spool: delivered ${count(result.delivered, 'trace')}; ${result.remaining} still waiting.`);
       } else if (choice === 'delete') {

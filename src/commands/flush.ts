@@ -1,8 +1,7 @@
 import { dataDir, paths } from '../config.js';
 import { CliError } from '../errors.js';
-import { flushSpool } from '../hook/deliver.js';
+import { deliverSpoolNow } from '../services/delivery/flush-now.js';
 import { listSpoolFiles } from '../adapters/spool.js';
-import { backoffFileIn, clearBackoff } from '../adapters/backoff.js';
 
 export interface FlushOptions {
   timeout: string;
@@ -13,13 +12,12 @@ export interface FlushOptions {
 export async function runFlush(options: FlushOptions): Promise<number> {
   const seconds = Number(options.timeout);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new CliError(`--timeout must be a positive number of seconds, got "${options.timeout}"`, 2);
-  const dir = paths(dataDir()).spool;
-  const waiting = listSpoolFiles(dir).length;
-  const result = await flushSpool(dir, Date.now() + seconds * 1000, process.env);
-  // The server took traces again: hooks need not hold back any longer.
-  if (result.delivered > 0) clearBackoff(backoffFileIn(dir));
+  const root = dataDir();
+  const waiting = listSpoolFiles(paths(root).spool).length;
+  const result = await deliverSpoolNow(root, Date.now() + seconds * 1000, process.env);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ waiting, ...result })}\n`);
+    const { seen: _seen, down: _down, ...shown } = result;
+    process.stdout.write(`${JSON.stringify({ waiting, ...shown })}\n`);
   } else if (waiting === 0 && result.unreadable.length === 0) {
     process.stdout.write('Spool is empty: nothing to deliver.\n');
   } else {

@@ -279,8 +279,15 @@ export interface SpoolFacts {
   count: number;
   unreadable: number;
   rejected: number;
+  /** When the oldest waiting trace was spooled (ISO). */
   oldest?: string;
+  nowMs?: number;
+  /** The delivery process: its pid while it runs, its last success and last failure (epoch ms). */
+  delivery?: { runningPid?: number; lastSuccessAt?: number; lastFailureAt?: number; lastError?: string };
 }
+
+/** A trace waiting longer than this is worth a warning, whatever the delivery process is doing. */
+export const SPOOL_WAIT_WARN_MS = 60 * 60_000;
 
 export interface HookLogFacts {
   file: string;
@@ -1016,6 +1023,13 @@ const settingsJsonCheck: Check = {
   },
 };
 
+/** What a user loses when our hook is missing from an event. */
+const MISSING_EVENT_COST: Record<(typeof HOOK_EVENTS)[number], string> = {
+  Stop: 'sessions are not traced',
+  SubagentStop: 'subagent runs are not traced',
+  SessionEnd: 'nothing waits for the last traces of a session to be delivered before Claude Code exits (a container may take them with it)',
+};
+
 const hookOnceCheck: Check = {
   id: 'hook-once',
   group: 'settings',
@@ -1024,15 +1038,14 @@ const hookOnceCheck: Check = {
   run({ settings }) {
     const hooks = ourHooks(readScopes(settings));
     const ignored = ourHooks(settings.scopes.filter((s) => s.parse === 'relaxed' && s.doc));
-    const stop = hooks.filter((h) => h.event === 'Stop');
-    const sub = hooks.filter((h) => h.event === 'SubagentStop');
+    const on = (event: string): OurHook[] => hooks.filter((h) => h.event === event);
+    const stop = on('Stop');
     const other = hooks.filter((h) => !(HOOK_EVENTS as readonly string[]).includes(h.event));
     const where = (list: OurHook[]): string[] => list.map((h) => `${h.scope}: ${h.file} ${h.where}`);
     const scopes = [...new Set(hooks.map((h) => h.scope))];
-    if (stop.length > 1 || sub.length > 1 || other.length > 0) {
-      const parts: string[] = [];
-      if (stop.length > 1) parts.push(`${stop.length} times on Stop`);
-      if (sub.length > 1) parts.push(`${sub.length} times on SubagentStop`);
+    const repeated = HOOK_EVENTS.filter((event) => on(event).length > 1);
+    if (repeated.length > 0 || other.length > 0) {
+      const parts = repeated.map((event) => `${on(event).length} times on ${event}`);
       if (other.length) parts.push(`also on ${[...new Set(other.map((h) => h.event))].join(', ')}`);
       return {
         status: 'fail',
@@ -1050,15 +1063,17 @@ const hookOnceCheck: Check = {
         fix: ignored.length ? { command: 'claude-mlflow doctor --fix', auto: 'rewrite-strict-json' } : { command: 'claude-mlflow init' },
       };
     }
-    if (sub.length === 0) {
+    const missing = HOOK_EVENTS.filter((event) => on(event).length === 0);
+    if (missing.length > 0) {
+      const why = missing.map((event) => MISSING_EVENT_COST[event]).join('; ');
       return {
         status: 'warn',
-        message: `Our hook is on Stop (${stop[0]!.scope}) but not on SubagentStop: subagent runs are not traced.`,
+        message: `Our hook is on Stop (${stop[0]!.scope}) but not on ${missing.join(' or ')}: ${why}.`,
         details: where(hooks),
         fix: { command: 'claude-mlflow init' },
       };
     }
-    return ok(`once on Stop and once on SubagentStop (${scopes.join(', ')} settings)`, where(hooks));
+    return ok(`once on each of ${HOOK_EVENTS.join(', ')} (${scopes.join(', ')} settings)`, where(hooks));
   },
 };
 
@@ -1294,22 +1309,40 @@ const lingerCheck: Check = {
   },
 };
 
+function deliveryDetails(spool: SpoolFacts, now: number): string[] {
+  const d = spool.delivery ?? {};
+  const details: string[] = [];
+  details.push(d.runningPid ? `a delivery process is at work (PID ${d.runningPid})` : 'no delivery process is running');
+  if (d.lastSuccessAt) details.push(`last delivery ${formatAge(now - d.lastSuccessAt)} ago`);
+  if (d.lastFailureAt && d.lastError) details.push(`last failure ${formatAge(now - d.lastFailureAt)} ago: ${d.lastError}`);
+  return details;
+}
+
 const spoolCheck: Check = {
   id: 'spool',
   group: 'spool',
-  title: 'No traces waiting in the spool',
+  title: 'Traces are delivered from the spool',
   needs: ['spool'],
   run({ spool }) {
+    const now = spool.nowMs ?? Date.now();
     const details: string[] = [];
     if (spool.unreadable) details.push(`${plural(spool.unreadable, 'unreadable file')} in ${spool.dir}`);
     if (spool.rejected) details.push(`${plural(spool.rejected, 'trace')} the server refused, kept in ${spool.dir}/rejected`);
-    if (spool.count === 0) return details.length ? { status: 'warn', message: 'The spool is empty, but has leftovers.', details } : ok('empty');
-    return {
-      status: 'fail',
-      message: `${plural(spool.count, 'trace')} waiting to be delivered${spool.oldest ? ` (oldest spooled ${spool.oldest})` : ''}.`,
-      details,
-      fix: { command: 'claude-mlflow flush', auto: 'flush-spool' },
-    };
+    const delivery = deliveryDetails(spool, now);
+    if (spool.count === 0) {
+      if (details.length) return { status: 'warn', message: 'The spool is empty, but has leftovers.', details: [...details, ...delivery] };
+      return ok('empty', delivery);
+    }
+    const oldestAt = spool.oldest ? Date.parse(spool.oldest) : NaN;
+    const waited = Number.isNaN(oldestAt) ? undefined : now - oldestAt;
+    const waiting = `${plural(spool.count, 'trace')} waiting${waited !== undefined ? ` (the oldest for ${formatAge(waited)})` : ''}`;
+    const d = spool.delivery ?? {};
+    const failing = d.lastFailureAt !== undefined && d.lastFailureAt >= (d.lastSuccessAt ?? 0);
+    if ((waited ?? 0) > SPOOL_WAIT_WARN_MS || failing || !d.runningPid) {
+      const why = (waited ?? 0) > SPOOL_WAIT_WARN_MS ? 'waited more than an hour' : failing ? 'the server does not take them' : 'no delivery process is at work';
+      return { status: 'warn', message: `${waiting}: ${why}.`, details: [...delivery, ...details], fix: { command: 'claude-mlflow flush', auto: 'flush-spool' } };
+    }
+    return ok(`${waiting}, being delivered`, [...delivery, ...details]);
   },
 };
 
@@ -1361,7 +1394,7 @@ const deepCheck: Check = {
     }
     const failDetails = [...details, ...(deep.error ? [deep.error] : [])];
     if (deep.spooled) {
-      return { status: 'fail', message: `The hook ran (${ms} ms) but spooled the trace: the server did not take it.`, details: failDetails };
+      return { status: 'fail', message: `The hook ran (${ms} ms) but the trace was still in the spool 10 s later: the server did not take it.`, details: failDetails };
     }
     return { status: 'fail', message: `The hook ran (exit ${deep.exitCode ?? '?'}, ${ms} ms) but no trace arrived.`, details: failDetails };
   },

@@ -78,9 +78,15 @@ export function applyCredentials(
   return { doc, previous, changes };
 }
 
-/** An earlier record of the same file wins for what it knows (it saw the original); keys it does not know are added. */
+/**
+ * An earlier record of the same file wins for what it knows (it saw the
+ * original); keys it does not know are added, and so are hook events that
+ * a later version of ours added (an event absent at the later write was
+ * absent, or ours, before).
+ */
 export function mergePrevious(older: PreviousState, newer: PreviousState): PreviousState {
   const env = { ...older.env };
   for (const [key, value] of Object.entries(newer.env)) if (!(key in env)) env[key] = value;
-  return { ...older, env };
+  const events = [...new Set([...older.created.events, ...newer.created.events])];
+  return { ...older, env, created: { ...older.created, events } };
 }

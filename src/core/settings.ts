@@ -18,8 +18,12 @@ export const OUR_ENV_KEYS: readonly string[] = [
   'MLFLOW_EXPERIMENT_ID',
 ];
 
-/** The hook events our hook runs on. */
-export const HOOK_EVENTS = ['Stop', 'SubagentStop'] as const;
+/**
+ * The events our hook runs on: Stop and SubagentStop trace a turn; at
+ * SessionEnd the hook waits, bounded, for the session's traces to be
+ * delivered (Claude Code waits for SessionEnd hooks before it exits).
+ */
+export const HOOK_EVENTS = ['Stop', 'SubagentStop', 'SessionEnd'] as const;
 
 const ENABLED_KEY = 'MLFLOW_CLAUDE_TRACING_ENABLED';
 const EXPERIMENT_NAME_KEY = 'MLFLOW_EXPERIMENT_NAME';
@@ -426,12 +430,23 @@ function removeForeignTracers(doc: Doc): string[] {
   return changes;
 }
 
-function ourHookEntry(spec: TracingSpec): Doc {
-  return { type: 'command', command: spec.hookCommand, timeout: spec.timeoutSec };
+/**
+ * Claude Code waits for SessionEnd hooks as long as the longest `timeout`
+ * among them, and at least 1.5 s: ours asks for no more than that, so that
+ * nobody's session end waits longer because of us.
+ */
+export const SESSION_END_TIMEOUT_SEC = 1.5;
+
+function timeoutFor(event: string, spec: TracingSpec): number {
+  return event === 'SessionEnd' ? Math.min(spec.timeoutSec, SESSION_END_TIMEOUT_SEC) : spec.timeoutSec;
+}
+
+function ourHookEntry(event: string, spec: TracingSpec): Doc {
+  return { type: 'command', command: spec.hookCommand, timeout: timeoutFor(event, spec) };
 }
 
 /** Bring an existing hook of ours up to date in place. Returns what changed. */
-function updateOurHook(hook: Doc, spec: TracingSpec): string[] {
+function updateOurHook(hook: Doc, event: string, spec: TracingSpec): string[] {
   const fields: string[] = [];
   if (hook.type !== 'command') {
     hook.type = 'command';
@@ -441,8 +456,8 @@ function updateOurHook(hook: Doc, spec: TracingSpec): string[] {
     hook.command = spec.hookCommand;
     fields.push('command');
   }
-  if (hook.timeout !== spec.timeoutSec) {
-    hook.timeout = spec.timeoutSec;
+  if (hook.timeout !== timeoutFor(event, spec)) {
+    hook.timeout = timeoutFor(event, spec);
     fields.push('timeout');
   }
   return fields;
@@ -463,7 +478,7 @@ function ensureOurHooks(doc: Doc, spec: TracingSpec): string[] {
       if (!isOurHook(hook)) return false;
       if (wanted && !present.has(event)) {
         present.add(event);
-        const fields = updateOurHook(hook as Doc, spec);
+        const fields = updateOurHook(hook as Doc, event, spec);
         if (fields.length > 0) changes.push(`updated ${event} hook (${fields.join(', ')})`);
         return false;
       }
@@ -475,7 +490,7 @@ function ensureOurHooks(doc: Doc, spec: TracingSpec): string[] {
   for (const event of HOOK_EVENTS) {
     if (present.has(event)) continue;
     const groups = Array.isArray(hooks[event]) ? (hooks[event] as unknown[]) : [];
-    groups.push({ hooks: [ourHookEntry(spec)] });
+    groups.push({ hooks: [ourHookEntry(event, spec)] });
     hooks[event] = groups;
     changes.push(`added ${event} hook`);
   }

@@ -16,8 +16,11 @@ import { resolveHookSettings } from '../core/hook-settings.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import { traceFromRows, type TranscriptRow } from '../core/transcript.js';
 import { runProcess } from '../adapters/spawn.js';
+import { sleep } from '../adapters/sleep.js';
 
 const DEEP_TIMEOUT_MS = 15_000;
+/** How long the hook's delivery process gets to send the test trace. */
+const DELIVERY_WAIT_MS = 10_000;
 
 /** The env Claude Code gives a hook: its own env, then every settings file's `env`, higher scopes winning. */
 export function hookEnvironment(settings: SettingsFacts, base: NodeJS.ProcessEnv, project: string): NodeJS.ProcessEnv {
@@ -79,8 +82,12 @@ export async function runDeep(input: { context: ContextFacts; settings: Settings
     if (r.exitCode !== 0) facts.error = r.error ?? (r.stderr.trim().split('\n').slice(-3).join(' ') || (r.timedOut ? `timed out after ${DEEP_TIMEOUT_MS} ms` : 'killed'));
     if (!traceId) return facts;
 
-    // A spooled copy must never be delivered later.
-    const spooled = listSpoolFiles(input.context.files.spool).filter((f) => f.endsWith(`-${trace!.traceId}.trace.json`));
+    // The hook spools the trace and its delivery process sends it: wait for that.
+    const ours = (): string[] => listSpoolFiles(input.context.files.spool).filter((f) => f.endsWith(`-${trace!.traceId}.trace.json`));
+    const waitUntil = Date.now() + DELIVERY_WAIT_MS;
+    while (ours().length > 0 && Date.now() < waitUntil) await sleep(50);
+    // A copy still spooled must never be delivered later.
+    const spooled = ours();
     for (const f of spooled) removeSpoolFile(f);
     if (spooled.length) facts.spooled = true;
 

@@ -8,11 +8,11 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { loadConfig } from '../adapters/config-store.js';
 import { isExecutableFile } from '../adapters/executable.js';
-import { bundledHookScript } from '../adapters/hook-runtime.js';
+import { bundledHookScript, hookRuntimeIsCurrent } from '../adapters/hook-runtime.js';
 import { httpRequestText } from '../adapters/http.js';
 import { TrackingConnectionError } from '../adapters/tracking-connection.js';
 import { MlflowClient } from '../adapters/mlflow.js';
-import { listSpoolFiles } from '../adapters/spool.js';
+import { deliveryState } from '../services/delivery/state.js';
 import { paths } from '../config.js';
 import {
   HOOK_START_LIMIT_MS,
@@ -221,7 +221,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     const script = files.hookScript;
     if (!existsSync(script)) return { script, exists: false };
     try {
-      return { script, exists: true, current: readFileSync(script).equals(readFileSync(environment.hookRuntimeSource ?? bundledHookScript())) };
+      return { script, exists: true, current: hookRuntimeIsCurrent(dataRoot, environment.hookRuntimeSource ?? bundledHookScript()) };
     } catch {
       return { script, exists: true };
     }
@@ -482,20 +482,21 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
 
   const spool = memo(async (): Promise<SpoolFacts> => {
     const dir = files.spool;
-    const list = listSpoolFiles(dir);
     let rejected = 0;
     try {
       rejected = readdirSync(join(dir, 'rejected')).filter((n) => n.endsWith('.trace.json')).length;
     } catch {
       // none
     }
-    const stamp = list[0] ? /(\d{13,})-/.exec(list[0].slice(list[0].lastIndexOf(sep) + 1))?.[1] : undefined;
+    const { waiting, oldestSpooledAt, runningPid, lastSuccessAt, lastFailureAt, lastError } = deliveryState(dir);
     return {
       dir,
-      count: list.length,
+      count: waiting,
       unreadable: 0,
       rejected,
-      ...(stamp ? { oldest: new Date(Number(stamp)).toISOString() } : {}),
+      nowMs: Date.now(),
+      ...(oldestSpooledAt !== undefined ? { oldest: new Date(oldestSpooledAt).toISOString() } : {}),
+      delivery: { runningPid, lastSuccessAt, lastFailureAt, lastError },
     };
   });
 

@@ -14,7 +14,7 @@ import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-f
 import { paths } from '../config.js';
 import { ourHooksIn, sameTrackingUri, type FixId } from '../core/checks.js';
 import { HOOK_EVENTS, migrateLegacyEnvironment, setTracingEnabled } from '../core/settings.js';
-import { flushSpool } from '../hook/deliver.js';
+import { deliverSpoolNow } from '../services/delivery/flush-now.js';
 import { ensureServerRunning, installServer, serverState, serverUrl } from '../server/local-server.js';
 import type { HostEnvironment } from './environment.js';
 import type { FixOutcome } from './render.js';
@@ -194,7 +194,7 @@ async function startServer(fx: FixEnvironment): Promise<string> {
 }
 
 async function flush(fx: FixEnvironment): Promise<string> {
-  const result = await flushSpool(paths(fx.dataRoot).spool, Date.now() + 30_000, fx.env);
+  const result = await deliverSpoolNow(fx.dataRoot, Date.now() + 30_000, fx.env);
   if (result.remaining > 0) throw new Error(`delivered ${result.delivered}, ${result.remaining} still waiting${result.error ? `: ${result.error}` : ''}`);
   return `Delivered ${result.delivered} spooled trace${result.delivered === 1 ? '' : 's'}${result.rejected.length ? `; ${result.rejected.length} refused by the server, moved to spool/rejected` : ''}`;
 }

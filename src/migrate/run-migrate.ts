@@ -18,7 +18,6 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { loadConfig, saveConfig, type LocalServerConfig } from '../adapters/config-store.js';
-import { backoffFileIn, clearBackoff } from '../adapters/backoff.js';
 import { importedVersion } from '../adapters/python.js';
 import { venvBins } from '../adapters/venv-paths.js';
 import { paths } from '../config.js';
@@ -27,7 +26,7 @@ import { describeSource, missingOnServer, plural, summarizeSource, targetRefusal
 import { pythonForMlflow } from '../doctor/facts.js';
 import { commandLine } from '../core/shell-quote.js';
 import { CliError, EXIT } from '../errors.js';
-import { flushSpool } from '../hook/deliver.js';
+import { deliverSpoolNow, holdDelivery } from '../services/delivery/flush-now.js';
 import { checkGivenDriver, checkReachable, CONNECT_TIMEOUT_S, ensureDriver, verifyConnection } from '../init/postgres.js';
 import { RestBackend } from '../cleanup/backend.js';
 import { installServer, serverUrl, stopServer } from '../server/local-server.js';
@@ -51,6 +50,8 @@ export interface MigrateDeps {
 
 /** Seconds the flush of traces spooled during the move may take. */
 const FLUSH_SECONDS = 60;
+/** How long migrate waits for a delivery process at work to step aside (it does so between passes: within its 8 s backoff). */
+const HOLD_DELIVERY_MS = 30_000;
 
 function sqliteFileOf(server: LocalServerConfig): string {
   const parsed = parseBackendStoreUri(server.backendStoreUri);
@@ -143,70 +144,78 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
     }
   }
 
-  // 3. Copy, with the server stopped.
+  // 3. Copy, with the server stopped. No delivery meanwhile: hooks spool, and
+  // what they spool is delivered once the server runs on PostgreSQL.
   if (deps.signal?.aborted) throw new CliError('Cancelled; nothing was changed.', EXIT.cancelled);
-  const stopped = await stopServer(deps.dataRoot, server, deps.env);
-  if (stopped === 'not-ours') {
-    throw new CliError(`the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`, EXIT.failure);
+  const delivery = await holdDelivery(deps.dataRoot, HOLD_DELIVERY_MS, { pause: true });
+  try {
+    return await moveAndSwitch(server);
+  } finally {
+    delivery?.release();
   }
-  print('Stopped the MLflow server.');
-  const started = Date.now();
-  let lastTable = '';
-  const copied = await runMigrationWorker(python, { mode: 'copy', ...request }, {
-    env: deps.env,
-    signal: deps.signal,
-    onEvent: (event) => {
-      if (event.event === 'progress' && event.rows === event.of && event.table !== lastTable && event.of > 0) {
-        lastTable = event.table;
-        print(`  copied ${event.table}: ${event.rows.toLocaleString('en-US')} rows`);
-      }
-    },
-  });
-  if (copied.event !== 'done') {
-    await installServer(deps.dataRoot, server, server, deps.env).catch(() => undefined);
-    if (copied.event === 'error' && copied.kind === 'cancelled') {
-      throw new CliError('Cancelled: the copy was stopped and rolled back; the server runs on SQLite again, as before.', EXIT.cancelled);
+
+  /** `server` as narrowed above: the local server, on SQLite. */
+  async function moveAndSwitch(server: LocalServerConfig): Promise<number> {
+    const stopped = await stopServer(deps.dataRoot, server, deps.env);
+    if (stopped === 'not-ours') {
+      throw new CliError(`the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`, EXIT.failure);
     }
-    const why = copied.event === 'error' ? workerFailure(copied, target, 'the copy failed') : 'the copy gave no result';
-    throw new CliError(`${why}. It was rolled back; the server runs on SQLite again, as before.`, EXIT.failure);
-  }
-  print(`Copied ${plural(source.rows, 'row')} in ${((Date.now() - started) / 1000).toFixed(1)} s; every table's count matches.`);
+    print('Stopped the MLflow server.');
+    const started = Date.now();
+    let lastTable = '';
+    const copied = await runMigrationWorker(python, { mode: 'copy', ...request }, {
+      env: deps.env,
+      signal: deps.signal,
+      onEvent: (event) => {
+        if (event.event === 'progress' && event.rows === event.of && event.table !== lastTable && event.of > 0) {
+          lastTable = event.table;
+          print(`  copied ${event.table}: ${event.rows.toLocaleString('en-US')} rows`);
+        }
+      },
+    });
+    if (copied.event !== 'done') {
+      await installServer(deps.dataRoot, server, server, deps.env).catch(() => undefined);
+      if (copied.event === 'error' && copied.kind === 'cancelled') {
+        throw new CliError('Cancelled: the copy was stopped and rolled back; the server runs on SQLite again, as before.', EXIT.cancelled);
+      }
+      const why = copied.event === 'error' ? workerFailure(copied, target, 'the copy failed') : 'the copy gave no result';
+      throw new CliError(`${why}. It was rolled back; the server runs on SQLite again, as before.`, EXIT.failure);
+    }
+    print(`Copied ${plural(source.rows, 'row')} in ${((Date.now() - started) / 1000).toFixed(1)} s; every table's count matches.`);
 
-  // 4. Switch.
-  const next: LocalServerConfig = { ...server, backendStoreUri: withPsycopg2(options.to) };
-  const back = async (why: string): Promise<never> => {
-    await installServer(deps.dataRoot, server, next, deps.env).catch(() => undefined);
-    throw new CliError(`${why}. The server runs on SQLite again, as before; the copy stays in ${where}.`, EXIT.failure);
-  };
-  try {
-    await installServer(deps.dataRoot, next, server, deps.env);
-  } catch (error) {
-    return back(`the server did not start on PostgreSQL (${(error as Error).message})`);
-  }
-  const url = serverUrl(next);
-  const rest = new RestBackend(url, deps.env);
-  const onServer: Record<string, number> = {};
-  try {
-    for (const experiment of await rest.listExperiments()) onServer[experiment.id] = await rest.countTraces([experiment.id]);
-  } catch (error) {
-    return back(`could not count the traces through the server (${(error as Error).message})`);
-  }
-  const missing = missingOnServer(copied.traces, onServer);
-  if (missing.length > 0) {
-    return back(`the server on PostgreSQL finds fewer traces than were copied (${missing.map((m) => `experiment ${m.experimentId}: ${m.found} of ${m.copied}`).join(', ')})`);
-  }
-  saveConfig(files.config, { ...loadConfig(files.config), server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } });
-  const found = Object.values(onServer).reduce((a, b) => a + b, 0);
-  print(`The server at ${url} now stores traces in ${where}; it finds all ${plural(found, 'trace')}.`);
+    // 4. Switch.
+    const next: LocalServerConfig = { ...server, backendStoreUri: withPsycopg2(options.to) };
+    const back = async (why: string): Promise<never> => {
+      await installServer(deps.dataRoot, server, next, deps.env).catch(() => undefined);
+      throw new CliError(`${why}. The server runs on SQLite again, as before; the copy stays in ${where}.`, EXIT.failure);
+    };
+    try {
+      await installServer(deps.dataRoot, next, server, deps.env);
+    } catch (error) {
+      return back(`the server did not start on PostgreSQL (${(error as Error).message})`);
+    }
+    const url = serverUrl(next);
+    const rest = new RestBackend(url, deps.env);
+    const onServer: Record<string, number> = {};
+    try {
+      for (const experiment of await rest.listExperiments()) onServer[experiment.id] = await rest.countTraces([experiment.id]);
+    } catch (error) {
+      return back(`could not count the traces through the server (${(error as Error).message})`);
+    }
+    const missing = missingOnServer(copied.traces, onServer);
+    if (missing.length > 0) {
+      return back(`the server on PostgreSQL finds fewer traces than were copied (${missing.map((m) => `experiment ${m.experimentId}: ${m.found} of ${m.copied}`).join(', ')})`);
+    }
+    saveConfig(files.config, { ...loadConfig(files.config), server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } });
+    const found = Object.values(onServer).reduce((a, b) => a + b, 0);
+    print(`The server at ${url} now stores traces in ${where}; it finds all ${plural(found, 'trace')}.`);
 
-  const flushed = await flushSpool(files.spool, Date.now() + FLUSH_SECONDS * 1000, deps.env);
-  if (flushed.delivered > 0) {
-    clearBackoff(backoffFileIn(files.spool));
-    print(`Delivered ${plural(flushed.delivered, 'trace')} that arrived during the move.`);
+    const flushed = await deliverSpoolNow(deps.dataRoot, Date.now() + FLUSH_SECONDS * 1000, deps.env, delivery);
+    if (flushed.delivered > 0) print(`Delivered ${plural(flushed.delivered, 'trace')} that arrived during the move.`);
+    if (flushed.remaining > 0) print(`${plural(flushed.remaining, 'spooled trace')} still waiting: run \`claude-mlflow flush\`.`);
+    print(`The SQLite database is kept at ${sqliteFile} (${sizeMb} MB). Nothing reads it any more: remove it when you are satisfied.`);
+    return EXIT.ok;
   }
-  if (flushed.remaining > 0) print(`${plural(flushed.remaining, 'spooled trace')} still waiting: run \`claude-mlflow flush\`.`);
-  print(`The SQLite database is kept at ${sqliteFile} (${sizeMb} MB). Nothing reads it any more: remove it when you are satisfied.`);
-  return EXIT.ok;
 }
 
 function targetState(inspect: InspectEvent): string {

@@ -18,10 +18,23 @@ import {
 } from '../adapters/service/background.js';
 import { defaultContext, serviceSpecFor } from '../adapters/service/common.js';
 import { chooseManager, createManager } from '../adapters/service/detect.js';
+import { warmTracePath } from '../adapters/server-warmup.js';
+import { startDelivery } from '../services/delivery/launch.js';
 import { ensureLinger } from '../adapters/service/systemd.js';
 import type { ServiceManager, ServiceSpec } from '../adapters/service/types.js';
 
 export const SERVER_START_TIMEOUT_MS = 120_000;
+
+/**
+ * The server answers /health: warm its trace path (so that the next hook's
+ * delivery does not pay each worker's first-request cost), then set off the
+ * delivery of whatever was spooled while it was down.
+ */
+async function whenServing(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv, isAlive?: () => boolean): Promise<void> {
+  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS, isAlive);
+  await warmTracePath(serverUrl(server), env).catch(() => undefined);
+  startDelivery(dataRoot, env);
+}
 
 export function serverFiles(dataRoot: string) {
   return {
@@ -158,7 +171,7 @@ export async function ensureServerRunning(
     const { manager, spec } = osService(dataRoot, server, env);
     const before = await manager.status(spec);
     if (!before.running) await manager.start(spec);
-    await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+    await whenServing(dataRoot, server, env);
     protectServerFiles(dataRoot);
     const after = await manager.status(spec);
     return { started: !before.running, pid: after.pid };
@@ -167,14 +180,14 @@ export async function ensureServerRunning(
   const current = await backgroundState(files.pidFile);
   if (current.state === 'running' && current.record) {
     if (current.record.port === server.port && current.record.host === server.host && sameStore(current.record.command, serverStore(dataRoot, server).uri)) {
-      await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+      await whenServing(dataRoot, server, env);
       return { started: false, pid: current.record.pid };
     }
     // Ours, on the old port or host: move it.
     await stopBackground(files.pidFile);
   }
   const record = await startBackground(serverSpec(dataRoot, server, env));
-  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS, alive(record.pid));
+  await whenServing(dataRoot, server, env, alive(record.pid));
   protectServerFiles(dataRoot);
   return { started: true, pid: record.pid };
 }
@@ -198,7 +211,7 @@ export async function restartServer(dataRoot: string, server: LocalServerConfig,
   }
   const { manager, spec } = osService(dataRoot, server, env);
   await manager.restart(spec);
-  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+  await whenServing(dataRoot, server, env);
   return { pid: (await manager.status(spec)).pid };
 }
 
@@ -252,7 +265,7 @@ export async function installServer(
   const { manager, spec } = osService(dataRoot, server, env);
   const before = await manager.status(spec);
   await manager.install(spec);
-  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS);
+  await whenServing(dataRoot, server, env);
   protectServerFiles(dataRoot);
   const after = await manager.status(spec);
   if (server.manager === 'systemd') {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../adapters/config-store.js';
 import { httpRequestText } from '../adapters/http.js';
 import { trackingConnection, type TrackingConnection } from '../adapters/tracking-connection.js';
-import { listSpoolFiles } from '../adapters/spool.js';
+import { deliveryState } from '../services/delivery/state.js';
 import { paths } from '../config.js';
 import { effectiveEnv, ourHooksIn, type SettingsScope } from '../core/checks.js';
 import { isTruthy } from '../core/hook-settings.js';
@@ -59,7 +59,16 @@ export interface StatusData {
   daily: DayBucket[] | null;
   /** `postgres`: the local server stores traces in PostgreSQL (user@host:port/database, never the password); `bytes` is then the database's size. */
   database: { file: string | null; bytes: number | null; postgres?: string };
-  spool: { waiting: number; rejected: number };
+  spool: {
+    waiting: number;
+    rejected: number;
+    /** When the oldest waiting trace was spooled (ISO), or null. */
+    oldestSpooledAt: string | null;
+    /** The pid of the delivery process at work, or null. */
+    deliveryPid: number | null;
+    /** When the server last took a trace from the spool (ISO), or null. */
+    lastDeliveryAt: string | null;
+  };
   errors: string[];
 }
 
@@ -122,6 +131,18 @@ async function call<T>(conn: TrackingConnection, path: string, body?: unknown): 
 }
 
 /** Every trace of the experiment since `since`, newest first (request time and token metadata only). */
+function spoolStatus(spoolDir: string, rejected: number): StatusData['spool'] {
+  const state = deliveryState(spoolDir);
+  const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+  return {
+    waiting: state.waiting,
+    rejected,
+    oldestSpooledAt: iso(state.oldestSpooledAt),
+    deliveryPid: state.runningPid ?? null,
+    lastDeliveryAt: iso(state.lastSuccessAt),
+  };
+}
+
 export async function searchTracesSince(
   conn: TrackingConnection,
   experimentId: string,
@@ -312,7 +333,7 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
     database: pgStore
       ? { file: null, bytes: await pgSize, postgres: shortPostgres(pgStore) }
       : { file: dbFile, bytes: dbFile && existsSync(dbFile) ? statSync(dbFile).size : null },
-    spool: { waiting: listSpoolFiles(files.spool).length, rejected },
+    spool: spoolStatus(files.spool, rejected),
     errors,
   };
 }

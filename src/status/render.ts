@@ -1,8 +1,23 @@
 /** `status` on one screen, with two small bar charts side by side. */
-import { formatBytes } from '../core/checks.js';
+import { formatAge, formatBytes } from '../core/checks.js';
 import type { DayBucket, StatusData } from './collect.js';
 
 const EIGHTHS = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/** The spool and its delivery: what waits, since when, whether a delivery process is at work, the last delivery. */
+function spoolLine(spool: StatusData['spool'], now: number, c: (code: string, text: string) => string): string {
+  const since = (iso: string | null): string => (iso === null ? '' : formatAge(Math.max(0, now - Date.parse(iso))));
+  const parts: string[] = [];
+  if (spool.waiting === 0) parts.push('empty');
+  else {
+    const waiting = `${spool.waiting} trace${spool.waiting === 1 ? '' : 's'} waiting, the oldest for ${since(spool.oldestSpooledAt)}`;
+    parts.push(spool.deliveryPid === null ? c('33', `${waiting} (claude-mlflow flush)`) : `${waiting}`);
+  }
+  if (spool.deliveryPid !== null) parts.push(`delivering (PID ${spool.deliveryPid})`);
+  if (spool.lastDeliveryAt !== null) parts.push(`last delivery ${since(spool.lastDeliveryAt)} ago`);
+  if (spool.rejected) parts.push(`${spool.rejected} refused`);
+  return parts.join(' · ');
+}
 
 export function compactNumber(n: number): string {
   if (n < 1000) return String(n);
@@ -86,9 +101,7 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
   } else {
     lines.push(`${label('Database')}${data.database.bytes === null ? c('2', data.database.file ? 'not created yet' : 'remote server') : formatBytes(data.database.bytes)}${data.database.file ? c('2', `  ${data.database.file}`) : ''}`);
   }
-  lines.push(
-    `${label('Spool')}${data.spool.waiting === 0 ? 'empty' : c('33', `${data.spool.waiting} trace${data.spool.waiting === 1 ? '' : 's'} waiting (claude-mlflow flush)`)}${data.spool.rejected ? ` · ${data.spool.rejected} refused` : ''}`,
-  );
+  lines.push(`${label('Spool')}${spoolLine(data.spool, Date.parse(data.generatedAt), c)}`);
   if (data.daily) {
     lines.push('');
     const labels = chartLabels(data.daily);

@@ -27,7 +27,7 @@ const HOOK = '/usr/bin/node /data/runtime/claude-mlflow-hook.mjs';
 const hookGroup = [{ hooks: [{ type: 'command', command: HOOK, timeout: 5 }] }];
 const projectDoc = () => ({
   env: { MLFLOW_CLAUDE_TRACING_ENABLED: 'true', MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', MLFLOW_EXPERIMENT_NAME: 'app' },
-  hooks: { Stop: structuredClone(hookGroup), SubagentStop: structuredClone(hookGroup) },
+  hooks: { Stop: structuredClone(hookGroup), SubagentStop: structuredClone(hookGroup), SessionEnd: structuredClone(hookGroup) },
 });
 
 function scope(scope: ScopeSettings['scope'], doc?: Record<string, unknown>, extra: Partial<ScopeSettings> = {}): ScopeSettings {
@@ -85,7 +85,7 @@ function healthy(): Facts {
       holders: [{ pid: 101, pgid: 100, role: 'our-server', ours: true }],
       nowMs: now,
     },
-    spool: { dir: '/data/spool', count: 0, unreadable: 0, rejected: 0 },
+    spool: { dir: '/data/spool', count: 0, unreadable: 0, rejected: 0, nowMs: Date.now(), delivery: {} },
     hookLog: { file: '/data/logs/hook.log', nowMs: now },
     postgres: { applicable: false },
     linger: { applicable: false },
@@ -253,6 +253,12 @@ describe('checks', () => {
     const h = healthy();
     delete (h.settings.scopes[1]!.doc!.hooks as Record<string, unknown>).SubagentStop;
     expect(status('hook-once', h).status).toBe('warn');
+    expect(status('hook-once', h).message).toContain('not on SubagentStop: subagent runs are not traced');
+    delete (h.settings.scopes[1]!.doc!.hooks as Record<string, unknown>).SessionEnd;
+    expect(status('hook-once', h).message).toContain('not on SubagentStop or SessionEnd');
+    const s = healthy();
+    (s.settings.scopes[1]!.doc!.hooks as Record<string, unknown[]>).SessionEnd!.push(structuredClone(hookGroup)[0]!);
+    expect(status('hook-once', s)).toMatchObject({ status: 'fail', message: expect.stringContaining('2 times on SessionEnd') });
   });
 
   it('foreign-tracer, hooks-enabled, tracing-enabled, settings-env', () => {
@@ -290,8 +296,24 @@ describe('checks', () => {
     const r = status('service', f);
     expect(r).toMatchObject({ status: 'fail', fix: { auto: 'start-server' } });
     expect(r.details).toContain('  OSError: [Errno 98] Address already in use');
+    // Traces in flight, with a delivery process at work: fine.
+    const now = f.spool.nowMs!;
     f.spool.count = 2;
-    expect(status('spool', f)).toMatchObject({ status: 'fail', fix: { auto: 'flush-spool' } });
+    f.spool.oldest = new Date(now - 3_000).toISOString();
+    f.spool.delivery = { runningPid: 4242, lastSuccessAt: now - 60_000 };
+    expect(status('spool', f)).toMatchObject({ status: 'ok', message: '2 traces waiting (the oldest for 3 s), being delivered' });
+    expect(status('spool', f).details).toContain('a delivery process is at work (PID 4242)');
+    // Nothing at work on them: a warning, with flush as the fix.
+    f.spool.delivery = { lastSuccessAt: now - 60_000 };
+    expect(status('spool', f)).toMatchObject({ status: 'warn', message: expect.stringContaining('no delivery process is at work'), fix: { auto: 'flush-spool' } });
+    // The server refuses them, while the delivery process retries.
+    f.spool.delivery = { runningPid: 4242, lastSuccessAt: now - 60_000, lastFailureAt: now - 1_000, lastError: 'connect ECONNREFUSED' };
+    expect(status('spool', f)).toMatchObject({ status: 'warn', message: expect.stringContaining('the server does not take them') });
+    expect(status('spool', f).details).toContain('last failure 1 s ago: connect ECONNREFUSED');
+    // A trace that waited more than an hour is a warning whatever the delivery process does.
+    f.spool.delivery = { runningPid: 4242, lastSuccessAt: now - 1_000 };
+    f.spool.oldest = new Date(now - 2 * 3600_000).toISOString();
+    expect(status('spool', f)).toMatchObject({ status: 'warn', message: expect.stringContaining('waited more than an hour') });
     f.hookLog.lastError = { at: new Date(f.hookLog.nowMs - 3600_000).toISOString(), text: 'export failed' };
     expect(status('hook-log', f).status).toBe('warn');
     f.hookLog.lastError.at = new Date(f.hookLog.nowMs - 3 * 86400_000).toISOString();
@@ -322,11 +344,12 @@ describe('checks', () => {
     f.server.healthy = false;
     f.service.state = 'no-pidfile';
     f.spool.count = 1;
+    f.spool.delivery = { lastFailureAt: f.spool.nowMs, lastError: 'connect ECONNREFUSED' };
     f.hookLog.lastError = { text: 'boom' };
     const results = CHECKS.filter((c) => !c.deep).map((c) => runCheck(c, f));
     const s = summarize(results);
-    expect(s).toMatchObject({ failed: 3, warnings: 1, problems: 3 });
-    expect(summaryLine(s)).toMatch(new RegExp(`· ${CHECKS.filter((c) => !c.deep).length} checks, 3 problems$`));
+    expect(s).toMatchObject({ failed: 2, warnings: 2, problems: 2 });
+    expect(summaryLine(s)).toMatch(new RegExp(`· ${CHECKS.filter((c) => !c.deep).length} checks, 2 problems$`));
     expect(summaryLine({ checks: 1, passed: 1, warnings: 0, failed: 0, skipped: 0, problems: 0 })).toBe('1 check, 0 problems');
     expect(exitCodeFor(results)).toBe(1);
     expect(offeredFixes(results)).toEqual(['start-server', 'flush-spool']);

@@ -43,7 +43,7 @@ describe('applyCredentials', () => {
     expect(r.doc).toEqual({ model: 'opus', env: { EDITOR: 'vim', MLFLOW_TRACKING_TOKEN: 'tok-1' } });
     expect(input.env).toEqual({ EDITOR: 'vim' });
     expect(r.changes).toEqual(['set MLFLOW_TRACKING_TOKEN']);
-    expect(r.previous).toEqual({ env: { MLFLOW_TRACKING_TOKEN: null }, created: { env: false, hooks: true, events: ['Stop', 'SubagentStop'] } });
+    expect(r.previous).toEqual({ env: { MLFLOW_TRACKING_TOKEN: null }, created: { env: false, hooks: true, events: ['Stop', 'SubagentStop', 'SessionEnd'] } });
   });
 
   it('an unchanged value is no change; an old one is recorded for uninstall', () => {
@@ -73,5 +73,15 @@ describe('mergePrevious', () => {
       env: { MLFLOW_TRACKING_URI: null, MLFLOW_TRACKING_TOKEN: 'first', MLFLOW_TRACKING_USERNAME: null },
       created: older.created,
     });
+  });
+
+  it('adds hook events a later version of ours created (an install from before SessionEnd, upgraded by init)', () => {
+    const older = { env: { MLFLOW_TRACKING_URI: null }, created: { env: true, hooks: true, events: ['Stop', 'SubagentStop'] } };
+    const newer = { env: { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' }, created: { env: false, hooks: false, events: ['SessionEnd'] } };
+    const merged = mergePrevious(older, newer);
+    expect(merged.created).toEqual({ env: true, hooks: true, events: ['Stop', 'SubagentStop', 'SessionEnd'] });
+    // uninstall then drops the SessionEnd key init added, as it does the others
+    const installed = { env: { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' }, hooks: { Stop: [], SubagentStop: [], SessionEnd: [] } };
+    expect(removeTracing(installed, merged).doc).toEqual({});
   });
 });

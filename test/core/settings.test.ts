@@ -9,6 +9,7 @@ import {
   countOurHooks,
   findForeignTracers,
   HOOK_EVENTS,
+  SESSION_END_TIMEOUT_SEC,
   isOurHookCommand,
   migrateLegacyEnvironment,
   OUR_ENV_KEYS,
@@ -37,6 +38,11 @@ type Doc = Record<string, unknown>;
 
 function ours(command = COMMAND, timeout = 5): Doc {
   return { type: 'command', command, timeout };
+}
+
+/** Ours on SessionEnd: its timeout stays within Claude Code's own 1.5 s wait for SessionEnd hooks. */
+function oursAtSessionEnd(command = COMMAND): Doc {
+  return ours(command, SESSION_END_TIMEOUT_SEC);
 }
 
 function group(...hooks: Doc[]): Doc {
@@ -146,15 +152,16 @@ describe('findForeignTracers', () => {
 });
 
 describe('applyTracing', () => {
-  it('adds one group at the end of Stop and SubagentStop and sets env, on an empty document', () => {
+  it('adds one group at the end of Stop, SubagentStop and SessionEnd and sets env, on an empty document', () => {
     const result = applyTracing({}, SPEC);
     expect(result.doc).toEqual({
-      hooks: { Stop: [group(ours())], SubagentStop: [group(ours())] },
+      hooks: { Stop: [group(ours())], SubagentStop: [group(ours())], SessionEnd: [group(oursAtSessionEnd())] },
       env: SPEC.env,
     });
     expect(result.changes).toEqual([
       'added Stop hook',
       'added SubagentStop hook',
+      'added SessionEnd hook',
       'set MLFLOW_CLAUDE_TRACING_ENABLED',
       'set MLFLOW_TRACKING_URI',
       'set MLFLOW_EXPERIMENT_NAME',
@@ -166,7 +173,7 @@ describe('applyTracing', () => {
         MLFLOW_EXPERIMENT_NAME: null,
         MLFLOW_EXPERIMENT_ID: null,
       },
-      created: { env: true, hooks: true, events: ['Stop', 'SubagentStop'] },
+      created: { env: true, hooks: true, events: ['Stop', 'SubagentStop', 'SessionEnd'] },
     });
   });
 
@@ -184,7 +191,7 @@ describe('applyTracing', () => {
     const { doc, previous, changes } = applyTracing(input, SPEC);
     expect(input).toEqual(snapshot);
     expect(Object.keys(doc)).toEqual(['model', 'hooks', 'env', 'permissions']);
-    expect(Object.keys(hooksOf(doc))).toEqual(['PreToolUse', 'Stop', 'SubagentStop']);
+    expect(Object.keys(hooksOf(doc))).toEqual(['PreToolUse', 'Stop', 'SubagentStop', 'SessionEnd']);
     expect(hooksOf(doc).PreToolUse).toEqual(input.hooks.PreToolUse);
     expect(hooksOf(doc).Stop).toEqual([...input.hooks.Stop, group(ours())]);
     expect(Object.keys(envOf(doc))).toEqual([
@@ -197,7 +204,7 @@ describe('applyTracing', () => {
     expect(envOf(doc).MLFLOW_TRACKING_URI).toBe('http://127.0.0.1:5000');
     expect(changes).toContain('updated MLFLOW_TRACKING_URI');
     expect(previous.env.MLFLOW_TRACKING_URI).toBe('http://old:5000');
-    expect(previous.created).toEqual({ env: false, hooks: false, events: ['SubagentStop'] });
+    expect(previous.created).toEqual({ env: false, hooks: false, events: ['SubagentStop', 'SessionEnd'] });
   });
 
   it('is a no-op the second time', () => {
@@ -212,13 +219,16 @@ describe('applyTracing', () => {
       hooks: {
         Stop: [group({ type: 'command', command: 'echo before' }, ours(OLD_COMMAND, 30)), group({ type: 'command', command: 'after' })],
         SubagentStop: [group(ours(OLD_COMMAND, 5))],
+        SessionEnd: [group(ours(OLD_COMMAND, 5))],
       },
     };
     const { doc, changes } = applyTracing(input, SPEC);
     expect(hooksOf(doc).Stop).toEqual([group({ type: 'command', command: 'echo before' }, ours()), group({ type: 'command', command: 'after' })]);
     expect(hooksOf(doc).SubagentStop).toEqual([group(ours())]);
+    expect(hooksOf(doc).SessionEnd).toEqual([group(oursAtSessionEnd())]);
     expect(changes).toContain('updated Stop hook (command, timeout)');
     expect(changes).toContain('updated SubagentStop hook (command)');
+    expect(changes).toContain('updated SessionEnd hook (command, timeout)');
     expect(changes.filter((line) => line.startsWith('added'))).toEqual([]);
   });
 
@@ -234,7 +244,8 @@ describe('applyTracing', () => {
         PreToolUse: [{ matcher: 'Bash', hooks: [ours(OLD_COMMAND)] }, { matcher: 'Edit', hooks: [{ type: 'command', command: 'fmt' }] }],
         Stop: [group(ours()), group({ type: 'command', command: 'keep' }, ours(OLD_COMMAND)), group(ours('npx claude-mlflow hook'))],
         SubagentStop: [group(ours(), ours())],
-        SessionEnd: [group(ours())],
+        SessionEnd: [group(oursAtSessionEnd(), ours())],
+        PreCompact: [group(ours())],
       },
     };
     const { doc, changes } = applyTracing(input, SPEC);
@@ -242,15 +253,17 @@ describe('applyTracing', () => {
       PreToolUse: [{ matcher: 'Edit', hooks: [{ type: 'command', command: 'fmt' }] }],
       Stop: [group(ours()), group({ type: 'command', command: 'keep' })],
       SubagentStop: [group(ours())],
+      SessionEnd: [group(oursAtSessionEnd())],
     });
-    expect(countOurHooks(doc)).toBe(2);
+    expect(countOurHooks(doc)).toBe(3);
     expect(changes).toEqual(
       expect.arrayContaining([
         'removed a duplicate of our hook (hooks.PreToolUse[0].hooks[0])',
         'removed a duplicate of our hook (hooks.Stop[1].hooks[1])',
         'removed a duplicate of our hook (hooks.Stop[2].hooks[0])',
         'removed a duplicate of our hook (hooks.SubagentStop[0].hooks[1])',
-        'removed a duplicate of our hook (hooks.SessionEnd[0].hooks[0])',
+        'removed a duplicate of our hook (hooks.SessionEnd[0].hooks[1])',
+        'removed a duplicate of our hook (hooks.PreCompact[0].hooks[0])',
       ]),
     );
     expect(applyTracing(doc, SPEC).changes).toEqual([]);
@@ -451,7 +464,7 @@ describe('constants', () => {
       'MLFLOW_EXPERIMENT_NAME',
       'MLFLOW_TRACKING_URI',
     ]);
-    expect(HOOK_EVENTS).toEqual(['Stop', 'SubagentStop']);
-    expect(ourCommands(applyTracing({}, SPEC).doc)).toEqual({ Stop: [COMMAND], SubagentStop: [COMMAND] });
+    expect(HOOK_EVENTS).toEqual(['Stop', 'SubagentStop', 'SessionEnd']);
+    expect(ourCommands(applyTracing({}, SPEC).doc)).toEqual({ Stop: [COMMAND], SubagentStop: [COMMAND], SessionEnd: [COMMAND] });
   });
 });

@@ -11,13 +11,14 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { stopDelivery, waitForSpoolEmpty } from '../helpers/delivery.js';
 import { startFakeDatabricks, type CloudKind, type FakeDatabricks } from '../helpers/fake-databricks.js';
 import { sampleWithSession } from '../helpers/fixtures.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
 import { GET_TRACE_PY, searchTraces, startMlflowServer, type FoundTrace, type MlflowServer } from '../helpers/mlflow-server.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
-import { freshWorkspace, spooledTraces } from '../helpers/workspace.js';
+import { freshWorkspace, hookLogOf, spooledTraces, waitForHookLog } from '../helpers/workspace.js';
 import { venvBin } from '../helpers/venv.js';
 
 let tmp: TempDir;
@@ -29,7 +30,7 @@ const fresh = (name: string) => freshWorkspace(tmp.path, name);
 
 const envCreds = () => ({ DATABRICKS_HOST: workspace.url, DATABRICKS_TOKEN: workspace.token });
 const spooled = spooledTraces;
-const hookLog = (data: string): string => (existsSync(path.join(data, 'logs', 'hook.log')) ? readFileSync(path.join(data, 'logs', 'hook.log'), 'utf8') : '');
+const hookLog = hookLogOf;
 
 async function experimentId(name: string): Promise<string | undefined> {
   const res = await fetch(`${server.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`);
@@ -125,6 +126,8 @@ describe('init --tracking-uri databricks', () => {
     const { stdin } = sampleWithSession(c.root, session);
     const hook = await runHookProcess(stdin, makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks' }, { ...doc.env, ...envCreds() }));
     expect(hook.exitCode).toBe(0);
+    // The hook spools; its delivery process sends.
+    await waitForSpoolEmpty(c.data);
     expect(hookLog(c.data)).toBe('');
     expect(spooled(c.data)).toEqual([]);
     const [traceId] = [...workspace.blobs.keys()];
@@ -150,6 +153,7 @@ describe('init --tracking-uri databricks', () => {
     const { stdin } = sampleWithSession(c.root, 'db000000-0000-4000-8000-000000000401');
     const project = JSON.parse(readFileSync(c.settings, 'utf8'));
     expect((await runHookProcess(stdin, makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks' }, { ...user.env, ...project.env }))).exitCode).toBe(0);
+    await waitForSpoolEmpty(c.data);
     expect(spooled(c.data)).toEqual([]);
     expect(workspace.blobs.size).toBe(before + 1);
 
@@ -188,6 +192,7 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     const { stdin } = sampleWithSession(ref.root, referenceSession);
     const hook = await runHookProcess(stdin, makeHookEnv({ home: ref.home, dataRoot: ref.data, trackingUri: server.url, experiment: 'otlp-reference' }));
     expect(hook.exitCode).toBe(0);
+    await waitForSpoolEmpty(ref.data);
     [reference] = await searchTraces(server, 'otlp-reference');
     expect(reference).toBeDefined();
   }, 120_000);
@@ -201,6 +206,7 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     // Nothing from the shell: the hook reads the profile from ~/.databrickscfg itself.
     const hook = await runHookProcess(stdin, makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks://dev' }, settingsEnv));
     expect(hook.exitCode).toBe(0);
+    await waitForSpoolEmpty(c.data);
     expect(hookLog(c.data)).toBe('');
     expect(spooled(c.data)).toEqual([]);
 
@@ -222,9 +228,16 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     const session = 'db000000-0000-4000-8000-000000000201';
     const { stdin } = sampleWithSession(c.root, session);
     const env = makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks://dev' }, settingsEnv);
+    const before = workspace.storageRequests.length;
     expect((await runHookProcess(stdin, env)).exitCode).toBe(0);
+    // The delivery process meets the outage, says so once, and retries.
+    await waitForHookLog(c.data, /delivery failed, 1 trace\(s\) wait in the spool: PUT trace data to 127\.0\.0\.1:\d+ → HTTP 503/);
+    const until = Date.now() + 30_000;
+    while (workspace.storageRequests.length - before < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    await stopDelivery(c.data);
+    expect(workspace.storageRequests.length - before).toBeGreaterThanOrEqual(2);
     expect(spooled(c.data)).toHaveLength(1);
-    expect(hookLog(c.data)).toMatch(/spooled: PUT trace data to 127\.0\.0\.1:\d+ → HTTP 503/);
+    expect(hookLog(c.data).match(/delivery failed/g)).toHaveLength(1);
     expect(hookLog(c.data)).not.toContain('sig=');
     workspace.storageDown = false;
     const flush = await runCli(['flush'], c);
@@ -261,7 +274,10 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     const hook = await runHookProcess(stdin, makeHookEnv({ home: d.home, dataRoot: d.data, trackingUri: 'databricks://dev' }, settingsEnv));
     expect(hook.exitCode).toBe(0);
     expect(spooled(d.data)).toHaveLength(1);
-    expect(hookLog(d.data)).toContain(`spooled: databricks://dev: ${path.join(d.home, '.databrickscfg')} does not exist, so it has no profile [dev]`);
+    const log = await waitForHookLog(d.data, /delivery failed/);
+    await stopDelivery(d.data);
+    expect(log).toContain(`delivery failed, 1 trace(s) wait in the spool: databricks://dev: ${path.join(d.home, '.databrickscfg')} does not exist, so it has no profile [dev]`);
+    expect(spooled(d.data)).toHaveLength(1);
     // doctor says the same, in its server check.
     writeFileSync(path.join(d.data, 'config.json'), JSON.stringify({ trackingUri: 'databricks://dev', experimentName: `/Users/${USER}/team` }));
     const doctor = JSON.parse((await runCli(['doctor', '--json'], { ...d, cwd: d.project })).stdout);

@@ -14,11 +14,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliRun } from '../helpers/cli.js';
+import { deliveryPid } from '../helpers/delivery.js';
 import { sampleWithSession } from '../helpers/fixtures.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
 import { freePort } from '../helpers/ports.js';
 import { postgresBinDir, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
+import { waitForHookLog } from '../helpers/workspace.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { distCli, venvBin } from '../helpers/venv.js';
 import { createExperiment, DAY, listTraces, seedTraces, SPANS_PER_TRACE } from '../cleanup/fixtures.js';
@@ -269,7 +271,10 @@ describe.skipIf(!available)('migrate --to postgresql://', () => {
     const { stdin } = sampleWithSession(tmp.path, '00000000-0000-4000-9000-00000000abcd');
     const hook = await runHookProcess(stdin, makeHookEnv({ home, dataRoot: data, trackingUri: url, experiment: EXPERIMENT }));
     expect(hook.exitCode).toBe(0);
+    // The delivery process the hook started finds no server, says so, and keeps retrying.
+    await waitForHookLog(data, /delivery failed, 1 trace\(s\) wait in the spool: /);
     expect(readdirSpool()).toHaveLength(1);
+    expect(deliveryPid(data)).toBeDefined();
   });
 
   it('moves 1,000 traces to PostgreSQL: equal counts, equal span trees, the run, the spooled trace; the SQLite file untouched', async () => {
@@ -279,8 +284,11 @@ describe.skipIf(!available)('migrate --to postgresql://', () => {
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain('every table\'s count matches');
     expect(run.stdout).toContain(`now stores traces in PostgreSQL database "${pg.database}"`);
+    // The delivery process the hook started steps aside while the server moves: migrate counts what it copied,
+    // then delivers the spooled trace itself.
     expect(run.stdout).toContain(`it finds all ${(TRACES + OTHER_TRACES).toLocaleString('en-US')} traces`);
     expect(run.stdout).toContain('Delivered 1 trace that arrived during the move.');
+    expect(run.stdout).not.toContain('still waiting');
     expect(run.stdout).toContain(`The SQLite database is kept at ${sqliteFile}`);
 
     // The server and its config are on PostgreSQL now; the password only in the 0600 pgpass file.

@@ -9,12 +9,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessDeniedMessage } from '../../src/init/run-init.js';
 import { runCli } from '../helpers/cli.js';
+import { deliveryProcesses, waitForSpoolEmpty } from '../helpers/delivery.js';
 import { sampleWithSession } from '../helpers/fixtures.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
 import { basicAuth, startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
-import { freshWorkspace, spooledTraces } from '../helpers/workspace.js';
+import { freshWorkspace, spooledTraces, waitForHookLog } from '../helpers/workspace.js';
 
 const ADMIN = { username: 'admin', password: 'admin-pass-7392' };
 const ALICE = { username: 'alice', password: 'alice-pass-5518' };
@@ -57,7 +58,7 @@ beforeAll(async () => {
   tmp = await makeTempDir('claude-mlflow-auth-');
   const serverDir = await makeTempDir('claude-mlflow-auth-server-');
   // The credential cache on: without it each request pays a scrypt check (~0.5 s on a loaded
-  // 2-core machine), and the hook's three requests overrun its 1.2 s budget and spool.
+  // 2-core machine), and each delivery's three requests take seconds.
   server = await startMlflowServer({ dir: serverDir, ...basicAuth(serverDir.path, ADMIN, { cacheSeconds: 300 }) });
   const created = await api(ADMIN, 'POST', '/api/2.0/mlflow/users/create', ALICE);
   expect(created.status, JSON.stringify(created.json)).toBe(200);
@@ -146,6 +147,8 @@ describe('init --tracking-uri against a server with auth', () => {
     const env = makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: server.url }, { ...doc.env, ...creds(ALICE.password), USER: 'alice' });
     const hook = await runHookProcess(stdin, env, script);
     expect(hook.exitCode).toBe(0);
+    // The hook spools; the delivery process it started sends, with the credentials it was given.
+    await waitForSpoolEmpty(c.data);
     const log = path.join(c.data, 'logs', 'hook.log');
     expect(existsSync(log) ? readFileSync(log, 'utf8') : '').toBe('');
     expect(existsSync(path.join(c.data, 'spool')) ? readdirSync(path.join(c.data, 'spool')).filter((n) => n.endsWith('.trace.json')) : []).toEqual([]);
@@ -163,6 +166,11 @@ describe('init --tracking-uri against a server with auth', () => {
     const other = sampleWithSession(path.join(tmp.path, 'good'), 'a11ce000-0000-4000-8000-000000000002');
     const { MLFLOW_TRACKING_USERNAME: _u, MLFLOW_TRACKING_PASSWORD: _p, ...noCreds } = env;
     expect((await runHookProcess(other.stdin, noCreds, script)).exitCode).toBe(0);
+    // Its delivery process is refused, says so, and leaves the trace for later without retrying.
+    expect(await waitForHookLog(c.data, /delivery failed, 1 trace\(s\) wait in the spool: .*HTTP 401/)).not.toContain(ALICE.password);
+    const until = Date.now() + 30_000;
+    while (deliveryProcesses(c.data).length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(deliveryProcesses(c.data)).toEqual([]);
     expect(readdirSync(path.join(c.data, 'spool')).filter((n) => n.endsWith('.trace.json'))).toHaveLength(1);
     // `flush` with the credentials delivers it.
     const flush = await runCli(['flush'], { ...c, env: creds(ALICE.password) });
@@ -228,6 +236,7 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
     expect(readFileSync(c.config, 'utf8')).not.toContain(ALICE.password);
 
     await runHookAsClaude(c, project, user, 'a11ce000-0000-4000-8000-0000000000a1');
+    await waitForSpoolEmpty(c.data);
     expect(spooled(c.data)).toEqual([]);
     expect(await tracesIn('team-saved')).toBe(1);
 
@@ -258,6 +267,7 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
     expect(readFileSync(`${userFile}.claude-mlflow.bak`, 'utf8')).toBe(original);
 
     await runHookAsClaude(c, user, undefined, 'a11ce000-0000-4000-8000-0000000000b1');
+    await waitForSpoolEmpty(c.data);
     expect(spooled(c.data)).toEqual([]);
     expect(await tracesIn('team-user')).toBe(1);
 

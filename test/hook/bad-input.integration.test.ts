@@ -1,13 +1,15 @@
 /**
  * Bad input never breaks Claude Code: each case exits 0, prints nothing to
- * stdout, writes one log line, and spools what can still be delivered.
+ * stdout, writes one log line, and spools what can still be delivered. What
+ * goes wrong in delivery is logged by the delivery process the hook starts.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryProcesses, stopDelivery, waitForSpoolEmpty } from '../helpers/delivery.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
 import { searchTraces } from '../helpers/mlflow-server.js';
 import { useServerAndTmp } from '../helpers/server-and-tmp.js';
@@ -58,6 +60,27 @@ function spooled(data: string): string[] {
   }
 }
 
+/** Poll `check` until it holds; fails with `what` after `timeoutMs`. */
+async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Wait for a line of hook.log matching `pattern` (the delivery process writes it after the hook has exited). */
+async function waitForLogLine(data: string, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const matches = (): boolean => {
+    try {
+      return logLines(data).some((line) => pattern.test(line));
+    } catch {
+      return false;
+    }
+  };
+  await waitUntil(matches, timeoutMs, `a line matching ${pattern} in hook.log`);
+}
+
 async function expectQuietExit(stdin: string, e: Record<string, string>) {
   const result = await runHookProcess(stdin, e);
   expect(result.exitCode).toBe(0);
@@ -101,6 +124,7 @@ describe('bad input', () => {
     rows.splice(3, 0, '{not json', '[1,2]', '\u0000\u0001 binary', '"a string"');
     writeFileSync(transcript, rows.join('\n'));
     await expectQuietExit(stdin, env(data));
+    await waitForSpoolEmpty(data);
     const traces = await searchTraces(shared.server, 'bad-input');
     const found = traces.find((t) => t.info.trace_metadata['mlflow.trace.session'] === '11111111-0000-4000-8000-000000000001');
     expect(found?.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
@@ -120,7 +144,10 @@ describe('bad input', () => {
     const { dir, data } = caseDir();
     const { stdin } = sampleWithSession(dir, '11111111-0000-4000-8000-000000000002');
     await expectQuietExit(stdin, env(data, { MLFLOW_EXPERIMENT_ID: '987654321' }));
-    expect(logLines(data)[0]).toMatch(/spooled: .*HTTP 404/);
+    await waitForLogLine(data, /error delivery failed, 1 trace\(s\) wait in the spool: .*HTTP 404/);
+    // A 404 is not retried: the delivery process leaves it in the spool and exits.
+    await waitUntil(() => deliveryProcesses(data).length === 0, 30_000, 'the delivery process to exit');
+    expect(logLines(data)).toHaveLength(1);
     expect(spooled(data)).toHaveLength(1);
 
     // A good trace queued behind it (same server, a real experiment) is still delivered.
@@ -141,10 +168,19 @@ describe('bad input', () => {
     const { dir, data } = caseDir();
     const { stdin } = sampleWithSession(dir, '11111111-0000-4000-8000-000000000004');
     const hitsBefore = failingHits;
-    await expectQuietExit(stdin, env(data, { MLFLOW_TRACKING_URI: failingUrl }));
-    expect(failingHits).toBeGreaterThan(hitsBefore);
-    expect(logLines(data)[0]).toMatch(/spooled: .*HTTP 500/);
-    expect(spooled(data)).toHaveLength(1);
+    try {
+      await expectQuietExit(stdin, env(data, { MLFLOW_TRACKING_URI: failingUrl }));
+      // The delivery process retries with backoff: a few attempts, one log line for them all.
+      await waitUntil(() => failingHits >= hitsBefore + 3, 30_000, 'three attempts at the failing server').catch((error: Error) => {
+        throw new Error(`${error.message}: ${failingHits - hitsBefore} seen; delivery processes ${deliveryProcesses(data)}; hook.log:\n${logLines(data).join('\n')}`);
+      });
+      const lines = logLines(data);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/error delivery failed, 1 trace\(s\) wait in the spool: .*HTTP 500/);
+      expect(spooled(data)).toHaveLength(1);
+    } finally {
+      await stopDelivery(data);
+    }
   });
 
   it('a server refusing a trace for good moves it aside, so it does not hold up the rest', async () => {
@@ -159,14 +195,32 @@ describe('bad input', () => {
     try {
       const { stdin } = sampleWithSession(dir, '11111111-0000-4000-8000-000000000005');
       await expectQuietExit(stdin, env(data, { MLFLOW_TRACKING_URI: url }));
+      // The delivery process moves it aside, logs why, and exits.
+      const rejectedDir = path.join(data, 'spool', 'rejected');
+      const rejected = (): string[] => {
+        try {
+          return readdirSync(rejectedDir);
+        } catch {
+          return [];
+        }
+      };
+      await waitUntil(() => rejected().length === 1, 30_000, 'the trace in spool/rejected');
+      await waitUntil(() => deliveryProcesses(data).length === 0, 30_000, 'the delivery process to exit');
+      expect(spooled(data)).toHaveLength(0);
+      expect(logLines(data)).toHaveLength(1);
+      expect(logLines(data)[0]).toMatch(/error the server refused 1 trace\(s\) for good; moved to .*\/spool\/rejected: .*HTTP 400/);
+
+      // flush does the same with one it finds in the spool.
+      renameSync(path.join(rejectedDir, rejected()[0]!), path.join(data, 'spool', rejected()[0]!));
       expect(spooled(data)).toHaveLength(1);
       const flush = await execa(process.execPath, [distCli, 'flush', '--json'], { env: env(data), extendEnv: false, reject: false });
       const result = JSON.parse(String(flush.stdout));
       expect(result.rejected).toHaveLength(1);
       expect(spooled(data)).toHaveLength(0);
-      expect(readdirSync(path.join(data, 'spool', 'rejected'))).toHaveLength(1);
+      expect(readdirSync(rejectedDir)).toHaveLength(1);
     } finally {
       refusing.close();
+      await stopDelivery(data);
     }
   });
 });

@@ -1,11 +1,13 @@
 /**
- * The built hook runtime against a real `mlflow server`: the trace is found
- * through MLflow's own search API with the right span tree and metadata.
+ * The built hook runtime against a real `mlflow server`: once its delivery
+ * process has sent the spool, the trace is found through MLflow's own search
+ * API with the right span tree and metadata.
  */
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stopDelivery, waitForSpoolEmpty } from '../helpers/delivery.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
 import { searchTraces } from '../helpers/mlflow-server.js';
 import { useServerAndTmp } from '../helpers/server-and-tmp.js';
@@ -24,9 +26,11 @@ describe('hook → real MLflow server', () => {
     const dir = path.join(shared.tmp.path, 'sample');
     mkdirSync(dir);
     const { stdin } = sampleStopInput(dir);
-    const result = await runHookProcess(stdin, hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_NAME: 'hook-it' }));
+    const data = path.join(dir, 'data');
+    const result = await runHookProcess(stdin, hookEnv(data, { MLFLOW_EXPERIMENT_NAME: 'hook-it' }));
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('');
+    await waitForSpoolEmpty(data);
 
     const traces = await searchTraces(shared.server, 'hook-it');
     expect(traces).toHaveLength(1);
@@ -74,9 +78,13 @@ describe('hook → real MLflow server', () => {
     const dir = path.join(shared.tmp.path, 'twice');
     mkdirSync(dir);
     const { stdin } = sampleStopInput(dir);
-    const env = hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_NAME: 'hook-twice' });
+    const data = path.join(dir, 'data');
+    const env = hookEnv(data, { MLFLOW_EXPERIMENT_NAME: 'hook-twice' });
+    // The second send comes after the first is on the server.
     expect((await runHookProcess(stdin, env)).exitCode).toBe(0);
+    await waitForSpoolEmpty(data);
     expect((await runHookProcess(stdin, env)).exitCode).toBe(0);
+    await waitForSpoolEmpty(data);
     const traces = await searchTraces(shared.server, 'hook-twice');
     expect(traces).toHaveLength(1);
     expect(traces[0]!.spans).toHaveLength(4);
@@ -89,6 +97,7 @@ describe('hook → real MLflow server', () => {
     const data = path.join(dir, 'data');
     const env = hookEnv(data, { MLFLOW_EXPERIMENT_NAME: 'hook-cache' });
     expect((await runHookProcess(sampleStopInput(dir).stdin, env)).exitCode).toBe(0);
+    await waitForSpoolEmpty(data);
     const cacheFile = experimentCacheFileIn(path.join(data, 'spool'));
     const id = cachedExperimentId(cacheFile, shared.server.url, 'hook-cache');
     expect(id).toMatch(/^\d+$/);
@@ -99,6 +108,7 @@ describe('hook → real MLflow server', () => {
     mkdirSync(other);
     const result = await runHookProcess(sampleWithSession(other, '11111111-2222-4333-8444-555555555555').stdin, env);
     expect(result.exitCode).toBe(0);
+    await waitForSpoolEmpty(data);
     expect(readdirSync(path.join(data, 'spool')).filter((f) => f.endsWith('.trace.json'))).toEqual([]);
     expect(cachedExperimentId(cacheFile, shared.server.url, 'hook-cache')).toBe(id);
     expect(await searchTraces(shared.server, 'hook-cache')).toHaveLength(2);
@@ -109,7 +119,9 @@ describe('hook → real MLflow server', () => {
     mkdirSync(dir);
     const id = (await shared.server.python('import mlflow; print(mlflow.create_experiment("hook-by-id"))')).trim();
     const { stdin } = sampleStopInput(dir);
-    expect((await runHookProcess(stdin, hookEnv(path.join(dir, 'data'), { MLFLOW_EXPERIMENT_ID: id }))).exitCode).toBe(0);
+    const data = path.join(dir, 'data');
+    expect((await runHookProcess(stdin, hookEnv(data, { MLFLOW_EXPERIMENT_ID: id }))).exitCode).toBe(0);
+    await waitForSpoolEmpty(data);
     expect(await searchTraces(shared.server, id)).toHaveLength(1);
   });
 
@@ -137,11 +149,29 @@ describe('hook → real MLflow server', () => {
     mkdirSync(dir);
     const { stdin } = sampleStopInput(dir);
     const data = path.join(dir, 'data');
-    await runHookProcess(stdin, hookEnv(data, { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' }));
-    const spool = path.join(data, 'spool');
-    expect(statSync(spool).mode & 0o777).toBe(0o700);
-    const [file] = readdirSync(spool);
-    expect(statSync(path.join(spool, file!)).mode & 0o777).toBe(0o600);
-    expect(statSync(path.join(data, 'logs', 'hook.log')).mode & 0o777).toBe(0o600);
+    try {
+      expect((await runHookProcess(stdin, hookEnv(data, { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' }))).exitCode).toBe(0);
+      const spool = path.join(data, 'spool');
+      expect(statSync(spool).mode & 0o777).toBe(0o700);
+      const files = readdirSync(spool).filter((f) => f.endsWith('.trace.json'));
+      expect(files).toHaveLength(1);
+      expect(statSync(path.join(spool, files[0]!)).mode & 0o777).toBe(0o600);
+      // The log line comes from the delivery process, which fails to connect and keeps the trace.
+      const log = path.join(data, 'logs', 'hook.log');
+      const until = Date.now() + 30_000;
+      const failed = (): boolean => {
+        try {
+          return /error delivery failed, 1 trace\(s\) wait in the spool: .*ECONNREFUSED/.test(readFileSync(log, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      while (!failed() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(failed()).toBe(true);
+      expect(statSync(log).mode & 0o777).toBe(0o600);
+      expect(statSync(path.join(spool, '.delivery.json')).mode & 0o777).toBe(0o600);
+    } finally {
+      await stopDelivery(data);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryProcesses, stopDelivery, waitForSpoolEmpty } from '../helpers/delivery.js';
 import { sampleWithSession } from '../helpers/fixtures.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
 import { searchTraces, startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.js';
@@ -46,6 +47,7 @@ beforeAll(async () => {
   port = await freePort();
 });
 afterAll(async () => {
+  await stopDelivery(data);
   await server?.stop();
   await Promise.all([serverDir?.cleanup(), tmp?.cleanup()]);
 });
@@ -68,15 +70,19 @@ describe('100 sessions with the server unreachable', () => {
   });
 
   it('delivers the 100 once the server is back, with no duplicates', async () => {
+    // As when the delivery process has given up (the server stayed away too long): flush sends the spool itself.
+    await stopDelivery(data);
+    expect(deliveryProcesses(data)).toEqual([]);
     server = await startMlflowServer({ port, dir: serverDir });
     const flush = await execa(process.execPath, [distCli, 'flush', '--json', '--timeout', '120'], { env: env(), extendEnv: false, reject: false });
     expect(flush.exitCode, String(flush.stderr)).toBe(0);
     expect(JSON.parse(String(flush.stdout))).toMatchObject({ waiting: SESSIONS, delivered: SESSIONS, remaining: 0 });
     expect(spooled()).toHaveLength(0);
 
-    // The next session is traced directly; nothing is sent twice.
+    // The next session is delivered right away; nothing is sent twice.
     const { stdin } = sampleWithSession(tmp.path, session(SESSIONS + 1));
     expect((await runHookProcess(stdin, env())).exitCode).toBe(0);
+    await waitForSpoolEmpty(data);
 
     const traces = await searchTraces(server, EXPERIMENT);
     const sessions = traces.map((t) => t.info.trace_metadata['mlflow.trace.session']);

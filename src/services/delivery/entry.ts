@@ -1,0 +1,3 @@
+import { deliveryMain } from './main.js';
+
+void deliveryMain();
