@@ -144,7 +144,7 @@ program
 
 program
   .command('hook')
-  .description('The Claude Code Stop/SubagentStop/SessionEnd hook: reads the hook input on stdin, spools the turn's trace and starts its delivery')
+  .description('The Claude Code Stop/SubagentStop/SessionEnd hook: reads the hook input on stdin, spools the trace of the turn and starts its delivery')
   .option('--print-command', 'install the hook runtime into the data folder and print the hook command')
   .action(async (options) => {
     const { runHookCommand } = await import('./commands/hook.js');

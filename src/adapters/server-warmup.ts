@@ -14,6 +14,7 @@ import type { TraceModel } from '../core/trace-model.js';
 import { keepAliveAgents } from './http.js';
 import { MlflowClient } from './mlflow.js';
 import { exportTrace } from './otlp.js';
+import { sleep } from './sleep.js';
 import { trackingConnection } from './tracking-connection.js';
 
 /** An experiment id no server has: large, but within a 32-bit column. */
@@ -49,15 +50,18 @@ function probeTrace(): TraceModel {
   };
 }
 
-/** One round: each request's time in ms (a refusal counts; it is what we expect). */
+/** One round: the slowest request's time, or Infinity when one got no HTTP answer (an HTTP refusal is what we expect). */
 async function round(trackingUri: string, env: NodeJS.ProcessEnv, concurrency: number, timeoutMs: number): Promise<number> {
   const connection = trackingConnection(trackingUri, env);
   const agents = keepAliveAgents();
   const client = new MlflowClient({ trackingUri, env, connection, timeoutMs });
   const timed = async (request: () => Promise<unknown>): Promise<number> => {
     const started = performance.now();
-    await request().catch(() => undefined);
-    return performance.now() - started;
+    const answered = await request().then(
+      () => true,
+      (error: { status?: unknown }) => typeof error?.status === 'number',
+    );
+    return answered ? performance.now() - started : Infinity;
   };
   try {
     const requests = Array.from({ length: concurrency }, (_, i) =>
@@ -78,6 +82,7 @@ export async function warmTracePath(trackingUri: string, env: NodeJS.ProcessEnv,
     const slowest = await round(trackingUri, env, concurrency, timeoutMs);
     result.rounds += 1;
     if (result.rounds === 1) result.firstRoundMs = slowest;
+    if (slowest === Infinity) await sleep(250); // not answering yet
     result.lastRoundMs = slowest;
     if (slowest < fastMs) {
       result.warm = true;
