@@ -1,16 +1,17 @@
 /**
- * Export a trace to MLflow's OTLP/HTTP ingest (`/v1/traces`), with the
- * OpenTelemetry SDK's own protobuf exporter. Our span tree has fixed ids and
- * times, so it is handed to the exporter as finished ReadableSpans.
+ * Export a trace to MLflow's OTLP/HTTP ingest (`/v1/traces`): our span tree,
+ * which has fixed ids and times, as finished ReadableSpans serialised by the
+ * OpenTelemetry SDK's own protobuf serializer, in one request of ours. Not
+ * through the SDK's exporter: it retries a refused connection for up to
+ * 13 s inside one call, and the delivery process does its own retrying.
  */
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Agent as HttpAgent } from 'node:http';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SpanModel, TraceModel } from '../core/trace-model.js';
-import { HttpError } from './http.js';
+import { HttpError, httpRequestText } from './http.js';
 
 const SCOPE = { name: 'claude-mlflow', version: '1' };
 
@@ -78,32 +79,16 @@ export interface OtlpExportOptions {
   agent?: HttpAgent;
 }
 
-/**
- * The exporter's error, as an HttpError that names the call and the status
- * (the exporter's own message is only the status text, e.g. "Not Found").
- */
-function exportError(error: (Error & { code?: unknown; data?: unknown }) | undefined): HttpError {
-  const status = typeof error?.code === 'number' ? error.code : undefined;
-  const detail = typeof error?.data === 'string' && error.data ? error.data.slice(0, 300) : (error?.message ?? 'OTLP export failed');
-  return new HttpError(status === undefined ? `POST /v1/traces: ${detail}` : `POST /v1/traces → HTTP ${status}: ${detail}`, status);
-}
-
-/** Resolves when the server accepted every span; rejects otherwise. */
+/** Resolves when the server accepted every span; rejects otherwise (an HttpError with the status when it answered). */
 export async function exportTrace(trace: TraceModel, options: OtlpExportOptions): Promise<void> {
-  const exporter = new OTLPTraceExporter({
-    url: `${options.trackingUri.replace(/\/+$/, '')}/v1/traces`,
-    headers: { ...options.headers, 'x-mlflow-experiment-id': options.experimentId },
-    timeoutMillis: options.timeoutMs,
-    ...(options.agent ? { httpAgentOptions: () => options.agent! } : {}),
+  const body = ProtobufTraceSerializer.serializeRequest(toReadableSpans(trace) as Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0]);
+  if (!body) throw new HttpError('POST /v1/traces: the spans could not be serialised');
+  const res = await httpRequestText(`${options.trackingUri.replace(/\/+$/, '')}/v1/traces`, {
+    method: 'POST',
+    headers: { ...options.headers, 'content-type': 'application/x-protobuf', 'x-mlflow-experiment-id': options.experimentId },
+    body,
+    timeoutMs: options.timeoutMs,
+    ...(options.agent ? { agent: options.agent } : {}),
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      exporter.export(toReadableSpans(trace), (result) => {
-        if (result.code === ExportResultCode.SUCCESS) resolve();
-        else reject(exportError(result.error));
-      });
-    });
-  } finally {
-    void exporter.shutdown().catch(() => undefined);
-  }
+  if (res.status < 200 || res.status >= 300) throw new HttpError(`POST /v1/traces → HTTP ${res.status}: ${res.body.slice(0, 300)}`, res.status);
 }
