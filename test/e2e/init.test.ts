@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClaude } from '../helpers/claude-cli.js';
 import { runCli } from '../helpers/cli.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
+import { waitForSpoolEmpty } from '../helpers/delivery.js';
 import { searchTracesAt } from '../helpers/mlflow-server.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
@@ -48,6 +49,8 @@ afterAll(async () => {
 async function session(prompt: string) {
   const run = await runClaude({ cwd: project, home, baseUrl: fake.url, prompt, args: ['--allowedTools', 'Read'], env: { CLAUDE_MLFLOW_HOME: data } });
   expect(run.exitCode, run.stderr).toBe(0);
+  // Usually delivered before claude -p returns (our SessionEnd hook waits up to 1 s); on a loaded machine, soon after.
+  await waitForSpoolEmpty(data);
 }
 
 async function prompts(): Promise<string[]> {

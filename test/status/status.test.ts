@@ -3,6 +3,7 @@
  * transcripts dated over the last weeks, counted through MLflow's REST
  * search API.
  */
+import { waitForSpoolEmpty } from '../helpers/delivery.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatus } from '../../src/status/run-status.js';
@@ -53,6 +54,7 @@ describe('status', () => {
       const hook = await runHookProcess(syntheticSession(s.tmp.path, id, new Date(at), { input_tokens: 10, output_tokens: out }), env, script);
       expect(hook.exitCode).toBe(0);
     }
+    await waitForSpoolEmpty(s.data);
     // A turn exactly at local midnight counts as today: keep the test away from it.
     const today = new Date(now - 60_000).toDateString() === new Date().toDateString() ? 2 : undefined;
 
@@ -70,7 +72,8 @@ describe('status', () => {
     expect(data.daily!.reduce((n, d) => n + d.traces, 0)).toBe(3);
     expect(data.daily!.at(-1)!.tokens).toBe(110 + 60);
     expect(data.database.bytes).toBeGreaterThan(0);
-    expect(data.spool.waiting).toBe(0);
+    expect(data.spool).toMatchObject({ waiting: 0, oldestSpooledAt: null });
+    expect(Date.parse(data.spool.lastDeliveryAt!)).toBeGreaterThan(now - 120_000);
 
     const human = await status(false);
     const text = human.lines.join('\n');
@@ -95,6 +98,7 @@ describe('status', () => {
       const hook = await runHookProcess(syntheticSession(s.tmp.path, id, new Date(at), { input_tokens: 10, output_tokens: out }), { ...env, USER: user }, script);
       expect(hook.exitCode).toBe(0);
     }
+    await waitForSpoolEmpty(s.data);
     const all = (await status(true)).data;
     expect(all.user).toBeNull();
     expect(all.traces).toMatchObject({ last7Days: 3 + 4, last30Days: 4 + 4 });
