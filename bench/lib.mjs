@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: a real MLflow server, timed child runs, medians.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,24 +24,46 @@ export function freePort() {
   });
 }
 
-/** A real `mlflow server` on a free port, listening on `host` (loopback unless told). */
-export async function startServer(dir, { host = '127.0.0.1' } = {}) {
-  const port = await freePort();
+/**
+ * A real `mlflow server` on a free port (or on `port`, to restart one on the
+ * same address), listening on `host` (loopback unless told), its output
+ * appended to `logFile` if given. `stopAndWait` stops it and resolves once
+ * it has exited (SIGKILL after `graceMs`).
+ */
+export async function startServer(dir, { host = '127.0.0.1', port: wanted, logFile } = {}) {
+  const port = wanted ?? (await freePort());
   const url = `http://${host}:${port}`;
+  const log = logFile ? openSync(logFile, 'a') : undefined;
   const child = spawn(
     venvBin('mlflow'),
     ['server', '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--artifacts-destination', `${dir}/artifacts`,
       '--host', host, '--port', String(port), '--workers', '1'],
-    { stdio: 'ignore', env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' } },
+    { stdio: log === undefined ? 'ignore' : ['ignore', log, log], env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' } },
   );
+  if (log !== undefined) closeSync(log);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stopAndWait = (graceMs = 15_000) => stopChild(child, exited, graceMs);
   for (let i = 0; i < 300; i++) {
     try {
-      if ((await fetch(`${url}/health`)).ok) return { url, stop: () => child.kill('SIGTERM') };
+      if ((await fetch(`${url}/health`)).ok) return { url, port, stop: () => child.kill('SIGTERM'), stopAndWait };
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
   child.kill('SIGKILL');
   throw new Error('mlflow server did not start');
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited after `graceMs`; resolves once it has. */
+async function stopChild(child, exited, graceMs) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  let timer;
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+  if ((await Promise.race([exited, late])) === 'late') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  clearTimeout(timer);
 }
 
 /** Wall time of one child process, in ms. */
