@@ -149,8 +149,10 @@ export interface HookProcessFacts {
   nodeVersion?: string;
   scriptPath?: string;
   scriptExists?: boolean;
-  /** `node <script>` with tracing switched off and empty stdin. */
+  /** Our node on our runtime, with tracing switched off and empty stdin; only when the command names exactly those. */
   start?: { exitCode?: number; ms: number; timedOut: boolean; stderr: string };
+  /** The command names another node or script than ours: doctor runs none of it. */
+  notOurs?: boolean;
 }
 
 export interface PythonFacts {
@@ -595,6 +597,14 @@ const hookCommandCheck: Check = {
         fix: own ? reinstallHookRuntime(context.cli) : doctorFix(context.cli, 'rewrite-hook-command'),
       };
     }
+    if (h.notOurs) {
+      return {
+        status: 'warn',
+        message: `The hook command runs ${h.nodePath} ${h.scriptPath}, not this node (${context.nodePath}) and the runtime in the data folder; doctor runs none of it.`,
+        details,
+        fix: doctorFix(context.cli, 'rewrite-hook-command'),
+      };
+    }
     return ok(h.command, details);
   },
 };
@@ -605,6 +615,7 @@ const hookStartsCheck: Check = {
   title: 'Hook runtime starts',
   needs: ['hookProcess'],
   run({ hookProcess: h }) {
+    if (h.notOurs) return skip(`The hook command is not exactly ours (this node, and the runtime in the data folder), so doctor runs none of it: ${h.command}`);
     if (!h.start) return skip(h.command ? 'The hook command cannot be started (see hook-command).' : 'No hook command to start.');
     const { exitCode, ms, timedOut, stderr } = h.start;
     const tail = stderr.trim().split('\n').filter(Boolean).slice(-5);

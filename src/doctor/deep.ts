@@ -16,6 +16,7 @@ import { resolveHookSettings } from '../core/hook-settings.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import { traceFromRows, type TranscriptRow } from '../core/transcript.js';
 import { runProcess } from '../adapters/spawn.js';
+import { hookCommand } from '../adapters/hook-runtime.js';
 import { sleep } from '../adapters/sleep.js';
 
 const DEEP_TIMEOUT_MS = 15_000;
@@ -49,10 +50,23 @@ function syntheticTranscript(sessionId: string, cwd: string): TranscriptRow[] {
   ] as TranscriptRow[];
 }
 
-export async function runDeep(input: { context: ContextFacts; settings: SettingsFacts; env: NodeJS.ProcessEnv; project: string }): Promise<DeepFacts> {
+export async function runDeep(input: {
+  context: ContextFacts;
+  settings: SettingsFacts;
+  env: NodeJS.ProcessEnv;
+  project: string;
+  /** Says what is about to run, before it runs. */
+  announce?: (line: string) => void;
+}): Promise<DeepFacts> {
   const hooks = ourHooks(readScopes(input.settings));
   const hook = hooks.find((h) => h.event === 'Stop');
   if (!hook) return { requested: true, ran: false, reason: 'No Stop hook of ours to run (see hook-once).' };
+  // Only the exact command init writes (this node, our runtime): a settings file, a cloned
+  // project's among them, may name any program, and doctor runs none of those.
+  const ours = hookCommand(input.context.files.hookScript);
+  if (hook.command !== ours) {
+    return { requested: true, ran: false, reason: `The Stop hook command is not exactly ours, so doctor does not run it: ${hook.command} (ours: ${ours}; \`claude-mlflow doctor --fix\` or \`init\` writes it).`, command: hook.command };
+  }
 
   const env = hookEnvironment(input.settings, input.env, input.project);
   const target = resolveHookSettings(env, readConfig(input.context.files.config));
@@ -68,6 +82,7 @@ export async function runDeep(input: { context: ContextFacts; settings: Settings
   const stdin = JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd: input.project, hook_event_name: 'Stop', stop_hook_active: false });
 
   const facts: DeepFacts = { requested: true, ran: true, command: hook.command, ...(traceId ? { traceId } : {}) };
+  input.announce?.(`doctor --deep runs the hook command: ${hook.command}`);
   try {
     const t0 = performance.now();
     const r = await runProcess(hook.command, [], {

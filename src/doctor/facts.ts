@@ -57,6 +57,8 @@ export const QUICK_CHECK_MAX_BYTES = 256 * 1024 ** 2;
 
 export interface DoctorEnvironment extends HostEnvironment {
   deep?: boolean;
+  /** Where doctor says what it is about to run (--deep). */
+  announce?: (line: string) => void;
   /** The CLI's name in fix commands. */
   cli?: string;
   /** The hook runtime this CLI ships (default: the bundled one beside it). */
@@ -241,32 +243,26 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
     facts.nodeExists = isExecutableFile(nodePath);
     facts.scriptExists = existsSync(words[1]!);
     if (!facts.nodeExists) return facts;
+    // Never run what a settings file names (a cloned project's can name anything): only our own
+    // node, which is this process, and our own runtime, when the command names exactly those.
+    const ourNode = samePath(nodePath, process.execPath);
+    const ourScript = samePath(words[1]!, files.hookScript);
+    if (ourNode) facts.nodeVersion = process.versions.node;
+    if (!ourNode || !ourScript) {
+      facts.notOurs = true;
+      return facts;
+    }
+    if (!facts.scriptExists) return facts;
     const childEnv: NodeJS.ProcessEnv = { ...env };
     delete childEnv.MLFLOW_CLAUDE_TRACING_ENABLED;
-    const sameNode = (() => {
-      try {
-        return realpathSync(nodePath) === realpathSync(process.execPath);
-      } catch {
-        return false;
-      }
-    })();
-    const [version, start] = await Promise.all([
-      sameNode ? Promise.resolve(process.versions.node) : runProcess(nodePath, ['-p', 'process.versions.node'], { timeoutMs: 5000, env: childEnv }).then((r) => (r.exitCode === 0 ? r.stdout.trim() : undefined)),
-      facts.scriptExists
-        ? (async () => {
-            const t0 = performance.now();
-            const r = await runProcess(nodePath, [words[1]!], {
-              input: '',
-              timeoutMs: HOOK_START_LIMIT_MS,
-              env: childEnv,
-              cwd: existsSync(project) ? project : undefined,
-            });
-            return { exitCode: r.exitCode, ms: performance.now() - t0, timedOut: r.timedOut, stderr: r.error ?? r.stderr };
-          })()
-        : Promise.resolve(undefined),
-    ]);
-    if (version) facts.nodeVersion = version;
-    if (start) facts.start = start;
+    const t0 = performance.now();
+    const r = await runProcess(process.execPath, [files.hookScript], {
+      input: '',
+      timeoutMs: HOOK_START_LIMIT_MS,
+      env: childEnv,
+      cwd: existsSync(project) ? project : undefined,
+    });
+    facts.start = { exitCode: r.exitCode, ms: performance.now() - t0, timedOut: r.timedOut, stderr: r.error ?? r.stderr };
     return facts;
   });
 
@@ -527,10 +523,19 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
 
   const deep = memo(async () => {
     if (!environment.deep) return { requested: false };
-    return runDeep({ context: await context(), settings: await settings(), env, project });
+    return runDeep({ context: await context(), settings: await settings(), env, project, ...(environment.announce ? { announce: environment.announce } : {}) });
   });
 
   return { context, settings, runtime, hookProcess, python, server, service, port, database, postgres, spool, hookLog, linger, deep };
+}
+
+/** Whether two paths name the same file (both must exist). */
+function samePath(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /** Gather the facts `keys` names, concurrently. The object holds only those keys. */

@@ -55,7 +55,7 @@ async function runOnce(options: DoctorOptions): Promise<DoctorReport> {
   const checks = selectChecks(options);
   const deep = Boolean(options.deep || options.check === 'deep');
   const keys = neededFacts(checks);
-  const facts = (await gatherFacts(keys, { ...options, deep })) as Facts;
+  const facts = (await gatherFacts(keys, { ...options, deep, ...(options.json ? {} : { announce: options.print }) })) as Facts;
   const results: CheckResult[] = checks.map((c) => runCheck(c, facts));
   const settingsEnv = (facts.settings?.scopes ?? []).map((s) => (s.doc?.env && typeof s.doc.env === 'object' ? (s.doc.env as Record<string, unknown>) : undefined));
   const mask = makeMasker(secretValues(options.env, ...settingsEnv));
