@@ -3,9 +3,9 @@
  * stopping and installing it under whichever manager keeps it alive — the
  * OS's own service manager, or our pidfile-managed background process.
  */
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { LocalServerConfig } from '../adapters/config-store.js';
 import { ensurePrivateDir, writeFileAtomic } from '../adapters/fs-atomic.js';
 import { parsePostgresUri, pgpassLine, uriWithoutPassword, withPsycopg2 } from '../core/backend-store.js';
@@ -31,7 +31,12 @@ export const SERVER_START_TIMEOUT_MS = 120_000;
  * delivery of whatever was spooled while it was down.
  */
 async function whenServing(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv, isAlive?: () => boolean): Promise<void> {
-  await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS, isAlive);
+  try {
+    await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS, isAlive);
+  } finally {
+    // Also when the server died on the way: it may have created the database by then.
+    protectServerFiles(dataRoot);
+  }
   await warmTracePath(serverUrl(server), env).catch(() => undefined);
   startDelivery(dataRoot, env);
 }
@@ -66,8 +71,15 @@ export function serverStore(dataRoot: string, server: Pick<LocalServerConfig, 'b
   return { uri: withPsycopg2(uriWithoutPassword(parsed.store)), environment: { PGPASSFILE: serverFiles(dataRoot).pgpass }, pgpass: line };
 }
 
-/** Write (or remove) the password file before the server starts. */
+/**
+ * Before the server starts: the database file in our data folder exists and
+ * is 0600 (SQLite keeps an existing file's mode, and MLflow creates its
+ * tables in an empty one), so it is never readable by others, even when the
+ * server fails right after creating it; and the password file is written (or
+ * removed).
+ */
 export function writeServerSecrets(dataRoot: string, server: Pick<LocalServerConfig, 'backendStoreUri'>): void {
+  if (server.backendStoreUri === sqliteUri(serverFiles(dataRoot).database)) createPrivateFile(serverFiles(dataRoot).database);
   const file = serverFiles(dataRoot).pgpass;
   const { pgpass } = serverStore(dataRoot, server);
   if (pgpass === undefined) {
@@ -84,6 +96,16 @@ export function writeServerSecrets(dataRoot: string, server: Pick<LocalServerCon
   if (current !== pgpass) writeFileAtomic(file, pgpass, 0o600);
   // libpq ignores a password file that group or others can read.
   chmodSync(file, 0o600);
+}
+
+/** Create `file` empty with mode 0600 unless it exists. */
+function createPrivateFile(file: string): void {
+  ensurePrivateDir(dirname(file));
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
 }
 
 export function sqliteUri(file: string): string {
@@ -172,7 +194,6 @@ export async function ensureServerRunning(
     const before = await manager.status(spec);
     if (!before.running) await manager.start(spec);
     await whenServing(dataRoot, server, env);
-    protectServerFiles(dataRoot);
     const after = await manager.status(spec);
     return { started: !before.running, pid: after.pid };
   }
@@ -188,7 +209,6 @@ export async function ensureServerRunning(
   }
   const record = await startBackground(serverSpec(dataRoot, server, env));
   await whenServing(dataRoot, server, env, alive(record.pid));
-  protectServerFiles(dataRoot);
   return { started: true, pid: record.pid };
 }
 
@@ -266,7 +286,6 @@ export async function installServer(
   const before = await manager.status(spec);
   await manager.install(spec);
   await whenServing(dataRoot, server, env);
-  protectServerFiles(dataRoot);
   const after = await manager.status(spec);
   if (server.manager === 'systemd') {
     const user = env.USER || env.LOGNAME || '';

@@ -178,6 +178,22 @@ describe('init with a local server', () => {
   });
 });
 
+describe('a server that fails to start', () => {
+  it('leaves its database 0600, never readable by others, and writes no settings', async () => {
+    const c = fresh();
+    const port = await freePort();
+    // MLflow creates its tables, then cannot bind this address (TEST-NET-1, on no interface here) and exits.
+    const run = await runCli(['init', '--yes', '--no-service', '--host', '192.0.2.1', '--project', c.project, '--port', String(port), '--mlflow', venvBin('mlflow')], c);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+    const db = path.join(c.data, 'mlflow.db');
+    expect(existsSync(db)).toBe(true);
+    expect(statSync(db).size).toBeGreaterThan(0);
+    expect(statSync(db).mode & 0o777).toBe(0o600);
+    expect(statSync(c.data).mode & 0o777).toBe(0o700);
+    expect(existsSync(c.file)).toBe(false);
+  });
+});
+
 describe('init against a server the user already runs', () => {
   it('replaces MLflow’s own hook, rescues a JSONC file, and keeps a backup', async () => {
     const c = fresh(`{
