@@ -5,7 +5,7 @@
  * (see adapters/pending.ts). `bytes` bounds the transcripts to their size
  * when the hook ran, so a later turn never leaks into this one.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { hasLastMessage, traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
@@ -38,6 +38,18 @@ function currentUser(env: NodeJS.ProcessEnv): string {
   }
 }
 
+/**
+ * Only a regular file is read: reading a FIFO blocks for ever, and a device
+ * such as /dev/zero never ends.
+ */
+function fileKind(file: string): 'file' | 'missing' | 'other' {
+  try {
+    return statSync(file).isFile() ? 'file' : 'other';
+  } catch {
+    return 'missing';
+  }
+}
+
 /** Where a subagent's own transcript is, when the hook input does not say. */
 export function subagentTranscriptPath(input: HookInput): string | undefined {
   if (input.agent_transcript_path) return input.agent_transcript_path;
@@ -52,12 +64,14 @@ async function traceSource(input: HookInput, env: NodeJS.ProcessEnv, bytes: Tran
   const isSubagent = input.hook_event_name === 'SubagentStop' && !!input.agent_id;
   const file = isSubagent ? subagentTranscriptPath(input) : input.transcript_path;
   if (!file) return 'hook input has no transcript path';
-  if (!existsSync(file)) return `transcript not found: ${file}`;
+  const kind = fileKind(file);
+  if (kind === 'missing') return `transcript not found: ${file}`;
+  if (kind === 'other') return `transcript is not a regular file (a FIFO, a device or a folder), so it is not read: ${file}`;
 
   const context: TraceContext = { sessionId, cwd: input.cwd, user: currentUser(env), host: hostname() };
   if (isSubagent && input.agent_id) {
     context.agent = { id: input.agent_id, type: input.agent_type };
-    if (input.transcript_path && existsSync(input.transcript_path)) {
+    if (input.transcript_path && fileKind(input.transcript_path) === 'file') {
       const parent = await readTranscript(input.transcript_path, new TurnBuilder(), bytes.parent);
       const key = parent.builder.currentTurnKey();
       if (key) context.agent.parentTraceId = mlflowTraceId(traceIdFor(sessionId, key));

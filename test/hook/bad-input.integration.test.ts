@@ -3,7 +3,8 @@
  * stdout, writes one log line, and spools what can still be delivered. What
  * goes wrong in delivery is logged by the delivery process the hook starts.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -107,7 +108,7 @@ describe('bad input', () => {
       mkdirSync(path.join(dir, 'dir.jsonl'));
       const { stdin } = sampleStopInput(dir, { transcript_path: path.join(dir, 'dir.jsonl') });
       await expectQuietExit(stdin, env(data));
-      expect(logLines(data)[0]).toMatch(/error transcript unreadable: .*EISDIR/);
+      expect(logLines(data)[0]).toMatch(/error transcript is not a regular file \(a FIFO, a device or a folder\), so it is not read: .*dir\.jsonl/);
       return;
     }
     const { dir, data } = caseDir();
@@ -115,6 +116,24 @@ describe('bad input', () => {
     chmodSync(transcript, 0o000);
     await expectQuietExit(stdin, env(data));
     expect(logLines(data)[0]).toMatch(/error transcript unreadable: .*EACCES/);
+  });
+
+  it.each([
+    ['a FIFO, which would block a reader for ever', (dir: string) => {
+      const fifo = path.join(dir, 'fifo.jsonl');
+      execFileSync('mkfifo', [fifo]);
+      return fifo;
+    }],
+    ['/dev/zero, which never ends', () => '/dev/zero'],
+  ])('a transcript path that is %s: not read; the hook exits at once and leaves nothing behind', async (_label, make) => {
+    const { dir, data } = caseDir();
+    const { stdin } = sampleStopInput(dir, { transcript_path: make(dir) });
+    const result = await expectQuietExit(stdin, env(data));
+    expect(result.stderr).toBe('');
+    expect(logLines(data)).toEqual([expect.stringMatching(/error transcript is not a regular file \(a FIFO, a device or a folder\), so it is not read: /)]);
+    expect(spooled(data)).toEqual([]);
+    expect(existsSync(path.join(data, 'spool', 'pending')) ? readdirSync(path.join(data, 'spool', 'pending')) : []).toEqual([]);
+    expect(deliveryProcesses(data)).toEqual([]);
   });
 
   it('garbage lines are skipped and the turn is still traced', async () => {
