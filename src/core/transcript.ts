@@ -145,17 +145,24 @@ export function cutText(text: string, max: number): string {
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
-/** Cap every string inside a JSON value, so one huge tool result cannot blow memory. */
-export function capStrings(value: unknown, max = MAX_FIELD_CHARS): unknown {
+/** Deepest nesting kept in a traced value; deeper parts are cut (walking them would overflow the stack). */
+export const MAX_NESTING = 64;
+
+/**
+ * Cap every string inside a JSON value, so one huge tool result cannot blow
+ * memory, and cut what is nested deeper than MAX_NESTING levels.
+ */
+export function capStrings(value: unknown, max = MAX_FIELD_CHARS, depth = 0): unknown {
   if (typeof value === 'string') {
     if (value.length <= max) return value;
     const kept = cutText(value, max);
     return `${kept}… [truncated ${value.length - kept.length} characters]`;
   }
-  if (Array.isArray(value)) return value.map((v) => capStrings(v, max));
+  if ((Array.isArray(value) || isBlock(value)) && depth >= MAX_NESTING) return `[cut: nested more than ${MAX_NESTING} levels deep]`;
+  if (Array.isArray(value)) return value.map((v) => capStrings(v, max, depth + 1));
   if (isBlock(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = capStrings(v, max);
+    for (const [k, v] of Object.entries(value)) out[k] = capStrings(v, max, depth + 1);
     return out;
   }
   return value;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   capStrings,
+  MAX_NESTING,
   isUserPrompt,
   MAX_FIELD_CHARS,
   traceFromRows,
@@ -633,6 +634,22 @@ describe('edge cases', () => {
     // Short strings are untouched, custom caps apply.
     expect(capStrings('short')).toBe('short');
     expect(capStrings('abcdef', 3)).toBe('abc… [truncated 3 characters]');
+  });
+
+  it('capStrings cuts what is nested deeper than MAX_NESTING levels (200,000 levels would overflow the stack)', () => {
+    const deep = JSON.parse(`${'['.repeat(200_000)}"x"${']'.repeat(200_000)}`);
+    const capped = capStrings({ content: deep });
+    expect(() => JSON.stringify(capped)).not.toThrow();
+    let level: unknown = (capped as { content: unknown }).content;
+    let depth = 1;
+    while (Array.isArray(level)) {
+      level = level[0];
+      depth += 1;
+    }
+    expect(depth).toBe(MAX_NESTING);
+    expect(level).toBe(`[cut: nested more than ${MAX_NESTING} levels deep]`);
+    // Shallow values are kept whole.
+    expect(capStrings({ a: [[[1, 'b']]] })).toEqual({ a: [[[1, 'b']]] });
   });
 
   it('caps a huge prompt and a huge tool result in the trace', () => {
