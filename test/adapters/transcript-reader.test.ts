@@ -7,7 +7,7 @@
  * not build), so that its max RSS is the reader's alone.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -165,6 +165,30 @@ describe('a 100 MB transcript', () => {
     expect(result.spans).toBe(generated.lastTurn.spans);
     expect(result.names.filter((n) => n === 'llm')).toHaveLength(generated.lastTurn.llmCalls);
     expect(result.names.filter((n) => n.startsWith('tool_'))).toHaveLength(generated.lastTurn.toolCalls);
+    expect(result.maxRssMB).toBeLessThan(150);
+  });
+
+  it('skips a 300 MB single line without holding it: the rows around it are read, in bounded memory', async () => {
+    const file = path.join(tmp.path, 'one-huge-line.jsonl');
+    const fd = openSync(file, 'w');
+    writeSync(fd, prompt('before the huge line', '2026-01-01T00:00:00.000Z') + '\n');
+    writeSync(fd, '{"type":"user","message":{"role":"user","content":"');
+    const block = Buffer.alloc(16 * 1024 * 1024, 'z');
+    for (let i = 0; i < 300 / 16; i++) writeSync(fd, block);
+    writeSync(fd, '"}}\n');
+    writeSync(fd, answer('m1', 'after the huge line', '2026-01-01T00:00:01.000Z') + '\n');
+    closeSync(fd);
+    expect(statSync(file).size).toBeGreaterThan(300 * 1000 * 1000);
+    const script = `
+      import { readTranscript } from ${JSON.stringify(pathToFileURL(distReader).href)};
+      const { builder, rows, badLines } = await readTranscript(process.env.TRANSCRIPT);
+      const trace = builder.build({ sessionId: 's' });
+      process.stdout.write(JSON.stringify({ rows, badLines, response: trace.spans[0].outputs.response, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TRANSCRIPT: file } });
+    const result = JSON.parse(stdout) as { rows: number; badLines: number; response: string; maxRssMB: number };
+    console.log(`300 MB single line: max RSS ${result.maxRssMB.toFixed(1)} MB`);
+    expect(result).toMatchObject({ rows: 2, badLines: 1, response: 'after the huge line' });
     expect(result.maxRssMB).toBeLessThan(150);
   });
 });
