@@ -7,7 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { loadConfig, saveConfig, type StoredConfig } from '../adapters/config-store.js';
 import { defaultContext } from '../adapters/service/common.js';
 import { removeCleanupSchedule } from '../adapters/service/schedule-managers.js';
-import { deleteSettingsFile, loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
+import { deleteSettingsFile, loadSettings, saveSettings, SettingsError, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
 import { countOurHooks, removeTracing, type PreviousState } from '../core/settings.js';
 import { SCOPES, settingsPath } from '../core/scopes.js';
@@ -45,10 +45,19 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
   const config = loadConfig(files.config);
   const plan: string[] = [];
   const work: Array<() => Promise<void>> = [];
+  // A file that does not parse is left as it is (and its install record kept): the rest is uninstalled.
+  const unreadable: SettingsError[] = [];
 
   for (const target of targets(config, options.project, options.home)) {
     if (!existsSync(target.file)) continue;
-    const loaded = loadSettings(target.file);
+    let loaded;
+    try {
+      loaded = loadSettings(target.file);
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      unreadable.push(error);
+      continue;
+    }
     const recorded = target.previous !== undefined;
     if (countOurHooks(loaded.doc) === 0 && !recorded) continue;
     plan.push(`Remove claude-mlflow's hooks and MLFLOW_* settings from ${target.file}`);
@@ -82,9 +91,10 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
   if (options.purge) plan.push(`Delete ${options.dataRoot}: the database, traces, venv, logs and spool`);
   else if (existsSync(options.dataRoot)) plan.push(`Keep ${options.dataRoot} (the database and its traces); --purge deletes it`);
 
-  if (plan.length === 0) {
-    options.print('claude-mlflow is not installed here: nothing to remove.');
-    return EXIT.ok;
+  for (const error of unreadable) plan.push(`Leave ${error.file} as it is: it does not parse (${error.message})`);
+  if (plan.length === unreadable.length) {
+    options.print(unreadable.length ? `Nothing to remove that can be read; ${unreadable.map((e) => e.message).join('; ')}` : 'claude-mlflow is not installed here: nothing to remove.');
+    return unreadable.length ? EXIT.failure : EXIT.ok;
   }
   for (const line of plan) options.print(`${options.dryRun ? 'Would: ' : '- '}${line}`);
   if (options.dryRun) return EXIT.ok;
@@ -99,8 +109,14 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
   if (options.purge) {
     rmSync(options.dataRoot, { recursive: true, force: true });
   } else if (existsSync(files.config)) {
-    const { installs: _installs, server: _server, cleanupSchedule: _schedule, ...rest } = config;
-    saveConfig(files.config, rest);
+    const { installs, server: _server, cleanupSchedule: _schedule, ...rest } = config;
+    const kept = (installs ?? []).filter((i) => unreadable.some((e) => e.file === i.file));
+    saveConfig(files.config, kept.length ? { ...rest, installs: kept } : rest);
+  }
+  if (unreadable.length > 0) {
+    for (const error of unreadable) options.print(`Could not read ${error.message}; it was left as it is. Fix it, then run \`claude-mlflow uninstall\` again for it.`);
+    options.print('claude-mlflow is uninstalled, except from the file(s) above.');
+    return EXIT.failure;
   }
   options.print('claude-mlflow is uninstalled.');
   return EXIT.ok;

@@ -250,6 +250,22 @@ describe('init against a server the user already runs', () => {
     expect(JSON.parse(readFileSync(c.file, 'utf8')).env.MLFLOW_CLAUDE_TRACING_ENABLED).toBe('true');
   });
 
+  it('uninstall of a project goes through when an unrelated user settings file does not parse, and names that file', async () => {
+    const original = '{\n  "model": "sonnet"\n}\n';
+    const c = fresh(original);
+    expect((await runCli(['init', '--yes', '--project', c.project, '--tracking-uri', remote.url], c)).exitCode).toBe(0);
+    const userFile = path.join(c.home, '.claude', 'settings.json');
+    const broken = '{\n  "theme": "dark",\n  "oops": \n}\n';
+    mkdirSync(path.dirname(userFile), { recursive: true });
+    writeFileSync(userFile, broken);
+    const run = await runCli(['uninstall', '--project', c.project], c);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+    expect(readFileSync(c.file, 'utf8')).toBe(original);
+    expect(readFileSync(userFile, 'utf8')).toBe(broken);
+    expect(run.stdout).toMatch(new RegExp(`Could not read ${userFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:1: .*left as it is`));
+    expect(existsSync(path.join(c.data, 'runtime'))).toBe(false);
+  });
+
   it('uninstall removes a settings file that init created, and --purge asks first', async () => {
     const c = fresh();
     expect((await runCli(['init', '--yes', '--project', c.project, '--tracking-uri', remote.url], c)).exitCode).toBe(0);
