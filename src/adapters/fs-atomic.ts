@@ -1,5 +1,5 @@
 /** Atomic file writes: a temp file beside the target, fsync, then rename. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Create a private folder (0700) and its parents. */
@@ -15,11 +15,13 @@ export function tempPathFor(target: string): string {
  * Write `data` to `target` so that a reader (or a crash) sees either the old
  * file or the new one, never a torn one.
  */
-export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o600): void {
+export function writeFileAtomic(target: string, data: string | Uint8Array | Iterable<string>, mode = 0o600): void {
   const temp = tempPathFor(target);
   const fd = openSync(temp, 'wx', mode);
   try {
-    writeFileSync(fd, data);
+    // Pieces are written one by one: a large file is never one string in memory.
+    if (typeof data === 'string' || data instanceof Uint8Array) writeFileSync(fd, data);
+    else for (const piece of data) writeSync(fd, piece);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);

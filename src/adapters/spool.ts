@@ -57,11 +57,22 @@ export function spoolTrace(
   const stamp = String(now.getTime()).padStart(15, '0');
   const existing = listSpoolFiles(dir).find((f) => f.endsWith(`-${trace.traceId}${SUFFIX}`));
   const file = existing ?? join(dir, `${stamp}-${trace.traceId}${SUFFIX}`);
-  writeFileAtomic(file, JSON.stringify(record), 0o600);
+  writeFileAtomic(file, recordJson(record), 0o600);
   const all = listSpoolFiles(dir);
   const evicted = all.length > max ? all.filter((f) => f !== file).slice(0, all.length - max) : [];
   for (const old of evicted) rmSync(old, { force: true });
   return { file, evicted };
+}
+
+/** The record's JSON text in pieces, a span at a time: a large trace is never one string in memory. */
+function* recordJson(record: SpoolRecord): Generator<string> {
+  const { version, spooledAt, target, trace } = record;
+  const { spans, ...rest } = trace;
+  // `spans` is the last key of `trace`, the last key of the record: the text ends with `[]}}`.
+  const shell = JSON.stringify({ version, spooledAt, target, trace: { ...rest, spans: [] } });
+  yield shell.slice(0, -3);
+  for (const [index, span] of spans.entries()) yield `${index ? ',' : ''}${JSON.stringify(span)}`;
+  yield shell.slice(-3);
 }
 
 /** The trace id in a spool file's name. */

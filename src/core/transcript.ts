@@ -187,11 +187,6 @@ export function isUserPrompt(row: TranscriptRow, previous?: TranscriptRow): bool
   return true;
 }
 
-function hasText(content: unknown): boolean {
-  if (typeof content === 'string') return content.trim() !== '';
-  return blocksOf(content).some((b) => b.type === 'text');
-}
-
 export function usageOf(usage: Record<string, unknown> | undefined): TokenUsage | undefined {
   if (!usage) return undefined;
   const num = (k: string): number | undefined => (typeof usage[k] === 'number' ? (usage[k] as number) : undefined);
@@ -241,7 +236,7 @@ export class TurnBuilder {
   private turn: Turn | undefined;
   private previous: TranscriptRow | undefined;
   private lastTimestampMs: number | undefined;
-  /** Messages since the last assistant row with text: the next LLM call's input. */
+  /** Messages since the last model call: the next LLM call's input. */
   private pendingMessages: unknown[] = [];
   /** The last queued (`enqueue`) prompt, which the user row that follows repeats. */
   private queuedPrompt: { role: string; content: unknown } | undefined;
@@ -330,10 +325,17 @@ export class TurnBuilder {
     }
   }
 
-  /** MLflow's `_get_input_messages`, kept incrementally. */
+  /**
+   * The next LLM call's input: the messages new since the last call (the
+   * prompt, then the tool results it gets back). MLflow's `_get_input_messages`
+   * repeats everything since the last assistant text instead, which makes a
+   * turn of N tool calls cost N² (each call's input repeats every earlier
+   * result); the earlier messages are in the earlier calls' spans.
+   */
   private trackInputMessages(row: TranscriptRow): void {
     const msg = row.message;
-    if (row.type === 'assistant' && hasText(msg?.content)) {
+    if (row.type === 'assistant') {
+      // The call this row belongs to took the pending messages as its input.
       this.pendingMessages = [];
       return;
     }

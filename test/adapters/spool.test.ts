@@ -46,6 +46,18 @@ afterEach(async () => {
 });
 
 describe('spoolTrace', () => {
+  it('writes the record a span at a time, and it reads back exactly (no spans, several, values with brackets)', () => {
+    const none = { ...trace(id(7)), spans: [] };
+    const several = trace(id(8), 'prompt with [] and ]}} in it');
+    several.metadata['odd'] = '[]}}';
+    several.spans.push({ ...several.spans[0]!, spanId: 'fedcba9876543210', parentSpanId: '0123456789abcdef', name: 'llm', inputs: { messages: [[], {}] } });
+    for (const t of [none, several]) {
+      const { file } = spoolTrace(dir, target, t, new Date(5_000));
+      const record = JSON.parse(readFileSync(file, 'utf8'));
+      expect(record).toEqual({ version: 1, spooledAt: new Date(5_000).toISOString(), target, trace: t });
+    }
+  });
+
   it('writes a 0600 file in a 0700 folder it creates', () => {
     const file = spoolTrace(dir, target, trace(id(1))).file;
     expect(path.dirname(file)).toBe(dir);
