@@ -5,15 +5,13 @@
  * stored at about twice the turn's size (each result is in its tool span and
  * in the next call's input).
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopDelivery } from '../helpers/delivery.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
-import { runHookProcess } from '../helpers/run-hook-process.js';
+import { runHookMeasured } from '../helpers/run-hook-process.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
-import { distHook } from '../helpers/venv.js';
 import { readSpool } from '../../src/adapters/spool.js';
 
 let tmp: TempDir;
@@ -47,17 +45,12 @@ describe('a turn with 1,000 tool calls of 10 KB', () => {
     const transcript = path.join(tmp.path, 'long.jsonl');
     longTurn(transcript);
     const data = path.join(tmp.path, 'data');
-    const rssFile = path.join(tmp.path, 'rss');
-    // Measure the hook process itself: its peak RSS, written as it exits.
-    const measure = path.join(tmp.path, 'measure.mjs');
-    writeFileSync(measure, "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.RSS_FILE, String(process.resourceUsage().maxRSS)));\n");
     const stdin = JSON.stringify({ session_id: 'long-turn', transcript_path: transcript, cwd: '/p', hook_event_name: 'Stop', last_assistant_message: 'done reading' });
-    const env = makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: 'http://127.0.0.1:9' }, { RSS_FILE: rssFile, NODE_OPTIONS: `--import=${pathToFileURL(measure).href}` });
-    const result = await runHookProcess(stdin, env, distHook);
+    const result = await runHookMeasured(stdin, makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: 'http://127.0.0.1:9' }), tmp.path);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('');
     expect(result.wallMs).toBeLessThan(2000);
-    const peakMb = Number(readFileSync(rssFile, 'utf8')) / 1024;
+    const peakMb = result.peakRssMb;
 
     const [entry] = readSpool(path.join(data, 'spool')).entries;
     const stored = statSync(entry!.file).size;
