@@ -180,6 +180,38 @@ function removeEmptyDirs(from: string, upTo: string | undefined): void {
   }
 }
 
+/**
+ * Run `fn` while holding `lock`, waiting up to `timeoutMs` (with small
+ * random pauses) for a live holder to let go; `onWait` is told once when it
+ * has to wait. The lock is refreshed while `fn` runs, so a long `fn` (an
+ * install) keeps it however long it takes.
+ */
+export async function withLock<T>(
+  lock: string,
+  options: LockOptions & { timeoutMs: number; onWait?: (holder: number | undefined) => void },
+  fn: () => Promise<T> | T,
+): Promise<T> {
+  const deadline = Date.now() + options.timeoutMs;
+  let mine = tryLock(lock, options);
+  if (mine === undefined) options.onWait?.(lockHolder(lock, options));
+  while (mine === undefined) {
+    if (Date.now() >= deadline) {
+      throw new CliError(`timed out after ${options.timeoutMs} ms waiting for the lock ${lock}; if no other claude-mlflow is running, delete that file`);
+    }
+    await sleep(5 + Math.random() * 25);
+    mine = tryLock(lock, options);
+  }
+  const held = mine;
+  const heartbeat = setInterval(() => held.refresh(), Math.max(1_000, options.staleMs / 4));
+  heartbeat.unref();
+  try {
+    return await fn();
+  } finally {
+    clearInterval(heartbeat);
+    held.release();
+  }
+}
+
 /** A settings edit takes milliseconds: a lock older than this is broken even when its process still runs. */
 const SETTINGS_STALE_LOCK_MS = 30_000;
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
@@ -204,21 +236,9 @@ export async function withFileLock<T>(
   } catch (error) {
     throw new CliError(`cannot create ${parent}: ${(error as Error).message}`);
   }
-  const deadline = Date.now() + timeoutMs;
-  const staleness = { staleMs: SETTINGS_STALE_LOCK_MS };
-  let mine = tryLock(lock, staleness);
-  while (mine === undefined) {
-    if (Date.now() >= deadline) {
-      removeEmptyDirs(parent, createdDir);
-      throw new CliError(`timed out after ${timeoutMs} ms waiting for the lock ${lock}; if no other claude-mlflow is running, delete that file`);
-    }
-    await sleep(5 + Math.random() * 25);
-    mine = tryLock(lock, staleness);
-  }
   try {
-    return await fn();
+    return await withLock(lock, { staleMs: SETTINGS_STALE_LOCK_MS, timeoutMs }, fn);
   } finally {
-    mine.release();
     removeEmptyDirs(parent, createdDir);
   }
 }

@@ -5,11 +5,13 @@
  * its version and to create the venv.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { delimiter, isAbsolute, join, resolve, sep } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { execa } from 'execa';
 import semver from 'semver';
 import { CliError, EXIT } from '../errors.js';
 import { isExecutableFile } from './executable.js';
+import { withLock } from './file-lock.js';
+import { ensurePrivateDir } from './fs-atomic.js';
 import { venvBins } from './venv-paths.js';
 
 /** The oldest MLflow that ingests OTLP traces at /v1/traces. */
@@ -203,13 +205,29 @@ export async function reusableVenv(
   return good ? { ...venvBins(venvDir), version: probe.mlflow, reused: true, tool: venvTool(venvDir) } : undefined;
 }
 
-export async function ensureMlflowVenv(options: {
+export interface MlflowVenvOptions {
   venvDir: string;
   python: PythonInfo;
   mlflowVersion?: string;
   onLine?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
-}): Promise<VenvResult> {
+}
+
+/** An install of MLflow takes seconds to a minute; one holder at a time, the others wait and then reuse it. */
+const VENV_LOCK = { staleMs: 60_000, timeoutMs: 30 * 60_000 };
+
+/**
+ * One process at a time per venv (twenty `init`s at once would otherwise
+ * install into one folder together): the others wait, then find it made.
+ */
+export async function ensureMlflowVenv(options: MlflowVenvOptions): Promise<VenvResult> {
+  ensurePrivateDir(dirname(options.venvDir));
+  const onWait = (holder: number | undefined): void =>
+    options.onLine?.(`Another claude-mlflow${holder ? ` (PID ${holder})` : ''} is installing MLflow into ${options.venvDir}: waiting for it.`);
+  return withLock(`${options.venvDir}.lock`, { ...VENV_LOCK, onWait }, () => ensureMlflowVenvUnlocked(options));
+}
+
+async function ensureMlflowVenvUnlocked(options: MlflowVenvOptions): Promise<VenvResult> {
   const { venvDir, python, mlflowVersion: wanted, onLine } = options;
   const env = options.env ?? process.env;
   if (wanted !== undefined && !/^\d[0-9A-Za-z.+!-]*$/.test(wanted)) {

@@ -5,6 +5,8 @@
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   checkMlflowExecutable,
@@ -15,7 +17,7 @@ import {
 } from '../../src/adapters/python.js';
 import { CliError } from '../../src/errors.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
-import { testVenv, venvBin } from '../helpers/venv.js';
+import { repoRoot, testVenv, venvBin } from '../helpers/venv.js';
 
 let tmp: TempDir;
 beforeEach(async () => {
@@ -169,5 +171,24 @@ describe('ensureMlflowVenv', () => {
     const again = await ensureMlflowVenv({ venvDir, python, mlflowVersion: '3.12.0' });
     console.log(`reuse check: ${Math.round(performance.now() - t1)} ms`);
     expect(again).toEqual({ ...fresh, reused: true });
+  }, 900_000);
+
+  it('three processes at once on one fresh venv: one installs, the others wait for it and reuse it', async () => {
+    const venvDir = path.join(tmp.path, 'shared', 'venv');
+    const script = `
+      import { ensureMlflowVenv, findPython } from ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist', 'adapters', 'python.js')).href)};
+      const lines = [];
+      const result = await ensureMlflowVenv({ venvDir: process.env.VENV, python: await findPython(), mlflowVersion: '3.12.0', onLine: (l) => lines.push(l) });
+      process.stdout.write(JSON.stringify({ ...result, waited: lines.some((l) => l.includes('is installing MLflow into')) }));
+    `;
+    const runs = await Promise.all(
+      [0, 1, 2].map(() => execa(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, VENV: venvDir }, timeout: 900_000 })),
+    );
+    const results = runs.map((r) => JSON.parse(String(r.stdout)) as { version: string; reused: boolean; waited: boolean });
+    expect(results.map((r) => r.version)).toEqual(['3.12.0', '3.12.0', '3.12.0']);
+    expect(results.filter((r) => !r.reused)).toHaveLength(1);
+    expect(results.filter((r) => r.reused && r.waited)).toHaveLength(2);
+    expect(await mlflowVersion(path.join(venvDir, 'bin', 'mlflow'))).toBe('3.12.0');
+    expect(existsSync(`${venvDir}.lock`)).toBe(false);
   }, 900_000);
 });
