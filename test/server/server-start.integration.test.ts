@@ -1,0 +1,54 @@
+/**
+ * One server per data folder: `server start` run five times at once on a
+ * stopped server starts exactly one, and every run says it is up.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { venvBin } from '../helpers/venv.js';
+
+let tmp: TempDir;
+let c: { home: string; data: string; cwd: string };
+beforeAll(async () => {
+  tmp = await makeTempDir();
+  c = { home: path.join(tmp.path, 'home'), data: path.join(tmp.path, 'data'), cwd: path.join(tmp.path, 'app') };
+  for (const dir of [c.home, path.join(c.cwd, '.claude')]) (await import('node:fs')).mkdirSync(dir, { recursive: true });
+});
+afterAll(async () => {
+  await runCli(['server', 'stop'], c);
+  await tmp?.cleanup();
+});
+
+/** Our MLflow server processes on this data folder's database (the `mlflow server` parent, not its workers). */
+function serversOn(database: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+        return cmdline.includes('server') && cmdline.some((a) => a.endsWith('/mlflow')) && cmdline.includes(`sqlite:///${database}`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe('server start, five at once', () => {
+  it('starts one server on a stopped data folder', async () => {
+    const init = await runCli(['init', '--yes', '--no-service', '--port', String(await freePort()), '--mlflow', venvBin('mlflow'), '--project', c.cwd], c);
+    expect(init.exitCode, init.stderr + init.stdout).toBe(0);
+    expect((await runCli(['server', 'stop'], c)).exitCode).toBe(0);
+    const database = path.join(c.data, 'mlflow.db');
+    expect(serversOn(database)).toEqual([]);
+
+    const runs = await Promise.all(Array.from({ length: 5 }, () => runCli(['server', 'start'], c)));
+    for (const r of runs) expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect(serversOn(database)).toHaveLength(1);
+    const pid = JSON.parse(readFileSync(path.join(c.data, 'server.pid'), 'utf8')).pid as number;
+    expect(serversOn(database)).toEqual([pid]);
+  });
+});
