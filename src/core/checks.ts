@@ -1172,10 +1172,17 @@ const tracingEnabledCheck: Check = {
 const SECRET_ENV_KEY = /(?:^|_)(?:TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|ACCESS_KEY|PRIVATE_KEY)(?:_|$)/i;
 
 /** The env keys of a settings document that hold a non-empty secret-looking value. */
+/** A URL with a password in it: `scheme://user:password@host`. */
+const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i;
+
+/** Keys whose name says secret (and that have a value), or whose value is a URL with a password. */
 export function secretEnvKeys(doc: Record<string, unknown> | undefined): string[] {
   if (!doc || !isObject(doc.env)) return [];
   return Object.entries(doc.env)
-    .filter(([key, value]) => SECRET_ENV_KEY.test(key) && value !== null && value !== undefined && String(value).trim() !== '')
+    .filter(([key, value]) => {
+      const text = value === null || value === undefined ? '' : String(value);
+      return (SECRET_ENV_KEY.test(key) && text.trim() !== '') || URL_WITH_PASSWORD.test(text);
+    })
     .map(([key]) => key);
 }
 

@@ -198,6 +198,17 @@ describe('settings-secrets, pure', () => {
       }),
     ).toEqual(['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_PASSWORD', 'DATABRICKS_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'ANTHROPIC_API_KEY']);
     expect(secretEnvKeys({ environment: { MLFLOW_TRACKING_TOKEN: 'a' } })).toEqual([]);
+    // A password inside a URL counts, whatever the key's name; a user name alone does not.
+    expect(
+      secretEnvKeys({
+        env: {
+          MLFLOW_TRACKING_URI: 'http://alice:S3cretPW@mlflow.example.com:5000',
+          DATABASE_URL: 'postgresql://app:pw@db/app',
+          PLAIN_URI: 'http://alice@mlflow.example.com',
+          PORT_ONLY: 'http://mlflow.example.com:5000/path',
+        },
+      }),
+    ).toEqual(['MLFLOW_TRACKING_URI', 'DATABASE_URL']);
     expect(secretEnvKeys(undefined)).toEqual([]);
   });
 
