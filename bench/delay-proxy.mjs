@@ -3,6 +3,7 @@
 // connection wait one more round trip (the TCP handshake a real remote server
 // costs, which loopback does not). Used where `tc netem` is not available.
 import net from 'node:net';
+import { listenOnLoopback } from './lib.mjs';
 
 /**
  * A pipe that delivers every chunk `delayMs` after it arrived, the first one
@@ -45,15 +46,5 @@ export function startDelayProxy(target, rttMs) {
     delayedPipe(client, upstream, rttMs / 2, rttMs);
     delayedPipe(upstream, client, rttMs / 2, 0);
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        close: () => {
-          for (const s of sockets) s.destroy();
-          server.close();
-        },
-      }),
-    ),
-  );
+  return listenOnLoopback(server, sockets);
 }

@@ -29,7 +29,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { startDelayProxy } from './delay-proxy.mjs';
 import { generateTranscript } from './gen-transcript.mjs';
-import { fmt, freePort, median, repoRoot, startServer, tempDir, timeRunAsync, venvBin } from './lib.mjs';
+import { fmt, freePort, listenOnLoopback, median, repoRoot, startServer, tempDir, timeRunAsync, venvBin } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -240,17 +240,7 @@ function startHangingServer() {
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        close: () => {
-          for (const s of sockets) s.destroy();
-          server.close();
-        },
-      }),
-    ),
-  );
+  return listenOnLoopback(server, sockets);
 }
 
 /** Wait, bounded, until nothing accepts connections on the port any more. */

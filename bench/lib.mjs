@@ -110,3 +110,18 @@ export function median(values) {
 export function fmt(ms) {
   return `${ms.toFixed(0)} ms`;
 }
+
+/** Listen on a free loopback port; `close` ends every connection in `sockets` and the server. */
+export function listenOnLoopback(server, sockets) {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        close: () => {
+          for (const s of sockets) s.destroy();
+          server.close();
+        },
+      }),
+    ),
+  );
+}
