@@ -77,8 +77,15 @@ export function writeTurnAhead(stdin: string, env: NodeJS.ProcessEnv, dataRoot: 
   const settings = resolveHookSettings(env, readConfig(files.config));
   const input = parseInput(stdin);
   if (!settings.enabled || typeof input === 'string' || input.hook_event_name === 'SessionEnd') return undefined;
-  const target: SpoolTarget = { trackingUri: settings.trackingUri, experiment: settings.experiment };
-  return writePending(files.spool, { version: 1, input: input as Record<string, unknown>, target, ...(env.USER ? { user: env.USER } : {}), bytes: transcriptBytes(input) });
+  return writeInputAhead(files.spool, input, targetOf(settings), env);
+}
+
+function targetOf(settings: { trackingUri: string; experiment: SpoolTarget['experiment'] }): SpoolTarget {
+  return { trackingUri: settings.trackingUri, experiment: settings.experiment };
+}
+
+function writeInputAhead(spoolDir: string, input: HookInput, target: SpoolTarget, env: NodeJS.ProcessEnv): string {
+  return writePending(spoolDir, { version: 1, input: input as Record<string, unknown>, target, ...(env.USER ? { user: env.USER } : {}), bytes: transcriptBytes(input) });
 }
 
 export async function runHook(options: HookRunOptions, progress: HookProgress = {}): Promise<HookOutcome> {
@@ -100,9 +107,9 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
 
   // Write the input ahead: if this process is stopped before the trace is in
   // the spool, the delivery process builds the turn from it instead.
-  const target: SpoolTarget = { trackingUri: settings.trackingUri, experiment: settings.experiment };
+  const target = targetOf(settings);
   try {
-    progress.pending = writeTurnAhead(options.stdin, options.env, options.dataRoot);
+    progress.pending = writeInputAhead(files.spool, input, target, options.env);
   } catch (error) {
     log('warn', `could not write the hook input ahead: ${(error as Error).message}`);
   }
