@@ -3,7 +3,7 @@
  * stopping and installing it under whichever manager keeps it alive — the
  * OS's own service manager, or our pidfile-managed background process.
  */
-import { chmodSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { LocalServerConfig } from '../adapters/config-store.js';
@@ -18,12 +18,29 @@ import {
 } from '../adapters/service/background.js';
 import { defaultContext, serviceSpecFor } from '../adapters/service/common.js';
 import { chooseManager, createManager } from '../adapters/service/detect.js';
+import { withLock } from '../adapters/file-lock.js';
 import { warmTracePath } from '../adapters/server-warmup.js';
 import { startDelivery } from '../services/delivery/launch.js';
 import { ensureLinger } from '../adapters/service/systemd.js';
 import type { ServiceManager, ServiceSpec } from '../adapters/service/types.js';
 
 export const SERVER_START_TIMEOUT_MS = 120_000;
+
+/** A start, stop or restart that waits longer than this for another one on the same data folder gives up. */
+const SERVER_LOCK = { staleMs: 60_000, timeoutMs: SERVER_START_TIMEOUT_MS + 60_000 };
+
+/**
+ * One start, stop or restart at a time per data folder, across processes:
+ * five `server start`s at once otherwise start five servers on one database,
+ * and the last pidfile written may name one that loses the port. The lock is
+ * refreshed while held, however long a start takes.
+ */
+function underServerLock<T>(dataRoot: string, fn: () => Promise<T>, options: { starts: boolean }): Promise<T> {
+  if (options.starts) ensurePrivateDir(dataRoot);
+  // Stopping a server whose data folder is gone: nothing to share it with, and nothing to create.
+  else if (!existsSync(dataRoot)) return fn();
+  return withLock(serverFiles(dataRoot).lock, SERVER_LOCK, fn);
+}
 
 /**
  * The server answers /health: warm its trace path (so that the next hook's
@@ -47,6 +64,8 @@ export function serverFiles(dataRoot: string) {
     artifacts: join(dataRoot, 'artifacts'),
     log: join(dataRoot, 'logs', 'server.log'),
     pidFile: join(dataRoot, 'server.pid'),
+    /** Held while the server is started, stopped or restarted. */
+    lock: join(dataRoot, 'server.lock'),
     /** libpq password file for a PostgreSQL backend store: the server's PGPASSFILE (0600). */
     pgpass: join(dataRoot, 'pgpass'),
   };
@@ -183,11 +202,15 @@ function sameStore(command: string[] | undefined, uri: string): boolean {
 }
 
 /** Start the server unless it is already running; wait for /health either way. */
-export async function ensureServerRunning(
+export function ensureServerRunning(
   dataRoot: string,
   server: LocalServerConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ started: boolean; pid?: number }> {
+  return underServerLock(dataRoot, () => ensureRunning(dataRoot, server, env), { starts: true });
+}
+
+async function ensureRunning(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): Promise<{ started: boolean; pid?: number }> {
   writeServerSecrets(dataRoot, server);
   if (server.manager !== 'background') {
     const { manager, spec } = osService(dataRoot, server, env);
@@ -214,7 +237,11 @@ export async function ensureServerRunning(
 
 export type StopResult = 'stopped' | 'not-running' | 'not-ours';
 
-export async function stopServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<StopResult> {
+export function stopServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<StopResult> {
+  return underServerLock(dataRoot, () => stop(dataRoot, server, env), { starts: false });
+}
+
+async function stop(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): Promise<StopResult> {
   if (server.manager === 'background') return stopBackground(serverFiles(dataRoot).pidFile);
   const { manager, spec } = osService(dataRoot, server, env);
   const before = await manager.status(spec);
@@ -222,12 +249,16 @@ export async function stopServer(dataRoot: string, server: LocalServerConfig, en
   return before.running ? 'stopped' : 'not-running';
 }
 
-export async function restartServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<{ pid?: number }> {
+export function restartServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<{ pid?: number }> {
+  return underServerLock(dataRoot, () => restart(dataRoot, server, env), { starts: true });
+}
+
+async function restart(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): Promise<{ pid?: number }> {
   writeServerSecrets(dataRoot, server);
   if (server.manager === 'background') {
     const result = await stopBackground(serverFiles(dataRoot).pidFile);
     if (result === 'not-ours') return { pid: undefined };
-    return ensureServerRunning(dataRoot, server, env);
+    return ensureRunning(dataRoot, server, env);
   }
   const { manager, spec } = osService(dataRoot, server, env);
   await manager.restart(spec);
@@ -270,15 +301,24 @@ export async function pickManager(useService: boolean, env: NodeJS.ProcessEnv = 
  * under another manager (or on another port) is stopped first, so that the
  * two never fight over the port. Returns notes for the summary.
  */
-export async function installServer(
+export function installServer(
   dataRoot: string,
   server: LocalServerConfig,
   previous: LocalServerConfig | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ started: boolean; pid?: number; notes: string[] }> {
+  return underServerLock(dataRoot, () => install(dataRoot, server, previous, env), { starts: true });
+}
+
+async function install(
+  dataRoot: string,
+  server: LocalServerConfig,
+  previous: LocalServerConfig | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<{ started: boolean; pid?: number; notes: string[] }> {
   const notes: string[] = [];
-  if (previous && previous.manager !== server.manager) await removeServer(dataRoot, previous, env);
-  if (server.manager === 'background') return { ...(await ensureServerRunning(dataRoot, server, env)), notes };
+  if (previous && previous.manager !== server.manager) await remove(dataRoot, previous, env);
+  if (server.manager === 'background') return { ...(await ensureRunning(dataRoot, server, env)), notes };
 
   await stopBackground(serverFiles(dataRoot).pidFile);
   writeServerSecrets(dataRoot, server);
@@ -300,7 +340,11 @@ export async function installServer(
 }
 
 /** Stop the server and take it out of its manager (uninstall); its password file goes with it. */
-export async function removeServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<StopResult> {
+export function removeServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<StopResult> {
+  return underServerLock(dataRoot, () => remove(dataRoot, server, env), { starts: false });
+}
+
+async function remove(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): Promise<StopResult> {
   let result: StopResult;
   if (server.manager === 'background') {
     result = await stopBackground(serverFiles(dataRoot).pidFile);

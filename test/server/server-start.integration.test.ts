@@ -1,6 +1,7 @@
 /**
  * One server per data folder: `server start` run five times at once on a
- * stopped server starts exactly one, and every run says it is up.
+ * stopped server starts exactly one (the server log records every start),
+ * and every run says it is up.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +24,11 @@ afterAll(async () => {
 });
 
 /** Our MLflow server processes on this data folder's database (the `mlflow server` parent, not its workers). */
+/** How many times a server was started on this data folder, from the lines the server log gets at each start. */
+function startsLogged(data: string): number {
+  return readFileSync(path.join(data, 'logs', 'server.log'), 'utf8').split('\n').filter((line) => line.includes('claude-mlflow starts:')).length;
+}
+
 function serversOn(database: string): number[] {
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
@@ -44,9 +50,11 @@ describe('server start, five at once', () => {
     expect((await runCli(['server', 'stop'], c)).exitCode).toBe(0);
     const database = path.join(c.data, 'mlflow.db');
     expect(serversOn(database)).toEqual([]);
+    const startsBefore = startsLogged(c.data);
 
     const runs = await Promise.all(Array.from({ length: 5 }, () => runCli(['server', 'start'], c)));
     for (const r of runs) expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect(startsLogged(c.data) - startsBefore).toBe(1);
     expect(serversOn(database)).toHaveLength(1);
     const pid = JSON.parse(readFileSync(path.join(c.data, 'server.pid'), 'utf8')).pid as number;
     expect(serversOn(database)).toEqual([pid]);
