@@ -43,9 +43,12 @@ export function keepAliveAgents(): KeepAliveAgents {
       if (url.startsWith('https:')) return (https ??= new HttpsAgent({ keepAlive: true, maxSockets: 2 }));
       return (http ??= new HttpAgent({ keepAlive: true, maxSockets: 2 }));
     },
+    /** Close every connection; the next request opens a new one. */
     destroy() {
       http?.destroy();
       https?.destroy();
+      http = undefined;
+      https = undefined;
     },
   };
 }

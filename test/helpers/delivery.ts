@@ -2,7 +2,7 @@
  * The delivery process in tests: the hook only spools, and a detached
  * process of its own delivers. These helpers wait for it, find it and stop it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 export function spoolFiles(dataRoot: string): string[] {
@@ -99,4 +99,45 @@ export async function stopDelivery(dataRoot?: string): Promise<void> {
   }
   const until = Date.now() + 5_000;
   while (pids.some(alive) && Date.now() < until) await sleep(20);
+}
+
+/** Inodes of this machine's TCP sockets connected (or connecting) to `port`, from /proc/net/tcp and tcp6. */
+function socketsTo(port: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let rows: string[] = [];
+    try {
+      rows = readFileSync(table, 'utf8').trim().split('\n').slice(1);
+    } catch {
+      continue;
+    }
+    for (const row of rows) {
+      const fields = row.trim().split(/\s+/);
+      const remotePort = parseInt(fields[2]!.split(':')[1]!, 16);
+      const state = fields[3];
+      // 01 established, 02 connecting
+      if (remotePort === port && (state === '01' || state === '02')) inodes.add(fields[9]!);
+    }
+  }
+  return inodes;
+}
+
+/** Which of `pids` hold a TCP connection to `port` right now: the processes talking to the server. */
+export function connectedTo(pids: readonly number[], port: number): number[] {
+  const sockets = socketsTo(port);
+  if (sockets.size === 0) return [];
+  return pids.filter((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+          return target.startsWith('socket:[') && sockets.has(target.slice(8, -1));
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  });
 }

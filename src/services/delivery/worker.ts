@@ -129,6 +129,8 @@ export async function runDeliveryWorker(options: WorkerOptions): Promise<WorkerO
       if (!pass.down) {
         // Empty, or only traces that wait for something other than time (a refused login).
         // Let go first, then look again: a hook that spooled meanwhile found the lock taken.
+        // Our connections close before the lock goes: the next holder is the only one talking to the server.
+        ctx.agents.destroy();
         lock.release();
         lock = undefined;
         if (!newArrivals(spoolDir, pass.seen) && listPending(spoolDir).length === 0) return done('empty');
@@ -146,8 +148,8 @@ export async function runDeliveryWorker(options: WorkerOptions): Promise<WorkerO
     }
   } finally {
     clearInterval(heartbeat);
-    lock?.release();
     ctx.agents.destroy();
+    lock?.release();
   }
 
   function done(reason: 'empty' | 'gave-up'): WorkerOutcome {
