@@ -10,6 +10,7 @@ import type { PreviousState } from '../core/settings.js';
 import type { Scope } from '../core/scopes.js';
 import type { ScheduleEvery } from './service/schedule-render.js';
 import type { ManagerName } from './service/types.js';
+import { withFileLock } from './file-lock.js';
 import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
 
 /** One settings file that `init` wrote our hooks into. */
@@ -58,9 +59,25 @@ export function loadConfig(file: string): StoredConfig {
   }
 }
 
-export function saveConfig(file: string, config: StoredConfig): void {
+function saveConfig(file: string, config: StoredConfig): void {
   ensurePrivateDir(dirname(file));
   writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
+}
+
+/**
+ * Change the config under its lock, from what the file holds now: two
+ * commands at once each add their part, and neither writes back a copy it
+ * read before the other wrote. Writes only when something changed; returns
+ * the config as it now is.
+ */
+export function updateConfig(file: string, change: (config: StoredConfig) => StoredConfig): Promise<StoredConfig> {
+  ensurePrivateDir(dirname(file));
+  return withFileLock(file, () => {
+    const current = loadConfig(file);
+    const next = change(current);
+    if (JSON.stringify(next) !== JSON.stringify(current)) saveConfig(file, next);
+    return next;
+  });
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, saveConfig } from '../adapters/config-store.js';
+import { loadConfig, updateConfig } from '../adapters/config-store.js';
 import { hookCommand, installHookRuntime } from '../adapters/hook-runtime.js';
 import { nextFreePort, whoListens } from '../adapters/ports.js';
 import { ensureMlflowVenv, findPython } from '../adapters/python.js';
@@ -209,11 +209,11 @@ async function movePort(fx: FixEnvironment): Promise<string> {
   const port = await nextFreePort(oldPort + 1, server.host);
   const moved = { ...server, port };
   const url = serverUrl(moved);
-  saveConfig(paths(fx.dataRoot).config, {
-    ...config,
+  await updateConfig(paths(fx.dataRoot).config, (current) => ({
+    ...current,
     server: moved,
-    ...(config.trackingUri && sameTrackingUri(config.trackingUri, oldUrl) ? { trackingUri: url } : {}),
-  });
+    ...(current.trackingUri && sameTrackingUri(current.trackingUri, oldUrl) ? { trackingUri: url } : {}),
+  }));
   for (const { file } of writableFiles(fx)) {
     if (!existsSync(file)) continue;
     await editSettings(file, (doc) => {
@@ -234,7 +234,7 @@ async function reinstallMlflow(fx: FixEnvironment): Promise<string> {
   const venvDir = paths(fx.dataRoot).venv;
   const python = await findPython({ env: fx.env });
   const venv = await ensureMlflowVenv({ venvDir, python, env: fx.env, onLine: fx.progress });
-  if (venv.mlflowBin !== server.mlflowBin) saveConfig(paths(fx.dataRoot).config, { ...config, server: { ...server, mlflowBin: venv.mlflowBin } });
+  if (venv.mlflowBin !== server.mlflowBin) await updateConfig(paths(fx.dataRoot).config, (current) => ({ ...current, server: { ...server, mlflowBin: venv.mlflowBin } }));
   // A PostgreSQL backend store needs its driver in the new venv too.
   const { ensureDriver, postgresStoreOf } = await import('../init/postgres.js');
   const driver = postgresStoreOf(server.backendStoreUri) ? await ensureDriver(venv.mlflowBin, fx.env, fx.progress) : undefined;

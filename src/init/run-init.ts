@@ -7,13 +7,14 @@ import { accessSync, chmodSync, constants, existsSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path';
 import { Listr, PRESET_TIMER } from 'listr2';
 import { installHookRuntime, hookCommand } from '../adapters/hook-runtime.js';
-import { loadConfig, saveConfig, withInstall, type InstallRecord, type LocalServerConfig, type StoredConfig } from '../adapters/config-store.js';
+import { loadConfig, updateConfig, withInstall, type InstallRecord, type LocalServerConfig, type StoredConfig } from '../adapters/config-store.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { isPortFree, nextFreePort, whoListens, airPlayHint, type PortHolder } from '../adapters/ports.js';
 import { checkMlflowExecutable, ensureMlflowVenv, findOnPath, findPython, reusableVenv, type PythonInfo, type VenvResult } from '../adapters/python.js';
-import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
+import { loadSettings, saveSettings, withFileLock, type LoadedSettings } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
-import { applyTracing, countOurHooks, findForeignTracers, type TracingSpec } from '../core/settings.js';
+import { applyTracing, countOurHooks, findForeignTracers, type PreviousState, type TracingSpec } from '../core/settings.js';
+import type { Scope } from '../core/scopes.js';
 import { settingsPath } from '../core/scopes.js';
 import { applyCredentials, CREDENTIAL_KEYS, credentialsFrom, mergePrevious, type Credentials } from '../core/credentials.js';
 import { CliError, EXIT } from '../errors.js';
@@ -175,6 +176,17 @@ async function decideCredentials(credentials: Credentials, userFile: string, opt
 }
 
 /** Group and others lose access to a settings file that holds a secret. Returns whether the mode changed. */
+/**
+ * What a settings file held before our hooks went in, for uninstall: none
+ * when our hooks are there already (an older record saw the original),
+ * except credentials saved into it now.
+ */
+function installRecordOf(loaded: LoadedSettings, previous: PreviousState, credentialsPrevious: PreviousState | undefined, scope: Scope): InstallRecord | undefined {
+  const base = { file: loaded.file, scope, createdFile: !loaded.exists };
+  if (countOurHooks(loaded.doc) === 0) return { ...base, previous: credentialsPrevious ? mergePrevious(previous, credentialsPrevious) : previous };
+  return credentialsPrevious ? { ...base, previous: credentialsPrevious } : undefined;
+}
+
 function keepPrivate(file: string): boolean {
   if (process.platform === 'win32') return false;
   const mode = statSync(file).mode & 0o777;
@@ -303,7 +315,7 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
   }
 
   const done: string[] = [];
-  const state: { experimentId: string; command: string; settingsWritten: boolean; configChanged: boolean; credentialRecord?: InstallRecord } = {
+  const state: { experimentId: string; command: string; settingsWritten: boolean; configChanged: boolean } = {
     experimentId: '',
     command: '',
     settingsWritten: false,
@@ -401,14 +413,16 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
         title: `Save ${credentials?.label ?? 'credentials'} in ${userFile}`,
         enabled: () => saveCredentials && !credentialsHere,
         task: async (_ctx, task) => {
-          const outcome = await withFileLock(userFile, () => {
+          const outcome = await withFileLock(userFile, async () => {
             const loaded = loadSettings(userFile);
             const applied = applyCredentials(loaded.doc, credentials!);
+            // The record of what was there goes first: a crash after it leaves a file uninstall still knows.
+            const record: InstallRecord = { file: userFile, scope: 'user', createdFile: !loaded.exists, previous: applied.previous };
+            await updateConfig(files.config, (current) => withInstall(current, record));
             return { loaded, applied, saved: saveSettings(loaded, applied.doc) };
           });
           // A file init creates is private from the start; tightening one the user had is worth saying.
           const tightened = keepPrivate(userFile) && outcome.loaded.exists;
-          state.credentialRecord = { file: userFile, scope: 'user', createdFile: !outcome.loaded.exists, previous: outcome.applied.previous };
           task.title = outcome.saved.written ? `Saved ${credentials!.label} in ${userFile}` : `${credentials!.label} already saved in ${userFile}`;
           if (outcome.saved.written || tightened) done.push(credentialsLine(credentials!, userFile, tightened));
         },
@@ -425,38 +439,29 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
               MLFLOW_EXPERIMENT_NAME: answers.experiment,
             },
           };
-          const outcome = await withFileLock(settingsFile, () => {
+          const outcome = await withFileLock(settingsFile, async () => {
             const loaded = loadSettings(settingsFile);
             const applied = applyTracing(loaded.doc, spec, { removeForeign });
             // User scope: the credentials go into the same write (one backup, of the original).
             const withCredentials = credentialsHere ? applyCredentials(applied.doc, credentials!) : undefined;
             const credentialsPrevious = credentialsHere ? applyCredentials(loaded.doc, credentials!).previous : undefined;
+            // What was there before is recorded from the file as it is now, under its lock, and before
+            // the file is written: two inits at once, or a crash between the two writes, never lose it.
+            const record = installRecordOf(loaded, applied.previous, credentialsPrevious, answers.scope);
+            let configChanged = false;
+            await updateConfig(files.config, (current) => {
+              let next = record ? withInstall(current, record) : current;
+              next = { ...next, trackingUri, experimentName: answers.experiment, ...(server ? { server } : {}) };
+              delete next.experimentId;
+              configChanged = JSON.stringify(next) !== JSON.stringify(current);
+              return next;
+            });
             const saved = saveSettings(loaded, withCredentials?.doc ?? applied.doc);
-            return { loaded, applied, saved, credentialsPrevious, changes: [...applied.changes, ...(withCredentials?.changes ?? [])] };
+            return { loaded, applied, saved, configChanged, changes: [...applied.changes, ...(withCredentials?.changes ?? [])] };
           });
           const tightened = credentialsHere && keepPrivate(settingsFile) && outcome.loaded.exists;
           state.settingsWritten = outcome.saved.written;
-          let next = config;
-          if (countOurHooks(outcome.loaded.doc) === 0) {
-            next = withInstall(next, {
-              file: settingsFile,
-              scope: answers.scope,
-              createdFile: !outcome.loaded.exists,
-              previous: outcome.credentialsPrevious ? mergePrevious(outcome.applied.previous, outcome.credentialsPrevious) : outcome.applied.previous,
-            });
-          } else if (outcome.credentialsPrevious) {
-            next = withInstall(next, { file: settingsFile, scope: answers.scope, createdFile: !outcome.loaded.exists, previous: outcome.credentialsPrevious });
-          }
-          if (state.credentialRecord) next = withInstall(next, state.credentialRecord);
-          next = {
-            ...next,
-            trackingUri,
-            experimentName: answers.experiment,
-            ...(server ? { server } : {}),
-          };
-          delete next.experimentId;
-          state.configChanged = JSON.stringify(next) !== JSON.stringify(config);
-          if (state.configChanged) saveConfig(files.config, next);
+          state.configChanged = outcome.configChanged;
           task.title = outcome.saved.written ? `Tracing switched on in ${settingsFile}` : `Tracing already on in ${settingsFile}`;
           if (credentialsHere && (outcome.saved.written || tightened) && outcome.changes.some((c) => CREDENTIAL_KEYS.some((k) => c.endsWith(k)))) {
             done.push(credentialsLine(credentials!, settingsFile, tightened));

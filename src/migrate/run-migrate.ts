@@ -17,7 +17,7 @@
  * it is, for the user to remove once satisfied.
  */
 import { existsSync, statSync } from 'node:fs';
-import { loadConfig, saveConfig, type LocalServerConfig } from '../adapters/config-store.js';
+import { loadConfig, updateConfig, type LocalServerConfig } from '../adapters/config-store.js';
 import { importedVersion } from '../adapters/python.js';
 import { venvBins } from '../adapters/venv-paths.js';
 import { paths } from '../config.js';
@@ -206,7 +206,7 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
     if (missing.length > 0) {
       return back(`the server on PostgreSQL finds fewer traces than were copied (${missing.map((m) => `experiment ${m.experimentId}: ${m.found} of ${m.copied}`).join(', ')})`);
     }
-    saveConfig(files.config, { ...loadConfig(files.config), server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } });
+    await updateConfig(files.config, (config) => ({ ...config, server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } }));
     const found = Object.values(onServer).reduce((a, b) => a + b, 0);
     print(`The server at ${url} now stores traces in ${where}; it finds all ${plural(found, 'trace')}.`);
 

@@ -15,7 +15,7 @@ import { DATA_DIR_ENV, paths } from '../../config.js';
 import { parseDuration } from '../../core/duration.js';
 import { commandLine } from '../../core/shell-quote.js';
 import { CliError, EXIT } from '../../errors.js';
-import { loadConfig, saveConfig, type CleanupScheduleRecord } from '../config-store.js';
+import { loadConfig, updateConfig, type CleanupScheduleRecord } from '../config-store.js';
 import { ensurePrivateDir } from '../fs-atomic.js';
 import { defaultContext } from './common.js';
 import { chooseManager } from './detect.js';
@@ -213,7 +213,7 @@ async function schedule(every: ScheduleEvery, options: CleanupScheduleOptions, d
   prepareLog(logPath);
   await manager.install(job);
   for (const stale of previous?.files ?? []) if (!record.files.includes(stale)) rmSync(stale, { force: true });
-  saveConfig(configFile, { ...loadConfig(configFile), cleanupSchedule: record });
+  await updateConfig(configFile, (config) => ({ ...config, cleanupSchedule: record }));
 
   deps.print(`${previous ? 'Rescheduled' : 'Scheduled'}: ${what}, with ${MANAGER_NAMES[name]} (${files.map((f) => f.path).join(', ')}).`);
   deps.print(`Its output goes to ${logPath}. \`claude-mlflow cleanup --unschedule\` removes it.`);
@@ -239,8 +239,7 @@ async function unschedule(options: CleanupScheduleOptions, deps: CleanupSchedule
     return EXIT.ok;
   }
   await manager.remove(record.files);
-  const { cleanupSchedule: _removed, ...rest } = loadConfig(configFile);
-  saveConfig(configFile, rest);
+  await updateConfig(configFile, ({ cleanupSchedule: _removed, ...rest }) => rest);
   deps.print(`Removed the ${record.every} cleanup job (${MANAGER_NAMES[record.manager]}).`);
   return EXIT.ok;
 }
