@@ -6,8 +6,9 @@
  * write strict JSON, in the file's own indentation, with a backup of the old
  * text beside it. Edits are serialised with a lock file beside the settings.
  */
-import { chmodSync, mkdirSync, readFileSync, realpathSync, statSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { editJsonText } from '../core/json-text-edit.js';
 import { CliError, EXIT } from '../errors.js';
 import { shapeProblem } from '../core/settings.js';
 import { writeFileAtomic } from './fs-atomic.js';
@@ -376,6 +377,68 @@ export function renderSettings(doc: Record<string, unknown>, format: SettingsFor
   return format.bom ? `\uFEFF${out}` : out;
 }
 
+/** The backups of `file`, oldest first: `<file>.claude-mlflow.bak`, then `<file>.claude-mlflow.1.bak`, `.2.bak`, … */
+export function backupsOf(file: string): string[] {
+  const dir = dirname(file);
+  const name = basename(file);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const numbered = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.claude-mlflow\\.(\\d+)\\.bak$`);
+  const extra = entries
+    .map((entry) => ({ entry, n: Number(numbered.exec(entry)?.[1]) }))
+    .filter((e) => Number.isInteger(e.n))
+    .sort((a, b) => a.n - b.n)
+    .map((e) => join(dir, e.entry));
+  return [...(entries.includes(`${name}${BACKUP_SUFFIX}`) ? [`${file}${BACKUP_SUFFIX}`] : []), ...extra];
+}
+
+/**
+ * Keep `text` in a backup of `file` (0600) that nothing overwrites: the
+ * first goes to `<file>.claude-mlflow.bak`, later ones to
+ * `<file>.claude-mlflow.<n>.bak`, and none is written when a backup holds
+ * this text already. Returns the backup that holds it.
+ */
+function keepBackup(file: string, text: string): string {
+  const existing = backupsOf(file);
+  const same = existing.find((backup) => readText(backup) === text);
+  if (same) return same;
+  let backup = `${file}${BACKUP_SUFFIX}`;
+  for (let n = 1; existsSync(backup); n++) backup = `${file}.claude-mlflow.${n}.bak`;
+  replaceFile(backup, text, 0o600);
+  return backup;
+}
+
+/** Delete the backups of `file` that hold any of `secrets` (credentials we saved in it, once they are removed). */
+export function removeBackupsHolding(file: string, secrets: readonly string[]): string[] {
+  const wanted = secrets.filter((secret) => secret.length > 0);
+  if (wanted.length === 0) return [];
+  const removed: string[] = [];
+  for (const backup of backupsOf(file)) {
+    const text = readText(backup);
+    if (text !== undefined && wanted.some((secret) => text.includes(secret) || text.includes(JSON.stringify(secret).slice(1, -1)))) {
+      rmSync(backup, { force: true });
+      removed.push(backup);
+    }
+  }
+  return removed;
+}
+
+/**
+ * The new text of the file: a strict JSON file is edited in place (only our
+ * keys change; the user's bytes stay); a new, empty or rescued file is
+ * rendered whole, as strict JSON.
+ */
+function settingsText(loaded: LoadedSettings, doc: Record<string, unknown>): string {
+  const bom = loaded.format.bom ? '\uFEFF' : '';
+  const body = bom ? loaded.text.slice(1) : loaded.text;
+  if (!loaded.exists || !loaded.strict || body.trim() === '') return renderSettings(doc, loaded.format);
+  return bom + editJsonText(body, loaded.doc, doc, loaded.format);
+}
+
 function failedWrite(file: string, error: unknown): CliError {
   if (error instanceof CliError) return error;
   const code = (error as NodeJS.ErrnoException).code;
@@ -405,7 +468,7 @@ export function saveSettings(
   doc: Record<string, unknown>,
 ): { written: boolean; backup?: string } {
   const { file } = loaded;
-  const text = renderSettings(doc, loaded.format);
+  const text = settingsText(loaded, doc);
   const unchanged = loaded.exists
     ? text === loaded.text || (loaded.strict && sameDocument(doc, loaded.doc))
     : Object.keys(doc).length === 0;
@@ -421,8 +484,7 @@ export function saveSettings(
     }
     const target = realpathSync(file);
     const mode = statSync(target).mode & 0o7777;
-    const backup = `${file}${BACKUP_SUFFIX}`;
-    replaceFile(backup, loaded.text, 0o600);
+    const backup = keepBackup(file, loaded.text);
     replaceFile(target, text, mode);
     return { written: true, backup };
   } catch (error) {
@@ -430,12 +492,12 @@ export function saveSettings(
   }
 }
 
-/** Delete a settings file, keeping its text in `<file>.claude-mlflow.bak`. */
+/** Delete a settings file, keeping its text in a backup (see keepBackup). */
 export function deleteSettingsFile(file: string): void {
   const text = readText(file);
   if (text === undefined) return;
   try {
-    replaceFile(`${file}${BACKUP_SUFFIX}`, text, 0o600);
+    keepBackup(file, text);
     unlinkSync(file);
   } catch (error) {
     throw failedWrite(file, error);

@@ -4,11 +4,12 @@
  * server we started. The database stays unless `--purge`.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { loadConfig, saveConfig, type StoredConfig } from '../adapters/config-store.js';
+import { loadConfig, updateConfig, type StoredConfig } from '../adapters/config-store.js';
 import { defaultContext } from '../adapters/service/common.js';
 import { removeCleanupSchedule } from '../adapters/service/schedule-managers.js';
-import { deleteSettingsFile, loadSettings, saveSettings, SettingsError, withFileLock } from '../adapters/settings-file.js';
+import { deleteSettingsFile, loadSettings, removeBackupsHolding, saveSettings, SettingsError, withFileLock } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
+import { CREDENTIAL_KEYS } from '../core/credentials.js';
 import { countOurHooks, removeTracing, type PreviousState } from '../core/settings.js';
 import { SCOPES, settingsPath } from '../core/scopes.js';
 import { CliError, EXIT } from '../errors.js';
@@ -40,6 +41,18 @@ function targets(config: StoredConfig, project: string, home: string): Target[] 
   return list;
 }
 
+/** The credential values in a settings file that init saved there (the user had another value, or none). */
+function credentialsWeSaved(doc: Record<string, unknown>, previous: PreviousState | undefined): string[] {
+  const env = doc.env as Record<string, unknown> | undefined;
+  if (!previous || typeof env !== 'object' || env === null) return [];
+  const saved: string[] = [];
+  for (const key of CREDENTIAL_KEYS) {
+    const value = env[key];
+    if (key in previous.env && typeof value === 'string' && value !== previous.env[key]) saved.push(value);
+  }
+  return saved;
+}
+
 export async function runUninstall(options: UninstallOptions): Promise<number> {
   const files = paths(options.dataRoot);
   const config = loadConfig(files.config);
@@ -64,9 +77,12 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
     work.push(async () => {
       await withFileLock(target.file, () => {
         const current = loadSettings(target.file);
+        const secrets = credentialsWeSaved(current.doc, target.previous);
         const { doc } = removeTracing(current.doc, target.previous);
         if (target.createdFile && Object.keys(doc).length === 0) deleteSettingsFile(target.file);
         else saveSettings(current, doc);
+        // A backup taken after init holds the credentials it saved: it goes with them.
+        removeBackupsHolding(target.file, secrets);
       });
     });
   }
@@ -109,9 +125,10 @@ export async function runUninstall(options: UninstallOptions): Promise<number> {
   if (options.purge) {
     rmSync(options.dataRoot, { recursive: true, force: true });
   } else if (existsSync(files.config)) {
-    const { installs, server: _server, cleanupSchedule: _schedule, ...rest } = config;
-    const kept = (installs ?? []).filter((i) => unreadable.some((e) => e.file === i.file));
-    saveConfig(files.config, kept.length ? { ...rest, installs: kept } : rest);
+    await updateConfig(files.config, ({ installs, server: _server, cleanupSchedule: _schedule, ...rest }) => {
+      const kept = (installs ?? []).filter((i) => unreadable.some((e) => e.file === i.file));
+      return kept.length ? { ...rest, installs: kept } : rest;
+    });
   }
   if (unreadable.length > 0) {
     for (const error of unreadable) options.print(`Could not read ${error.message}; it was left as it is. Fix it, then run \`claude-mlflow uninstall\` again for it.`);

@@ -27,9 +27,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BACKUP_SUFFIX,
+  backupsOf,
   deleteSettingsFile,
   LOCK_SUFFIX,
   loadSettings,
+  removeBackupsHolding,
   renderSettings,
   saveSettings,
   SettingsError,
@@ -249,6 +251,37 @@ describe('saveSettings', () => {
     expect(await applyToFile()).toEqual({ written: false });
     expect(readFileSync(file, 'utf8')).toBe(after);
     expect(readFileSync(`${file}${BACKUP_SUFFIX}`, 'utf8')).toBe(original);
+  });
+
+  it('edits a strict file in place: numbers JavaScript cannot hold, key order and spacing stay; taking our keys out gives the same bytes', async () => {
+    const original = '{\n    "big": 1e400, "long": 12345678901234567890,\n    "env": { "EDITOR": "vim" },\n    "hooks": { "SubagentStop": [] }\n}\n';
+    writeFileSync(file, original);
+    await applyToFile();
+    const text = readFileSync(file, 'utf8');
+    expect(text.startsWith('{\n    "big": 1e400, "long": 12345678901234567890,\n    "env": { "EDITOR": "vim", "MLFLOW_CLAUDE_TRACING_ENABLED": "true"')).toBe(true);
+    expect(ourHookCounts(JSON.parse(text) as Doc)).toEqual(ONCE_EACH);
+    const loaded = loadSettings(file);
+    saveSettings(loaded, JSON.parse(original) as Doc);
+    expect(readFileSync(file, 'utf8')).toBe(original);
+  });
+
+  it('never overwrites a backup: a new text gets a backup of its own, a text kept already gets none', () => {
+    const texts = ['{"a": 1}\n', '{"a": 2}\n', '{"a": 3}\n'];
+    writeFileSync(file, texts[0]!);
+    for (const a of [2, 3, 1, 2]) saveSettings(loadSettings(file), { a });
+    expect(backupsOf(file)).toEqual([`${file}${BACKUP_SUFFIX}`, `${file}.claude-mlflow.1.bak`, `${file}.claude-mlflow.2.bak`]);
+    expect(backupsOf(file).map((b) => readFileSync(b, 'utf8'))).toEqual(texts);
+    for (const b of backupsOf(file)) expect(statSync(b).mode & 0o777).toBe(0o600);
+  });
+
+  it('removeBackupsHolding deletes only the backups that hold the secret', () => {
+    writeFileSync(file, '{"env": {}}\n');
+    saveSettings(loadSettings(file), { env: { MLFLOW_TRACKING_TOKEN: 'tok-\\"1' } });
+    saveSettings(loadSettings(file), { env: {} });
+    expect(backupsOf(file)).toHaveLength(2);
+    expect(removeBackupsHolding(file, ['tok-\\"1'])).toEqual([`${file}.claude-mlflow.1.bak`]);
+    expect(backupsOf(file)).toEqual([`${file}${BACKUP_SUFFIX}`]);
+    expect(readFileSync(`${file}${BACKUP_SUFFIX}`, 'utf8')).toBe('{"env": {}}\n');
   });
 
   it('does not reformat a strict file when the document is unchanged', () => {
