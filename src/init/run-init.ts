@@ -13,12 +13,13 @@ import { isPortFree, nextFreePort, whoListens, airPlayHint, type PortHolder } fr
 import { checkMlflowExecutable, ensureMlflowVenv, findOnPath, findPython, reusableVenv, type PythonInfo, type VenvResult } from '../adapters/python.js';
 import { loadSettings, saveSettings, withFileLock, type LoadedSettings } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
+import { sleep } from '../adapters/sleep.js';
 import { applyTracing, countOurHooks, findForeignTracers, type PreviousState, type TracingSpec } from '../core/settings.js';
 import type { Scope } from '../core/scopes.js';
 import { settingsPath } from '../core/scopes.js';
 import { applyCredentials, CREDENTIAL_KEYS, credentialsFrom, mergePrevious, type Credentials } from '../core/credentials.js';
 import { CliError, EXIT } from '../errors.js';
-import { installServer, isLoopback, pickManager, serverFiles, serverState, serverUrl, sqliteUri } from '../server/local-server.js';
+import { installServer, isLoopback, ourBackgroundServerOn, pickManager, serverFiles, serverState, serverUrl, sqliteUri } from '../server/local-server.js';
 import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
 import { checkGivenDriver, checkReachable, ensureDriver, postgresStoreOf, verifyConnection } from './postgres.js';
 import { describePostgres, isPostgresUri } from '../core/backend-store.js';
@@ -57,6 +58,20 @@ function describeHolders(port: number, holders: PortHolder[]): string {
   return `port ${port} is held by ${who}${hint ? `. ${hint}` : ''}`;
 }
 
+/**
+ * The port is free, or our own server holds it (another init at the same
+ * time may have just started it). A failed bind is looked at again a few
+ * times: another init's probe of the same port holds it for a moment.
+ */
+async function freeOrOurs(port: number, dataRoot: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    if (await isPortFree(port)) return true;
+    if (await ourBackgroundServerOn(dataRoot, port)) return true;
+    await sleep(50 + Math.random() * 150);
+  }
+  return false;
+}
+
 /** Pick the local server's port: ours already there, the asked one if free, or the next free one. */
 async function choosePort(
   answers: InitAnswers,
@@ -68,7 +83,7 @@ async function choosePort(
 ): Promise<number> {
   const port = answers.port;
   if (config.server?.port === port && (await serverState(dataRoot, config.server)).running) return port;
-  if (await isPortFree(port)) return port;
+  if (await freeOrOurs(port, dataRoot)) return port;
   const held = describeHolders(port, await whoListens(port));
   if (answers.portExplicit) {
     throw new CliError(`${held}. Choose another with --port, or stop that program.`, EXIT.failure);

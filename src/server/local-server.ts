@@ -266,6 +266,16 @@ async function restart(dataRoot: string, server: LocalServerConfig, env: NodeJS.
   return { pid: (await manager.status(spec)).pid };
 }
 
+/**
+ * Whether our background server on this data folder listens on `port`, from
+ * its pidfile: another `init` at the same time may have just started it,
+ * before config.json names it.
+ */
+export async function ourBackgroundServerOn(dataRoot: string, port: number): Promise<boolean> {
+  const state = await backgroundState(serverFiles(dataRoot).pidFile);
+  return state.state === 'running' && state.record?.port === port;
+}
+
 export interface ServerState {
   manager: LocalServerConfig['manager'];
   running: boolean;
