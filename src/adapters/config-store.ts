@@ -3,7 +3,7 @@
  * where it wrote, so that `uninstall` removes exactly that.
  */
 import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { Config } from '../config.js';
 import { mergePrevious } from '../core/credentials.js';
 import type { PreviousState } from '../core/settings.js';
@@ -11,7 +11,7 @@ import type { Scope } from '../core/scopes.js';
 import type { ScheduleEvery } from './service/schedule-render.js';
 import type { ManagerName } from './service/types.js';
 import { withFileLock } from './file-lock.js';
-import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
+import { ensurePrivateDir, removeDeadTempFiles, writeFileAtomic } from './fs-atomic.js';
 
 /** One settings file that `init` wrote our hooks into. */
 export interface InstallRecord {
@@ -61,6 +61,7 @@ export function loadConfig(file: string): StoredConfig {
 
 function saveConfig(file: string, config: StoredConfig): void {
   ensurePrivateDir(dirname(file));
+  removeDeadTempFiles(dirname(file), basename(file));
   writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 

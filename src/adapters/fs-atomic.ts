@@ -1,6 +1,7 @@
 /** Atomic file writes: a temp file beside the target, fsync, then rename. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from './file-lock.js';
 
 /** Create a private folder (0700) and its parents. */
 export function ensurePrivateDir(dir: string): void {
@@ -9,6 +10,25 @@ export function ensurePrivateDir(dir: string): void {
 
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
+}
+
+/**
+ * Remove the temp files that writeFileAtomic left beside files named
+ * `<name>…` in `dir` when its process was killed before the rename. Only a
+ * dead process's: a live one may be about to rename its temp file.
+ */
+export function removeDeadTempFiles(dir: string, name: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(`.${name}.`) || !entry.endsWith('.tmp')) continue;
+    const pid = Number(/\.(\d+)\.\d+\.tmp$/.exec(entry)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) rmSync(join(dir, entry), { force: true });
+  }
 }
 
 /**

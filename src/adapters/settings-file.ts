@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { editJsonText } from '../core/json-text-edit.js';
 import { CliError, EXIT } from '../errors.js';
 import { shapeProblem } from '../core/settings.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { removeDeadTempFiles, writeFileAtomic } from './fs-atomic.js';
 
 export class SettingsError extends CliError {
   constructor(
@@ -476,6 +476,7 @@ export function saveSettings(
   if (readText(file) !== (loaded.exists ? loaded.text : undefined)) {
     throw new CliError(`${file} changed while claude-mlflow was editing it; nothing was written. Run the command again.`);
   }
+  removeDeadTempFiles(dirname(file), basename(file));
   try {
     if (!loaded.exists) {
       mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
@@ -496,6 +497,7 @@ export function saveSettings(
 export function deleteSettingsFile(file: string): void {
   const text = readText(file);
   if (text === undefined) return;
+  removeDeadTempFiles(dirname(file), basename(file));
   try {
     keepBackup(file, text);
     unlinkSync(file);
