@@ -45,6 +45,29 @@ export function credentialsFrom(env: NodeJS.ProcessEnv, trackingUri = ''): Crede
   return undefined;
 }
 
+/**
+ * A tracking URI with `user:password@` in it: the URI without them, and
+ * them as MLflow's variables. A URI goes into settings files, config.json,
+ * logs and messages; the password must go nowhere but the saved
+ * credentials. Undefined when the URI holds none.
+ */
+export function credentialsInUri(uri: string): { uri: string; credentials: Credentials } | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  if (!url.username && !url.password) return undefined;
+  const env: Record<string, string> = {};
+  if (url.username) env.MLFLOW_TRACKING_USERNAME = decodeURIComponent(url.username);
+  if (url.password) env.MLFLOW_TRACKING_PASSWORD = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  const bare = uri.endsWith('/') ? url.toString() : url.toString().replace(/\/$/, '');
+  return { uri: bare, credentials: { kind: 'basic', env, label: `the ${Object.keys(env).length > 1 ? 'user name and password' : url.password ? 'password' : 'user name'} in --tracking-uri (as ${Object.keys(env).join(' and ')})` } };
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

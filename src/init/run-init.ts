@@ -17,7 +17,7 @@ import { sleep } from '../adapters/sleep.js';
 import { applyTracing, countOurHooks, findForeignTracers, type PreviousState, type TracingSpec } from '../core/settings.js';
 import type { Scope } from '../core/scopes.js';
 import { settingsPath } from '../core/scopes.js';
-import { applyCredentials, CREDENTIAL_KEYS, credentialsFrom, mergePrevious, type Credentials } from '../core/credentials.js';
+import { applyCredentials, CREDENTIAL_KEYS, credentialsFrom, credentialsInUri, mergePrevious, type Credentials } from '../core/credentials.js';
 import { CliError, EXIT } from '../errors.js';
 import { installServer, isLoopback, ourBackgroundServerOn, pickManager, serverFiles, serverState, serverUrl, sqliteUri } from '../server/local-server.js';
 import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
@@ -180,13 +180,18 @@ async function verifyRemote(trackingUri: string, experiment: string, env: NodeJS
   if (!access.ok) throw new CliError(accessDeniedMessage(server, access, experiment, env), EXIT.failure);
 }
 
-/** Whether to save the credentials: the flag, else the user's answer (default no), else (--yes, no terminal) no. */
-async function decideCredentials(credentials: Credentials, userFile: string, options: InitOptions): Promise<boolean> {
+/**
+ * Whether to save the credentials: the flag, else the user's answer, else
+ * (--yes, no terminal) no. Credentials given inside --tracking-uri were
+ * meant for the hook: saving them is the default, and --yes says yes.
+ */
+async function decideCredentials(credentials: Credentials, userFile: string, options: InitOptions, fromUri: boolean): Promise<boolean> {
   if (options.storeCredentials !== undefined) return options.storeCredentials;
-  if (options.yes || !options.prompter) return false;
+  if (options.yes) return fromUri;
+  if (!options.prompter) return false;
   return options.prompter.confirm(
     `Save ${credentials.label} in ${userFile} (your own settings, readable by you only; never a project's), so that every Claude Code session can send its trace?`,
-    false,
+    fromUri,
   );
 }
 
@@ -264,7 +269,11 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
 
   let trackingUri: string;
   let server: LocalServerConfig | undefined;
-  const credentials = answers.remoteUri ? credentialsFrom(options.env, answers.remoteUri) : undefined;
+  // A password inside the URI is moved out of it: the URI is written to files and printed.
+  const inUri = answers.remoteUri ? credentialsInUri(answers.remoteUri) : undefined;
+  if (inUri) answers.remoteUri = inUri.uri;
+  const remoteEnv = inUri ? { ...options.env, ...inUri.credentials.env } : options.env;
+  const credentials = inUri?.credentials ?? (answers.remoteUri ? credentialsFrom(options.env, answers.remoteUri) : undefined);
   if (options.storeCredentials && !credentials) {
     throw new CliError(
       !answers.remoteUri
@@ -284,10 +293,10 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
       workspace = await verifyDatabricks(trackingUri, answers.experiment, options.env);
       answers.experiment = workspace.experiment;
     } else {
-      await verifyRemote(trackingUri, answers.experiment, options.env);
+      await verifyRemote(trackingUri, answers.experiment, remoteEnv);
     }
     if (credentials) {
-      saveCredentials = await decideCredentials(credentials, userFile, options);
+      saveCredentials = await decideCredentials(credentials, userFile, options, inUri !== undefined);
       if (saveCredentials && userFile !== settingsFile) {
         // Checked now, so that a broken user settings file stops init before anything is written.
         loadSettings(userFile);
@@ -408,7 +417,7 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
       {
         title: `Experiment "${answers.experiment}"`,
         task: async (_ctx, task) => {
-          const client = new MlflowClient({ trackingUri, env: options.env, timeoutMs: 15_000 });
+          const client = new MlflowClient({ trackingUri, env: remoteEnv, timeoutMs: 15_000 });
           const experiment = await client.ensureExperiment(answers.experiment);
           state.experimentId = experiment.id;
           task.title = `Experiment "${answers.experiment}" (id ${experiment.id})${experiment.created ? ' created' : ''}`;

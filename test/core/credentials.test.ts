@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyCredentials, credentialsFrom, mergePrevious } from '../../src/core/credentials.js';
+import { applyCredentials, credentialsFrom, credentialsInUri, mergePrevious } from '../../src/core/credentials.js';
 import { removeTracing } from '../../src/core/settings.js';
 
 describe('credentialsFrom', () => {
@@ -83,5 +83,25 @@ describe('mergePrevious', () => {
     // uninstall then drops the SessionEnd key init added, as it does the others
     const installed = { env: { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' }, hooks: { Stop: [], SubagentStop: [], SessionEnd: [] } };
     expect(removeTracing(installed, merged).doc).toEqual({});
+  });
+});
+
+describe('credentialsInUri', () => {
+  it('moves user:password@ out of the URI, decoded, and keeps the rest of it as given', () => {
+    expect(credentialsInUri('https://alice:p%40ss%3Aw%2Frd@mlflow.example.com:8443/base')).toEqual({
+      uri: 'https://mlflow.example.com:8443/base',
+      credentials: {
+        kind: 'basic',
+        env: { MLFLOW_TRACKING_USERNAME: 'alice', MLFLOW_TRACKING_PASSWORD: 'p@ss:w/rd' },
+        label: 'the user name and password in --tracking-uri (as MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)',
+      },
+    });
+    expect(credentialsInUri('http://bob@127.0.0.1:5000')?.credentials.env).toEqual({ MLFLOW_TRACKING_USERNAME: 'bob' });
+    expect(credentialsInUri('http://bob@127.0.0.1:5000')?.uri).toBe('http://127.0.0.1:5000');
+  });
+
+  it('a URI without them, or not a URL, holds none', () => {
+    expect(credentialsInUri('http://127.0.0.1:5000')).toBeUndefined();
+    expect(credentialsInUri('databricks')).toBeUndefined();
   });
 });

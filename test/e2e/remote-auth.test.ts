@@ -246,6 +246,40 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
     expect(existsSync(userFile)).toBe(false);
   });
 
+  it('a password inside --tracking-uri: moved to the user settings (0600), never printed, never in the project file, config.json or the hook log', async () => {
+    const c = fresh('in-uri');
+    const userFile = path.join(c.home, '.claude', 'settings.json');
+    const secretPassword = 'p@ss:w/rd-8812';
+    const changed = await api(ADMIN, 'PATCH', '/api/2.0/mlflow/users/update-password', { username: ALICE.username, password: secretPassword });
+    expect(changed.status).toBe(200);
+    try {
+      const url = new URL(server.url);
+      url.username = ALICE.username;
+      url.password = encodeURIComponent(secretPassword);
+      const run = await runCli(['init', '--yes', '--tracking-uri', url.toString(), '--project', c.project, '--scope', 'project', '--experiment', 'team-in-uri'], c);
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      const printed = run.stdout + run.stderr;
+      for (const secret of [secretPassword, encodeURIComponent(secretPassword)]) expect(printed).not.toContain(secret);
+      expect(printed).toContain(`Saved the user name and password in --tracking-uri (as MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD) in ${userFile}`);
+      const project = JSON.parse(readFileSync(c.settings, 'utf8'));
+      expect(project.env.MLFLOW_TRACKING_URI).toBe(server.url);
+      const user = JSON.parse(readFileSync(userFile, 'utf8'));
+      expect(user.env).toEqual({ MLFLOW_TRACKING_USERNAME: ALICE.username, MLFLOW_TRACKING_PASSWORD: secretPassword });
+      expect(statSync(userFile).mode & 0o777).toBe(0o600);
+
+      await runHookAsClaude(c, project, user, 'a11ce000-0000-4000-8000-0000000000c1');
+      await waitForSpoolEmpty(c.data);
+      expect(await tracesIn('team-in-uri')).toBe(1);
+      const written = [c.settings, c.config, path.join(c.data, 'logs', 'hook.log')].filter(existsSync).map((f) => readFileSync(f, 'utf8'));
+      for (const text of written) for (const secret of [secretPassword, encodeURIComponent(secretPassword)]) expect(text).not.toContain(secret);
+
+      expect((await runCli(['uninstall', '--project', c.project], c)).exitCode).toBe(0);
+      expect(existsSync(userFile)).toBe(false);
+    } finally {
+      await api(ADMIN, 'PATCH', '/api/2.0/mlflow/users/update-password', { username: ALICE.username, password: ALICE.password });
+    }
+  });
+
   it('user scope: one write with the tracing (the backup is the original), the file tightened to 0600; uninstall gives back the original', async () => {
     const c = fresh('saved-user');
     const userFile = path.join(c.home, '.claude', 'settings.json');
