@@ -4,12 +4,15 @@
  *   P1  hook cold-process latency to "trace accepted" on a 50-turn transcript,
  *       ours vs MLflow's Python hook (`mlflow autolog claude stop-hook`), same server.
  *   P4  `claude-mlflow --help` cold start vs `node -e 0`.
- *   P5  peak RSS of the hook on a 100 MB transcript, ours vs MLflow's Python hook.
+ *   P5  peak RSS of the hook on a 100 MB transcript, ours vs MLflow's Python hook;
+ *       and on one turn of 1,000 tool calls of 10 KB: time, peak RSS and the
+ *       bytes of the trace stored, ours vs MLflow's Python hook.
  * Needs `npm run build` and the test venv (scripts/setup-test-venv.sh).
  * Usage: node bench/run.mjs [--runs N] [--skip-p5]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { generateLongTurn } from './gen-long-turn.mjs';
 import { generateTranscript } from './gen-transcript.mjs';
 import { fmt, median, peakRssMb, repoRoot, startServer, tempDir, timeRun, venvBin } from './lib.mjs';
 
@@ -69,7 +72,32 @@ try {
     const rssOurs = peakRssMb(process.execPath, [hook], { input: bigInput, env: oursEnv });
     const rssTheirs = peakRssMb(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input: bigInput, env: theirsEnv, cwd: dir });
     console.log(`P5 peak RSS on a ${(bigSummary.bytes / 1e6).toFixed(0)} MB transcript: ours ${rssOurs?.toFixed(0)} MB   MLflow Python hook ${rssTheirs?.toFixed(0)} MB   ratio ${(rssTheirs / rssOurs).toFixed(1)}x less   goal: <=150 MB`);
+    longTurn();
   }
 } finally {
   server.stop();
+}
+
+/** P5 on one turn of 1,000 tool calls of 10 KB: ours spools it (the stored trace is that file); MLflow's hook sends it. */
+function longTurn() {
+  const turn = path.join(dir, 'long-turn.jsonl');
+  const input = generateLongTurn(turn, { cwd: dir });
+  const turnMb = statSync(turn).size / 1e6;
+  const data = path.join(dir, 'long-data');
+  // Nothing listens on port 9: the trace stays in the spool, where its size is read.
+  const env = { ...baseEnv, CLAUDE_MLFLOW_HOME: data, MLFLOW_TRACKING_URI: 'http://127.0.0.1:9', MLFLOW_EXPERIMENT_NAME: 'bench-long' };
+  const ms = timeRun(process.execPath, [hook], { input, env });
+  const spool = path.join(data, 'spool');
+  const storedMb = readdirSync(spool).filter((f) => f.endsWith('.trace.json')).reduce((sum, f) => sum + statSync(path.join(spool, f)).size, 0) / 1e6;
+  const rss = peakRssMb(process.execPath, [hook], { input, env });
+  const theirsEnv = { ...baseEnv, MLFLOW_EXPERIMENT_NAME: 'bench-long-theirs' };
+  let theirs = 'failed';
+  try {
+    const theirMs = timeRun(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input, env: theirsEnv, cwd: dir });
+    const theirRss = peakRssMb(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input, env: theirsEnv, cwd: dir });
+    theirs = `${fmt(theirMs)}, peak RSS ${theirRss?.toFixed(0)} MB`;
+  } catch (error) {
+    theirs = `failed (${String(error.message).split('\n')[0].slice(0, 120)})`;
+  }
+  console.log(`P5 1,000-call turn (${turnMb.toFixed(1)} MB): ours ${fmt(ms)}, peak RSS ${rss?.toFixed(0)} MB, stored ${storedMb.toFixed(1)} MB (${(storedMb / turnMb).toFixed(2)}x the turn)   MLflow Python hook ${theirs}   goal: within the hook's cap, <=150 MB, ~2x`);
 }
