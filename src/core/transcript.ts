@@ -200,7 +200,7 @@ export function usageOf(usage: Record<string, unknown> | undefined): TokenUsage 
   return out;
 }
 
-function addUsage(a: TokenUsage | undefined, b: TokenUsage | undefined): TokenUsage | undefined {
+export function addUsage(a: TokenUsage | undefined, b: TokenUsage | undefined): TokenUsage | undefined {
   if (!a) return b;
   if (!b) return a;
   const sum: TokenUsage = {
@@ -223,7 +223,8 @@ export function traceIdFor(sessionId: string, turnKey: string): string {
   return hex(`claude-mlflow:${sessionId}:${turnKey}`, 32);
 }
 
-function spanIdFor(traceId: string, key: string): string {
+/** A stable span id: the same trace and key always give the same id. */
+export function spanIdFor(traceId: string, key: string): string {
   const id = hex(`${traceId}:${key}`, 16);
   return id === '0000000000000000' ? '0000000000000001' : id;
 }

@@ -30,6 +30,7 @@ export interface HookRunOptions {
 export type HookOutcome =
   | { status: 'disabled' }
   | { status: 'skipped'; reason: string }
+  | { status: 'nested'; reason: string }
   | { status: 'spooled'; traceId: string; file: string; delivery: DeliveryStart }
   | { status: 'session-end'; wait: SessionEndWait };
 
@@ -120,6 +121,11 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
     progress.done = true;
     log('error', `${trace} (session ${input.session_id ?? '?'})`);
     return { status: 'skipped', reason: trace };
+  }
+  if ('elsewhere' in trace) {
+    if (pending) removePending(pending);
+    progress.done = true;
+    return { status: 'nested', reason: trace.elsewhere };
   }
 
   let spooled;

@@ -5,11 +5,12 @@
  * (see adapters/pending.ts). `bytes` bounds the transcripts to their size
  * when the hook ran, so a later turn never leaks into this one.
  */
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { hasLastMessage, traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
+import { nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
 
 /** Claude Code's hook input; only the fields we use. */
@@ -57,8 +58,52 @@ export function subagentTranscriptPath(input: HookInput): string | undefined {
   return join(dirname(input.transcript_path), input.session_id, 'subagents', `agent-${input.agent_id}.jsonl`);
 }
 
+/**
+ * A run that is not traced on its own, and rightly so: a foreground
+ * subagent, which the Stop of the turn that started it nests in that turn's trace.
+ */
+export interface TracedElsewhere {
+  elsewhere: string;
+}
+
+interface AgentMeta {
+  agentId: string;
+  agentType?: string;
+  toolUseId: string;
+}
+
+/** What Claude Code's `agent-<id>.meta.json` says of a subagent run, when it names the tool call that started it. */
+function readAgentMeta(dir: string, agentId: string): AgentMeta | undefined {
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, `agent-${agentId}.meta.json`), 'utf8')) as { agentType?: unknown; toolUseId?: unknown };
+    if (typeof meta.toolUseId !== 'string') return undefined;
+    return { agentId, toolUseId: meta.toolUseId, ...(typeof meta.agentType === 'string' ? { agentType: meta.agentType } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The session's subagent runs, from the `.meta.json` files of its subagents folder. */
+function agentMetas(dir: string): AgentMeta[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries
+    .map((entry) => /^agent-(.+)\.meta\.json$/.exec(entry)?.[1])
+    .filter((id): id is string => id !== undefined)
+    .map((id) => readAgentMeta(dir, id))
+    .filter((meta): meta is AgentMeta => meta !== undefined);
+}
+
 /** Which transcript to trace, and the context of its trace (a subagent's parent trace id needs the parent transcript: read once). */
-async function traceSource(input: HookInput, env: NodeJS.ProcessEnv, bytes: TranscriptBytes): Promise<{ file: string; context: TraceContext } | string> {
+async function traceSource(
+  input: HookInput,
+  env: NodeJS.ProcessEnv,
+  bytes: TranscriptBytes,
+): Promise<{ file: string; context: TraceContext } | string | TracedElsewhere> {
   const sessionId = input.session_id;
   if (!sessionId) return 'hook input has no session_id';
   const isSubagent = input.hook_event_name === 'SubagentStop' && !!input.agent_id;
@@ -75,9 +120,46 @@ async function traceSource(input: HookInput, env: NodeJS.ProcessEnv, bytes: Tran
       const parent = await readTranscript(input.transcript_path, new TurnBuilder(), bytes.parent);
       const key = parent.builder.currentTurnKey();
       if (key) context.agent.parentTraceId = mlflowTraceId(traceIdFor(sessionId, key));
+      const meta = readAgentMeta(dirname(file), input.agent_id);
+      const parentTrace = parent.builder.build({ sessionId });
+      const toolSpan = meta && parentTrace ? toolSpanOf(parentTrace, meta.toolUseId) : undefined;
+      if (toolSpan && !startsInBackground(toolSpan)) {
+        return { elsewhere: `subagent ${input.agent_id} ran in the foreground: the Stop of its turn nests it in ${context.agent.parentTraceId ?? 'that trace'}` };
+      }
     }
   }
   return { file, context };
+}
+
+/** Deepest chain of subagents started by subagents that is followed. */
+const MAX_SUBAGENT_DEPTH = 8;
+
+/**
+ * The trace with the foreground subagents its tool calls started nested in
+ * it (and theirs in them), from the session's subagents folder.
+ */
+async function withForegroundSubagents(
+  trace: TraceModel,
+  metas: AgentMeta[],
+  dir: string,
+  context: TraceContext,
+  outer: ReadonlySet<string> = new Set(),
+): Promise<TraceModel> {
+  if (outer.size >= MAX_SUBAGENT_DEPTH) return trace;
+  const runs: SubagentRun[] = [];
+  for (const meta of metas) {
+    // A run is never nested inside itself (a meta that points into its own transcript).
+    if (outer.has(meta.agentId)) continue;
+    const toolSpan = toolSpanOf(trace, meta.toolUseId);
+    if (!toolSpan || startsInBackground(toolSpan)) continue;
+    const file = join(dir, `agent-${meta.agentId}.jsonl`);
+    if (fileKind(file) !== 'file') continue;
+    const sub = await buildTrace(file, { ...context, agent: { id: meta.agentId, type: meta.agentType } });
+    if (typeof sub === 'string') continue;
+    const nested = await withForegroundSubagents(sub, metas, dir, context, new Set([...outer, meta.agentId]));
+    runs.push({ toolUseId: meta.toolUseId, agentId: meta.agentId, agentType: meta.agentType, trace: nested });
+  }
+  return runs.length > 0 ? nestSubagents(trace, runs) : trace;
 }
 
 /** Read the transcript and build its trace. */
@@ -109,13 +191,17 @@ export interface TurnOptions {
   log: (level: 'warn', message: string) => void;
 }
 
-/** The turn's trace, once the transcript shows the last assistant message (or the catch-up time is over). */
-export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, options: TurnOptions): Promise<TraceModel | string> {
+/**
+ * The turn's trace, once the transcript shows the last assistant message
+ * (or the catch-up time is over), with the foreground subagents it started
+ * nested in it.
+ */
+export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, options: TurnOptions): Promise<TraceModel | string | TracedElsewhere> {
   const { started, catchUpMs, log } = options;
   const bytes = options.bytes ?? {};
   try {
     const source = await traceSource(input, env, bytes);
-    if (typeof source === 'string') return source;
+    if (typeof source === 'string' || 'elsewhere' in source) return source;
     let trace = await buildTrace(source.file, source.context, bytes.file);
     const last = typeof input.last_assistant_message === 'string' ? input.last_assistant_message : undefined;
     // Only the traced transcript is read again: the context (a subagent's parent) does not change.
@@ -126,7 +212,9 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
     if (typeof trace !== 'string' && !hasLastMessage(trace, last)) {
       log('warn', `the transcript did not show the last assistant message within ${catchUpMs} ms; traced what it holds (session ${input.session_id ?? '?'})`);
     }
-    return trace;
+    if (typeof trace === 'string' || source.context.agent || !input.session_id) return trace;
+    const dir = join(dirname(source.file), input.session_id, 'subagents');
+    return await withForegroundSubagents(trace, agentMetas(dir), dir, source.context);
   } catch (error) {
     return `transcript unreadable: ${(error as Error).message}`;
   }

@@ -72,7 +72,7 @@ describe('real Claude Code → our hook → real MLflow', () => {
     });
   });
 
-  it('traces a subagent run on its own, linked to the session and its parent turn', async () => {
+  it('nests a foreground subagent in its turn: one trace, the AGENT span under the Agent tool span, every token counted', async () => {
     const p = await project('subagent', 'e2e-subagent');
     const notes = path.join(p.dir, 'notes.txt');
     const fake = await startFakeAnthropic([
@@ -102,14 +102,20 @@ describe('real Claude Code → our hook → real MLflow', () => {
     }
 
     const traces = await searchTraces(shared.server, 'e2e-subagent');
-    expect(traces).toHaveLength(2);
-    const main = traces.find((t) => t.spans[0]!.name === 'claude_code_conversation')!;
-    const sub = traces.find((t) => t.spans[0]!.name === 'claude_code_subagent')!;
-    expect(main.spans.map((s) => s.name)).toContain('tool_Agent');
-    expect(sub.spans.map((s) => s.name)).toEqual(['claude_code_subagent', 'llm', 'tool_Read', 'llm']);
-    expect(sub.info.trace_metadata['mlflow.trace.session']).toBe(main.info.trace_metadata['mlflow.trace.session']);
-    expect(sub.info.trace_metadata['claude_code.agent_type']).toBe('general-purpose');
-    expect(sub.info.trace_metadata['claude_code.parent_trace_id']).toBe(main.info.trace_id);
-    expect(sub.spans[0]!.inputs.prompt).toContain('Read');
+    expect(traces).toHaveLength(1);
+    const [turn] = traces;
+    expect(turn!.spans[0]!.name).toBe('claude_code_conversation');
+    const tool = turn!.spans.find((s) => s.name === 'tool_Agent')!;
+    const agent = turn!.spans.find((s) => s.name === 'subagent_general-purpose')!;
+    expect(agent.span_type).toBe('AGENT');
+    expect(agent.parent_id).toBe(tool.span_id);
+    expect(agent.inputs.prompt).toContain('Read');
+    const inside = turn!.spans.filter((s) => s.parent_id === agent.span_id);
+    expect(inside.map((s) => s.name)).toEqual(['llm', 'tool_Read', 'llm']);
+    expect(JSON.stringify(inside.find((s) => s.name === 'tool_Read')!.outputs)).toContain('hello from the e2e test');
+    // Four model calls on the fake API (two of the turn, two of the subagent), each 11 in / 7 out.
+    const llms = turn!.spans.filter((s) => s.name === 'llm');
+    expect(llms).toHaveLength(4);
+    expect(JSON.parse(turn!.info.trace_metadata['mlflow.trace.tokenUsage']!)).toMatchObject({ input_tokens: 44, output_tokens: 28 });
   });
 });

@@ -67,7 +67,7 @@ export async function adoptPending(spoolDir: string, log: WorkerOptions['log'], 
     if (turn) {
       const trace = await traceOfTurn(turn.input as HookInput, { USER: turn.user }, { started: 0, catchUpMs: 0, bytes: turn.bytes, log });
       if (typeof trace === 'string') log('error', `a hook stopped before it had spooled its turn, which cannot be traced: ${trace}`);
-      else spoolTrace(spoolDir, turn.target, trace);
+      else if (!('elsewhere' in trace)) spoolTrace(spoolDir, turn.target, trace);
     }
     removePending(file);
   }

@@ -1,0 +1,130 @@
+/**
+ * Foreground subagents nested in the turn's trace, on the recorded real
+ * transcript (test/fixtures/transcripts/subagent), laid out as Claude Code
+ * lays it out: `<project>/<session>.jsonl` and
+ * `<project>/<session>/subagents/agent-<id>.jsonl` with its `.meta.json`.
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SpanModel, TraceModel } from '../../src/core/trace-model.js';
+import { traceOfTurn, type HookInput } from '../../src/services/turn-trace.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { repoRoot } from '../helpers/venv.js';
+
+const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'transcripts', 'subagent');
+const AGENT = 'ab194b24f0da2848d';
+
+let tmp: TempDir;
+let transcript: string;
+let subagents: string;
+let stopInput: HookInput;
+let subagentInput: HookInput;
+
+beforeEach(async () => {
+  tmp = await makeTempDir();
+  const stop = JSON.parse(readFileSync(path.join(FIXTURE, 'stop-stdin.json'), 'utf8')) as HookInput;
+  const project = path.join(tmp.path, 'projects', '-home-dev-project');
+  transcript = path.join(project, `${stop.session_id}.jsonl`);
+  subagents = path.join(project, stop.session_id!, 'subagents');
+  mkdirSync(subagents, { recursive: true });
+  copyFileSync(path.join(FIXTURE, 'transcript.jsonl'), transcript);
+  for (const ext of ['jsonl', 'meta.json']) copyFileSync(path.join(FIXTURE, `agent-${AGENT}.${ext}`), path.join(subagents, `agent-${AGENT}.${ext}`));
+  stopInput = { ...stop, transcript_path: transcript };
+  const sub = JSON.parse(readFileSync(path.join(FIXTURE, 'subagent-stdin.json'), 'utf8')) as HookInput;
+  subagentInput = { ...sub, transcript_path: transcript, agent_transcript_path: path.join(subagents, `agent-${AGENT}.jsonl`) };
+});
+afterEach(async () => {
+  await tmp.cleanup();
+});
+
+const options = { started: Date.now(), catchUpMs: 0, log: () => undefined };
+
+async function traceOf(input: HookInput): Promise<TraceModel> {
+  const trace = await traceOfTurn(input, { USER: 'dev' }, options);
+  if (typeof trace === 'string' || 'elsewhere' in trace) throw new Error(`no trace: ${JSON.stringify(trace)}`);
+  return trace;
+}
+
+const byName = (trace: TraceModel, name: string): SpanModel[] => trace.spans.filter((s) => s.name === name);
+
+/** The sum of every llm span's token usage. */
+function llmUsage(trace: TraceModel): { input_tokens: number; output_tokens: number } {
+  const sum = { input_tokens: 0, output_tokens: 0 };
+  for (const span of byName(trace, 'llm')) {
+    const usage = span.attributes['mlflow.chat.tokenUsage'] as { input_tokens: number; output_tokens: number };
+    sum.input_tokens += usage.input_tokens;
+    sum.output_tokens += usage.output_tokens;
+  }
+  return sum;
+}
+
+/** Rewrite the parent transcript's Agent call so that it runs in the background. */
+function agentCallInBackground(): void {
+  const rows = readFileSync(transcript, 'utf8')
+    .split('\n')
+    .map((line) => line.replace('"name":"Agent","input":{', '"name":"Agent","input":{"run_in_background":true,'));
+  writeFileSync(transcript, rows.join('\n'));
+}
+
+describe('a foreground subagent', () => {
+  it('is nested in the turn: an AGENT span under the Agent tool span, holding its own spans, its tokens in the turn', async () => {
+    const trace = await traceOf(stopInput);
+    const [tool] = byName(trace, 'tool_Agent');
+    const [agent] = byName(trace, 'subagent_general-purpose');
+    expect(agent!.spanType).toBe('AGENT');
+    expect(agent!.parentSpanId).toBe(tool!.spanId);
+    expect(agent!.inputs).toEqual({ prompt: 'Read /home/dev/project/notes.txt and report its content.' });
+    const inside = trace.spans.filter((s) => s.parentSpanId === agent!.spanId);
+    expect(inside.map((s) => s.name)).toEqual(['llm', 'tool_Read', 'llm']);
+    for (const span of inside) {
+      expect(span.startMs).toBeGreaterThanOrEqual(tool!.startMs);
+      expect(span.endMs).toBeLessThanOrEqual(tool!.endMs);
+    }
+    expect(new Set(trace.spans.map((s) => s.spanId)).size).toBe(trace.spans.length);
+    expect(trace.tokenUsage).toMatchObject(llmUsage(trace));
+    expect(JSON.parse(trace.metadata['mlflow.trace.tokenUsage']!)).toMatchObject(llmUsage(trace));
+    expect(byName(trace, 'llm')).toHaveLength(4);
+  });
+
+  it('gives no trace of its own at SubagentStop, whichever of SubagentStop and Stop comes first', async () => {
+    const first = await traceOfTurn(subagentInput, { USER: 'dev' }, options);
+    expect(first).toMatchObject({ elsewhere: expect.stringContaining('foreground') });
+    const turn = await traceOf(stopInput);
+    expect(await traceOfTurn(subagentInput, { USER: 'dev' }, options)).toMatchObject({ elsewhere: expect.stringContaining(`tr-${turn.traceId}`) });
+  });
+
+  it('a run never nests in itself, even when its meta says so', async () => {
+    writeFileSync(path.join(subagents, `agent-${AGENT}.meta.json`), JSON.stringify({ agentType: 'general-purpose', toolUseId: 'toolu_fake_2' }));
+    const trace = await traceOf(stopInput);
+    expect(byName(trace, 'subagent_general-purpose')).toEqual([]);
+  });
+
+  it('that starts a subagent itself has it nested under its own tool span', async () => {
+    // A second run, started by the first one's Read call: nested one level further down.
+    const inner = 'b0000000000000001';
+    const innerRows = readFileSync(path.join(subagents, `agent-${AGENT}.jsonl`), 'utf8').replaceAll('toolu_fake_2', 'toolu_inner_2');
+    writeFileSync(path.join(subagents, `agent-${inner}.jsonl`), innerRows);
+    writeFileSync(path.join(subagents, `agent-${inner}.meta.json`), JSON.stringify({ agentType: 'Explore', toolUseId: 'toolu_fake_2', spawnDepth: 2 }));
+    const trace = await traceOf(stopInput);
+    const [outer] = byName(trace, 'subagent_general-purpose');
+    const [nested] = byName(trace, 'subagent_Explore');
+    const readInOuter = trace.spans.find((s) => s.name === 'tool_Read' && s.parentSpanId === outer!.spanId)!;
+    expect(nested!.parentSpanId).toBe(readInOuter.spanId);
+    expect(trace.spans.filter((s) => s.parentSpanId === nested!.spanId).map((s) => s.name)).toEqual(['llm', 'tool_Read', 'llm']);
+    expect(byName(trace, 'llm')).toHaveLength(6);
+    expect(trace.tokenUsage).toMatchObject(llmUsage(trace));
+  });
+});
+
+describe('a background subagent (run_in_background)', () => {
+  it('is not nested in the turn, and gets a trace of its own linked to it', async () => {
+    agentCallInBackground();
+    const turn = await traceOf(stopInput);
+    expect(byName(turn, 'subagent_general-purpose')).toEqual([]);
+    expect(byName(turn, 'tool_Agent')[0]!.inputs).toMatchObject({ run_in_background: true });
+    const own = await traceOf(subagentInput);
+    expect(own.spans[0]!.name).toBe('claude_code_subagent');
+    expect(own.metadata['claude_code.parent_trace_id']).toBe(`tr-${turn.traceId}`);
+  });
+});
