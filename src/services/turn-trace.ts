@@ -12,6 +12,7 @@ import { hasLastMessage, traceIdFor, TurnBuilder, type TraceContext } from '../c
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
+import { gitContextOf, gitMetadata } from '../adapters/git-context.js';
 
 /** Claude Code's hook input; only the fields we use. */
 export interface HookInput {
@@ -24,6 +25,7 @@ export interface HookInput {
   agent_transcript_path?: string;
   /** The turn's (or subagent's) last assistant message, as Claude Code has it. */
   last_assistant_message?: string;
+  permission_mode?: string;
 }
 
 /** How long the hook waits for the last assistant message to reach the transcript file. */
@@ -162,6 +164,19 @@ async function withForegroundSubagents(
   return runs.length > 0 ? nestSubagents(trace, runs) : trace;
 }
 
+/**
+ * Searchable context on the trace: the git state of the working directory,
+ * the permission mode, and the models the turn used.
+ */
+function withSessionContext(trace: TraceModel, input: HookInput): TraceModel {
+  const metadata: Record<string, string> = { ...trace.metadata };
+  if (typeof input.cwd === 'string' && input.cwd !== '') Object.assign(metadata, gitMetadata(gitContextOf(input.cwd)));
+  if (typeof input.permission_mode === 'string' && input.permission_mode !== '') metadata['mlflow.trace.permission_mode'] = input.permission_mode;
+  const models = [...new Set(trace.spans.filter((s) => s.spanType === 'LLM').map((s) => s.attributes['mlflow.llm.model']).filter((m): m is string => typeof m === 'string' && m !== 'unknown'))];
+  if (models.length > 0) metadata['claude_code.models'] = models.join(',');
+  return { ...trace, metadata };
+}
+
 /** Read the transcript and build its trace. */
 async function buildTrace(file: string, context: TraceContext, maxBytes?: number): Promise<TraceModel | string> {
   const { builder, badLines } = await readTranscript(file, new TurnBuilder(), maxBytes);
@@ -212,9 +227,12 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
     if (typeof trace !== 'string' && !hasLastMessage(trace, last)) {
       log('warn', `the transcript did not show the last assistant message within ${catchUpMs} ms; traced what it holds (session ${input.session_id ?? '?'})`);
     }
-    if (typeof trace === 'string' || source.context.agent || !input.session_id) return trace;
-    const dir = join(dirname(source.file), input.session_id, 'subagents');
-    return await withForegroundSubagents(trace, agentMetas(dir), dir, source.context);
+    if (typeof trace === 'string') return trace;
+    if (!source.context.agent && input.session_id) {
+      const dir = join(dirname(source.file), input.session_id, 'subagents');
+      trace = await withForegroundSubagents(trace, agentMetas(dir), dir, source.context);
+    }
+    return withSessionContext(trace, input);
   } catch (error) {
     return `transcript unreadable: ${(error as Error).message}`;
   }

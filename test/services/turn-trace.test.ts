@@ -85,6 +85,7 @@ describe('a foreground subagent', () => {
     expect(trace.tokenUsage).toMatchObject(llmUsage(trace));
     expect(JSON.parse(trace.metadata['mlflow.trace.tokenUsage']!)).toMatchObject(llmUsage(trace));
     expect(byName(trace, 'llm')).toHaveLength(4);
+    expect(trace.metadata).toMatchObject({ 'mlflow.trace.permission_mode': 'default', 'claude_code.models': 'claude-opus-4-8' });
   });
 
   it('gives no trace of its own at SubagentStop, whichever of SubagentStop and Stop comes first', async () => {
