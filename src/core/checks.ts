@@ -1037,7 +1037,8 @@ const settingsJsonCheck: Check = {
 /** What a user loses when our hook is missing from an event. */
 const MISSING_EVENT_COST: Record<(typeof HOOK_EVENTS)[number], string> = {
   Stop: 'sessions are not traced',
-  SubagentStop: 'subagent runs are not traced',
+  SubagentStop: 'subagents that run in the background are not traced',
+  StopFailure: 'turns that an API error ends are not traced',
   SessionEnd: 'nothing waits for the last traces of a session to be delivered before Claude Code exits (a container may take them with it)',
 };
 

@@ -19,11 +19,12 @@ export const OUR_ENV_KEYS: readonly string[] = [
 ];
 
 /**
- * The events our hook runs on: Stop and SubagentStop trace a turn; at
+ * The events our hook runs on: Stop and SubagentStop trace a turn, and
+ * StopFailure a turn that an API error ended (instead of Stop); at
  * SessionEnd the hook waits, bounded, for the session's traces to be
  * delivered (Claude Code waits for SessionEnd hooks before it exits).
  */
-export const HOOK_EVENTS = ['Stop', 'SubagentStop', 'SessionEnd'] as const;
+export const HOOK_EVENTS = ['Stop', 'SubagentStop', 'StopFailure', 'SessionEnd'] as const;
 
 const ENABLED_KEY = 'MLFLOW_CLAUDE_TRACING_ENABLED';
 const EXPERIMENT_NAME_KEY = 'MLFLOW_EXPERIMENT_NAME';

@@ -58,6 +58,8 @@ const MAX_PREVIEW_CHARS = 1_000;
 /** Input messages kept for an LLM span: the newest ones. */
 const MAX_INPUT_MESSAGES = 200;
 const NO_RESULT = 'No result found';
+/** The model Claude Code names on the assistant message it writes for an API error. */
+export const SYNTHETIC_MODEL = '<synthetic>';
 
 interface ModelCall {
   messageId: string;
@@ -360,7 +362,9 @@ export class TurnBuilder {
     let tokenUsage: TokenUsage | undefined;
 
     turn.calls.forEach((call, index) => {
-      const usage = usageOf(call.usage);
+      // Claude Code's stand-in for a call the API refused: the call failed, and spent nothing.
+      const failed = call.model === SYNTHETIC_MODEL;
+      const usage = failed ? undefined : usageOf(call.usage);
       tokenUsage = addUsage(tokenUsage, usage);
       const attributes: Record<string, unknown> = {
         model: call.model,
@@ -377,7 +381,8 @@ export class TurnBuilder {
         spanType: 'LLM',
         startMs: call.startMs,
         endMs: Math.max(call.endMs, call.startMs),
-        status: 'OK',
+        status: failed ? 'ERROR' : 'OK',
+        ...(failed ? { statusMessage: cutText(textOf(call.content), MAX_PREVIEW_CHARS) } : {}),
         inputs: { model: call.model, messages: call.inputMessages },
         outputs: { type: 'message', role: 'assistant', content: call.content },
         attributes,
@@ -460,4 +465,17 @@ export function traceFromRows(rows: TranscriptRow[], context: TraceContext): Tra
   const builder = new TurnBuilder();
   for (const row of rows) builder.push(row);
   return builder.build(context);
+}
+
+/**
+ * A turn that an API error ended (Claude Code's StopFailure): the root span
+ * and so the trace get ERROR status, with the error as the status message
+ * and in the root's outputs.
+ */
+export function markTurnFailed(trace: TraceModel, error: string): TraceModel {
+  const message = cutText(error, MAX_PREVIEW_CHARS);
+  const [root, ...rest] = trace.spans;
+  if (!root) return trace;
+  const outputs = { ...(root.outputs as Record<string, unknown>), status: 'error', error: message };
+  return { ...trace, spans: [{ ...root, status: 'ERROR', statusMessage: message, outputs }, ...rest] };
 }

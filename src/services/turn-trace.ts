@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
-import { hasLastMessage, traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
+import { hasLastMessage, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
@@ -26,6 +26,9 @@ export interface HookInput {
   /** The turn's (or subagent's) last assistant message, as Claude Code has it. */
   last_assistant_message?: string;
   permission_mode?: string;
+  /** StopFailure: the API error that ended the turn, and its details. */
+  error?: unknown;
+  error_details?: unknown;
 }
 
 /** How long the hook waits for the last assistant message to reach the transcript file. */
@@ -164,6 +167,14 @@ async function withForegroundSubagents(
   return runs.length > 0 ? nestSubagents(trace, runs) : trace;
 }
 
+/** The error a StopFailure hook input names, as one line of text. */
+function failureOf(input: HookInput): string {
+  const text = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value));
+  const error = text(input.error) || 'the turn ended with an API error';
+  const details = text(input.error_details);
+  return details && details !== error ? `${error}: ${details}` : error;
+}
+
 /**
  * Searchable context on the trace: the git state of the working directory,
  * the permission mode, and the models the turn used.
@@ -172,7 +183,7 @@ function withSessionContext(trace: TraceModel, input: HookInput): TraceModel {
   const metadata: Record<string, string> = { ...trace.metadata };
   if (typeof input.cwd === 'string' && input.cwd !== '') Object.assign(metadata, gitMetadata(gitContextOf(input.cwd)));
   if (typeof input.permission_mode === 'string' && input.permission_mode !== '') metadata['mlflow.trace.permission_mode'] = input.permission_mode;
-  const models = [...new Set(trace.spans.filter((s) => s.spanType === 'LLM').map((s) => s.attributes['mlflow.llm.model']).filter((m): m is string => typeof m === 'string' && m !== 'unknown'))];
+  const models = [...new Set(trace.spans.filter((s) => s.spanType === 'LLM').map((s) => s.attributes['mlflow.llm.model']).filter((m): m is string => typeof m === 'string' && m !== 'unknown' && m !== SYNTHETIC_MODEL))];
   if (models.length > 0) metadata['claude_code.models'] = models.join(',');
   return { ...trace, metadata };
 }
@@ -232,6 +243,7 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
       const dir = join(dirname(source.file), input.session_id, 'subagents');
       trace = await withForegroundSubagents(trace, agentMetas(dir), dir, source.context);
     }
+    if (input.hook_event_name === 'StopFailure') trace = markTurnFailed(trace, failureOf(input));
     return withSessionContext(trace, input);
   } catch (error) {
     return `transcript unreadable: ${(error as Error).message}`;

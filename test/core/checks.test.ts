@@ -27,7 +27,7 @@ const HOOK = '/usr/bin/node /data/runtime/claude-mlflow-hook.mjs';
 const hookGroup = [{ hooks: [{ type: 'command', command: HOOK, timeout: 5 }] }];
 const projectDoc = () => ({
   env: { MLFLOW_CLAUDE_TRACING_ENABLED: 'true', MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', MLFLOW_EXPERIMENT_NAME: 'app' },
-  hooks: { Stop: structuredClone(hookGroup), SubagentStop: structuredClone(hookGroup), SessionEnd: structuredClone(hookGroup) },
+  hooks: { Stop: structuredClone(hookGroup), SubagentStop: structuredClone(hookGroup), StopFailure: structuredClone(hookGroup), SessionEnd: structuredClone(hookGroup) },
 });
 
 function scope(scope: ScopeSettings['scope'], doc?: Record<string, unknown>, extra: Partial<ScopeSettings> = {}): ScopeSettings {
@@ -253,7 +253,7 @@ describe('checks', () => {
     const h = healthy();
     delete (h.settings.scopes[1]!.doc!.hooks as Record<string, unknown>).SubagentStop;
     expect(status('hook-once', h).status).toBe('warn');
-    expect(status('hook-once', h).message).toContain('not on SubagentStop: subagent runs are not traced');
+    expect(status('hook-once', h).message).toContain('not on SubagentStop: subagents that run in the background are not traced');
     delete (h.settings.scopes[1]!.doc!.hooks as Record<string, unknown>).SessionEnd;
     expect(status('hook-once', h).message).toContain('not on SubagentStop or SessionEnd');
     const s = healthy();

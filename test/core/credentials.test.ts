@@ -43,7 +43,7 @@ describe('applyCredentials', () => {
     expect(r.doc).toEqual({ model: 'opus', env: { EDITOR: 'vim', MLFLOW_TRACKING_TOKEN: 'tok-1' } });
     expect(input.env).toEqual({ EDITOR: 'vim' });
     expect(r.changes).toEqual(['set MLFLOW_TRACKING_TOKEN']);
-    expect(r.previous).toEqual({ env: { MLFLOW_TRACKING_TOKEN: null }, created: { env: false, hooks: true, events: ['Stop', 'SubagentStop', 'SessionEnd'] } });
+    expect(r.previous).toEqual({ env: { MLFLOW_TRACKING_TOKEN: null }, created: { env: false, hooks: true, events: ['Stop', 'SubagentStop', 'StopFailure', 'SessionEnd'] } });
   });
 
   it('an unchanged value is no change; an old one is recorded for uninstall', () => {

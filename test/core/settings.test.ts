@@ -152,15 +152,16 @@ describe('findForeignTracers', () => {
 });
 
 describe('applyTracing', () => {
-  it('adds one group at the end of Stop, SubagentStop and SessionEnd and sets env, on an empty document', () => {
+  it('adds one group at the end of Stop, SubagentStop, StopFailure and SessionEnd and sets env, on an empty document', () => {
     const result = applyTracing({}, SPEC);
     expect(result.doc).toEqual({
-      hooks: { Stop: [group(ours())], SubagentStop: [group(ours())], SessionEnd: [group(oursAtSessionEnd())] },
+      hooks: { Stop: [group(ours())], SubagentStop: [group(ours())], StopFailure: [group(ours())], SessionEnd: [group(oursAtSessionEnd())] },
       env: SPEC.env,
     });
     expect(result.changes).toEqual([
       'added Stop hook',
       'added SubagentStop hook',
+      'added StopFailure hook',
       'added SessionEnd hook',
       'set MLFLOW_CLAUDE_TRACING_ENABLED',
       'set MLFLOW_TRACKING_URI',
@@ -173,7 +174,7 @@ describe('applyTracing', () => {
         MLFLOW_EXPERIMENT_NAME: null,
         MLFLOW_EXPERIMENT_ID: null,
       },
-      created: { env: true, hooks: true, events: ['Stop', 'SubagentStop', 'SessionEnd'] },
+      created: { env: true, hooks: true, events: ['Stop', 'SubagentStop', 'StopFailure', 'SessionEnd'] },
     });
   });
 
@@ -191,7 +192,7 @@ describe('applyTracing', () => {
     const { doc, previous, changes } = applyTracing(input, SPEC);
     expect(input).toEqual(snapshot);
     expect(Object.keys(doc)).toEqual(['model', 'hooks', 'env', 'permissions']);
-    expect(Object.keys(hooksOf(doc))).toEqual(['PreToolUse', 'Stop', 'SubagentStop', 'SessionEnd']);
+    expect(Object.keys(hooksOf(doc))).toEqual(['PreToolUse', 'Stop', 'SubagentStop', 'StopFailure', 'SessionEnd']);
     expect(hooksOf(doc).PreToolUse).toEqual(input.hooks.PreToolUse);
     expect(hooksOf(doc).Stop).toEqual([...input.hooks.Stop, group(ours())]);
     expect(Object.keys(envOf(doc))).toEqual([
@@ -204,7 +205,7 @@ describe('applyTracing', () => {
     expect(envOf(doc).MLFLOW_TRACKING_URI).toBe('http://127.0.0.1:5000');
     expect(changes).toContain('updated MLFLOW_TRACKING_URI');
     expect(previous.env.MLFLOW_TRACKING_URI).toBe('http://old:5000');
-    expect(previous.created).toEqual({ env: false, hooks: false, events: ['SubagentStop', 'SessionEnd'] });
+    expect(previous.created).toEqual({ env: false, hooks: false, events: ['SubagentStop', 'StopFailure', 'SessionEnd'] });
   });
 
   it('is a no-op the second time', () => {
@@ -219,6 +220,7 @@ describe('applyTracing', () => {
       hooks: {
         Stop: [group({ type: 'command', command: 'echo before' }, ours(OLD_COMMAND, 30)), group({ type: 'command', command: 'after' })],
         SubagentStop: [group(ours(OLD_COMMAND, 5))],
+        StopFailure: [group(ours(OLD_COMMAND, 5))],
         SessionEnd: [group(ours(OLD_COMMAND, 5))],
       },
     };
@@ -244,6 +246,7 @@ describe('applyTracing', () => {
         PreToolUse: [{ matcher: 'Bash', hooks: [ours(OLD_COMMAND)] }, { matcher: 'Edit', hooks: [{ type: 'command', command: 'fmt' }] }],
         Stop: [group(ours()), group({ type: 'command', command: 'keep' }, ours(OLD_COMMAND)), group(ours('npx claude-mlflow hook'))],
         SubagentStop: [group(ours(), ours())],
+        StopFailure: [group(ours())],
         SessionEnd: [group(oursAtSessionEnd(), ours())],
         PreCompact: [group(ours())],
       },
@@ -253,9 +256,10 @@ describe('applyTracing', () => {
       PreToolUse: [{ matcher: 'Edit', hooks: [{ type: 'command', command: 'fmt' }] }],
       Stop: [group(ours()), group({ type: 'command', command: 'keep' })],
       SubagentStop: [group(ours())],
+      StopFailure: [group(ours())],
       SessionEnd: [group(oursAtSessionEnd())],
     });
-    expect(countOurHooks(doc)).toBe(3);
+    expect(countOurHooks(doc)).toBe(4);
     expect(changes).toEqual(
       expect.arrayContaining([
         'removed a duplicate of our hook (hooks.PreToolUse[0].hooks[0])',
@@ -464,7 +468,7 @@ describe('constants', () => {
       'MLFLOW_EXPERIMENT_NAME',
       'MLFLOW_TRACKING_URI',
     ]);
-    expect(HOOK_EVENTS).toEqual(['Stop', 'SubagentStop', 'SessionEnd']);
-    expect(ourCommands(applyTracing({}, SPEC).doc)).toEqual({ Stop: [COMMAND], SubagentStop: [COMMAND], SessionEnd: [COMMAND] });
+    expect(HOOK_EVENTS).toEqual(['Stop', 'SubagentStop', 'StopFailure', 'SessionEnd']);
+    expect(ourCommands(applyTracing({}, SPEC).doc)).toEqual({ Stop: [COMMAND], SubagentStop: [COMMAND], StopFailure: [COMMAND], SessionEnd: [COMMAND] });
   });
 });

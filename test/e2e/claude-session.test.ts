@@ -118,4 +118,40 @@ describe('real Claude Code → our hook → real MLflow', () => {
     expect(llms).toHaveLength(4);
     expect(JSON.parse(turn!.info.trace_metadata['mlflow.trace.tokenUsage']!)).toMatchObject({ input_tokens: 44, output_tokens: 28 });
   });
+
+  it('a turn that an API error ends (StopFailure): one trace, ERROR, with the error', async () => {
+    const p = await project('stop-failure', 'e2e-stop-failure');
+    const fake = await startFakeAnthropic([
+      { text: 'Let me read it.', toolUse: { name: 'Read', input: { file_path: path.join(p.dir, 'notes.txt') } } },
+      { error: { status: 400, type: 'invalid_request_error', message: 'prompt is too long: 250000 tokens > 200000 maximum' } },
+    ]);
+    try {
+      const run = await runClaude({
+        cwd: p.dir,
+        home: p.home,
+        baseUrl: fake.url,
+        prompt: 'read notes.txt',
+        args: ['--allowedTools', 'Read'],
+        env: { CLAUDE_MLFLOW_HOME: p.data },
+      });
+      expect(run.exitCode, run.stderr + run.stdout).not.toBe(0);
+    } finally {
+      await fake.close();
+    }
+    const traces = await searchTraces(shared.server, 'e2e-stop-failure');
+    expect(traces).toHaveLength(1);
+    const [trace] = traces;
+    expect(trace!.info.state).toBe('ERROR');
+    const root = trace!.spans[0]!;
+    expect(root.status).toContain('ERROR');
+    expect(root.outputs.status).toBe('error');
+    expect(JSON.stringify(root.outputs.error)).toContain('prompt is too long');
+    // The call the API refused is an llm span of its own, failed, with what Claude Code showed.
+    expect(trace!.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
+    const refused = trace!.spans.at(-1)!;
+    expect(refused.status).toContain('ERROR');
+    expect(refused.attributes['mlflow.chat.tokenUsage']).toBeUndefined();
+    expect(JSON.parse(trace!.info.trace_metadata['mlflow.trace.tokenUsage']!)).toMatchObject({ input_tokens: 11, output_tokens: 7 });
+    expect(trace!.info.trace_metadata['claude_code.models']).not.toContain('synthetic');
+  });
 });

@@ -171,7 +171,7 @@ export async function readJsonl(file: string): Promise<any[]> {
 export async function installCaptureHooks(
   projectDir: string,
   captureDir: string,
-): Promise<{ stopFile: string; subagentStopFile: string }> {
+): Promise<{ stopFile: string; subagentStopFile: string; stopFailureFile: string }> {
   await mkdir(captureDir, { recursive: true });
   await mkdir(path.join(projectDir, ".claude"), { recursive: true });
   const script = path.join(captureDir, "capture-stdin.mjs");
@@ -188,13 +188,16 @@ export async function installCaptureHooks(
   );
   const stopFile = path.join(captureDir, "stop.jsonl");
   const subagentStopFile = path.join(captureDir, "subagent-stop.jsonl");
+  const stopFailureFile = path.join(captureDir, "stop-failure.jsonl");
   const cmd = (out: string) => `node ${JSON.stringify(script)} ${JSON.stringify(out)}`;
   const settings = {
     hooks: {
       Stop: [{ hooks: [{ type: "command", command: cmd(stopFile) }] }],
       SubagentStop: [{ hooks: [{ type: "command", command: cmd(subagentStopFile) }] }],
+      // Claude Code does not wait for StopFailure hooks when `claude -p` exits: the shell's cat is quick enough.
+      StopFailure: [{ hooks: [{ type: "command", command: `cat >> ${JSON.stringify(stopFailureFile)}; echo >> ${JSON.stringify(stopFailureFile)}` }] }],
     },
   };
   await writeFile(path.join(projectDir, ".claude", "settings.json"), JSON.stringify(settings, null, 2) + "\n");
-  return { stopFile, subagentStopFile };
+  return { stopFile, subagentStopFile, stopFailureFile };
 }

@@ -27,13 +27,22 @@ export interface ToolUseSpec {
   id?: string;
 }
 
+/** An API error instead of a message: the HTTP status and Anthropic's error body. */
+export interface ErrorSpec {
+  status: number;
+  type: string;
+  message: string;
+}
+
 export type Turn =
-  | { text: string; toolUse?: undefined }
+  | { error: ErrorSpec; text?: undefined; toolUse?: undefined }
+  | { text: string; toolUse?: undefined; error?: undefined }
   | {
       /** One tool call, or several tool_use blocks in the same response. */
       toolUse: ToolUseSpec | ToolUseSpec[];
       /** Optional text block before the tool call(s). */
       text?: string;
+      error?: undefined;
     };
 
 export interface RecordedRequest {
@@ -209,6 +218,10 @@ export async function startFakeAnthropic(
     rec.scripted = main;
     const turn: Turn = main ? nextTurn(rec) : { text: sideText };
     rec.turn = turn;
+    if (turn.error) {
+      sendJson(res, turn.error.status, { type: "error", error: { type: turn.error.type, message: turn.error.message } });
+      return;
+    }
     const blocks = blocksOf(turn);
     const stopReason = blocks.some((b) => b.type === "tool_use") ? "tool_use" : "end_turn";
     const id = `msg_fake_${++messageCounter}`;

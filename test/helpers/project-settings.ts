@@ -21,6 +21,6 @@ export async function writeTracingSettings(
   const atSessionEnd = [{ hooks: [{ type: 'command', command: hookCommand, timeout: 1.5 }] }];
   const file = path.join(project, '.claude', 'settings.json');
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify({ env, hooks: { Stop: hook, SubagentStop: hook, SessionEnd: atSessionEnd } }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ env, hooks: { Stop: hook, SubagentStop: hook, StopFailure: hook, SessionEnd: atSessionEnd } }, null, 2)}\n`);
   return file;
 }

@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOOK_EVENTS } from '../../src/core/settings.js';
 import { runCli } from '../helpers/cli.js';
 import { startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.js';
 import { freePort } from '../helpers/ports.js';
@@ -77,7 +78,7 @@ function serversOn(database: string): number[] {
 
 function ourHooksOnce(file: string): void {
   const doc = JSON.parse(readFileSync(file, 'utf8'));
-  for (const event of ['Stop', 'SubagentStop', 'SessionEnd']) expect(doc.hooks[event], event).toHaveLength(1);
+  for (const event of HOOK_EVENTS) expect(doc.hooks[event], event).toHaveLength(1);
   expect(readFileSync(file, 'utf8')).toContain('"cleanupPeriodDays": 1e400');
 }
 

@@ -4,7 +4,7 @@
  * lays it out: `<project>/<session>.jsonl` and
  * `<project>/<session>/subagents/agent-<id>.jsonl` with its `.meta.json`.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SpanModel, TraceModel } from '../../src/core/trace-model.js';
@@ -12,7 +12,8 @@ import { traceOfTurn, type HookInput } from '../../src/services/turn-trace.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { repoRoot } from '../helpers/venv.js';
 
-const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'transcripts', 'subagent');
+const FIXTURES = path.join(repoRoot, 'test', 'fixtures', 'transcripts');
+const FIXTURE = path.join(FIXTURES, 'subagent');
 const AGENT = 'ab194b24f0da2848d';
 
 let tmp: TempDir;
@@ -52,7 +53,8 @@ const byName = (trace: TraceModel, name: string): SpanModel[] => trace.spans.fil
 function llmUsage(trace: TraceModel): { input_tokens: number; output_tokens: number } {
   const sum = { input_tokens: 0, output_tokens: 0 };
   for (const span of byName(trace, 'llm')) {
-    const usage = span.attributes['mlflow.chat.tokenUsage'] as { input_tokens: number; output_tokens: number };
+    const usage = span.attributes['mlflow.chat.tokenUsage'] as { input_tokens: number; output_tokens: number } | undefined;
+    if (!usage) continue;
     sum.input_tokens += usage.input_tokens;
     sum.output_tokens += usage.output_tokens;
   }
@@ -129,3 +131,64 @@ describe('a background subagent (run_in_background)', () => {
     expect(own.metadata['claude_code.parent_trace_id']).toBe(`tr-${turn.traceId}`);
   });
 });
+
+/** A recorded fixture laid out as Claude Code lays it out; the hook inputs pointed at it. */
+function layout(name: string): { inputs: Record<string, HookInput> } {
+  const from = path.join(FIXTURES, name);
+  const files = readdirSync(from);
+  const inputs: Record<string, HookInput> = {};
+  const first = JSON.parse(readFileSync(path.join(from, files.find((f) => f.endsWith('-stdin.json') || f.includes('-stdin-'))!), 'utf8')) as HookInput;
+  const project = path.join(tmp.path, name, '-home-dev-project');
+  const main = path.join(project, `${first.session_id}.jsonl`);
+  const agents = path.join(project, first.session_id!, 'subagents');
+  mkdirSync(agents, { recursive: true });
+  copyFileSync(path.join(from, 'transcript.jsonl'), main);
+  for (const f of files.filter((f) => f.startsWith('agent-'))) copyFileSync(path.join(from, f), path.join(agents, f));
+  for (const f of files.filter((f) => f.includes('stdin'))) {
+    const input = JSON.parse(readFileSync(path.join(from, f), 'utf8')) as HookInput;
+    inputs[f.replace(/\.json$/, '')] = {
+      ...input,
+      transcript_path: main,
+      ...(input.agent_id ? { agent_transcript_path: path.join(agents, `agent-${input.agent_id}.jsonl`) } : {}),
+    };
+  }
+  return { inputs };
+}
+
+describe('recorded: two subagents in one turn', () => {
+  it('each nested under its own Agent tool span; the turn counts all six model calls; neither SubagentStop traces', async () => {
+    const { inputs } = layout('two-subagents');
+    const trace = await traceOf(inputs['stop-stdin']!);
+    const tools = byName(trace, 'tool_Agent');
+    const agents = byName(trace, 'subagent_general-purpose');
+    expect(tools).toHaveLength(2);
+    expect(agents.map((a) => a.parentSpanId).sort()).toEqual(tools.map((t) => t.spanId).sort());
+    for (const agent of agents) {
+      const inside = trace.spans.filter((s) => s.parentSpanId === agent.spanId);
+      expect(inside.map((s) => s.name)).toEqual(['llm', 'tool_Read', 'llm']);
+    }
+    expect(byName(trace, 'llm')).toHaveLength(6);
+    expect(trace.tokenUsage).toMatchObject(llmUsage(trace));
+    for (const key of ['subagent-stdin-1', 'subagent-stdin-2']) {
+      expect(await traceOfTurn(inputs[key]!, { USER: 'dev' }, options)).toMatchObject({ elsewhere: expect.stringContaining('foreground') });
+    }
+  });
+});
+
+describe('recorded: a turn an API error ends (StopFailure)', () => {
+  it('is an ERROR trace with the error; the refused call is a failed llm span that spent nothing', async () => {
+    const { inputs } = layout('stop-failure');
+    const trace = await traceOf(inputs['stop-failure-stdin']!);
+    const root = trace.spans[0]!;
+    expect(root.status).toBe('ERROR');
+    expect(root.statusMessage).toContain('invalid_request: 400');
+    expect(root.statusMessage).toContain('prompt is too long');
+    expect(root.outputs).toMatchObject({ status: 'error', response: 'Prompt is too long' });
+    expect(trace.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
+    const refused = trace.spans.at(-1)!;
+    expect(refused).toMatchObject({ status: 'ERROR', statusMessage: 'Prompt is too long' });
+    expect(refused.attributes['mlflow.chat.tokenUsage']).toBeUndefined();
+    expect(trace.tokenUsage).toMatchObject(llmUsage(trace));
+  });
+});
+
