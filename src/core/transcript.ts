@@ -17,6 +17,8 @@ export interface TranscriptRow {
   uuid?: string;
   timestamp?: string;
   isMeta?: boolean;
+  /** The summary that replaces the conversation after a compaction. */
+  isCompactSummary?: boolean;
   version?: string;
   operation?: string;
   content?: unknown;
@@ -177,6 +179,8 @@ export function capStrings(value: unknown, max = MAX_FIELD_CHARS, depth = 0): un
  */
 export function isUserPrompt(row: TranscriptRow, previous?: TranscriptRow): boolean {
   if (row.type !== 'user' || row.toolUseResult || row.isMeta) return false;
+  // The summary a compaction writes (by /compact, or on its own when the context is full, mid-turn too).
+  if (row.isCompactSummary) return false;
   const prevResult = previous?.toolUseResult;
   if (isBlock(prevResult) && (prevResult as Record<string, unknown>).commandName) return false;
   const content = row.message?.content;

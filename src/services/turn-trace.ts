@@ -115,6 +115,8 @@ async function traceSource(
   const file = isSubagent ? subagentTranscriptPath(input) : input.transcript_path;
   if (!file) return 'hook input has no transcript path';
   const kind = fileKind(file);
+  // A compaction runs as a subagent without a type or a transcript of its own: it is not a turn.
+  if (kind === 'missing' && isSubagent && !input.agent_type) return { elsewhere: `subagent ${input.agent_id} has no type and no transcript: a compaction, not a turn` };
   if (kind === 'missing') return `transcript not found: ${file}`;
   if (kind === 'other') return `transcript is not a regular file (a FIFO, a device or a folder), so it is not read: ${file}`;
 

@@ -192,3 +192,30 @@ describe('recorded: a turn an API error ends (StopFailure)', () => {
   });
 });
 
+describe('recorded: a compaction inside the session', () => {
+  it('the turn after /compact is traced from its own prompt; the compaction itself is no turn', async () => {
+    const { inputs } = layout('compaction');
+    const trace = await traceOf(inputs['stop-stdin']!);
+    expect(trace.spans[0]!.inputs).toEqual({ prompt: 'what did notes.txt say?' });
+    expect(trace.spans[0]!.outputs).toMatchObject({ response: 'It said: hello world' });
+    expect(await traceOfTurn(inputs['subagent-stdin']!, { USER: 'dev' }, options)).toMatchObject({ elsewhere: expect.stringContaining('compaction') });
+  });
+
+  it('a compaction in the middle of a turn keeps the turn whole: its prompt, every call and tool', async () => {
+    const { inputs } = layout('compaction');
+    const file = inputs['stop-stdin']!.transcript_path!;
+    const rows = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const boundary = rows.filter((r) => r.subtype === 'compact_boundary' || r.isCompactSummary === true);
+    expect(boundary).toHaveLength(2);
+    // The first turn only, with the compaction's rows put between the tool result and the answer.
+    const firstTurn = rows.slice(0, rows.findIndex((r) => r.type === 'last-prompt'));
+    const answer = firstTurn.findLastIndex((r) => r.type === 'assistant');
+    const midTurn = [...firstTurn.slice(0, answer), ...boundary, ...firstTurn.slice(answer)];
+    writeFileSync(file, `${midTurn.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const trace = await traceOf({ ...inputs['stop-stdin']!, last_assistant_message: 'notes.txt says: hello world' });
+    expect(trace.spans[0]!.inputs).toEqual({ prompt: 'read notes.txt' });
+    expect(trace.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
+    expect(trace.spans[0]!.outputs).toMatchObject({ response: 'notes.txt says: hello world' });
+  });
+});
+
