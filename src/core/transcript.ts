@@ -88,6 +88,22 @@ interface Turn {
   calls: ModelCall[];
   results: Map<string, ToolOutcome>;
   finalResponse?: string;
+  /** The user stopped the turn (Esc, Ctrl-C, an SDK interrupt): Claude Code fires no Stop for it. */
+  interrupted?: boolean;
+}
+
+/** What Claude Code writes, as a user row or a tool result, when the user stops a turn. */
+const INTERRUPT_MARKER = '[Request interrupted by user';
+/** Interrupted turns kept for the next Stop to trace; older ones are dropped. */
+const MAX_INTERRUPTED_TURNS = 5;
+
+/** Whether a row is Claude Code's note that the user stopped the turn. */
+export function isInterruption(row: TranscriptRow): boolean {
+  if (row.type !== 'user') return false;
+  return blocksOf(row.message?.content).some((block) => {
+    if (block.type === 'text') return (block.text ?? '').startsWith(INTERRUPT_MARKER);
+    return block.type === 'tool_result' && textOf(block.content).startsWith(INTERRUPT_MARKER);
+  });
 }
 
 export function parseTimestampMs(value: unknown): number | undefined {
@@ -178,7 +194,7 @@ export function capStrings(value: unknown, max = MAX_FIELD_CHARS, depth = 0): un
  * We also skip rows Claude Code marks `isMeta` (its own caveat messages).
  */
 export function isUserPrompt(row: TranscriptRow, previous?: TranscriptRow): boolean {
-  if (row.type !== 'user' || row.toolUseResult || row.isMeta) return false;
+  if (row.type !== 'user' || row.toolUseResult || row.isMeta || isInterruption(row)) return false;
   // The summary a compaction writes (by /compact, or on its own when the context is full, mid-turn too).
   if (row.isCompactSummary) return false;
   const prevResult = previous?.toolUseResult;
@@ -241,6 +257,8 @@ export function spanIdFor(traceId: string, key: string): string {
  */
 export class TurnBuilder {
   private turn: Turn | undefined;
+  /** Turns the user stopped since the last one that ended on its own: no Stop traced them. */
+  private interruptedTurns: Turn[] = [];
   private previous: TranscriptRow | undefined;
   private lastTimestampMs: number | undefined;
   /** Messages since the last model call: the next LLM call's input. */
@@ -258,6 +276,7 @@ export class TurnBuilder {
     if (ts !== undefined) this.lastTimestampMs = ts;
 
     if (isUserPrompt(row, this.previous)) {
+      this.rememberInterrupted(this.turn);
       const prompt = textOf(row.message?.content);
       this.dropQueuedCopyOf(row.message?.content);
       const startMs = ts ?? previousMs ?? 0;
@@ -271,9 +290,21 @@ export class TurnBuilder {
       };
     } else if (this.turn) {
       this.addToTurn(this.turn, row, ts ?? previousMs ?? this.turn.lastMs, previousMs ?? this.turn.startMs);
+      if (isInterruption(row)) this.turn.interrupted = true;
     }
     this.trackInputMessages(row);
     this.previous = { type: row.type, toolUseResult: row.toolUseResult };
+  }
+
+  /** A new prompt ends the turn before it: one the user stopped waits for the next Stop; one that ended on its own was traced. */
+  private rememberInterrupted(turn: Turn | undefined): void {
+    if (!turn) return;
+    if (!turn.interrupted) {
+      this.interruptedTurns = [];
+      return;
+    }
+    this.interruptedTurns.push(turn);
+    if (this.interruptedTurns.length > MAX_INTERRUPTED_TURNS) this.interruptedTurns.shift();
   }
 
   private addToTurn(turn: Turn, row: TranscriptRow, atMs: number, previousMs: number): void {
@@ -357,8 +388,18 @@ export class TurnBuilder {
 
   /** The trace of the last turn, or undefined when the transcript has no user prompt. */
   build(context: TraceContext): TraceModel | undefined {
-    const turn = this.turn;
-    if (!turn) return undefined;
+    return this.turn ? this.traceOf(this.turn, context) : undefined;
+  }
+
+  /**
+   * The traces of the turns the user stopped right before the last one:
+   * Claude Code fires no Stop for them, so the Stop of the next turn traces them.
+   */
+  buildInterrupted(context: TraceContext): TraceModel[] {
+    return this.interruptedTurns.map((turn) => this.traceOf(turn, context));
+  }
+
+  private traceOf(turn: Turn, context: TraceContext): TraceModel {
     const turnKey = context.agent ? `agent:${context.agent.id}` : turn.promptKey;
     const traceId = traceIdFor(context.sessionId, turnKey);
     const rootId = spanIdFor(traceId, 'root');
@@ -412,7 +453,7 @@ export class TurnBuilder {
     });
 
     const endMs = Math.max(turn.lastMs, ...children.map((s) => s.endMs));
-    const outputs: Record<string, unknown> = { status: 'completed' };
+    const outputs: Record<string, unknown> = { status: turn.interrupted ? 'interrupted' : 'completed' };
     if (turn.finalResponse) outputs.response = turn.finalResponse;
     const rootAttributes: Record<string, unknown> = { 'session.id': context.sessionId };
     if (context.user) rootAttributes['user.id'] = context.user;
@@ -445,6 +486,7 @@ export class TurnBuilder {
       if (context.agent.parentTraceId) metadata['claude_code.parent_trace_id'] = context.agent.parentTraceId;
     }
     if (tokenUsage) metadata['mlflow.trace.tokenUsage'] = JSON.stringify(tokenUsage);
+    if (turn.interrupted) metadata['claude_code.turn_status'] = 'interrupted';
 
     return {
       traceId,

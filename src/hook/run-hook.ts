@@ -13,7 +13,7 @@ import { mlflowTraceId } from '../core/trace-model.js';
 import { logLine } from '../adapters/log.js';
 import { removePending, writePending } from '../adapters/pending.js';
 import { spoolMax, spooledTraceId, spoolTrace, type SpoolTarget } from '../adapters/spool.js';
-import { TRANSCRIPT_CATCH_UP_MS, traceOfTurn, turnTranscripts, type HookInput, type TranscriptBytes } from '../services/turn-trace.js';
+import { stoppedTurnsAtSessionEnd, TRANSCRIPT_CATCH_UP_MS, traceOfTurn, turnTranscripts, type HookInput, type TranscriptBytes } from '../services/turn-trace.js';
 import { startDelivery, type DeliveryStart } from '../services/delivery/launch.js';
 import { awaitSessionDelivery, type SessionEndWait } from './session-end.js';
 
@@ -103,6 +103,13 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   }
   const deliver = (): DeliveryStart => startDelivery(options.dataRoot, options.env, options.deliverScript);
   if (input.hook_event_name === 'SessionEnd') {
+    // A turn the user stopped last has had no Stop: it is traced now.
+    const stopped = await stoppedTurnsAtSessionEnd(input, options.env, { started, catchUpMs: 0, log });
+    try {
+      for (const trace of stopped) spoolTrace(files.spool, targetOf(settings), trace, new Date(), spoolMax(options.env));
+    } catch (error) {
+      log('error', `spooling the turn stopped at the end of the session failed: ${(error as Error).message}`);
+    }
     return { status: 'session-end', wait: await awaitSessionDelivery(files.spool, deliver) };
   }
 
@@ -115,21 +122,24 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
     log('warn', `could not write the hook input ahead: ${(error as Error).message}`);
   }
   const pending = progress.pending;
-  const trace = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log });
-  if (typeof trace === 'string') {
+  const traced = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log });
+  if (typeof traced === 'string') {
     if (pending) removePending(pending);
     progress.done = true;
-    log('error', `${trace} (session ${input.session_id ?? '?'})`);
-    return { status: 'skipped', reason: trace };
+    log('error', `${traced} (session ${input.session_id ?? '?'})`);
+    return { status: 'skipped', reason: traced };
   }
-  if ('elsewhere' in trace) {
+  if ('elsewhere' in traced) {
     if (pending) removePending(pending);
     progress.done = true;
-    return { status: 'nested', reason: trace.elsewhere };
+    return { status: 'nested', reason: traced.elsewhere };
   }
 
+  const { trace } = traced;
   let spooled;
   try {
+    // The turns the user stopped before this one first: they happened first.
+    for (const earlier of traced.interrupted) spoolTrace(files.spool, target, earlier, new Date(), spoolMax(options.env));
     spooled = spoolTrace(files.spool, target, trace, new Date(), spoolMax(options.env));
   } catch (error) {
     const reason = `spooling trace ${mlflowTraceId(trace.traceId)} failed: ${(error as Error).message}`;

@@ -64,6 +64,15 @@ export function subagentTranscriptPath(input: HookInput): string | undefined {
 }
 
 /**
+ * What one hook run traces: its turn, and the turns the user stopped just
+ * before it (Claude Code fires no Stop for those).
+ */
+export interface TurnTraces {
+  trace: TraceModel;
+  interrupted: TraceModel[];
+}
+
+/**
  * A run that is not traced on its own, and rightly so: a foreground
  * subagent, which the Stop of the turn that started it nests in that turn's trace.
  */
@@ -163,7 +172,7 @@ async function withForegroundSubagents(
     if (fileKind(file) !== 'file') continue;
     const sub = await buildTrace(file, { ...context, agent: { id: meta.agentId, type: meta.agentType } });
     if (typeof sub === 'string') continue;
-    const nested = await withForegroundSubagents(sub, metas, dir, context, new Set([...outer, meta.agentId]));
+    const nested = await withForegroundSubagents(sub.trace, metas, dir, context, new Set([...outer, meta.agentId]));
     runs.push({ toolUseId: meta.toolUseId, agentId: meta.agentId, agentType: meta.agentType, trace: nested });
   }
   return runs.length > 0 ? nestSubagents(trace, runs) : trace;
@@ -191,11 +200,11 @@ function withSessionContext(trace: TraceModel, input: HookInput): TraceModel {
 }
 
 /** Read the transcript and build its trace. */
-async function buildTrace(file: string, context: TraceContext, maxBytes?: number): Promise<TraceModel | string> {
+async function buildTrace(file: string, context: TraceContext, maxBytes?: number): Promise<TurnTraces | string> {
   const { builder, badLines } = await readTranscript(file, new TurnBuilder(), maxBytes);
   const trace = builder.build(context);
   if (!trace) return `no user prompt in transcript ${file}${badLines ? ` (${badLines} unreadable lines)` : ''}`;
-  return trace;
+  return { trace, interrupted: context.agent ? [] : builder.buildInterrupted(context) };
 }
 
 /** The transcript the turn is traced from, and the parent's for a subagent. */
@@ -224,31 +233,50 @@ export interface TurnOptions {
  * (or the catch-up time is over), with the foreground subagents it started
  * nested in it.
  */
-export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, options: TurnOptions): Promise<TraceModel | string | TracedElsewhere> {
+export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, options: TurnOptions): Promise<TurnTraces | string | TracedElsewhere> {
   const { started, catchUpMs, log } = options;
   const bytes = options.bytes ?? {};
   try {
     const source = await traceSource(input, env, bytes);
     if (typeof source === 'string' || 'elsewhere' in source) return source;
-    let trace = await buildTrace(source.file, source.context, bytes.file);
+    let built = await buildTrace(source.file, source.context, bytes.file);
     const last = typeof input.last_assistant_message === 'string' ? input.last_assistant_message : undefined;
     // Only the traced transcript is read again: the context (a subagent's parent) does not change.
-    while (typeof trace !== 'string' && !hasLastMessage(trace, last) && Date.now() - started < catchUpMs) {
+    while (typeof built !== 'string' && !hasLastMessage(built.trace, last) && Date.now() - started < catchUpMs) {
       await new Promise((resolve) => setTimeout(resolve, TRANSCRIPT_POLL_MS));
-      trace = await buildTrace(source.file, source.context, bytes.file);
+      built = await buildTrace(source.file, source.context, bytes.file);
     }
-    if (typeof trace !== 'string' && !hasLastMessage(trace, last)) {
+    if (typeof built === 'string') return built;
+    if (!hasLastMessage(built.trace, last)) {
       log('warn', `the transcript did not show the last assistant message within ${catchUpMs} ms; traced what it holds (session ${input.session_id ?? '?'})`);
     }
-    if (typeof trace === 'string') return trace;
-    if (!source.context.agent && input.session_id) {
-      const dir = join(dirname(source.file), input.session_id, 'subagents');
-      trace = await withForegroundSubagents(trace, agentMetas(dir), dir, source.context);
-    }
+    const finish = async (trace: TraceModel): Promise<TraceModel> => {
+      if (!source.context.agent && input.session_id) {
+        const dir = join(dirname(source.file), input.session_id, 'subagents');
+        trace = await withForegroundSubagents(trace, agentMetas(dir), dir, source.context);
+      }
+      return withSessionContext(trace, input);
+    };
+    let trace = await finish(built.trace);
     if (input.hook_event_name === 'StopFailure') trace = markTurnFailed(trace, failureOf(input));
-    return withSessionContext(trace, input);
+    const interrupted: TraceModel[] = [];
+    for (const earlier of built.interrupted) interrupted.push(await finish(earlier));
+    return { trace, interrupted };
   } catch (error) {
     return `transcript unreadable: ${(error as Error).message}`;
   }
 }
 
+
+/**
+ * At SessionEnd: the turns the user stopped at the end of the session (the
+ * last one, and any stopped right before it). No Stop came after them; a
+ * last turn that ended on its own was traced at its Stop, so none.
+ */
+export async function stoppedTurnsAtSessionEnd(input: HookInput, env: NodeJS.ProcessEnv, options: TurnOptions): Promise<TraceModel[]> {
+  if (!input.transcript_path || fileKind(input.transcript_path) !== 'file') return [];
+  const traced = await traceOfTurn({ ...input, hook_event_name: 'Stop', last_assistant_message: undefined }, env, { ...options, catchUpMs: 0 });
+  if (typeof traced === 'string' || 'elsewhere' in traced) return [];
+  if (traced.trace.metadata['claude_code.turn_status'] !== 'interrupted') return [];
+  return [...traced.interrupted, traced.trace];
+}

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runClaude } from '../helpers/claude-cli.js';
+import { runClaude, runClaudeStreaming } from '../helpers/claude-cli.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
 import { searchTraces } from '../helpers/mlflow-server.js';
 import { printHookCommand, writeTracingSettings } from '../helpers/project-settings.js';
@@ -153,5 +153,60 @@ describe('real Claude Code → our hook → real MLflow', () => {
     expect(refused.attributes['mlflow.chat.tokenUsage']).toBeUndefined();
     expect(JSON.parse(trace!.info.trace_metadata['mlflow.trace.tokenUsage']!)).toMatchObject({ input_tokens: 11, output_tokens: 7 });
     expect(trace!.info.trace_metadata['claude_code.models']).not.toContain('synthetic');
+  });
+
+  it('a turn the user stops (no Stop for it) is traced at the next turn’s Stop, marked interrupted', async () => {
+    const p = await project('interrupted', 'e2e-interrupted');
+    const fake = await startFakeAnthropic([
+      { text: 'Let me read it.', toolUse: { name: 'Read', input: { file_path: path.join(p.dir, 'notes.txt') } } },
+      { text: 'notes.txt says: hello from the e2e test', delayMs: 5_000 },
+      { text: 'Hi!' },
+    ]);
+    try {
+      const run = await runClaudeStreaming({
+        cwd: p.dir,
+        home: p.home,
+        baseUrl: fake.url,
+        steps: [{ prompt: 'read notes.txt' }, { until: () => fake.served >= 2 }, { interrupt: true }, { prompt: 'never mind, just say hi' }],
+        args: ['--allowedTools', 'Read'],
+        env: { CLAUDE_MLFLOW_HOME: p.data },
+      });
+      expect(run.exitCode, run.stderr).toBe(0);
+    } finally {
+      await fake.close();
+    }
+    const traces = await searchTraces(shared.server, 'e2e-interrupted');
+    expect(traces).toHaveLength(2);
+    const stopped = traces.find((t) => t.spans[0]!.inputs.prompt === 'read notes.txt')!;
+    const next = traces.find((t) => t.spans[0]!.inputs.prompt === 'never mind, just say hi')!;
+    expect(stopped.spans[0]!.outputs.status).toBe('interrupted');
+    expect(stopped.info.trace_metadata['claude_code.turn_status']).toBe('interrupted');
+    expect(next.spans[0]!.outputs).toMatchObject({ status: 'completed', response: 'Hi!' });
+  });
+
+  it('a session that ends on a turn the user stopped: SessionEnd traces it, marked interrupted', async () => {
+    const p = await project('interrupted-last', 'e2e-interrupted-last');
+    const fake = await startFakeAnthropic([
+      { text: 'Let me read it.', toolUse: { name: 'Read', input: { file_path: path.join(p.dir, 'notes.txt') } } },
+      { text: 'notes.txt says: hello from the e2e test', delayMs: 5_000 },
+    ]);
+    try {
+      const run = await runClaudeStreaming({
+        cwd: p.dir,
+        home: p.home,
+        baseUrl: fake.url,
+        steps: [{ prompt: 'read notes.txt' }, { until: () => fake.served >= 2 }, { interrupt: true }],
+        args: ['--allowedTools', 'Read'],
+        env: { CLAUDE_MLFLOW_HOME: p.data },
+      });
+      // The stopped turn's result is an error result: claude exits 1.
+      expect(run.timedOut, run.stderr).toBe(false);
+    } finally {
+      await fake.close();
+    }
+    const traces = await searchTraces(shared.server, 'e2e-interrupted-last');
+    expect(traces).toHaveLength(1);
+    expect(traces[0]!.spans[0]!.inputs.prompt).toBe('read notes.txt');
+    expect(traces[0]!.info.trace_metadata['claude_code.turn_status']).toBe('interrupted');
   });
 });

@@ -134,6 +134,53 @@ export async function runClaude(options: RunClaudeOptions): Promise<RunClaudeRes
   };
 }
 
+/** One step of a streamed session: a prompt, an interrupt (as the SDK sends it), or a wait. */
+export type StreamStep = { prompt: string } | { interrupt: true } | { until: () => boolean };
+
+/**
+ * Run the CLI as the Agent SDK does (`--input-format stream-json`): the
+ * prompts and interrupts go in on stdin, one step after the other; stdin
+ * closes once every prompt has its result.
+ */
+export async function runClaudeStreaming(options: Omit<RunClaudeOptions, "prompt"> & { steps: StreamStep[] }): Promise<RunClaudeResult> {
+  const { cwd, home, baseUrl, args = [], env = {}, timeoutMs = 60_000 } = options;
+  if (options.prepareHome !== false) await prepareClaudeHome(home, [cwd]);
+  const argv = ["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", ...args];
+  const started = performance.now();
+  const child = execa(CLAUDE_BIN, argv, { cwd, env: claudeEnv(home, baseUrl, env), extendEnv: false, reject: false, timeout: timeoutMs, forceKillAfterDelay: 2_000, buffer: true });
+  let stdout = "";
+  child.stdout?.on("data", (chunk) => (stdout += chunk));
+  const waitFor = async (done: () => boolean): Promise<void> => {
+    const until = Date.now() + 30_000;
+    while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  };
+  const write = (message: unknown): void => {
+    child.stdin?.write(`${JSON.stringify(message)}\n`);
+  };
+  let prompts = 0;
+  for (const step of options.steps) {
+    if ("prompt" in step) {
+      prompts += 1;
+      write({ type: "user", message: { role: "user", content: step.prompt } });
+    } else if ("interrupt" in step) {
+      write({ type: "control_request", request_id: `interrupt-${prompts}`, request: { subtype: "interrupt" } });
+    } else {
+      await waitFor(step.until);
+    }
+  }
+  await waitFor(() => stdout.split("\n").filter((line) => line.startsWith('{"type":"result"')).length >= prompts);
+  child.stdin?.end();
+  const result = await child;
+  return {
+    stdout,
+    stderr: String(result.stderr ?? ""),
+    exitCode: result.exitCode,
+    durationMs: Math.round(performance.now() - started),
+    timedOut: Boolean(result.timedOut),
+    command: `${CLAUDE_BIN} ${argv.map((a) => JSON.stringify(a)).join(" ")}`,
+  };
+}
+
 /** The folder name Claude Code uses under ~/.claude/projects for a cwd. */
 export function projectDirName(cwd: string): string {
   return cwd.replace(/[^a-zA-Z0-9]/g, "-");

@@ -34,7 +34,7 @@ export interface ErrorSpec {
   message: string;
 }
 
-export type Turn =
+export type Turn = (
   | { error: ErrorSpec; text?: undefined; toolUse?: undefined }
   | { text: string; toolUse?: undefined; error?: undefined }
   | {
@@ -43,7 +43,11 @@ export type Turn =
       /** Optional text block before the tool call(s). */
       text?: string;
       error?: undefined;
-    };
+    }
+) & {
+  /** Wait this long before answering (a slow model; time to interrupt the turn). */
+  delayMs?: number;
+};
 
 export interface RecordedRequest {
   method: string;
@@ -218,6 +222,7 @@ export async function startFakeAnthropic(
     rec.scripted = main;
     const turn: Turn = main ? nextTurn(rec) : { text: sideText };
     rec.turn = turn;
+    if (turn.delayMs) await new Promise((resolve) => setTimeout(resolve, turn.delayMs));
     if (turn.error) {
       sendJson(res, turn.error.status, { type: "error", error: { type: turn.error.type, message: turn.error.message } });
       return;

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SpanModel, TraceModel } from '../../src/core/trace-model.js';
-import { traceOfTurn, type HookInput } from '../../src/services/turn-trace.js';
+import { stoppedTurnsAtSessionEnd, traceOfTurn, type HookInput } from '../../src/services/turn-trace.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { repoRoot } from '../helpers/venv.js';
 
@@ -42,9 +42,9 @@ afterEach(async () => {
 const options = { started: Date.now(), catchUpMs: 0, log: () => undefined };
 
 async function traceOf(input: HookInput): Promise<TraceModel> {
-  const trace = await traceOfTurn(input, { USER: 'dev' }, options);
-  if (typeof trace === 'string' || 'elsewhere' in trace) throw new Error(`no trace: ${JSON.stringify(trace)}`);
-  return trace;
+  const traced = await traceOfTurn(input, { USER: 'dev' }, options);
+  if (typeof traced === 'string' || 'elsewhere' in traced) throw new Error(`no trace: ${JSON.stringify(traced)}`);
+  return traced.trace;
 }
 
 const byName = (trace: TraceModel, name: string): SpanModel[] => trace.spans.filter((s) => s.name === name);
@@ -216,6 +216,51 @@ describe('recorded: a compaction inside the session', () => {
     expect(trace.spans[0]!.inputs).toEqual({ prompt: 'read notes.txt' });
     expect(trace.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read', 'llm']);
     expect(trace.spans[0]!.outputs).toMatchObject({ response: 'notes.txt says: hello world' });
+  });
+});
+
+describe('recorded: a turn the user stopped, then another', () => {
+  it('the Stop of the next turn traces the stopped one too, marked interrupted, and only once', async () => {
+    const { inputs } = layout('interrupted');
+    const traced = await traceOfTurn(inputs['stop-stdin']!, { USER: 'dev' }, options);
+    if (typeof traced === 'string' || 'elsewhere' in traced) throw new Error(String(traced));
+    expect(traced.trace.spans[0]!.inputs).toEqual({ prompt: 'never mind, just say hi' });
+    expect(traced.trace.spans[0]!.outputs).toMatchObject({ status: 'completed', response: 'Hi!' });
+    expect(traced.interrupted).toHaveLength(1);
+    const [stopped] = traced.interrupted;
+    expect(stopped!.spans[0]!.inputs).toEqual({ prompt: 'read notes.txt' });
+    expect(stopped!.spans[0]!.outputs).toMatchObject({ status: 'interrupted' });
+    expect(stopped!.metadata['claude_code.turn_status']).toBe('interrupted');
+    expect(stopped!.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Read']);
+    expect(stopped!.traceId).not.toBe(traced.trace.traceId);
+    expect(traced.trace.metadata['claude_code.turn_status']).toBeUndefined();
+
+    // One more turn that ends on its own: its Stop traces it alone (the stopped one was traced already).
+    const file = inputs['stop-stdin']!.transcript_path!;
+    const rows = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const lastTurn = rows.slice(rows.findIndex((r) => r.type === 'user' && r.message?.content === 'never mind, just say hi'));
+    const again = lastTurn.map((r) => ({ ...r, ...(r.uuid ? { uuid: `${r.uuid}-again` } : {}) }));
+    writeFileSync(file, `${[...rows, ...again].map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const next = await traceOfTurn(inputs['stop-stdin']!, { USER: 'dev' }, options);
+    if (typeof next === 'string' || 'elsewhere' in next) throw new Error(String(next));
+    expect(next.interrupted).toEqual([]);
+    expect(next.trace.traceId).not.toBe(traced.trace.traceId);
+  });
+});
+
+describe('recorded: the session ends on a turn the user stopped', () => {
+  it('SessionEnd traces it, marked interrupted; a session whose last turn ended on its own gives nothing', async () => {
+    const { inputs } = layout('interrupted');
+    const sessionEnd = { ...inputs['stop-stdin']!, hook_event_name: 'SessionEnd' };
+    expect(await stoppedTurnsAtSessionEnd(sessionEnd, { USER: 'dev' }, options)).toEqual([]);
+    const file = sessionEnd.transcript_path!;
+    const rows = readFileSync(file, 'utf8').trim().split('\n');
+    const cut = rows.findIndex((line) => line.includes('[Request interrupted by user'));
+    writeFileSync(file, `${rows.slice(0, cut + 1).join('\n')}\n`);
+    const stopped = await stoppedTurnsAtSessionEnd(sessionEnd, { USER: 'dev' }, options);
+    expect(stopped).toHaveLength(1);
+    expect(stopped[0]!.spans[0]!.inputs).toEqual({ prompt: 'read notes.txt' });
+    expect(stopped[0]!.metadata['claude_code.turn_status']).toBe('interrupted');
   });
 });
 

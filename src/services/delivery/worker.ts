@@ -67,7 +67,9 @@ export async function adoptPending(spoolDir: string, log: WorkerOptions['log'], 
     if (turn) {
       const trace = await traceOfTurn(turn.input as HookInput, { USER: turn.user }, { started: 0, catchUpMs: 0, bytes: turn.bytes, log });
       if (typeof trace === 'string') log('error', `a hook stopped before it had spooled its turn, which cannot be traced: ${trace}`);
-      else if (!('elsewhere' in trace)) spoolTrace(spoolDir, turn.target, trace);
+      else if (!('elsewhere' in trace)) {
+        for (const one of [...trace.interrupted, trace.trace]) spoolTrace(spoolDir, turn.target, one);
+      }
     }
     removePending(file);
   }
