@@ -2,8 +2,13 @@
 import { createReadStream } from 'node:fs';
 import { TurnBuilder, type TranscriptRow } from '../core/transcript.js';
 
-export interface ReadResult {
-  builder: TurnBuilder;
+/** What the rows of a transcript are pushed into. */
+export interface RowSink {
+  push(row: TranscriptRow): void;
+}
+
+export interface ReadResult<B extends RowSink = TurnBuilder> {
+  builder: B;
   rows: number;
   badLines: number;
 }
@@ -59,7 +64,9 @@ async function forEachLine(stream: AsyncIterable<Buffer>, maxBytes: number, onLi
 }
 
 /** `maxBytes`: read no further than this (the file's size at some earlier moment). */
-export async function readTranscript(file: string, builder = new TurnBuilder(), maxBytes?: number): Promise<ReadResult> {
+export async function readTranscript(file: string, builder?: TurnBuilder, maxBytes?: number): Promise<ReadResult>;
+export async function readTranscript<B extends RowSink>(file: string, builder: B, maxBytes?: number): Promise<ReadResult<B>>;
+export async function readTranscript(file: string, builder: RowSink = new TurnBuilder(), maxBytes?: number): Promise<ReadResult<RowSink>> {
   if (maxBytes !== undefined && maxBytes <= 0) return { builder, rows: 0, badLines: 0 };
   const stream = createReadStream(file, { highWaterMark: 256 * 1024, ...(maxBytes !== undefined ? { end: maxBytes - 1 } : {}) });
   let rows = 0;

@@ -60,3 +60,17 @@ export function nestSubagents(trace: TraceModel, runs: readonly SubagentRun[]): 
   if (tokenUsage) metadata['mlflow.trace.tokenUsage'] = JSON.stringify(tokenUsage);
   return { ...trace, spans, endMs, metadata, ...(tokenUsage ? { tokenUsage } : {}) };
 }
+
+/**
+ * A run started in the background is traced on its own: the tool span of the
+ * call that started it names that trace (`claude_code.subagent_trace_id`).
+ */
+export function linkBackgroundRuns(trace: TraceModel, runs: ReadonlyArray<{ toolUseId: string; traceId: string }>): TraceModel {
+  if (runs.length === 0) return trace;
+  const byTool = new Map(runs.map((r) => [r.toolUseId, r.traceId]));
+  const spans = trace.spans.map((span) => {
+    const linked = span.spanType === 'TOOL' ? byTool.get(String(span.attributes.tool_id)) : undefined;
+    return linked ? { ...span, attributes: { ...span.attributes, 'claude_code.subagent_trace_id': linked } } : span;
+  });
+  return { ...trace, spans };
+}

@@ -19,6 +19,8 @@ export interface TranscriptRow {
   isMeta?: boolean;
   /** The summary that replaces the conversation after a compaction. */
   isCompactSummary?: boolean;
+  /** Where a user row came from when no one typed it, e.g. `{ kind: 'task-notification' }`. */
+  origin?: { kind?: unknown };
   version?: string;
   operation?: string;
   content?: unknown;
@@ -195,6 +197,9 @@ export function capStrings(value: unknown, max = MAX_FIELD_CHARS, depth = 0): un
  */
 export function isUserPrompt(row: TranscriptRow, previous?: TranscriptRow): boolean {
   if (row.type !== 'user' || row.toolUseResult || row.isMeta || isInterruption(row)) return false;
+  // What Claude Code tells the model by itself (a background task finished): the turn goes on, no one typed it.
+  if (isBlock(row.origin) && typeof row.origin.kind === 'string' && row.origin.kind !== 'user') return false;
+  if (typeof row.message?.content === 'string' && row.message.content.startsWith('<task-notification>')) return false;
   // The summary a compaction writes (by /compact, or on its own when the context is full, mid-turn too).
   if (row.isCompactSummary) return false;
   const prevResult = previous?.toolUseResult;
@@ -455,7 +460,8 @@ export class TurnBuilder {
     const endMs = Math.max(turn.lastMs, ...children.map((s) => s.endMs));
     const outputs: Record<string, unknown> = { status: turn.interrupted ? 'interrupted' : 'completed' };
     if (turn.finalResponse) outputs.response = turn.finalResponse;
-    const rootAttributes: Record<string, unknown> = { 'session.id': context.sessionId };
+    // MLflow reads `session.id` on a root span as the trace's session: not for a subagent's own trace (see metadata).
+    const rootAttributes: Record<string, unknown> = context.agent ? { 'claude_code.session_id': context.sessionId } : { 'session.id': context.sessionId };
     if (context.user) rootAttributes['user.id'] = context.user;
     if (context.agent) {
       rootAttributes.agent_id = context.agent.id;
@@ -473,10 +479,11 @@ export class TurnBuilder {
       attributes: rootAttributes,
     };
 
-    const metadata: Record<string, string> = {
-      'mlflow.trace.session': context.sessionId,
-      'mlflow.trace.user': context.user ?? '',
-    };
+    // A subagent's own trace (one run in the background) is not a turn of the session: MLflow's session view
+    // lists every trace of a session as a user turn. Its session stays searchable under our own key.
+    const metadata: Record<string, string> = context.agent
+      ? { 'claude_code.session_id': context.sessionId, 'mlflow.trace.user': context.user ?? '' }
+      : { 'mlflow.trace.session': context.sessionId, 'mlflow.trace.user': context.user ?? '' };
     if (context.cwd) metadata['mlflow.trace.working_directory'] = context.cwd;
     if (context.host) metadata['claude_code.host'] = context.host;
     if (this.version) metadata['mlflow.claude_code_version'] = this.version;

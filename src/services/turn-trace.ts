@@ -8,9 +8,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
-import { hasLastMessage, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext } from '../core/transcript.js';
+import { hasLastMessage, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
-import { nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
+import { linkBackgroundRuns, nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
 import { gitContextOf, gitMetadata } from '../adapters/git-context.js';
 
@@ -112,6 +112,30 @@ function agentMetas(dir: string): AgentMeta[] {
     .filter((meta): meta is AgentMeta => meta !== undefined);
 }
 
+/** Finds the tool call with one tool_use id among a transcript's rows. */
+class ToolCallFinder {
+  found: { input?: unknown } | undefined;
+  constructor(private readonly toolUseId: string) {}
+  push(row: TranscriptRow): void {
+    if (this.found || row.type !== 'assistant' || !Array.isArray(row.message?.content)) return;
+    for (const block of row.message.content as Array<{ type?: string; id?: string; input?: unknown }>) {
+      if (block?.type === 'tool_use' && block.id === this.toolUseId) this.found = { input: block.input };
+    }
+  }
+}
+
+/** Whether another subagent of the session started this one, in its foreground (not run_in_background). */
+async function startedInForegroundBySubagent(dir: string, meta: AgentMeta): Promise<boolean> {
+  for (const other of agentMetas(dir)) {
+    if (other.agentId === meta.agentId) continue;
+    const file = join(dir, `agent-${other.agentId}.jsonl`);
+    if (fileKind(file) !== 'file') continue;
+    const { builder } = await readTranscript(file, new ToolCallFinder(meta.toolUseId));
+    if (builder.found) return (builder.found.input as { run_in_background?: unknown } | undefined)?.run_in_background !== true;
+  }
+  return false;
+}
+
 /** Which transcript to trace, and the context of its trace (a subagent's parent trace id needs the parent transcript: read once). */
 async function traceSource(
   input: HookInput,
@@ -142,6 +166,10 @@ async function traceSource(
       if (toolSpan && !startsInBackground(toolSpan)) {
         return { elsewhere: `subagent ${input.agent_id} ran in the foreground: the Stop of its turn nests it in ${context.agent.parentTraceId ?? 'that trace'}` };
       }
+      // Started by another subagent: nested in that one's run, wherever that is traced.
+      if (meta && !toolSpan && (await startedInForegroundBySubagent(dirname(file), meta))) {
+        return { elsewhere: `subagent ${input.agent_id} ran in the foreground of another subagent, which nests it` };
+      }
     }
   }
   return { file, context };
@@ -163,11 +191,16 @@ async function withForegroundSubagents(
 ): Promise<TraceModel> {
   if (outer.size >= MAX_SUBAGENT_DEPTH) return trace;
   const runs: SubagentRun[] = [];
+  const background: Array<{ toolUseId: string; traceId: string }> = [];
   for (const meta of metas) {
     // A run is never nested inside itself (a meta that points into its own transcript).
     if (outer.has(meta.agentId)) continue;
     const toolSpan = toolSpanOf(trace, meta.toolUseId);
-    if (!toolSpan || startsInBackground(toolSpan)) continue;
+    if (!toolSpan) continue;
+    if (startsInBackground(toolSpan)) {
+      background.push({ toolUseId: meta.toolUseId, traceId: mlflowTraceId(traceIdFor(context.sessionId, `agent:${meta.agentId}`)) });
+      continue;
+    }
     const file = join(dir, `agent-${meta.agentId}.jsonl`);
     if (fileKind(file) !== 'file') continue;
     const sub = await buildTrace(file, { ...context, agent: { id: meta.agentId, type: meta.agentType } });
@@ -175,7 +208,7 @@ async function withForegroundSubagents(
     const nested = await withForegroundSubagents(sub.trace, metas, dir, context, new Set([...outer, meta.agentId]));
     runs.push({ toolUseId: meta.toolUseId, agentId: meta.agentId, agentType: meta.agentType, trace: nested });
   }
-  return runs.length > 0 ? nestSubagents(trace, runs) : trace;
+  return linkBackgroundRuns(runs.length > 0 ? nestSubagents(trace, runs) : trace, background);
 }
 
 /** The error a StopFailure hook input names, as one line of text. */
@@ -251,9 +284,11 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
       log('warn', `the transcript did not show the last assistant message within ${catchUpMs} ms; traced what it holds (session ${input.session_id ?? '?'})`);
     }
     const finish = async (trace: TraceModel): Promise<TraceModel> => {
-      if (!source.context.agent && input.session_id) {
-        const dir = join(dirname(source.file), input.session_id, 'subagents');
-        trace = await withForegroundSubagents(trace, agentMetas(dir), dir, source.context);
+      if (input.session_id) {
+        // A subagent's transcript is in the subagents folder already; the session's is beside it.
+        const dir = source.context.agent ? dirname(source.file) : join(dirname(source.file), input.session_id, 'subagents');
+        const outer = new Set(source.context.agent ? [source.context.agent.id] : []);
+        trace = await withForegroundSubagents(trace, agentMetas(dir), dir, source.context, outer);
       }
       return withSessionContext(trace, input);
     };

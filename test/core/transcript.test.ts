@@ -384,8 +384,10 @@ describe('subagent', () => {
     expect(trace.metadata).toMatchObject({
       'claude_code.agent_id': 'ab194b24f0da2848d',
       'claude_code.agent_type': 'general-purpose',
-      'mlflow.trace.session': stdin.session_id,
+      'claude_code.session_id': stdin.session_id,
     });
+    // Not a turn of the session in MLflow's session view.
+    expect(trace.metadata['mlflow.trace.session']).toBeUndefined();
     expect(trace.metadata['claude_code.parent_trace_id']).toBeUndefined();
     expect(trace.tokenUsage).toEqual(usageTimes(2));
   });

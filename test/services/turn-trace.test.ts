@@ -264,3 +264,42 @@ describe('recorded: the session ends on a turn the user stopped', () => {
   });
 });
 
+describe('recorded: a subagent that starts a subagent', () => {
+  it('nests two levels deep: the inner run under the outer run’s Agent tool span; no SubagentStop traces on its own', async () => {
+    const { inputs } = layout('nested-subagent');
+    const trace = await traceOf(inputs['stop-stdin']!);
+    const agents = byName(trace, 'subagent_general-purpose');
+    expect(agents).toHaveLength(2);
+    const mainTool = trace.spans.find((s) => s.name === 'tool_Agent' && s.parentSpanId === trace.spans[0]!.spanId)!;
+    const outer = agents.find((a) => a.parentSpanId === mainTool.spanId)!;
+    const outerTool = trace.spans.find((s) => s.name === 'tool_Agent' && s.parentSpanId === outer.spanId)!;
+    const inner = agents.find((a) => a.parentSpanId === outerTool.spanId)!;
+    expect(trace.spans.filter((s) => s.parentSpanId === inner.spanId).map((s) => s.name)).toEqual(['llm', 'tool_Read', 'llm']);
+    expect(byName(trace, 'llm')).toHaveLength(6);
+    expect(trace.tokenUsage).toMatchObject(llmUsage(trace));
+    for (const key of ['subagent-stdin-1', 'subagent-stdin-2']) {
+      expect(await traceOfTurn(inputs[key]!, { USER: 'dev' }, options)).toMatchObject({ elsewhere: expect.stringContaining('foreground') });
+    }
+  });
+});
+
+describe('recorded: a subagent started in the background', () => {
+  it('is not nested; the task notification that ends it is no user prompt, so the turn stays one; the run is traced on its own, outside the session view', async () => {
+    const { inputs } = layout('background-subagent');
+    const first = await traceOf(inputs['stop-stdin-1']!);
+    const last = await traceOf(inputs['stop-stdin']!);
+    // The second Stop (after the notification) traces the same turn, with the answer it gave then.
+    expect(last.traceId).toBe(first.traceId);
+    expect(last.spans[0]!.inputs).toEqual({ prompt: 'read notes.txt in the background' });
+    expect(byName(last, 'subagent_general-purpose')).toEqual([]);
+    expect(byName(last, 'llm')).toHaveLength(3);
+    const own = await traceOf(inputs['subagent-stdin']!);
+    expect(own.spans[0]!.name).toBe('claude_code_subagent');
+    // The Agent tool span that started it names its trace.
+    expect(byName(last, 'tool_Agent')[0]!.attributes['claude_code.subagent_trace_id']).toBe(`tr-${own.traceId}`);
+    expect(own.metadata['claude_code.parent_trace_id']).toBe(`tr-${first.traceId}`);
+    expect(own.metadata['mlflow.trace.session']).toBeUndefined();
+    expect(own.metadata['claude_code.session_id']).toBe(inputs['stop-stdin']!.session_id);
+  });
+});
+
