@@ -34,8 +34,13 @@ function reparent(traceId: string, toolSpan: SpanModel, run: SubagentRun): SpanM
   return run.trace.spans.map((span, index) => {
     const moved: SpanModel = { ...span, spanId: ids.get(span.spanId)! };
     if (index === 0) {
-      moved.name = `subagent_${run.agentType ?? 'agent'}`;
+      // Named and described as MLflow's own integration does: the task as the tool call gave it.
+      const type = run.agentType ?? 'agent';
+      const call = (toolSpan.inputs ?? {}) as { prompt?: unknown; description?: unknown };
+      moved.name = `subagent_${type}`;
       moved.parentSpanId = toolSpan.spanId;
+      moved.inputs = { prompt: call.prompt ?? (span.inputs as { prompt?: unknown } | undefined)?.prompt, description: call.description, subagent_type: type };
+      moved.attributes = { ...span.attributes, subagent_type: type };
     } else if (span.parentSpanId !== undefined) {
       moved.parentSpanId = ids.get(span.parentSpanId) ?? ids.get(run.trace.spans[0]!.spanId);
     }

@@ -73,13 +73,17 @@ interface ModelCall {
   inputMessages: unknown[];
   content: ContentBlock[];
   usage?: Record<string, unknown>;
-  toolUses: Array<{ block: ContentBlock; startMs: number }>;
+  toolUses: Array<{ block: ContentBlock; startMs: number; skill?: string }>;
+  /** The Skill in force when the call was made. */
+  skill?: string;
 }
 
 interface ToolOutcome {
   result: unknown;
   isError: boolean;
   endMs: number;
+  /** A Skill tool call: the Skill it launched. */
+  skill?: string;
 }
 
 interface Turn {
@@ -92,12 +96,29 @@ interface Turn {
   finalResponse?: string;
   /** The user stopped the turn (Esc, Ctrl-C, an SDK interrupt): Claude Code fires no Stop for it. */
   interrupted?: boolean;
+  /** The Skill launched last in the turn: the calls after it run under it. */
+  activeSkill?: string;
 }
 
 /** What Claude Code writes, as a user row or a tool result, when the user stops a turn. */
 const INTERRUPT_MARKER = '[Request interrupted by user';
 /** Interrupted turns kept for the next Stop to trace; older ones are dropped. */
 const MAX_INTERRUPTED_TURNS = 5;
+
+/** The Skill a tool result launched (Claude Code's `toolUseResult.commandName`), if any. */
+function skillLaunchedBy(row: TranscriptRow): string | undefined {
+  const result = row.toolUseResult;
+  if (!isBlock(result)) return undefined;
+  const name = (result as Record<string, unknown>).commandName;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/** The span attribute MLflow's own integration names the Skill with. */
+export const SKILL_ATTRIBUTE = 'mlflow.skill.name';
+
+function skillAttribute(skill: string | undefined): Record<string, string> {
+  return skill ? { [SKILL_ATTRIBUTE]: skill } : {};
+}
 
 /** Whether a row is Claude Code's note that the user stopped the turn. */
 export function isInterruption(row: TranscriptRow): boolean {
@@ -317,13 +338,17 @@ export class TurnBuilder {
     if (row.type === 'assistant') {
       this.addAssistantRow(turn, row, atMs, previousMs);
     } else if (row.type === 'user') {
+      const skill = skillLaunchedBy(row);
       for (const block of blocksOf(row.message?.content)) {
         if (block.type === 'tool_result' && block.tool_use_id) {
           turn.results.set(block.tool_use_id, {
             result: capStrings(block.content ?? ''),
             isError: block.is_error === true,
             endMs: atMs,
+            ...(skill ? { skill } : {}),
           });
+          // A Skill that failed never injected its body: what follows does not run under it.
+          if (skill && block.is_error !== true) turn.activeSkill = skill;
         }
       }
     }
@@ -345,6 +370,7 @@ export class TurnBuilder {
         inputMessages: this.pendingMessages.slice(),
         content: [],
         toolUses: [],
+        ...(turn.activeSkill ? { skill: turn.activeSkill } : {}),
       };
       turn.calls.push(call);
     }
@@ -352,7 +378,7 @@ export class TurnBuilder {
     if (msg.usage) call.usage = msg.usage;
     for (const block of blocks) {
       call.content.push(block);
-      if (block.type === 'tool_use') call.toolUses.push({ block, startMs: atMs });
+      if (block.type === 'tool_use') call.toolUses.push({ block, startMs: atMs, ...(turn.activeSkill ? { skill: turn.activeSkill } : {}) });
       if (block.type === 'text' && (block.text ?? '').trim() !== '') turn.finalResponse = block.text;
     }
   }
@@ -424,6 +450,7 @@ export class TurnBuilder {
         'mlflow.llm.model': call.model,
       };
       if (usage) attributes['mlflow.chat.tokenUsage'] = usage;
+      if (call.skill) attributes[SKILL_ATTRIBUTE] = call.skill;
       children.push({
         spanId: spanIdFor(traceId, `llm:${index}:${call.messageId}`),
         parentSpanId: rootId,
@@ -437,7 +464,7 @@ export class TurnBuilder {
         outputs: { type: 'message', role: 'assistant', content: call.content },
         attributes,
       });
-      for (const { block, startMs } of call.toolUses) {
+      for (const { block, startMs, skill } of call.toolUses) {
         const id = block.id ?? '';
         const outcome = turn.results.get(id);
         const endMs = outcome ? Math.max(outcome.endMs, startMs) : Math.max(turn.lastMs, startMs);
@@ -452,7 +479,7 @@ export class TurnBuilder {
           ...(outcome?.isError ? { statusMessage: cutText(textOf(outcome.result), MAX_PREVIEW_CHARS) } : {}),
           inputs: block.input ?? {},
           outputs: { result: outcome ? outcome.result : NO_RESULT },
-          attributes: { tool_name: block.name ?? 'unknown', tool_id: id },
+          attributes: { tool_name: block.name ?? 'unknown', tool_id: id, ...skillAttribute(outcome?.skill ?? skill) },
         });
       }
     });

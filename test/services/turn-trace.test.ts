@@ -76,7 +76,8 @@ describe('a foreground subagent', () => {
     const [agent] = byName(trace, 'subagent_general-purpose');
     expect(agent!.spanType).toBe('AGENT');
     expect(agent!.parentSpanId).toBe(tool!.spanId);
-    expect(agent!.inputs).toEqual({ prompt: 'Read /home/dev/project/notes.txt and report its content.' });
+    expect(agent!.inputs).toEqual({ prompt: 'Read /home/dev/project/notes.txt and report its content.', description: 'Read notes.txt', subagent_type: 'general-purpose' });
+    expect(agent!.attributes).toMatchObject({ subagent_type: 'general-purpose', agent_id: 'ab194b24f0da2848d' });
     const inside = trace.spans.filter((s) => s.parentSpanId === agent!.spanId);
     expect(inside.map((s) => s.name)).toEqual(['llm', 'tool_Read', 'llm']);
     for (const span of inside) {
@@ -300,6 +301,17 @@ describe('recorded: a subagent started in the background', () => {
     expect(own.metadata['claude_code.parent_trace_id']).toBe(`tr-${first.traceId}`);
     expect(own.metadata['mlflow.trace.session']).toBeUndefined();
     expect(own.metadata['claude_code.session_id']).toBe(inputs['stop-stdin']!.session_id);
+  });
+});
+
+describe('recorded: a Skill', () => {
+  it('names the Skill on its own tool span and on every call made under it; its body is no prompt', async () => {
+    const { inputs } = layout('skill');
+    const trace = await traceOf(inputs['stop-stdin']!);
+    expect(trace.spans[0]!.inputs).toEqual({ prompt: 'greet me' });
+    expect(trace.spans.map((s) => s.name)).toEqual(['claude_code_conversation', 'llm', 'tool_Skill', 'llm', 'tool_Read', 'llm']);
+    const skillOf = (s: SpanModel): unknown => s.attributes['mlflow.skill.name'];
+    expect(trace.spans.map(skillOf)).toEqual([undefined, undefined, 'greet', 'greet', 'greet', 'greet']);
   });
 });
 
