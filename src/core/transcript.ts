@@ -9,6 +9,7 @@
  * Where we differ on purpose, `test/core/differential.test.ts` lists it.
  */
 import { createHash } from 'node:crypto';
+import { costOf, LLM_COST_ATTRIBUTE } from './cost.js';
 import type { SpanModel, TokenUsage, TraceModel } from './trace-model.js';
 
 /** A transcript row, loosely typed: Claude Code adds fields freely. */
@@ -451,6 +452,8 @@ export class TurnBuilder {
       };
       if (usage) attributes['mlflow.chat.tokenUsage'] = usage;
       if (call.skill) attributes[SKILL_ATTRIBUTE] = call.skill;
+      const cost = costOf(call.model, usage);
+      if (cost) attributes[LLM_COST_ATTRIBUTE] = cost;
       children.push({
         spanId: spanIdFor(traceId, `llm:${index}:${call.messageId}`),
         parentSpanId: rootId,

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { hasLastMessage, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
+import { withTraceCost } from '../core/cost.js';
 import { linkBackgroundRuns, nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
 import { gitContextOf, gitMetadata } from '../adapters/git-context.js';
@@ -290,7 +291,7 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
         const outer = new Set(source.context.agent ? [source.context.agent.id] : []);
         trace = await withForegroundSubagents(trace, agentMetas(dir), dir, source.context, outer);
       }
-      return withSessionContext(trace, input);
+      return withTraceCost(withSessionContext(trace, input));
     };
     let trace = await finish(built.trace);
     if (input.hook_event_name === 'StopFailure') trace = markTurnFailed(trace, failureOf(input));

@@ -89,6 +89,10 @@ describe('a foreground subagent', () => {
     expect(JSON.parse(trace.metadata['mlflow.trace.tokenUsage']!)).toMatchObject(llmUsage(trace));
     expect(byName(trace, 'llm')).toHaveLength(4);
     expect(trace.metadata).toMatchObject({ 'mlflow.trace.permission_mode': 'default', 'claude_code.models': 'claude-opus-4-8' });
+    // Every call priced (the subagent's too), and the trace's cost is their sum.
+    const costs = byName(trace, 'llm').map((s) => (s.attributes['mlflow.llm.cost'] as { total_cost: number }).total_cost);
+    expect(costs).toHaveLength(4);
+    expect(JSON.parse(trace.metadata['mlflow.trace.cost']!).total_cost).toBeCloseTo(costs.reduce((a, b) => a + b, 0), 12);
   });
 
   it('gives no trace of its own at SubagentStop, whichever of SubagentStop and Stop comes first', async () => {
