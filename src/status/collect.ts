@@ -42,7 +42,22 @@ export interface DayBucket {
   date: string;
   traces: number;
   tokens: number;
+  /** USD, from the traces' `mlflow.trace.cost`. */
+  cost: number;
 }
+
+/** A session among the costliest of the last 30 days. */
+export interface SessionCost {
+  session: string;
+  /** USD. */
+  cost: number;
+  traces: number;
+  /** When its newest trace started (ISO). */
+  lastAt: string;
+}
+
+/** How many sessions `status` lists by cost. */
+export const TOP_SESSIONS = 5;
 
 export interface StatusData {
   schemaVersion: typeof STATUS_SCHEMA_VERSION;
@@ -56,7 +71,11 @@ export interface StatusData {
   experiment: { name: string | null; id: string | null };
   traces: { today: number; last7Days: number; last30Days: number; truncated: boolean } | null;
   tokens: { today: number; last7Days: number; last30Days: number } | null;
+  /** USD, from the traces' `mlflow.trace.cost` (priced by the hook from MLflow's model catalog). */
+  cost: { today: number; last7Days: number; last30Days: number } | null;
   daily: DayBucket[] | null;
+  /** The costliest sessions of the last 30 days, most first. */
+  topSessions: SessionCost[] | null;
   /** `postgres`: the local server stores traces in PostgreSQL (user@host:port/database, never the password); `bytes` is then the database's size. */
   database: { file: string | null; bytes: number | null; postgres?: string };
   spool: {
@@ -101,6 +120,25 @@ export function localDate(d: Date): string {
 
 function startOfDay(d: Date, daysBack = 0): Date {
   return new Date(d.getFullYear(), d.getMonth(), d.getDate() - daysBack);
+}
+
+function costOfTrace(metadata: Record<string, string> | undefined): number {
+  const raw = metadata?.['mlflow.trace.cost'];
+  if (!raw) return 0;
+  try {
+    const cost = (JSON.parse(raw) as { total_cost?: unknown }).total_cost;
+    return typeof cost === 'number' && Number.isFinite(cost) ? cost : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The costliest sessions, most first (sessions that cost nothing are left out). */
+function topSessionsOf(sessions: Map<string, SessionCost>): SessionCost[] {
+  return [...sessions.values()]
+    .filter((s) => s.cost > 0)
+    .sort((a, b) => b.cost - a.cost)
+    .slice(0, TOP_SESSIONS);
 }
 
 function tokensOf(metadata: Record<string, string> | undefined): number {
@@ -169,36 +207,42 @@ export async function searchTracesSince(
   return { traces, truncated: true };
 }
 
-/** Bucket traces by local day: counts for today / 7 / 30 days, and the last CHART_DAYS days. */
+/** Bucket traces by local day: counts, tokens and cost for today / 7 / 30 days, the last CHART_DAYS days, and the costliest sessions. */
 export function bucketTraces(traces: TraceInfoJson[], now: Date) {
-  const daily: DayBucket[] = Array.from({ length: CHART_DAYS }, (_, i) => ({ date: localDate(startOfDay(now, CHART_DAYS - 1 - i)), traces: 0, tokens: 0 }));
+  const daily: DayBucket[] = Array.from({ length: CHART_DAYS }, (_, i) => ({ date: localDate(startOfDay(now, CHART_DAYS - 1 - i)), traces: 0, tokens: 0, cost: 0 }));
   const index = new Map(daily.map((d, i) => [d.date, i]));
   const bounds = { today: startOfDay(now).getTime(), d7: startOfDay(now, 6).getTime(), d30: startOfDay(now, WINDOW_DAYS - 1).getTime() };
   const counts = { today: 0, last7Days: 0, last30Days: 0 };
   const tokens = { today: 0, last7Days: 0, last30Days: 0 };
+  const cost = { today: 0, last7Days: 0, last30Days: 0 };
+  const sessions = new Map<string, SessionCost>();
   for (const t of traces) {
     const at = t.request_time ? Date.parse(t.request_time) : NaN;
     if (Number.isNaN(at)) continue;
     const n = tokensOf(t.trace_metadata);
-    if (at >= bounds.d30) {
-      counts.last30Days++;
-      tokens.last30Days += n;
-    }
-    if (at >= bounds.d7) {
-      counts.last7Days++;
-      tokens.last7Days += n;
-    }
-    if (at >= bounds.today) {
-      counts.today++;
-      tokens.today += n;
+    const usd = costOfTrace(t.trace_metadata);
+    for (const [since, key] of [[bounds.d30, 'last30Days'], [bounds.d7, 'last7Days'], [bounds.today, 'today']] as const) {
+      if (at < since) continue;
+      counts[key]++;
+      tokens[key] += n;
+      cost[key] += usd;
     }
     const i = index.get(localDate(new Date(at)));
     if (i !== undefined) {
       daily[i]!.traces++;
       daily[i]!.tokens += n;
+      daily[i]!.cost += usd;
+    }
+    const session = t.trace_metadata?.['mlflow.trace.session'];
+    if (session && at >= bounds.d30) {
+      const s = sessions.get(session) ?? { session, cost: 0, traces: 0, lastAt: new Date(at).toISOString() };
+      s.cost += usd;
+      s.traces++;
+      if (at > Date.parse(s.lastAt)) s.lastAt = new Date(at).toISOString();
+      sessions.set(session, s);
     }
   }
-  return { counts, tokens, daily };
+  return { counts, tokens, cost, daily, topSessions: topSessionsOf(sessions) };
 }
 
 export async function collectStatus(environment: StatusEnvironment): Promise<StatusData> {
@@ -267,7 +311,9 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
   let experimentId: string | null = experimentIdSet;
   let traces: StatusData['traces'] = null;
   let tokens: StatusData['tokens'] = null;
+  let cost: StatusData['cost'] = null;
   let daily: StatusData['daily'] = null;
+  let topSessions: StatusData['topSessions'] = null;
   if (conn && health) {
     const [v, id] = await Promise.all([
       httpRequestText(`${conn.baseUrl}/version`, { timeoutMs: 3000, headers: conn.headers }).then(
@@ -292,14 +338,18 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
         const b = bucketTraces(found.traces, now);
         traces = { ...b.counts, truncated: found.truncated };
         tokens = b.tokens;
+        cost = b.cost;
         daily = b.daily;
+        topSessions = b.topSessions;
       } catch (error) {
         errors.push(`trace search: ${(error as Error).message}`);
       }
     } else {
       traces = { today: 0, last7Days: 0, last30Days: 0, truncated: false };
       tokens = { today: 0, last7Days: 0, last30Days: 0 };
+      cost = { today: 0, last7Days: 0, last30Days: 0 };
       daily = bucketTraces([], now).daily;
+      topSessions = [];
     }
   }
 
@@ -329,7 +379,9 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
     experiment: { name: experimentName, id: experimentId },
     traces,
     tokens,
+    cost,
     daily,
+    topSessions,
     database: pgStore
       ? { file: null, bytes: await pgSize, postgres: shortPostgres(pgStore) }
       : { file: dbFile, bytes: dbFile && existsSync(dbFile) ? statSync(dbFile).size : null },

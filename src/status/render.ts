@@ -31,14 +31,24 @@ export function compactNumber(n: number): string {
  * eighth blocks for the top of each bar, the maximum on the axis. Every
  * line has the same width.
  */
-export function barChart(values: readonly number[], options: { height?: number; title: string; labels?: [string, string] }): string[] {
+/** US dollars, short: $0.42, $3.10, $1.2k. */
+export function usd(n: number): string {
+  if (n < 100) return `$${n.toFixed(2)}`;
+  return `$${compactNumber(Math.round(n))}`;
+}
+
+export function barChart(
+  values: readonly number[],
+  options: { height?: number; title: string; labels?: [string, string]; format?: (n: number) => string },
+): string[] {
   const height = options.height ?? 4;
+  const format = options.format ?? compactNumber;
   const max = Math.max(0, ...values);
-  const axis = compactNumber(max).length;
+  const axis = format(max).length;
   const width = axis + 2 + values.length * 2;
   const rows: string[] = [options.title.slice(0, width).padEnd(width)];
   for (let row = height - 1; row >= 0; row--) {
-    const label = row === height - 1 ? compactNumber(max).padStart(axis) : row === 0 ? '0'.padStart(axis) : ' '.repeat(axis);
+    const label = row === height - 1 ? format(max).padStart(axis) : row === 0 ? '0'.padStart(axis) : ' '.repeat(axis);
     let line = `${label} ┤`;
     for (const v of values) {
       const eighths = max === 0 ? 0 : Math.round((v / max) * height * 8);
@@ -93,6 +103,10 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
     lines.push(`${label('Traces')}today ${t.today} · 7 days ${t.last7Days} · 30 days ${t.last30Days}${t.truncated ? ' (more than counted)' : ''}`);
     const k = data.tokens;
     lines.push(`${label('Tokens')}today ${compactNumber(k.today)} · 7 days ${compactNumber(k.last7Days)} · 30 days ${compactNumber(k.last30Days)}`);
+    if (data.cost) {
+      const d = data.cost;
+      lines.push(`${label('Cost')}today ${usd(d.today)} · 7 days ${usd(d.last7Days)} · 30 days ${usd(d.last30Days)} ${c('2', '(list prices of the models used)')}`);
+    }
   } else {
     lines.push(`${label('Traces')}${c('2', 'unknown: the server does not answer')}`);
   }
@@ -108,6 +122,16 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
     const traces = barChart(data.daily.map((d) => d.traces), { title: `Traces per day (${data.daily.length} days)`, labels });
     const tokens = barChart(data.daily.map((d) => d.tokens), { title: `Tokens per day (${data.daily.length} days)`, labels });
     lines.push(...sideBySide(traces, tokens));
+    // Only when something was priced: traces of models the price table does not know cost nothing here.
+    if (data.daily.some((d) => d.cost > 0)) {
+      lines.push('');
+      lines.push(...barChart(data.daily.map((d) => d.cost), { title: `Cost per day (${data.daily.length} days)`, labels, format: usd }));
+    }
+  }
+  if (data.topSessions && data.topSessions.length > 0) {
+    lines.push('');
+    lines.push('Costliest sessions (30 days)');
+    for (const s of data.topSessions) lines.push(`  ${usd(s.cost).padStart(8)}  ${s.session}  ${c('2', `${s.traces} trace${s.traces === 1 ? '' : 's'}, last ${s.lastAt.slice(0, 16).replace('T', ' ')}`)}`);
   }
   for (const e of data.errors) lines.push(c('33', `! ${e}`));
   return lines;

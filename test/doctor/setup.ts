@@ -114,7 +114,7 @@ export function assertSchema(value: unknown): void {
 }
 
 /** A one-turn transcript dated `at`, and the Stop hook input for it. */
-export function syntheticSession(dir: string, sessionId: string, at: Date, tokens = { input_tokens: 10, output_tokens: 5 }): string {
+export function syntheticSession(dir: string, sessionId: string, at: Date, tokens: Record<string, number> = { input_tokens: 10, output_tokens: 5 }, model = 'claude-test'): string {
   const rows = [
     { type: 'user', uuid: `${sessionId}-u`, timestamp: new Date(at.getTime() - 2000).toISOString(), sessionId, version: '2.1.197', message: { role: 'user', content: `hello from ${sessionId}` } },
     {
@@ -122,7 +122,7 @@ export function syntheticSession(dir: string, sessionId: string, at: Date, token
       uuid: `${sessionId}-a`,
       timestamp: at.toISOString(),
       sessionId,
-      message: { id: `msg_${sessionId}`, role: 'assistant', model: 'claude-test', content: [{ type: 'text', text: 'hi' }], usage: tokens },
+      message: { id: `msg_${sessionId}`, role: 'assistant', model, content: [{ type: 'text', text: 'hi' }], usage: tokens },
     },
   ];
   const transcript = path.join(dir, `${sessionId}.jsonl`);

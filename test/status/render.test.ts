@@ -44,3 +44,23 @@ describe('status: the spool line', () => {
     );
   });
 });
+
+describe('status: cost', () => {
+  it('a cost line, a cost chart and the costliest sessions, in dollars', () => {
+    const daily = Array.from({ length: 14 }, (_, i) => ({ date: `2026-11-${String(17 + i).padStart(2, '0')}`, traces: 1, tokens: 10, cost: i === 13 ? 1.5 : 0.25 }));
+    const lines = renderStatus({
+      ...data({ waiting: 0, rejected: 0, oldestSpooledAt: null, deliveryPid: null, lastDeliveryAt: null }),
+      traces: { today: 1, last7Days: 7, last30Days: 14, truncated: false },
+      tokens: { today: 10, last7Days: 70, last30Days: 140 },
+      cost: { today: 1.5, last7Days: 3, last30Days: 4.75 },
+      daily,
+      topSessions: [{ session: 's-1', cost: 123.4, traces: 3, lastAt: iso(60_000) }],
+    } as StatusData);
+    expect(lines).toContain('Cost       today $1.50 · 7 days $3.00 · 30 days $4.75 (list prices of the models used)');
+    expect(lines.some((l) => l.startsWith('Cost per day (14 days)'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('$1.50 ┤'))).toBe(true);
+    expect(lines).toContain('Costliest sessions (30 days)');
+    expect(lines.some((l) => /^ +\$123 {2}s-1 {2}3 traces, last 2026-11-30 11:59$/.test(l))).toBe(true);
+  });
+});
+

@@ -11,6 +11,7 @@ import type { StatusData } from '../../src/status/collect.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { initSetup, syntheticSession, type Setup } from '../doctor/setup.js';
 import { readFileSync } from 'node:fs';
+import { costOf } from '../../src/core/cost.js';
 
 let s: Setup;
 
@@ -125,6 +126,32 @@ describe('status', () => {
     const empty = await s.cli(['status', '--user', '']);
     expect(empty.exitCode).toBe(2);
     expect(empty.stderr).toContain('--user needs a user name');
+  });
+
+  it('cost: per day and by session, from the cost the hook puts on each trace', async () => {
+    const env = { ...s.env, ...JSON.parse(readFileSync(s.projectSettings, 'utf8')).env };
+    const script = path.join(s.data, 'runtime', 'claude-mlflow-hook.mjs');
+    const now = Date.now();
+    const priced: Array<[string, number, Record<string, number>]> = [
+      ['costly', now - 70_000, { input_tokens: 100_000, output_tokens: 20_000, cache_read_input_tokens: 500_000 }],
+      ['cheap', now - 2 * 86400_000, { input_tokens: 1_000, output_tokens: 100 }],
+    ];
+    for (const [id, at, usage] of priced) {
+      const hook = await runHookProcess(syntheticSession(s.tmp.path, id, new Date(at), usage, 'claude-sonnet-4-5'), env, script);
+      expect(hook.exitCode).toBe(0);
+    }
+    await waitForSpoolEmpty(s.data);
+    const expected = priced.map(([, , u]) => costOf('claude-sonnet-4-5', { input_tokens: u.input_tokens!, output_tokens: u.output_tokens!, total_tokens: 0, ...(u.cache_read_input_tokens ? { cache_read_input_tokens: u.cache_read_input_tokens } : {}) })!.total_cost);
+    const { data } = await status(true);
+    expect(data.cost!.last30Days).toBeCloseTo(expected[0]! + expected[1]!, 9);
+    expect(data.cost!.last7Days).toBeCloseTo(expected[0]! + expected[1]!, 9);
+    expect(data.daily!.reduce((n, d) => n + d.cost, 0)).toBeCloseTo(expected[0]! + expected[1]!, 9);
+    expect(data.topSessions!.map((x) => x.session)).toEqual(['costly', 'cheap']);
+    expect(data.topSessions![0]!.cost).toBeCloseTo(expected[0]!, 9);
+    const text = (await status(false)).lines.join('\n');
+    expect(text).toMatch(/Cost {7}today \$\d+\.\d\d · 7 days \$\d+\.\d\d · 30 days \$\d+\.\d\d/);
+    expect(text).toContain('Cost per day (14 days)');
+    expect(text).toMatch(/Costliest sessions \(30 days\)\n\s+\$\d+\.\d\d {2}costly {2}1 trace/);
   });
 
   it('with the server stopped: says so, still shows the database, the spool and the settings', async () => {
