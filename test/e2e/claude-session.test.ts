@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runClaude, runClaudeStreaming } from '../helpers/claude-cli.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
-import { searchTraces } from '../helpers/mlflow-server.js';
+import { searchTraces, sessionTurns } from '../helpers/mlflow-server.js';
 import { printHookCommand, writeTracingSettings } from '../helpers/project-settings.js';
 import { useServerAndTmp } from '../helpers/server-and-tmp.js';
 
@@ -117,6 +117,8 @@ describe('real Claude Code → our hook → real MLflow', () => {
     const llms = turn!.spans.filter((s) => s.name === 'llm');
     expect(llms).toHaveLength(4);
     expect(JSON.parse(turn!.info.trace_metadata['mlflow.trace.tokenUsage']!)).toMatchObject({ input_tokens: 44, output_tokens: 28 });
+    // MLflow's own session API sees one session of one turn.
+    expect(Object.values(await sessionTurns(shared.server, 'e2e-subagent'))).toEqual([1]);
   });
 
   it('a turn that an API error ends (StopFailure): one trace, ERROR, with the error', async () => {
@@ -248,5 +250,6 @@ describe('real Claude Code → our hook → real MLflow', () => {
     expect(run.spans[0]!.name).toBe('claude_code_subagent');
     expect(run.info.trace_metadata['claude_code.parent_trace_id']).toBe(turn!.info.trace_id);
     expect(turn!.spans.find((s) => s.name === 'tool_Agent')!.attributes['claude_code.subagent_trace_id']).toBe(run.info.trace_id);
+    expect(Object.values(await sessionTurns(shared.server, 'e2e-background'))).toEqual([1]);
   });
 });

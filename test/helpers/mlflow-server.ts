@@ -188,3 +188,18 @@ export async function searchTracesAt(url: string, experiment: string): Promise<F
   });
   return JSON.parse(stdout) as FoundTrace[];
 }
+
+/** MLflow's own session view of an experiment (`mlflow.search_sessions`): session id → how many turns (traces) it lists. */
+const SESSION_TURNS_PY = `
+import json, sys, mlflow
+from mlflow import MlflowClient
+exp = MlflowClient().get_experiment_by_name(sys.argv[1]).experiment_id
+print(json.dumps({s.id: len(list(s)) for s in mlflow.search_sessions(locations=[exp], include_spans=False)}))
+`;
+
+export async function sessionTurns(server: MlflowServer, experiment: string): Promise<Record<string, number>> {
+  const { stdout } = await execa(venvBin('python'), ['-c', SESSION_TURNS_PY, experiment], {
+    env: { MLFLOW_TRACKING_URI: server.url, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
