@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateLongTurn } from './gen-long-turn.mjs';
+import { appendSubagentTurn } from './gen-subagents.mjs';
 import { generateTranscript } from './gen-transcript.mjs';
 import { fmt, median, peakRssMb, repoRoot, startServer, tempDir, timeRun, venvBin } from './lib.mjs';
 
@@ -62,6 +63,14 @@ try {
   const inRepo = JSON.stringify({ ...JSON.parse(input), cwd: repo });
   const withGit = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: inRepo, env: oursEnv }));
   console.log(`   ours in a git repository of 300 files ${fmt(median(withGit))} (n=${withGit.length})   +${(median(withGit) - mo).toFixed(0)} ms for the git context   goal: <=10 ms`);
+  // The same 50 turns, then a turn that runs 10 foreground subagents (4 Read calls of 10 KB each): nested in its trace.
+  const fan = path.join(dir, 'fan-out', `${summary.sessionId}.jsonl`);
+  mkdirSync(path.dirname(fan), { recursive: true });
+  writeFileSync(fan, readFileSync(t50));
+  const fanInput = appendSubagentTurn(fan, summary.sessionId, { agents: 10, callsPerAgent: 4 });
+  const withAgents = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: fanInput, env: oursEnv }));
+  const fanRss = peakRssMb(process.execPath, [hook], { input: fanInput, env: oursEnv });
+  console.log(`P1 with 10 subagents nested (50 turns + 1): ours ${fmt(median(withAgents))} (n=${withAgents.length})   P5 peak RSS ${fanRss?.toFixed(0)} MB`);
 
   // P4
   const help = Array.from({ length: runs }, () => timeRun(process.execPath, [cli, '--help']));
