@@ -102,7 +102,7 @@ interface Turn {
 }
 
 /** What Claude Code writes, as a user row or a tool result, when the user stops a turn. */
-const INTERRUPT_MARKER = '[Request interrupted by user';
+export const INTERRUPT_MARKER = '[Request interrupted by user';
 /** Interrupted turns kept for the next Stop to trace; older ones are dropped. */
 const MAX_INTERRUPTED_TURNS = 5;
 

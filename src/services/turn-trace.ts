@@ -5,10 +5,10 @@
  * (see adapters/pending.ts). `bytes` bounds the transcripts to their size
  * when the hook ran, so a later turn never leaks into this one.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
-import { hasLastMessage, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
+import { hasLastMessage, INTERRUPT_MARKER, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { withTraceCost } from '../core/cost.js';
 import { linkBackgroundRuns, nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
@@ -304,6 +304,26 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
 }
 
 
+/** How much of a transcript's end is looked at for an interruption at SessionEnd. */
+const SESSION_END_TAIL_BYTES = 256 * 1024;
+
+/** Whether the last SESSION_END_TAIL_BYTES of `file` hold `text`. */
+function tailHolds(file: string, text: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, SESSION_END_TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.includes(text);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
  * At SessionEnd: the turns the user stopped at the end of the session (the
  * last one, and any stopped right before it). No Stop came after them; a
@@ -311,6 +331,8 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
  */
 export async function stoppedTurnsAtSessionEnd(input: HookInput, env: NodeJS.ProcessEnv, options: TurnOptions): Promise<TraceModel[]> {
   if (!input.transcript_path || fileKind(input.transcript_path) !== 'file') return [];
+  // Most sessions end on a turn that ended on its own: the end of the file tells, without reading it all.
+  if (!tailHolds(input.transcript_path, INTERRUPT_MARKER)) return [];
   const traced = await traceOfTurn({ ...input, hook_event_name: 'Stop', last_assistant_message: undefined }, env, { ...options, catchUpMs: 0 });
   if (typeof traced === 'string' || 'elsewhere' in traced) return [];
   if (traced.trace.metadata['claude_code.turn_status'] !== 'interrupted') return [];
