@@ -5,13 +5,15 @@
  * (see adapters/pending.ts). `bytes` bounds the transcripts to their size
  * when the hook ran, so a later turn never leaks into this one.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+
 import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { hasLastMessage, INTERRUPT_MARKER, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { withTraceCost } from '../core/cost.js';
-import { linkBackgroundRuns, nestSubagents, startsInBackground, toolSpanOf, type SubagentRun } from '../core/subagent-nesting.js';
+import { startsInBackground, toolSpanOf } from '../core/subagent-nesting.js';
+import { agentMetas, readAgentMeta, startedInForegroundBySubagent, withForegroundSubagents } from './subagent-runs.js';
+import { buildTrace, fileKind, tailHolds, type TurnTraces } from './transcript-files.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
 import { gitContextOf, gitMetadata } from '../adapters/git-context.js';
 
@@ -45,18 +47,6 @@ function currentUser(env: NodeJS.ProcessEnv): string {
   }
 }
 
-/**
- * Only a regular file is read: reading a FIFO blocks for ever, and a device
- * such as /dev/zero never ends.
- */
-function fileKind(file: string): 'file' | 'missing' | 'other' {
-  try {
-    return statSync(file).isFile() ? 'file' : 'other';
-  } catch {
-    return 'missing';
-  }
-}
-
 /** Where a subagent's own transcript is, when the hook input does not say. */
 export function subagentTranscriptPath(input: HookInput): string | undefined {
   if (input.agent_transcript_path) return input.agent_transcript_path;
@@ -65,76 +55,11 @@ export function subagentTranscriptPath(input: HookInput): string | undefined {
 }
 
 /**
- * What one hook run traces: its turn, and the turns the user stopped just
- * before it (Claude Code fires no Stop for those).
- */
-export interface TurnTraces {
-  trace: TraceModel;
-  interrupted: TraceModel[];
-}
-
-/**
  * A run that is not traced on its own, and rightly so: a foreground
  * subagent, which the Stop of the turn that started it nests in that turn's trace.
  */
 export interface TracedElsewhere {
   elsewhere: string;
-}
-
-interface AgentMeta {
-  agentId: string;
-  agentType?: string;
-  toolUseId: string;
-}
-
-/** What Claude Code's `agent-<id>.meta.json` says of a subagent run, when it names the tool call that started it. */
-function readAgentMeta(dir: string, agentId: string): AgentMeta | undefined {
-  try {
-    const meta = JSON.parse(readFileSync(join(dir, `agent-${agentId}.meta.json`), 'utf8')) as { agentType?: unknown; toolUseId?: unknown };
-    if (typeof meta.toolUseId !== 'string') return undefined;
-    return { agentId, toolUseId: meta.toolUseId, ...(typeof meta.agentType === 'string' ? { agentType: meta.agentType } : {}) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The session's subagent runs, from the `.meta.json` files of its subagents folder. */
-function agentMetas(dir: string): AgentMeta[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return entries
-    .map((entry) => /^agent-(.+)\.meta\.json$/.exec(entry)?.[1])
-    .filter((id): id is string => id !== undefined)
-    .map((id) => readAgentMeta(dir, id))
-    .filter((meta): meta is AgentMeta => meta !== undefined);
-}
-
-/** Finds the tool call with one tool_use id among a transcript's rows. */
-class ToolCallFinder {
-  found: { input?: unknown } | undefined;
-  constructor(private readonly toolUseId: string) {}
-  push(row: TranscriptRow): void {
-    if (this.found || row.type !== 'assistant' || !Array.isArray(row.message?.content)) return;
-    for (const block of row.message.content as Array<{ type?: string; id?: string; input?: unknown }>) {
-      if (block?.type === 'tool_use' && block.id === this.toolUseId) this.found = { input: block.input };
-    }
-  }
-}
-
-/** Whether another subagent of the session started this one, in its foreground (not run_in_background). */
-async function startedInForegroundBySubagent(dir: string, meta: AgentMeta): Promise<boolean> {
-  for (const other of agentMetas(dir)) {
-    if (other.agentId === meta.agentId) continue;
-    const file = join(dir, `agent-${other.agentId}.jsonl`);
-    if (fileKind(file) !== 'file') continue;
-    const { builder } = await readTranscript(file, new ToolCallFinder(meta.toolUseId));
-    if (builder.found) return (builder.found.input as { run_in_background?: unknown } | undefined)?.run_in_background !== true;
-  }
-  return false;
 }
 
 /** Which transcript to trace, and the context of its trace (a subagent's parent trace id needs the parent transcript: read once). */
@@ -176,42 +101,6 @@ async function traceSource(
   return { file, context };
 }
 
-/** Deepest chain of subagents started by subagents that is followed. */
-const MAX_SUBAGENT_DEPTH = 8;
-
-/**
- * The trace with the foreground subagents its tool calls started nested in
- * it (and theirs in them), from the session's subagents folder.
- */
-async function withForegroundSubagents(
-  trace: TraceModel,
-  metas: AgentMeta[],
-  dir: string,
-  context: TraceContext,
-  outer: ReadonlySet<string> = new Set(),
-): Promise<TraceModel> {
-  if (outer.size >= MAX_SUBAGENT_DEPTH) return trace;
-  const runs: SubagentRun[] = [];
-  const background: Array<{ toolUseId: string; traceId: string }> = [];
-  for (const meta of metas) {
-    // A run is never nested inside itself (a meta that points into its own transcript).
-    if (outer.has(meta.agentId)) continue;
-    const toolSpan = toolSpanOf(trace, meta.toolUseId);
-    if (!toolSpan) continue;
-    if (startsInBackground(toolSpan)) {
-      background.push({ toolUseId: meta.toolUseId, traceId: mlflowTraceId(traceIdFor(context.sessionId, `agent:${meta.agentId}`)) });
-      continue;
-    }
-    const file = join(dir, `agent-${meta.agentId}.jsonl`);
-    if (fileKind(file) !== 'file') continue;
-    const sub = await buildTrace(file, { ...context, agent: { id: meta.agentId, type: meta.agentType } });
-    if (typeof sub === 'string') continue;
-    const nested = await withForegroundSubagents(sub.trace, metas, dir, context, new Set([...outer, meta.agentId]));
-    runs.push({ toolUseId: meta.toolUseId, agentId: meta.agentId, agentType: meta.agentType, trace: nested });
-  }
-  return linkBackgroundRuns(runs.length > 0 ? nestSubagents(trace, runs) : trace, background);
-}
-
 /** The error a StopFailure hook input names, as one line of text. */
 function failureOf(input: HookInput): string {
   const text = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value));
@@ -231,14 +120,6 @@ function withSessionContext(trace: TraceModel, input: HookInput): TraceModel {
   const models = [...new Set(trace.spans.filter((s) => s.spanType === 'LLM').map((s) => s.attributes['mlflow.llm.model']).filter((m): m is string => typeof m === 'string' && m !== 'unknown' && m !== SYNTHETIC_MODEL))];
   if (models.length > 0) metadata['claude_code.models'] = models.join(',');
   return { ...trace, metadata };
-}
-
-/** Read the transcript and build its trace. */
-async function buildTrace(file: string, context: TraceContext, maxBytes?: number): Promise<TurnTraces | string> {
-  const { builder, badLines } = await readTranscript(file, new TurnBuilder(), maxBytes);
-  const trace = builder.build(context);
-  if (!trace) return `no user prompt in transcript ${file}${badLines ? ` (${badLines} unreadable lines)` : ''}`;
-  return { trace, interrupted: context.agent ? [] : builder.buildInterrupted(context) };
 }
 
 /** The transcript the turn is traced from, and the parent's for a subagent. */
@@ -303,26 +184,6 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
   }
 }
 
-
-/** How much of a transcript's end is looked at for an interruption at SessionEnd. */
-const SESSION_END_TAIL_BYTES = 256 * 1024;
-
-/** Whether the last SESSION_END_TAIL_BYTES of `file` hold `text`. */
-function tailHolds(file: string, text: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, SESSION_END_TAIL_BYTES);
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, size - length);
-    return buffer.includes(text);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 
 /**
  * At SessionEnd: the turns the user stopped at the end of the session (the

@@ -25,6 +25,9 @@
  *    every message since the last assistant text (the assistant's own tool_use
  *    messages included), which grows with the square of a turn's tool calls;
  *    what it repeats is in our earlier calls' spans.
+ * 9. llm spans carry `mlflow.llm.cost`, priced from MLflow's own model catalog
+ *    (MLflow's hook sets none; for a model its catalog knows, the server then
+ *    prices the span itself: test/services/cost-vs-mlflow checks the two agree).
  */
 import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -87,7 +90,7 @@ function newToTheCall(messages: any[]): any[] {
   return messages.slice(lastAssistant + 1);
 }
 
-const OUR_EXTRA_ATTRIBUTES = ['mlflow.llm.model', 'session.id', 'user.id'];
+const OUR_EXTRA_ATTRIBUTES = ['mlflow.llm.model', 'session.id', 'user.id', 'mlflow.llm.cost'];
 
 function comparableAttributes(span: FoundSpan): Record<string, unknown> {
   const out: Record<string, unknown> = {};
