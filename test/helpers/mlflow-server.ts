@@ -2,6 +2,7 @@
  * A real `mlflow server` on a free loopback port with a temp SQLite database,
  * for integration and end-to-end tests.
  */
+import net from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -75,6 +76,21 @@ export function basicAuth(dir: string, admin: { username: string; password: stri
   return { appName: 'basic-auth', env: { MLFLOW_AUTH_CONFIG_PATH: ini, MLFLOW_FLASK_SERVER_SECRET_KEY: 'claude-mlflow-test-csrf-key' } };
 }
 
+/** Wait until nothing accepts connections on 127.0.0.1:`port` (or `timeoutMs` passed). */
+async function untilNothingListens(port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const listening = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  while (Date.now() < until && (await listening())) await new Promise((r) => setTimeout(r, 50));
+}
+
 export async function startMlflowServer(options: StartOptions = {}): Promise<MlflowServer> {
   const dir = options.dir ?? (await makeTempDir('claude-mlflow-server-'));
   const port = options.port ?? (await freePort());
@@ -115,6 +131,8 @@ export async function startMlflowServer(options: StartOptions = {}): Promise<Mlf
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await child.catch(() => undefined);
       clearTimeout(timer);
+      // Its worker may still answer on the port for a moment: a server started next on it must not meet it.
+      await untilNothingListens(port, 10_000);
       if (!options.dir) await dir.cleanup();
     },
     async python(code: string, args: string[] = []) {
