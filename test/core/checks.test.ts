@@ -418,7 +418,7 @@ describe('helpers', () => {
     expect(b.counts).toEqual({ today: 2, last7Days: 3, last30Days: 4 });
     expect(b.tokens).toEqual({ today: 15, last7Days: 115, last30Days: 115 });
     expect(b.daily).toHaveLength(14);
-    expect(b.daily.at(-1)).toEqual({ date: '2026-11-25', traces: 2, tokens: 15 });
+    expect(b.daily.at(-1)).toEqual({ date: '2026-11-25', traces: 2, tokens: 15, cost: 0 });
     const chart = barChart(b.daily.map((d) => d.traces), { title: 'Traces', labels: ['11-12', '11-25'] });
     expect(chart).toHaveLength(6);
     expect(new Set(chart.map((l) => l.length)).size).toBe(1);
