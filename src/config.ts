@@ -62,6 +62,16 @@ export interface Config {
   trackingUri?: string;
   experimentId?: string;
   experimentName?: string;
+  /** Secret redaction in the hook: on unless `enabled` is false. */
+  redaction?: RedactionConfig;
+}
+
+export interface RedactionConfig {
+  enabled?: boolean;
+  /** Extra JavaScript regular expressions whose matches are secrets. */
+  extraPatterns?: string[];
+  /** Values never redacted (false positives). */
+  allow?: string[];
 }
 
 export function readConfig(file: string): Config {

@@ -8,6 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { paths as pathsOf, readConfig } from '../config.js';
+import { redactionOptionsFor } from '../core/redact.js';
 import { resolveHookSettings } from '../core/hook-settings.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import { logLine } from '../adapters/log.js';
@@ -93,7 +94,9 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   const started = Date.now();
   const files = pathsOf(options.dataRoot);
   const log = (level: 'error' | 'warn' | 'info', message: string): void => logLine(files.hookLog, level, message);
-  const settings = resolveHookSettings(options.env, readConfig(files.config));
+  const config = readConfig(files.config);
+  const settings = resolveHookSettings(options.env, config);
+  const redaction = redactionOptionsFor(config.redaction, options.env);
   if (!settings.enabled) return { status: 'disabled' };
 
   const input = parseInput(options.stdin);
@@ -104,7 +107,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   const deliver = (): DeliveryStart => startDelivery(options.dataRoot, options.env, options.deliverScript);
   if (input.hook_event_name === 'SessionEnd') {
     // A turn the user stopped last has had no Stop: it is traced now.
-    const stopped = await stoppedTurnsAtSessionEnd(input, options.env, { started, catchUpMs: 0, log });
+    const stopped = await stoppedTurnsAtSessionEnd(input, options.env, { started, catchUpMs: 0, log, redaction });
     try {
       for (const trace of stopped) spoolTrace(files.spool, targetOf(settings), trace, new Date(), spoolMax(options.env));
     } catch (error) {
@@ -122,7 +125,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
     log('warn', `could not write the hook input ahead: ${(error as Error).message}`);
   }
   const pending = progress.pending;
-  const traced = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log });
+  const traced = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log, redaction });
   if (typeof traced === 'string') {
     if (pending) removePending(pending);
     progress.done = true;

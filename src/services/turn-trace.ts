@@ -11,6 +11,7 @@ import { hostname, userInfo } from 'node:os';
 import { hasLastMessage, INTERRUPT_MARKER, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { withTraceCost } from '../core/cost.js';
+import { describeRedactions, redactTrace, type RedactionOptions } from '../core/redact.js';
 import { startsInBackground, toolSpanOf } from '../core/subagent-nesting.js';
 import { agentMetas, readAgentMeta, startedInForegroundBySubagent, withForegroundSubagents } from './subagent-runs.js';
 import { buildTrace, fileKind, tailHolds, type TurnTraces } from './transcript-files.js';
@@ -140,7 +141,9 @@ export interface TurnOptions {
   /** How long to wait for the last assistant message to reach the transcript (0: not at all). */
   catchUpMs: number;
   bytes?: TranscriptBytes;
-  log: (level: 'warn', message: string) => void;
+  log: (level: 'warn' | 'info', message: string) => void;
+  /** How secrets are redacted before the trace is written anywhere; false: not at all. */
+  redaction?: RedactionOptions | false;
 }
 
 /**
@@ -165,7 +168,7 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
     if (!hasLastMessage(built.trace, last)) {
       log('warn', `the transcript did not show the last assistant message within ${catchUpMs} ms; traced what it holds (session ${input.session_id ?? '?'})`);
     }
-    const finish = async (trace: TraceModel): Promise<TraceModel> => {
+    const describe = async (trace: TraceModel): Promise<TraceModel> => {
       if (input.session_id) {
         // A subagent's transcript is in the subagents folder already; the session's is beside it.
         const dir = source.context.agent ? dirname(source.file) : join(dirname(source.file), input.session_id, 'subagents');
@@ -174,10 +177,19 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
       }
       return withTraceCost(withSessionContext(trace, input));
     };
-    let trace = await finish(built.trace);
+    // Last, on the whole trace: no secret reaches the spool or the server.
+    const redact = (trace: TraceModel): TraceModel => {
+      if (options.redaction === false) return trace;
+      const redacted = redactTrace(trace, options.redaction ?? {});
+      const line = describeRedactions(redacted.counts);
+      if (line) log('info', `${line} in trace ${mlflowTraceId(trace.traceId)}`);
+      return redacted.trace;
+    };
+    let trace = await describe(built.trace);
     if (input.hook_event_name === 'StopFailure') trace = markTurnFailed(trace, failureOf(input));
+    trace = redact(trace);
     const interrupted: TraceModel[] = [];
-    for (const earlier of built.interrupted) interrupted.push(await finish(earlier));
+    for (const earlier of built.interrupted) interrupted.push(redact(await describe(earlier)));
     return { trace, interrupted };
   } catch (error) {
     return `transcript unreadable: ${(error as Error).message}`;
