@@ -28,6 +28,10 @@ program
   .option('--backend-store-uri <uri>', 'store traces in PostgreSQL (postgresql://user:password@host:port/database) instead of SQLite in the data folder; installs the driver and checks the connection first')
   .option('--store-credentials', 'with --tracking-uri: save MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD; for databricks, DATABRICKS_HOST and DATABRICKS_TOKEN) from this environment in ~/.claude/settings.json, readable by you only, so that every session can send its trace')
   .option('--no-store-credentials', 'do not save them, and do not ask (the default with --yes)')
+  .option('--redact', 'redact secrets in traces before they leave this machine (the default; switches it back on)')
+  .option('--no-redact', 'send traces without redacting secrets (not recommended: a trace holds what tools read)')
+  .option('--redact-pattern <regex>', 'also redact what this JavaScript regular expression matches (repeatable)', (value: string, all: string[] = []) => [...all, value])
+  .option('--redact-allow <value>', 'never redact this exact value, a known false positive (repeatable)', (value: string, all: string[] = []) => [...all, value])
   .option('-y, --yes', 'do not ask: take the defaults and replace MLflow\'s own tracer if found')
   .action(async (options) => {
     const { runInitCommand } = await import('./commands/init.js');

@@ -1,5 +1,6 @@
 /** `init`'s inputs: flags, and the answers that prompts (or defaults) give. */
 import { basename } from 'node:path';
+import type { RedactionConfig } from '../config.js';
 import { CliError, EXIT } from '../errors.js';
 import { isScope, type Scope } from '../core/scopes.js';
 import { isDatabricksUri, parseDatabricksUri } from '../core/databricks.js';
@@ -22,6 +23,10 @@ export interface InitFlags {
   backendStoreUri?: string;
   /** Save MLflow's credentials from the environment in the user settings' env (true), or not (false); undefined: ask. */
   storeCredentials?: boolean;
+  /** `--redact` (true) / `--no-redact` (false); undefined: keep what the config says (on by default). */
+  redact?: boolean;
+  redactPattern?: string[];
+  redactAllow?: string[];
   yes: boolean;
 }
 
@@ -148,4 +153,35 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
     throw new CliError(`no terminal to ask on, and ${missing.join(', ')} not given. ${FLAG_HELP}`, EXIT.usage);
   }
   return { scope, remoteUri, experiment, port, portExplicit, service, ...(backendStoreUri !== undefined ? { backendStoreUri } : {}) };
+}
+
+/**
+ * What the redaction flags ask for, checked before anything is written (a
+ * pattern JavaScript cannot compile is exit 2); undefined when none was given.
+ */
+export function parseRedactionFlags(flags: Pick<InitFlags, 'redact' | 'redactPattern' | 'redactAllow'>): RedactionConfig | undefined {
+  const patterns = flags.redactPattern ?? [];
+  for (const source of patterns) {
+    try {
+      new RegExp(source, 'g');
+    } catch (error) {
+      throw new CliError(`--redact-pattern ${source}: not a regular expression (${(error as Error).message})`, EXIT.usage);
+    }
+  }
+  if (flags.redact === false) return { enabled: false };
+  if (flags.redact !== true && patterns.length === 0 && (flags.redactAllow ?? []).length === 0) return undefined;
+  return { enabled: true, ...(patterns.length ? { extraPatterns: patterns } : {}), ...(flags.redactAllow?.length ? { allow: flags.redactAllow } : {}) };
+}
+
+/** The config's redaction after `init`: the flags' patterns and allowed values added to those it had. */
+export function mergeRedaction(current: RedactionConfig | undefined, asked: RedactionConfig | undefined): RedactionConfig | undefined {
+  if (!asked) return current;
+  if (asked.enabled === false) return { ...current, enabled: false };
+  const union = (a: string[] | undefined, b: string[] | undefined): string[] | undefined => {
+    const all = [...new Set([...(a ?? []), ...(b ?? [])])];
+    return all.length ? all : undefined;
+  };
+  const extraPatterns = union(current?.extraPatterns, asked.extraPatterns);
+  const allow = union(current?.allow, asked.allow);
+  return { enabled: true, ...(extraPatterns ? { extraPatterns } : {}), ...(allow ? { allow } : {}) };
 }

@@ -20,7 +20,7 @@ import { settingsPath } from '../core/scopes.js';
 import { applyCredentials, CREDENTIAL_KEYS, credentialsFrom, credentialsInUri, mergePrevious, type Credentials } from '../core/credentials.js';
 import { CliError, EXIT } from '../errors.js';
 import { installServer, isLoopback, ourBackgroundServerOn, pickManager, serverFiles, serverState, serverUrl, sqliteUri } from '../server/local-server.js';
-import { resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
+import { mergeRedaction, parseRedactionFlags, resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
 import { checkGivenDriver, checkReachable, ensureDriver, postgresStoreOf, verifyConnection } from './postgres.js';
 import { describePostgres, isPostgresUri } from '../core/backend-store.js';
 import { isDatabricksUri } from '../core/databricks.js';
@@ -240,6 +240,7 @@ async function chooseMlflow(options: InitOptions): Promise<MlflowChoice> {
 
 export async function runInit(options: InitOptions): Promise<InitReport> {
   const answers = await resolveAnswers(options, options.prompter);
+  const redactionAsked = parseRedactionFlags(options);
   const files = paths(options.dataRoot);
   const config = loadConfig(files.config);
   const settingsFile = settingsPath(answers.scope, options.project, options.home);
@@ -266,6 +267,9 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
   }
 
   assertCanWrite(settingsFile);
+  if (redactionAsked?.enabled === false) {
+    notes.push('Redaction is OFF (--no-redact): secrets that your sessions type, read or run (.env files, tokens in commands) go to MLflow as they are, for everyone who can read its traces. `claude-mlflow init --redact` switches it back on.');
+  }
 
   let trackingUri: string;
   let server: LocalServerConfig | undefined;
@@ -476,6 +480,8 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
             await updateConfig(files.config, (current) => {
               let next = record ? withInstall(current, record) : current;
               next = { ...next, trackingUri, experimentName: answers.experiment, ...(server ? { server } : {}) };
+              const redaction = mergeRedaction(next.redaction, redactionAsked);
+              if (redaction) next.redaction = redaction;
               delete next.experimentId;
               configChanged = JSON.stringify(next) !== JSON.stringify(current);
               return next;

@@ -239,6 +239,24 @@ describe('init against a server the user already runs', () => {
     expect(existsSync(`${c.file}.claude-mlflow.lock`)).toBe(false);
   });
 
+  it('redaction: on by default, --no-redact switches it off with a warning, --redact back on; patterns go to config.json; a bad one is exit 2', async () => {
+    const c = fresh();
+    const base = ['init', '--yes', '--project', c.project, '--tracking-uri', remote.url];
+    const config = () => JSON.parse(readFileSync(path.join(c.data, 'config.json'), 'utf8'));
+    expect((await runCli(base, c)).exitCode).toBe(0);
+    expect(config().redaction).toBeUndefined();
+    const off = await runCli([...base, '--no-redact'], c);
+    expect(off.exitCode, off.stderr).toBe(0);
+    expect(off.stdout).toContain('Redaction is OFF (--no-redact)');
+    expect(config().redaction).toEqual({ enabled: false });
+    expect((await runCli([...base, '--redact', '--redact-pattern', 'ACME-\\d{4}', '--redact-allow', 'not-a-secret'], c)).exitCode).toBe(0);
+    expect(config().redaction).toEqual({ enabled: true, extraPatterns: ['ACME-\\d{4}'], allow: ['not-a-secret'] });
+    const bad = await runCli([...base, '--redact-pattern', '('], c);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(config().redaction).toEqual({ enabled: true, extraPatterns: ['ACME-\\d{4}'], allow: ['not-a-secret'] });
+  });
+
   it('enable and disable flip MLFLOW_CLAUDE_TRACING_ENABLED in place', async () => {
     const c = fresh();
     expect((await runCli(['init', '--yes', '--project', c.project, '--tracking-uri', remote.url], c)).exitCode).toBe(0);

@@ -86,3 +86,20 @@ describe('resolveAnswers', () => {
     expect(error.message).toMatch(message);
   });
 });
+
+describe('redaction flags', () => {
+  it('--no-redact switches it off, --redact back on; patterns and allowed values add to what the config had', async () => {
+    const { mergeRedaction, parseRedactionFlags } = await import('../../src/init/options.js');
+    expect(parseRedactionFlags({})).toBeUndefined();
+    expect(parseRedactionFlags({ redact: false })).toEqual({ enabled: false });
+    expect(mergeRedaction({ extraPatterns: ['a'] }, { enabled: false })).toEqual({ extraPatterns: ['a'], enabled: false });
+    expect(mergeRedaction({ enabled: false, extraPatterns: ['a'] }, parseRedactionFlags({ redact: true }))).toEqual({ enabled: true, extraPatterns: ['a'] });
+    expect(mergeRedaction({ extraPatterns: ['a'], allow: ['x'] }, parseRedactionFlags({ redactPattern: ['a', 'b'], redactAllow: ['y'] }))).toEqual({ enabled: true, extraPatterns: ['a', 'b'], allow: ['x', 'y'] });
+    expect(mergeRedaction({ allow: ['x'] }, undefined)).toEqual({ allow: ['x'] });
+  });
+
+  it('a pattern that is not a regular expression: exit 2 before anything is written', async () => {
+    const { parseRedactionFlags } = await import('../../src/init/options.js');
+    expect(() => parseRedactionFlags({ redactPattern: ['('] })).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--redact-pattern (') }));
+  });
+});
