@@ -99,6 +99,8 @@ export interface ContextFacts {
   /** The local server init set up; undefined with a remote --tracking-uri. */
   server?: ServerConfigFacts;
   installs: Array<{ file: string; scope: string }>;
+  /** Secret redaction in the hook, as config.json sets it. */
+  redaction?: RedactionFacts;
   files: {
     config: string;
     hookScript: string;
@@ -110,6 +112,17 @@ export interface ContextFacts {
     /** The SQLite file of the local server (from backendStoreUri), if it is one. */
     database?: string;
   };
+}
+
+export interface RedactionFacts {
+  enabled: boolean;
+  /** Rules loaded from the bundled rule set. */
+  rules: number;
+  source: string;
+  extraPatterns: number;
+  allow: number;
+  /** Extra patterns that do not compile (the hook skips them). */
+  badPatterns: string[];
 }
 
 export interface ScopeSettings {
@@ -1397,6 +1410,30 @@ const hookLogCheck: Check = {
   },
 };
 
+const redactionCheck: Check = {
+  id: 'redaction',
+  group: 'spool',
+  title: 'Secrets are redacted before traces leave this machine',
+  needs: ['context'],
+  run({ context }) {
+    const r = context.redaction;
+    if (!r) return skip('Not known (no config).');
+    if (!r.enabled) {
+      return {
+        status: 'warn',
+        message: 'Redaction is off (config.json): tokens, passwords and keys that sessions type, read or run go to MLflow as they are.',
+        fix: { command: `${context.cli} init --redact` },
+      };
+    }
+    const extra = [r.extraPatterns ? plural(r.extraPatterns, 'extra pattern') : undefined, r.allow ? plural(r.allow, 'allowed value') : undefined].filter(Boolean).join(', ');
+    const message = `on: ${r.rules} rules (${r.source}) and ours${extra ? `; ${extra}` : ''}`;
+    if (r.badPatterns.length) {
+      return { status: 'warn', message: `${message}; ${plural(r.badPatterns.length, 'extra pattern')} in config.json ${r.badPatterns.length === 1 ? 'does' : 'do'} not compile and ${r.badPatterns.length === 1 ? 'is' : 'are'} skipped.`, details: r.badPatterns };
+    }
+    return ok(message);
+  },
+};
+
 const deepCheck: Check = {
   id: 'deep',
   group: 'deep',
@@ -1447,6 +1484,7 @@ export const CHECKS: readonly Check[] = [
   lingerCheck,
   spoolCheck,
   hookLogCheck,
+  redactionCheck,
   deepCheck,
 ];
 

@@ -13,7 +13,9 @@ import { httpRequestText } from '../adapters/http.js';
 import { TrackingConnectionError } from '../adapters/tracking-connection.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { deliveryState } from '../services/delivery/state.js';
-import { paths } from '../config.js';
+import { paths, type RedactionConfig } from '../config.js';
+import { loadedRuleCount } from '../core/redact.js';
+import { SECRET_RULES_SOURCE } from '../core/secret-rules.js';
 import {
   HOOK_START_LIMIT_MS,
   isMlflowServerCommand,
@@ -29,6 +31,7 @@ import {
   type PortFacts,
   type PostgresFacts,
   type PythonFacts,
+  type RedactionFacts,
   type RuntimeFacts,
   type ServerFacts,
   type ServiceFacts,
@@ -202,6 +205,7 @@ export function makeGatherers(environment: DoctorEnvironment, wanted: readonly F
       experimentId: config.experimentId,
       server,
       installs: (config.installs ?? []).map((i) => ({ file: i.file, scope: i.scope })),
+      redaction: redactionFacts(config.redaction),
       files: {
         config: files.config,
         hookScript: files.hookScript,
@@ -543,4 +547,23 @@ export async function gatherFacts(keys: readonly FactKey[], environment: DoctorE
   const gatherers = makeGatherers(environment, keys);
   const entries = await Promise.all(keys.map(async (key) => [key, await gatherers[key]()] as const));
   return Object.fromEntries(entries) as Partial<Facts>;
+}
+
+function redactionFacts(config: RedactionConfig | undefined): RedactionFacts {
+  const badPatterns = (config?.extraPatterns ?? []).filter((source) => {
+    try {
+      new RegExp(source, 'g');
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return {
+    enabled: config?.enabled !== false,
+    rules: loadedRuleCount(),
+    source: SECRET_RULES_SOURCE,
+    extraPatterns: (config?.extraPatterns ?? []).length - badPatterns.length,
+    allow: (config?.allow ?? []).length,
+    badPatterns,
+  };
 }

@@ -50,6 +50,7 @@ function healthy(): Facts {
       experimentName: 'app',
       server: { manager: 'background', mlflowBin: '/data/venv/bin/mlflow', host: '127.0.0.1', port: 5000, backendStoreUri: 'sqlite:////data/mlflow.db', url: 'http://127.0.0.1:5000' },
       installs: [{ file: '/project.json', scope: 'project' }],
+      redaction: { enabled: true, rules: 221, source: 'gitleaks v8.30.1 default rules', extraPatterns: 0, allow: 0, badPatterns: [] },
       files: {
         config: '/data/config.json',
         hookScript: '/data/runtime/claude-mlflow-hook.mjs',
@@ -424,4 +425,15 @@ describe('helpers', () => {
     expect(new Set(chart.map((l) => l.length)).size).toBe(1);
     expect(chart[1]!.trimEnd().endsWith('█')).toBe(true);
   });
+
+  it('redaction: on with its rules; off is a warning with the way back; a pattern that does not compile is named', () => {
+    expect(status('redaction', healthy())).toMatchObject({ status: 'ok', message: 'on: 221 rules (gitleaks v8.30.1 default rules) and ours' });
+    const off = healthy();
+    off.context.redaction = { ...off.context.redaction!, enabled: false };
+    expect(status('redaction', off)).toMatchObject({ status: 'warn', fix: { command: 'claude-mlflow init --redact' } });
+    const bad = healthy();
+    bad.context.redaction = { ...bad.context.redaction!, extraPatterns: 1, badPatterns: ['('] };
+    expect(status('redaction', bad)).toMatchObject({ status: 'warn', details: ['('] });
+  });
 });
+
