@@ -4,6 +4,7 @@
  * trace lands in a real MLflow server.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { secretCorpus } from '../helpers/secrets-corpus.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runClaude, runClaudeStreaming } from '../helpers/claude-cli.js';
@@ -251,5 +252,31 @@ describe('real Claude Code → our hook → real MLflow', () => {
     expect(run.info.trace_metadata['claude_code.parent_trace_id']).toBe(turn!.info.trace_id);
     expect(turn!.spans.find((s) => s.name === 'tool_Agent')!.attributes['claude_code.subagent_trace_id']).toBe(run.info.trace_id);
     expect(Object.values(await sessionTurns(shared.server, 'e2e-background'))).toEqual([1]);
+  });
+
+  it('a session that reads a file of secrets: the trace MLflow holds has none of them, and every ordinary line', async () => {
+    const p = await project('secrets', 'e2e-secrets');
+    const secrets = secretCorpus();
+    const lines = Object.entries(secrets).filter(([k]) => k !== 'pem-private-key' && k !== 'mlflow-password-in-env').map(([k, v]) => `${k.toUpperCase().replace(/-/g, '_')}_SECRET=${v}`);
+    const ordinary = ['# deployment settings', 'REGION=eu-west-1', 'REPLICAS=3'];
+    const file = path.join(p.dir, 'secrets.env');
+    await writeFile(file, [...ordinary, ...lines, secrets['pem-private-key']].join('\n') + '\n');
+    const fake = await startFakeAnthropic([
+      { text: 'Reading it.', toolUse: { name: 'Read', input: { file_path: file } } },
+      { text: `Done. The GitHub token is ${secrets['github-classic-pat']}.` },
+    ]);
+    try {
+      const run = await runClaude({ cwd: p.dir, home: p.home, baseUrl: fake.url, prompt: `read secrets.env; my key is ${secrets['anthropic-api-key']}`, args: ['--allowedTools', 'Read'], env: { CLAUDE_MLFLOW_HOME: p.data } });
+      expect(run.exitCode, run.stderr).toBe(0);
+    } finally {
+      await fake.close();
+    }
+    const [trace] = await searchTraces(shared.server, 'e2e-secrets');
+    const whole = JSON.stringify(trace);
+    const leaked = Object.entries(secrets).filter(([k, v]) => k !== 'mlflow-password-in-env' && v.split('\n').some((l) => l.length >= 8 && !l.startsWith('-----') && whole.includes(JSON.stringify(l).slice(1, -1))));
+    expect(leaked.map(([k]) => k)).toEqual([]);
+    for (const line of ordinary) expect(whole).toContain(line);
+    expect(whole).toContain('[REDACTED:');
+    expect(JSON.stringify(trace!.spans.find((s) => s.name === 'tool_Read')!.outputs)).toContain('REGION=eu-west-1');
   });
 });
