@@ -64,6 +64,10 @@ export interface Config {
   experimentName?: string;
   /** Secret redaction in the hook: on unless `enabled` is false. */
   redaction?: RedactionConfig;
+  /** A span input or output longer than this (bytes, as JSON) is cut (default 64 KiB). */
+  maxSpanFieldBytes?: number;
+  /** A whole trace longer than this (bytes, as JSON) gets tighter cuts (default 8 MiB). */
+  maxTraceBytes?: number;
 }
 
 export interface RedactionConfig {

@@ -9,6 +9,7 @@
 import { statSync } from 'node:fs';
 import { paths as pathsOf, readConfig } from '../config.js';
 import { redactionOptionsFor } from '../core/redact.js';
+import { sizeCapsFor } from '../core/size-caps.js';
 import { resolveHookSettings } from '../core/hook-settings.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import { logLine } from '../adapters/log.js';
@@ -97,6 +98,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   const config = readConfig(files.config);
   const settings = resolveHookSettings(options.env, config);
   const redaction = redactionOptionsFor(config.redaction, options.env);
+  const sizeCaps = sizeCapsFor(config);
   if (!settings.enabled) return { status: 'disabled' };
 
   const input = parseInput(options.stdin);
@@ -107,7 +109,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   const deliver = (): DeliveryStart => startDelivery(options.dataRoot, options.env, options.deliverScript);
   if (input.hook_event_name === 'SessionEnd') {
     // A turn the user stopped last has had no Stop: it is traced now.
-    const stopped = await stoppedTurnsAtSessionEnd(input, options.env, { started, catchUpMs: 0, log, redaction });
+    const stopped = await stoppedTurnsAtSessionEnd(input, options.env, { started, catchUpMs: 0, log, redaction, sizeCaps });
     try {
       for (const trace of stopped) spoolTrace(files.spool, targetOf(settings), trace, new Date(), spoolMax(options.env));
     } catch (error) {
@@ -125,7 +127,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
     log('warn', `could not write the hook input ahead: ${(error as Error).message}`);
   }
   const pending = progress.pending;
-  const traced = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log, redaction });
+  const traced = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log, redaction, sizeCaps });
   if (typeof traced === 'string') {
     if (pending) removePending(pending);
     progress.done = true;

@@ -12,6 +12,7 @@ import { hasLastMessage, INTERRUPT_MARKER, markTurnFailed, SYNTHETIC_MODEL, trac
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { withTraceCost } from '../core/cost.js';
 import { describeRedactions, redactTrace, type RedactionOptions } from '../core/redact.js';
+import { capTraceSize, type SizeCaps } from '../core/size-caps.js';
 import { startsInBackground, toolSpanOf } from '../core/subagent-nesting.js';
 import { agentMetas, readAgentMeta, startedInForegroundBySubagent, withForegroundSubagents } from './subagent-runs.js';
 import { buildTrace, fileKind, tailHolds, type TurnTraces } from './transcript-files.js';
@@ -144,6 +145,8 @@ export interface TurnOptions {
   log: (level: 'warn' | 'info', message: string) => void;
   /** How secrets are redacted before the trace is written anywhere; false: not at all. */
   redaction?: RedactionOptions | false;
+  /** Caps on span inputs and outputs, and on the whole trace (defaults: 64 KiB and 8 MiB). */
+  sizeCaps?: SizeCaps;
 }
 
 /**
@@ -178,12 +181,13 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
       return withTraceCost(withSessionContext(trace, input));
     };
     // Last, on the whole trace: no secret reaches the spool or the server.
+    // Redacted whole, then cut: a cut never splits a secret into a part no rule knows.
     const redact = (trace: TraceModel): TraceModel => {
-      if (options.redaction === false) return trace;
+      if (options.redaction === false) return capTraceSize(trace, options.sizeCaps);
       const redacted = redactTrace(trace, options.redaction ?? {});
       const line = describeRedactions(redacted.counts);
       if (line) log('info', `${line} in trace ${mlflowTraceId(trace.traceId)}`);
-      return redacted.trace;
+      return capTraceSize(redacted.trace, options.sizeCaps);
     };
     let trace = await describe(built.trace);
     if (input.hook_event_name === 'StopFailure') trace = markTurnFailed(trace, failureOf(input));
