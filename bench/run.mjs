@@ -63,6 +63,19 @@ try {
   const inRepo = JSON.stringify({ ...JSON.parse(input), cwd: repo });
   const withGit = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: inRepo, env: oursEnv }));
   console.log(`   ours in a git repository of 300 files ${fmt(median(withGit))} (n=${withGit.length})   +${(median(withGit) - mo).toFixed(0)} ms for the git context   goal: <=10 ms`);
+  // Redaction off (config.json), for its cost: the same transcript, another data folder.
+  const offData = path.join(dir, 'data-redaction-off');
+  mkdirSync(offData, { recursive: true });
+  writeFileSync(path.join(offData, 'config.json'), JSON.stringify({ redaction: { enabled: false } }));
+  const offEnv = { ...oursEnv, CLAUDE_MLFLOW_HOME: offData };
+  timeRun(process.execPath, [hook], { input, env: offEnv });
+  const off = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input, env: offEnv }));
+  const on = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input, env: oursEnv }));
+  console.log(`   redaction on ${fmt(median(on))}, off ${fmt(median(off))} (n=${runs} each): +${(median(on) - median(off)).toFixed(0)} ms   goal: <=15 ms`);
+  const big = bigOutputTurn(path.join(dir, 'big-output.jsonl'));
+  const bigOn = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: big, env: oursEnv }));
+  const bigOff = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: big, env: offEnv }));
+  console.log(`   a turn with a 5 MB tool output: redaction on ${fmt(median(bigOn))}, off ${fmt(median(bigOff))}`);
   // The same 50 turns, then a turn that runs 10 foreground subagents (4 Read calls of 10 KB each): nested in its trace.
   const fan = path.join(dir, 'fan-out', `${summary.sessionId}.jsonl`);
   mkdirSync(path.dirname(fan), { recursive: true });
@@ -91,6 +104,21 @@ try {
   }
 } finally {
   server.stop();
+}
+
+/** One turn whose Read result is 5 MB of ordinary text; the hook's stdin for it. */
+function bigOutputTurn(file) {
+  const text = Array.from({ length: 80_000 }, (_, i) => `line ${i}: const value${i} = compute(${i}); // ordinary output`).join('\n');
+  const at = (s) => `2026-11-30T10:00:0${s}.000Z`;
+  const usage = { input_tokens: 1, output_tokens: 1 };
+  const rows = [
+    { type: 'user', uuid: 'p', sessionId: 'big', timestamp: at(0), message: { role: 'user', content: 'read the log' } },
+    { type: 'assistant', uuid: 'a', sessionId: 'big', timestamp: at(1), message: { id: 'm1', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'tool_use', id: 't1', name: 'Read', input: { file_path: '/p/big.log' } }], usage } },
+    { type: 'user', uuid: 'r', sessionId: 'big', timestamp: at(2), message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: text }] } },
+    { type: 'assistant', uuid: 'f', sessionId: 'big', timestamp: at(3), message: { id: 'm2', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'read it' }], usage } },
+  ];
+  writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return JSON.stringify({ session_id: 'big', transcript_path: file, cwd: dir, hook_event_name: 'Stop', last_assistant_message: 'read it' });
 }
 
 /** A git repository with `files` tracked files, committed, and a clean tree. */
