@@ -9,8 +9,10 @@ import { dirname, join } from 'node:path';
 import type { LocalServerConfig } from '../adapters/config-store.js';
 import { ensurePrivateDir, writeFileAtomic } from '../adapters/fs-atomic.js';
 import { parsePostgresUri, pgpassLine, uriWithoutPassword, withPsycopg2 } from '../core/backend-store.js';
+import { CliError } from '../errors.js';
 import {
   backgroundState,
+  startFailureCause,
   startBackground,
   stopBackground,
   waitForHealth,
@@ -50,12 +52,21 @@ function underServerLock<T>(dataRoot: string, fn: () => Promise<T>, options: { s
 async function whenServing(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv, isAlive?: () => boolean): Promise<void> {
   try {
     await waitForHealth(serverUrl(server), SERVER_START_TIMEOUT_MS, isAlive);
+  } catch (error) {
+    throw withCause(error, serverFiles(dataRoot).log);
   } finally {
     // Also when the server died on the way: it may have created the database by then.
     protectServerFiles(dataRoot);
   }
   await warmTracePath(serverUrl(server), env).catch(() => undefined);
   startDelivery(dataRoot, env);
+}
+
+/** A failed start's error, with the cause its log gives and where that log is. */
+function withCause(error: unknown, logFile: string): unknown {
+  if (!(error instanceof CliError)) return error;
+  const cause = startFailureCause(logFile);
+  return new CliError(`${error.message}${cause ? `: ${cause}` : ''} (server log: ${logFile})`, error.exitCode);
 }
 
 export function serverFiles(dataRoot: string) {

@@ -302,6 +302,25 @@ export async function waitForHealth(url: string, timeoutMs: number, isAlive?: ()
   }
 }
 
+/**
+ * Why the server stopped, from its log: the last line since our last start
+ * marker that names an error or an exception (a Python traceback ends with
+ * it), else the last line. Undefined when the log says nothing.
+ */
+export function startFailureCause(logFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const since = text.lastIndexOf('claude-mlflow starts:');
+  const lines = (since >= 0 ? text.slice(text.indexOf('\n', since) + 1) : text).split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = lines.filter((line) => /\b(?:\w*Error|\w*Exception|ERROR|FATAL)\b/.test(line) && !/^Traceback \(most recent call last\)/.test(line));
+  const cause = errors.at(-1) ?? lines.at(-1);
+  return cause === undefined ? undefined : cause.length > 300 ? `${cause.slice(0, 300)}…` : cause;
+}
+
 /** The last lines of the server log, for error messages. */
 export function logTail(logFile: string, lines = 20): string {
   try {
