@@ -8,14 +8,12 @@
  */
 import { statSync } from 'node:fs';
 import { paths as pathsOf, readConfig } from '../config.js';
-import { redactionOptionsFor } from '../core/redact.js';
-import { sizeCapsFor } from '../core/size-caps.js';
 import { resolveHookSettings } from '../core/hook-settings.js';
 import { mlflowTraceId } from '../core/trace-model.js';
 import { logLine } from '../adapters/log.js';
 import { removePending, writePending } from '../adapters/pending.js';
 import { spoolMax, spooledTraceId, spoolTrace, type SpoolTarget } from '../adapters/spool.js';
-import { stoppedTurnsAtSessionEnd, TRANSCRIPT_CATCH_UP_MS, traceOfTurn, turnTranscripts, type HookInput, type TranscriptBytes } from '../services/turn-trace.js';
+import { stoppedTurnsAtSessionEnd, TRANSCRIPT_CATCH_UP_MS, traceOfTurn, traceShapingFor, turnTranscripts, type HookInput, type TranscriptBytes } from '../services/turn-trace.js';
 import { startDelivery, type DeliveryStart } from '../services/delivery/launch.js';
 import { awaitSessionDelivery, type SessionEndWait } from './session-end.js';
 
@@ -97,9 +95,8 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   const log = (level: 'error' | 'warn' | 'info', message: string): void => logLine(files.hookLog, level, message);
   const config = readConfig(files.config);
   const settings = resolveHookSettings(options.env, config);
-  const redaction = redactionOptionsFor(config.redaction, options.env);
-  const sizeCaps = sizeCapsFor(config);
   if (!settings.enabled) return { status: 'disabled' };
+  const shaping = traceShapingFor(config, options.env);
 
   const input = parseInput(options.stdin);
   if (typeof input === 'string') {
@@ -109,7 +106,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   const deliver = (): DeliveryStart => startDelivery(options.dataRoot, options.env, options.deliverScript);
   if (input.hook_event_name === 'SessionEnd') {
     // A turn the user stopped last has had no Stop: it is traced now.
-    const stopped = await stoppedTurnsAtSessionEnd(input, options.env, { started, catchUpMs: 0, log, redaction, sizeCaps });
+    const stopped = await stoppedTurnsAtSessionEnd(input, options.env, { started, catchUpMs: 0, log, ...shaping });
     try {
       for (const trace of stopped) spoolTrace(files.spool, targetOf(settings), trace, new Date(), spoolMax(options.env));
     } catch (error) {
@@ -127,7 +124,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
     log('warn', `could not write the hook input ahead: ${(error as Error).message}`);
   }
   const pending = progress.pending;
-  const traced = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log, redaction, sizeCaps });
+  const traced = await traceOfTurn(input, options.env, { started, catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: {}, log, ...shaping });
   if (typeof traced === 'string') {
     if (pending) removePending(pending);
     progress.done = true;

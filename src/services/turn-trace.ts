@@ -11,8 +11,9 @@ import { hostname, userInfo } from 'node:os';
 import { hasLastMessage, INTERRUPT_MARKER, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { withTraceCost } from '../core/cost.js';
-import { describeRedactions, redactTrace, type RedactionOptions } from '../core/redact.js';
-import { capTraceSize, type SizeCaps } from '../core/size-caps.js';
+import { describeRedactions, redactionOptionsFor, redactTrace, type RedactionOptions } from '../core/redact.js';
+import { capTraceSize, sizeCapsFor, type SizeCaps } from '../core/size-caps.js';
+import type { Config } from '../config.js';
 import { startsInBackground, toolSpanOf } from '../core/subagent-nesting.js';
 import { agentMetas, readAgentMeta, startedInForegroundBySubagent, withForegroundSubagents } from './subagent-runs.js';
 import { buildTrace, fileKind, tailHolds, type TurnTraces } from './transcript-files.js';
@@ -147,6 +148,11 @@ export interface TurnOptions {
   redaction?: RedactionOptions | false;
   /** Caps on span inputs and outputs, and on the whole trace (defaults: 64 KiB and 8 MiB). */
   sizeCaps?: SizeCaps;
+}
+
+/** How a trace is redacted and cut, from config.json and the environment the hook runs in: one place for the hook and the delivery process. */
+export function traceShapingFor(config: Config, env: NodeJS.ProcessEnv): Pick<TurnOptions, 'redaction' | 'sizeCaps'> {
+  return { redaction: redactionOptionsFor(config.redaction, env), sizeCaps: sizeCapsFor(config) };
 }
 
 /**

@@ -11,11 +11,9 @@ import { tryLock, type HeldLock } from '../../adapters/file-lock.js';
 import { ensurePrivateDir } from '../../adapters/fs-atomic.js';
 import { listPending, pendingAge, readPending, removePending } from '../../adapters/pending.js';
 import { listSpoolFiles, spooledAt, spoolTrace } from '../../adapters/spool.js';
-import { dirname, join } from 'node:path';
-import { traceOfTurn, type HookInput } from '../turn-trace.js';
-import { redactionOptionsFor } from '../../core/redact.js';
-import { sizeCapsFor } from '../../core/size-caps.js';
-import { readConfig } from '../../config.js';
+import { dirname } from 'node:path';
+import { traceOfTurn, traceShapingFor, type HookInput } from '../turn-trace.js';
+import { paths, readConfig } from '../../config.js';
 import { sleep } from '../../adapters/sleep.js';
 import { deliveryContext, flushSpool } from './deliver.js';
 import { DELIVERY_LOCK, deliveryLockFile, deliveryPaused, LOCK_HEARTBEAT_MS, recordPass } from './state.js';
@@ -70,9 +68,8 @@ export async function adoptPending(spoolDir: string, log: WorkerOptions['log'], 
     const turn = readPending(file);
     if (turn) {
       // Redacted as the hook would have: with the config and the secrets of the environment it ran in (ours).
-      const config = readConfig(join(dirname(spoolDir), 'config.json'));
-      const redaction = redactionOptionsFor(config.redaction, process.env);
-      const trace = await traceOfTurn(turn.input as HookInput, { USER: turn.user }, { started: 0, catchUpMs: 0, bytes: turn.bytes, log, redaction, sizeCaps: sizeCapsFor(config) });
+      const shaping = traceShapingFor(readConfig(paths(dirname(spoolDir)).config), process.env);
+      const trace = await traceOfTurn(turn.input as HookInput, { USER: turn.user }, { started: 0, catchUpMs: 0, bytes: turn.bytes, log, ...shaping });
       if (typeof trace === 'string') log('error', `a hook stopped before it had spooled its turn, which cannot be traced: ${trace}`);
       else if (!('elsewhere' in trace)) {
         for (const one of [...trace.interrupted, trace.trace]) spoolTrace(spoolDir, turn.target, one);
