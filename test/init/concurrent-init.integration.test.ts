@@ -5,11 +5,12 @@
  * one server runs on a healthy database, a later `init` works, and
  * `uninstall` gives back the user's files byte for byte.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOOK_EVENTS } from '../../src/core/settings.js';
 import { runCli } from '../helpers/cli.js';
+import { serversOn } from '../helpers/server-processes.js';
 import { startMlflowServer, type MlflowServer } from '../helpers/mlflow-server.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
@@ -59,21 +60,6 @@ function freshCase(label: string) {
   mkdirSync(c.home, { recursive: true });
   cases.push(c);
   return { root, c };
-}
-
-/** Our MLflow server processes (the `mlflow server` parents) on this database. */
-function serversOn(database: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-        return argv.includes('server') && argv.some((a) => a.endsWith('/mlflow')) && argv.includes(`sqlite:///${database}`);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 function ourHooksOnce(file: string): void {

@@ -3,10 +3,11 @@
  * stopped server starts exactly one (the server log records every start),
  * and every run says it is up.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { serversOn } from '../helpers/server-processes.js';
 import { freePort } from '../helpers/ports.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { venvBin } from '../helpers/venv.js';
@@ -23,24 +24,9 @@ afterAll(async () => {
   await tmp?.cleanup();
 });
 
-/** Our MLflow server processes on this data folder's database (the `mlflow server` parent, not its workers). */
 /** How many times a server was started on this data folder, from the lines the server log gets at each start. */
 function startsLogged(data: string): number {
   return readFileSync(path.join(data, 'logs', 'server.log'), 'utf8').split('\n').filter((line) => line.includes('claude-mlflow starts:')).length;
-}
-
-function serversOn(database: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((name) => {
-      try {
-        const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-        return cmdline.includes('server') && cmdline.some((a) => a.endsWith('/mlflow')) && cmdline.includes(`sqlite:///${database}`);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 describe('server start, five at once', () => {
