@@ -18,15 +18,17 @@ import { deliveryPid } from '../helpers/delivery.js';
 import { sampleWithSession } from '../helpers/fixtures.js';
 import { makeHookEnv } from '../helpers/hook-env.js';
 import { freePort } from '../helpers/ports.js';
-import { postgresBinDir, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/postgres.js';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { waitForHookLog } from '../helpers/workspace.js';
+import { POSTGRESQL, gateOn } from '../helpers/system-tools.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { distCli, venvBin } from '../helpers/venv.js';
 import { createExperiment, DAY, listTraces, seedTraces, SPANS_PER_TRACE } from '../cleanup/fixtures.js';
 import type { DoctorReport } from '../../src/doctor/render.js';
 
-const available = Boolean(postgresBinDir()) || Boolean(process.env.CI);
+// .ci/run installs PostgreSQL; elsewhere, without it, the suite is skipped and says why.
+const postgres = gateOn(POSTGRESQL);
 
 const EXPERIMENT = 'migshop';
 const TRACES = 1_000;
@@ -91,7 +93,7 @@ async function metricOf(run: string): Promise<number | undefined> {
 }
 
 beforeAll(async () => {
-  if (!available) return;
+  if (postgres.skip) return;
   pg = await startPostgres();
   tmp = await makeTempDir('claude-mlflow-migrate-');
   home = path.join(tmp.path, 'home');
@@ -131,13 +133,13 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  if (!available) return;
+  if (postgres.skip) return;
   if (data) await runCli(['server', 'stop'], { cwd: project, home, data }).catch(() => undefined);
   await pg?.stop();
   await tmp?.cleanup();
 });
 
-describe.skipIf(!available)('migrate --to postgresql://', () => {
+describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () => {
   it('refuses a malformed URI: exit 2, one line, password masked, nothing changed', async () => {
     const before = readFileSync(path.join(data, 'config.json'), 'utf8');
     const run = await cli(['migrate', '--to', pg.uri.replace('postgresql://', 'postgres://'), '--yes']);

@@ -15,15 +15,16 @@ import { runCli, type CliRun } from '../helpers/cli.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { searchTracesAt } from '../helpers/mlflow-server.js';
 import { freePort } from '../helpers/ports.js';
-import { postgresBinDir, startPostgres, type Postgres } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/postgres.js';
+import { POSTGRESQL, gateOn } from '../helpers/system-tools.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { venvBin } from '../helpers/venv.js';
 import { DAY, listTraces, seedTraces } from '../cleanup/fixtures.js';
 import { assertSchema } from '../doctor/setup.js';
 import type { DoctorReport } from '../../src/doctor/render.js';
 
-// CI installs PostgreSQL (.ci/run); elsewhere the suite runs when it is there.
-const available = Boolean(postgresBinDir()) || Boolean(process.env.CI);
+// .ci/run installs PostgreSQL; elsewhere, without it, the suite is skipped and says why.
+const postgres = gateOn(POSTGRESQL);
 
 let pg: Postgres;
 let tmp: TempDir;
@@ -60,7 +61,7 @@ function expectNoSecret(text: string): void {
 }
 
 beforeAll(async () => {
-  if (!available) return;
+  if (postgres.skip) return;
   pg = await startPostgres();
   tmp = await makeTempDir('claude-mlflow-pg-e2e-');
   home = path.join(tmp.path, 'home');
@@ -77,14 +78,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (!available) return;
+  if (postgres.skip) return;
   if (data) await runCli(['server', 'stop'], { cwd: project, home, data }).catch(() => undefined);
   await fake?.close();
   await pg?.stop();
   await tmp?.cleanup();
 });
 
-describe.skipIf(!available)('local server on a real PostgreSQL', () => {
+describe.skipIf(postgres.skip)(postgres.title('local server on a real PostgreSQL'), () => {
   it('refuses a malformed URI: exit 2, one line, password masked, nothing written', async () => {
     const bad = `postgres://${pg.user}:${encodeURIComponent(pg.password)}@127.0.0.1:${pg.port}/${pg.database}`;
     const run = await cli(initArgs(bad));

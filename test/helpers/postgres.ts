@@ -12,6 +12,9 @@
  * `.ci/run` installs), a fresh cluster in a temp folder, listening on
  * 127.0.0.1 only, on a free port, with its Unix socket in the temp folder.
  * Nothing of the system's own cluster is used (it need not be running).
+ * CLAUDE_MLFLOW_TEST_PG_ROOT replaces /usr/lib/postgresql as the folder
+ * searched for those binaries (.ci/run points it at an empty folder to run
+ * the tests as on a machine without PostgreSQL).
  *
  * The superuser `postgres` logs in over the socket only (trust); the
  * database user logs in over TCP with a password (scram-sha-256), as MLflow
@@ -45,8 +48,11 @@ export interface Postgres {
   stop(): Promise<void>;
 }
 
-/** The newest /usr/lib/postgresql/<version>/bin that has initdb and pg_ctl, if any. */
-export function postgresBinDir(root = '/usr/lib/postgresql'): string | undefined {
+/** Where Debian puts PostgreSQL's versioned binaries, unless the environment says otherwise (see above). */
+const postgresRoot = (): string => process.env.CLAUDE_MLFLOW_TEST_PG_ROOT || '/usr/lib/postgresql';
+
+/** The newest <root>/<version>/bin that has initdb and pg_ctl, if any. */
+export function postgresBinDir(root = postgresRoot()): string | undefined {
   let versions: string[];
   try {
     versions = readdirSync(root).filter((v) => /^\d+(\.\d+)?$/.test(v));
@@ -164,7 +170,7 @@ async function onSharedServer(bin: string, options: StartPostgresOptions): Promi
 
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<Postgres> {
   const bin = postgresBinDir();
-  if (!bin) throw new Error("no PostgreSQL binaries in /usr/lib/postgresql/<version>/bin: apt-get install postgresql (.ci/run does)");
+  if (!bin) throw new Error(`no PostgreSQL binaries in ${postgresRoot()}/<version>/bin: apt-get install postgresql (.ci/run does)`);
   if (process.env.CLAUDE_MLFLOW_TEST_PG_DIR && process.env.CLAUDE_MLFLOW_TEST_PG_PORT) return onSharedServer(bin, options);
   const database = options.database ?? 'mlflow_traces';
   const user = options.user ?? 'mlflow_app';

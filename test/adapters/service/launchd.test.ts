@@ -1,9 +1,8 @@
 /**
- * launchd: the rendered plist is parsed by real parsers (xmllint against
- * Apple's PropertyList-1.0.dtd, or plutil -lint on macOS; and Python's
- * plistlib, which must read back exactly the spec's values), and the
- * launchctl call sequences are checked against a recording fake `launchctl`
- * on PATH. xmllint is Debian's `libxml2-utils`: .ci/run installs it.
+ * launchd: the rendered plist is parsed by real parsers (libxml2, from npm,
+ * against Apple's PropertyList-1.0.dtd; and Python's plistlib, which must
+ * read back exactly the spec's values), and the launchctl call sequences are
+ * checked against a recording fake `launchctl` on PATH.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -21,7 +20,7 @@ import {
 import type { ServiceSpec } from '../../../src/adapters/service/types.js';
 import { CliError } from '../../../src/errors.js';
 import { callsFile, fakeContext, makeFakeBin, readCalls } from '../../helpers/fake-bin.js';
-import { validatePlist as validatePlistWith } from '../../helpers/plist.js';
+import { validatePlist } from '../../helpers/plist.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -63,8 +62,6 @@ function simpleSpec(root: string): ServiceSpec {
   };
 }
 
-const validatePlist = (file: string) => validatePlistWith(file, tmp.path);
-
 /** The plist as Python's plistlib reads it (JSON). */
 function plistlibLoad(file: string): unknown {
   const r = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', file], {
@@ -103,7 +100,7 @@ describe('plist rendering', () => {
     const file = path.join(tmp.path, `${LABEL}.plist`);
     writeFileSync(file, renderPlist(spec));
     const v = validatePlist(file);
-    expect(v.status, `${v.tool}: ${v.output}`).toBe(0);
+    expect(v.valid, v.errors).toBe(true);
     expect(plistlibLoad(file)).toEqual({
       Label: LABEL,
       ProgramArguments: [spec.mlflowBin, ...spec.args],
@@ -132,10 +129,10 @@ describe('plist rendering', () => {
     const text = renderPlist(awkwardSpec(tmp.path));
     const raw = path.join(tmp.path, 'raw.plist');
     writeFileSync(raw, text.replace('R&amp;D', 'R&D'));
-    expect(validatePlist(raw).status).not.toBe(0);
+    expect(validatePlist(raw)).toMatchObject({ valid: false, errors: expect.stringMatching(/EntityRef/) });
     const invalid = path.join(tmp.path, 'invalid.plist');
     writeFileSync(invalid, text.replace('<key>RunAtLoad</key>', ''));
-    expect(validatePlist(invalid).status).not.toBe(0);
+    expect(validatePlist(invalid)).toMatchObject({ valid: false, errors: expect.stringMatching(/Element dict content does not follow the DTD/) });
   });
 });
 

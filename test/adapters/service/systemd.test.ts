@@ -1,11 +1,12 @@
 /**
  * systemd --user: the rendered unit is checked by the real
  * `systemd-analyze verify --user` (Debian package `systemd`; .ci/run installs
- * it when missing), and the systemctl/loginctl call sequences against
+ * it when missing; without it, and outside CI, those tests are skipped and
+ * say why), and the systemctl/loginctl call sequences against
  * recording fakes on PATH (a real `systemctl --user` would touch the machine's
  * own user manager, and CI containers have none).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +24,8 @@ import {
 import type { ServiceSpec } from '../../../src/adapters/service/types.js';
 import { CliError } from '../../../src/errors.js';
 import { callsFile, fakeContext, makeFakeBin, readCalls } from '../../helpers/fake-bin.js';
+import { gateOn, SYSTEMD_ANALYZE } from '../../helpers/system-tools.js';
+import { verifyUserUnits } from '../../helpers/systemd-verify.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 const UNIT = 'claude-mlflow-server.service';
@@ -75,22 +78,7 @@ function simpleSpec(root: string, port = 5000): ServiceSpec {
   };
 }
 
-function hasSystemdAnalyze(): boolean {
-  return spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-/** `systemd-analyze verify --user` on a file; a private runtime dir and HOME so it needs no session. */
-function verify(root: string, file: string): { status: number | null; stderr: string } {
-  const runtime = path.join(root, 'runtime');
-  mkdirSync(runtime, { recursive: true, mode: 0o700 });
-  const home = path.join(root, 'verify-home');
-  mkdirSync(home, { recursive: true });
-  const r = spawnSync('systemd-analyze', ['verify', '--user', file], {
-    env: { PATH: process.env.PATH, HOME: home, XDG_RUNTIME_DIR: runtime, SYSTEMD_LOG_COLOR: '0' },
-    encoding: 'utf8',
-  });
-  return { status: r.status, stderr: `${r.stderr}${r.error ? String(r.error) : ''}` };
-}
+const systemdAnalyze = gateOn(SYSTEMD_ANALYZE);
 
 /** Lines of verify's stderr about our unit (not about the missing session or unrelated units). */
 const linesAbout = (stderr: string, file: string): string[] =>
@@ -140,9 +128,10 @@ describe('systemd unit rendering', () => {
   });
 });
 
-describe('systemd-analyze verify --user', () => {
+describe.skipIf(systemdAnalyze.skip)(systemdAnalyze.title('systemd-analyze verify --user'), () => {
+  // Under CI=true a missing systemd-analyze is not skipped: this says so first.
   it('is installed (Debian package `systemd`)', () => {
-    expect(hasSystemdAnalyze(), 'systemd-analyze is missing: apt-get install systemd').toBe(true);
+    expect(SYSTEMD_ANALYZE.isFound(), 'systemd-analyze is missing: apt-get install systemd').toBe(true);
   });
 
   it('accepts the unit for paths with spaces, %, $ and quotes', () => {
@@ -158,7 +147,7 @@ describe('systemd-analyze verify --user', () => {
     const text = renderUnit(spec);
     writeFileSync(file, text);
 
-    const result = verify(tmp.path, file);
+    const result = verifyUserUnits([file], tmp.path);
     expect(linesAbout(result.stderr, file)).toEqual([]);
     expect(result.status, result.stderr).toBe(0);
     // The values went in escaped (and the verify above says systemd read them back as paths that exist).
@@ -189,7 +178,7 @@ describe('systemd-analyze verify --user', () => {
       expect(variant, name).not.toBe(text);
       const file = path.join(dir, `bad-${name}.service`);
       writeFileSync(file, variant);
-      const result = verify(tmp.path, file);
+      const result = verifyUserUnits([file], tmp.path);
       expect(result.status !== 0 || linesAbout(result.stderr, file).length > 0, `${name}: ${result.stderr}`).toBe(true);
     }
   });
