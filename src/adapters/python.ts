@@ -13,6 +13,8 @@ import { isExecutableFile } from './executable.js';
 import { withLock } from './file-lock.js';
 import { ensurePrivateDir } from './fs-atomic.js';
 import { venvBins } from './venv-paths.js';
+import { DEFAULT_MLFLOW_VERSION, isTestedMlflow, TESTED_MLFLOW_VERSIONS } from '../core/mlflow-versions.js';
+import { mlflowLockFile, UV_REQUIREMENT, uvInVenv } from './uv.js';
 
 /** The oldest MLflow that ingests OTLP traces at /v1/traces. */
 export const MLFLOW_FLOOR = '3.6.0';
@@ -32,7 +34,10 @@ export interface VenvResult {
   pythonBin: string;
   version: string;
   reused: boolean;
-  tool: 'uv' | 'venv';
+  /** What installed MLflow (for a reused venv: what made the venv). */
+  tool: 'uv' | 'pip';
+  /** Installed from the lock of a version we test. */
+  locked: boolean;
 }
 
 // ---------------------------------------------------------------- PATH lookup
@@ -126,11 +131,11 @@ export async function findPython(options: { explicit?: string; env?: NodeJS.Proc
 
 export { venvBins } from './venv-paths.js';
 
-function venvTool(venvDir: string): 'uv' | 'venv' {
+function venvTool(venvDir: string): 'uv' | 'pip' {
   try {
-    return /^uv\s*=/m.test(readFileSync(join(venvDir, 'pyvenv.cfg'), 'utf8')) ? 'uv' : 'venv';
+    return /^uv\s*=/m.test(readFileSync(join(venvDir, 'pyvenv.cfg'), 'utf8')) || uvInVenv(venvBins(venvDir).pythonBin) ? 'uv' : 'pip';
   } catch {
-    return 'venv';
+    return 'pip';
   }
 }
 
@@ -187,12 +192,6 @@ async function hasPip(pythonBin: string, env: NodeJS.ProcessEnv): Promise<boolea
 
 const clip = (line: string): string => (line.length > 400 ? `${line.slice(0, 400)}…` : line);
 
-/**
- * A venv at venvDir with MLflow (exactly mlflowVersion, or ≥ MLFLOW_FLOOR).
- * A venv that already satisfies that is reused without running pip. Otherwise
- * uv (when on PATH) or `python -m venv` + pip builds it; pip's cache is used.
- * A venv dir created by this call is removed again when the install fails.
- */
 /** The venv as it is, when it already holds a good MLflow: no Python search, no pip. */
 export async function reusableVenv(
   venvDir: string,
@@ -202,7 +201,7 @@ export async function reusableVenv(
   const probe = await probeVenv(venvDir, env);
   if (probe.kind !== 'ok' || !probe.mlflow) return undefined;
   const good = mlflowVersion ? sameVersion(probe.mlflow, mlflowVersion) : atLeast(probe.mlflow, MLFLOW_FLOOR);
-  return good ? { ...venvBins(venvDir), version: probe.mlflow, reused: true, tool: venvTool(venvDir) } : undefined;
+  return good ? { ...venvBins(venvDir), version: probe.mlflow, reused: true, tool: venvTool(venvDir), locked: isTestedMlflow(probe.mlflow) } : undefined;
 }
 
 export interface MlflowVenvOptions {
@@ -217,6 +216,15 @@ export interface MlflowVenvOptions {
 const VENV_LOCK = { staleMs: 60_000, timeoutMs: 30 * 60_000 };
 
 /**
+ * A venv at venvDir with MLflow: exactly mlflowVersion, or without one, any
+ * MLflow ≥ MLFLOW_FLOOR already there, else DEFAULT_MLFLOW_VERSION.
+ * - A venv that already satisfies that is reused without installing anything.
+ * - A version we test is installed from its lock (locks/), every package
+ *   pinned; another one as `mlflow==<version>`, with a warning.
+ * - uv installs it: the one on PATH, else the pinned one bootstrapped into
+ *   the venv; pip when that bootstrap fails. Their caches are used.
+ * - A venv dir created by this call is removed again when the install fails.
+ *
  * One process at a time per venv (twenty `init`s at once would otherwise
  * install into one folder together): the others wait, then find it made.
  */
@@ -238,7 +246,7 @@ async function ensureMlflowVenvUnlocked(options: MlflowVenvOptions): Promise<Ven
 
   let probe = await probeVenv(venvDir, env);
   if (probe.kind === 'ok' && probe.mlflow && ok(probe.mlflow)) {
-    return { ...bins, version: probe.mlflow, reused: true, tool: venvTool(venvDir) };
+    return { ...bins, version: probe.mlflow, reused: true, tool: venvTool(venvDir), locked: isTestedMlflow(probe.mlflow) };
   }
   if (probe.kind === 'broken' && existsSync(join(venvDir, 'pyvenv.cfg'))) {
     // Its Python was upgraded or removed under it: start again.
@@ -247,21 +255,24 @@ async function ensureMlflowVenvUnlocked(options: MlflowVenvOptions): Promise<Ven
     probe = { kind: 'missing' };
   }
 
-  const requirement = wanted ? `mlflow==${wanted}` : `mlflow>=${MLFLOW_FLOOR}`;
-  const uv = findOnPath('uv', env);
-  const tool: 'uv' | 'venv' = uv ? 'uv' : 'venv';
+  const target = wanted ?? DEFAULT_MLFLOW_VERSION;
+  const lock = mlflowLockFile(target);
+  const requirement = lock ? ['-r', lock] : [`mlflow==${target}`];
+  const what = lock ? `MLflow ${target} (locked: ${lock})` : `mlflow==${target}`;
+  if (!lock) onLine?.(`MLflow ${target} is not a version we test (${TESTED_MLFLOW_VERSIONS.join(', ')}): installing it without a lock.`);
   const createdDir = !existsSync(venvDir);
   const pipEnv: NodeJS.ProcessEnv = { ...env, PIP_USER: '0', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
-  const fail = (what: string, tail: string[]): CliError => {
+  const fail = (why: string, tail: string[]): CliError => {
     if (createdDir) rmSync(venvDir, { recursive: true, force: true });
     const lines = tail.length ? `\n${tail.map(clip).join('\n')}` : '';
-    return new CliError(`installing ${requirement} into ${venvDir} failed (${what})${lines}`, EXIT.failure);
+    return new CliError(`installing ${what} into ${venvDir} failed (${why})${lines}`, EXIT.failure);
   };
   const run = async (file: string, args: string[], stepEnv: NodeJS.ProcessEnv): Promise<void> => {
     const r = await runStreaming(file, args, stepEnv, onLine);
     if (!r.ok) throw fail(`${[file, ...args.slice(0, 2)].join(' ')}: ${r.summary}`, r.tail);
   };
 
+  let uv = findOnPath('uv', env);
   if (probe.kind === 'missing') {
     if (uv) await run(uv, ['venv', '--python', python.path, venvDir], env);
     else await run(python.path, ['-m', 'venv', venvDir], env);
@@ -269,8 +280,9 @@ async function ensureMlflowVenvUnlocked(options: MlflowVenvOptions): Promise<Ven
     // A venv made by uv has no pip of its own.
     await run(bins.pythonBin, ['-m', 'ensurepip'], env);
   }
-  if (uv) await run(uv, ['pip', 'install', '--python', bins.pythonBin, requirement], env);
-  else await run(bins.pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', requirement], pipEnv);
+  uv ??= uvInVenv(bins.pythonBin) ?? (await bootstrapUv(bins.pythonBin, pipEnv, onLine));
+  if (uv) await run(uv, ['pip', 'install', '--python', bins.pythonBin, ...requirement], uvEnv(env));
+  else await run(bins.pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', ...requirement], pipEnv);
 
   let version: string;
   try {
@@ -278,8 +290,30 @@ async function ensureMlflowVenvUnlocked(options: MlflowVenvOptions): Promise<Ven
   } catch (error) {
     throw fail((error as Error).message, []);
   }
-  if (!ok(version)) throw fail(`got MLflow ${version}`, []);
-  return { ...bins, version, reused: false, tool };
+  if (!sameVersion(version, target)) throw fail(`got MLflow ${version}`, []);
+  return { ...bins, version, reused: false, tool: uv ? 'uv' : 'pip', locked: lock !== undefined };
+}
+
+/**
+ * uv trusts the system's certificate store, as pip does (truststore): behind
+ * a proxy whose CA is installed there, uv's own roots would refuse PyPI. Both
+ * names, for the uv on PATH whatever its age; the user's choice wins.
+ */
+function uvEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { UV_SYSTEM_CERTS: '1', UV_NATIVE_TLS: '1', ...env };
+}
+
+/**
+ * The pinned uv, installed from PyPI into the venv with the venv's own pip:
+ * a few seconds, which the MLflow install then wins back many times over.
+ * Undefined (and pip installs MLflow) when that fails, offline for example.
+ */
+async function bootstrapUv(pythonBin: string, pipEnv: NodeJS.ProcessEnv, onLine?: (line: string) => void): Promise<string | undefined> {
+  onLine?.(`No uv on PATH: installing ${UV_REQUIREMENT} into the venv, to install MLflow with.`);
+  const r = await runStreaming(pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', UV_REQUIREMENT], pipEnv, onLine);
+  const uv = r.ok ? uvInVenv(pythonBin) : undefined;
+  if (!uv) onLine?.(`Could not install ${UV_REQUIREMENT} (${r.summary}${r.tail.length ? `: ${clip(r.tail.at(-1)!)}` : ''}); installing MLflow with pip.`);
+  return uv;
 }
 
 // ---------------------------------------------------------------- more packages
@@ -295,7 +329,7 @@ export async function importedVersion(pythonBin: string, module: string, env: No
 
 /**
  * pip-install requirements into the environment `pythonBin` belongs to (our
- * venv): with uv when it is on PATH, else the venv's pip (bootstrapped with
+ * venv): with uv when it is on PATH or in the venv, else the venv's pip (bootstrapped with
  * ensurepip when the venv was made by uv). pip's cache is used.
  */
 export async function installIntoPython(options: {
@@ -307,7 +341,7 @@ export async function installIntoPython(options: {
   const { pythonBin, requirements, onLine } = options;
   const env = options.env ?? process.env;
   const what = requirements.join(' ');
-  const uv = findOnPath('uv', env);
+  const uv = findOnPath('uv', env) ?? uvInVenv(pythonBin);
   const pipEnv: NodeJS.ProcessEnv = { ...env, PIP_USER: '0', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
   const run = async (file: string, args: string[], stepEnv: NodeJS.ProcessEnv): Promise<void> => {
     const r = await runStreaming(file, args, stepEnv, onLine);
@@ -317,7 +351,7 @@ export async function installIntoPython(options: {
     }
   };
   if (uv) {
-    await run(uv, ['pip', 'install', '--python', pythonBin, ...requirements], env);
+    await run(uv, ['pip', 'install', '--python', pythonBin, ...requirements], uvEnv(env));
     return { tool: 'uv' };
   }
   if (!(await hasPip(pythonBin, env))) await run(pythonBin, ['-m', 'ensurepip'], env);

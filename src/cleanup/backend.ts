@@ -227,8 +227,8 @@ export class RestBackend implements TraceBackend {
       if (status >= 200 && status < 300) {
         return (json.data_points ?? []).reduce((sum, p) => sum + Number(p.values?.COUNT ?? 0), 0);
       }
-      // An MLflow without the metrics endpoint (older than 3.7): count by listing.
-      if (status !== 404 && json.error_code !== 'ENDPOINT_NOT_FOUND') this.fail(path, status, json);
+      // An MLflow without the metrics endpoint (older than 3.7; 3.6's UI route answers a POST there with 405): count by listing.
+      if (status !== 404 && status !== 405 && json.error_code !== 'ENDPOINT_NOT_FOUND') this.fail(path, status, json);
       this.metricsMissing = true;
     }
     let total = 0;

@@ -12,6 +12,7 @@
  * - `ok`: checked and fine;
  * - `skip`: does not apply here, or could not be checked (the message says why).
  */
+import { isTestedMlflow, TESTED_MLFLOW_VERSIONS } from './mlflow-versions.js';
 import semver from 'semver';
 import { isPostgresUri, PSYCOPG2_REQUIREMENT } from './backend-store.js';
 import { isTruthy } from './hook-settings.js';
@@ -709,7 +710,8 @@ const mlflowVersionCheck: Check = {
         fix: restartServer(context.cli),
       };
     }
-    return ok(`MLflow ${version} ≥ ${floor}`);
+    const tested = isTestedMlflow(semver.coerce(version)?.version ?? version);
+    return ok(`MLflow ${version} ≥ ${floor}, ${tested ? 'a version claude-mlflow tests' : `not a version claude-mlflow tests (${TESTED_MLFLOW_VERSIONS.join(', ')})`}`);
   },
 };
 

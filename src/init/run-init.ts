@@ -24,6 +24,7 @@ import { mergeRedaction, parseRedactionFlags, resolveAnswers, type InitAnswers, 
 import { checkGivenDriver, checkReachable, ensureDriver, postgresStoreOf, verifyConnection } from './postgres.js';
 import { describePostgres, isPostgresUri } from '../core/backend-store.js';
 import { isDatabricksUri } from '../core/databricks.js';
+import { untestedMlflowNote } from '../core/mlflow-versions.js';
 import { databricksCfgPath } from '../adapters/tracking-connection.js';
 import { verifyDatabricks, type DatabricksTarget } from './databricks.js';
 
@@ -377,7 +378,8 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
           });
           server!.mlflowBin = venv.mlflowBin;
           task.title = venv.reused ? `MLflow ${venv.version} already installed` : `Installed MLflow ${venv.version} (${venv.tool})`;
-          if (!venv.reused) done.push(`Installed MLflow ${venv.version} into ${options.dataRoot}/venv.`);
+          if (!venv.reused) done.push(`Installed MLflow ${venv.version} into ${options.dataRoot}/venv${venv.locked ? ', every package pinned by its lock' : ''}.`);
+          if (!venv.reused && !venv.locked) notes.push(untestedMlflowNote(venv.version));
         },
       },
       {

@@ -36,6 +36,30 @@ function fakeProgram(dir: string, name: string, output: string, code = 0): strin
   return file;
 }
 
+/**
+ * Every package the lock pins for this interpreter (its markers evaluated by
+ * `packaging`, which MLflow depends on), against what is installed: the lines
+ * that differ.
+ */
+async function differencesFromLock(pythonBin: string, version: string): Promise<string[]> {
+  const code = `
+import importlib.metadata as md, re, sys
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name as canon
+installed = {canon(d.metadata["Name"]): d.version for d in md.distributions()}
+out = []
+for line in open(sys.argv[1]):
+    m = re.match(r"^([A-Za-z0-9._-]+)==([^ ;]+)(?: ; (.*))?$", line.strip())
+    if not m or (m.group(3) and not Marker(m.group(3)).evaluate()):
+        continue
+    if installed.get(canon(m.group(1))) != m.group(2):
+        out.append("%s: locked %s, installed %s" % (m.group(1), m.group(2), installed.get(canon(m.group(1)))))
+print("\\n".join(out))
+`;
+  const { stdout } = await execa(pythonBin, ['-c', code, path.join(repoRoot, 'locks', `mlflow-${version}.txt`)]);
+  return stdout.split('\n').filter(Boolean);
+}
+
 async function cliError(promise: Promise<unknown>): Promise<CliError> {
   const error = await promise.then(
     () => undefined,
@@ -123,7 +147,8 @@ describe('ensureMlflowVenv', () => {
         pythonBin: venvBin('python'),
         version: '3.12.0',
         reused: true,
-        tool: 'venv',
+        tool: 'pip',
+        locked: true,
       });
     }
     expect(lines).toEqual([]);
@@ -145,32 +170,55 @@ describe('ensureMlflowVenv', () => {
     );
     expect(error.exitCode).toBe(1);
     expect(error.message).toContain('mlflow==99.0.0');
-    expect(error.message).toMatch(/No matching distribution found for mlflow==99\.0\.0/);
-    expect(lines.some((l) => l.includes('mlflow==99.0.0'))).toBe(true);
+    // uv's words: no uv is on PATH here, so the pinned one was bootstrapped into the venv first.
+    expect(error.message).toMatch(/there is no version of mlflow==99\.0\.0/);
+    expect(lines.some((l) => l.includes('MLflow 99.0.0 is not a version we test'))).toBe(true);
+    expect(lines.some((l) => l.includes('installing uv==0.13.9 into the venv'))).toBe(true);
     expect(existsSync(venvDir)).toBe(false);
   });
 
-  it('creates a fresh venv with an exact MLflow, then reuses it', async () => {
+  it('creates a fresh venv with a tested MLflow from its lock, with the bootstrapped uv, then reuses it', async () => {
     const venvDir = path.join(tmp.path, 'venv');
     const python = await findPython();
     const lines: string[] = [];
     const t0 = performance.now();
     const fresh = await ensureMlflowVenv({ venvDir, python, mlflowVersion: '3.12.0', onLine: (l) => lines.push(l) });
-    console.log(`fresh venv + pip install mlflow==3.12.0: ${Math.round(performance.now() - t0)} ms, ${lines.length} lines of pip output`);
+    console.log(`fresh venv + uv bootstrap + install of locks/mlflow-3.12.0.txt: ${Math.round(performance.now() - t0)} ms, ${lines.length} lines of output`);
     expect(fresh).toEqual({
       mlflowBin: path.join(venvDir, 'bin', 'mlflow'),
       pythonBin: path.join(venvDir, 'bin', 'python'),
       version: '3.12.0',
       reused: false,
-      tool: 'venv',
+      tool: 'uv',
+      locked: true,
     });
-    expect(lines.some((l) => /Successfully installed .*mlflow-3\.12\.0/.test(l))).toBe(true);
+    expect(lines.some((l) => l.includes('+ mlflow==3.12.0'))).toBe(true);
+    expect(await differencesFromLock(fresh.pythonBin, '3.12.0')).toEqual([]);
     expect(await mlflowVersion(fresh.mlflowBin)).toBe('3.12.0');
 
     const t1 = performance.now();
     const again = await ensureMlflowVenv({ venvDir, python, mlflowVersion: '3.12.0' });
     console.log(`reuse check: ${Math.round(performance.now() - t1)} ms`);
     expect(again).toEqual({ ...fresh, reused: true });
+  }, 900_000);
+
+  it('installs with pip from the lock when the uv bootstrap fails', async () => {
+    const venvDir = path.join(tmp.path, 'venv');
+    // A constraint no uv release meets: pip cannot install uv, and the lock (which has no uv) is unaffected.
+    const constraints = path.join(tmp.path, 'no-uv.txt');
+    writeFileSync(constraints, 'uv==0.0.0\n');
+    const lines: string[] = [];
+    const result = await ensureMlflowVenv({
+      venvDir,
+      python: await findPython(),
+      mlflowVersion: '3.12.0',
+      env: { ...process.env, PIP_CONSTRAINT: constraints },
+      onLine: (l) => lines.push(l),
+    });
+    expect(result).toMatchObject({ version: '3.12.0', reused: false, tool: 'pip', locked: true });
+    expect(lines.some((l) => l.startsWith('Could not install uv==0.13.9') && l.endsWith('installing MLflow with pip.'))).toBe(true);
+    expect(existsSync(path.join(venvDir, 'bin', 'uv'))).toBe(false);
+    expect(await differencesFromLock(result.pythonBin, '3.12.0')).toEqual([]);
   }, 900_000);
 
   it('three processes at once on one fresh venv: one installs, the others wait for it and reuse it', async () => {

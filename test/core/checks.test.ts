@@ -163,6 +163,16 @@ describe('checks', () => {
     expect(status('mlflow-version', g).status).toBe('warn');
   });
 
+  it('mlflow-version says whether the version is one we test', () => {
+    const f = healthy();
+    f.python.mlflowVersion = '3.17.2';
+    f.server = { ...f.server, version: '3.17.2' } as typeof f.server;
+    expect(status('mlflow-version', f)).toMatchObject({ status: 'ok', message: 'MLflow 3.17.2 ≥ 3.6.0, a version claude-mlflow tests' });
+    f.python.mlflowVersion = '3.9.0';
+    f.server = { ...f.server, version: '3.9.0' } as typeof f.server;
+    expect(status('mlflow-version', f)).toMatchObject({ status: 'ok', message: 'MLflow 3.9.0 ≥ 3.6.0, not a version claude-mlflow tests (3.6.0, 3.12.0, 3.17.2)' });
+  });
+
   it('server and tracking-uri', () => {
     const f = healthy();
     f.server = { url: f.server.url, local: true, healthy: false, error: 'ECONNREFUSED' };
