@@ -245,6 +245,8 @@ export interface SqliteProbeFacts {
   traceCount?: number;
   oldestMs?: number | null;
   noTraceTable?: boolean;
+  /** `_alembic_tmp_<table>` copies that an interrupted schema migration left, and whether `<table>` is still there. */
+  leftoverMigrationTables?: Array<{ table: string; original: string; originalExists: boolean }>;
 }
 
 export interface DatabaseFacts {
@@ -862,8 +864,8 @@ const dbHealthCheck: Check = {
   id: 'db-health',
   group: 'database',
   title: 'Database health',
-  needs: ['context', 'database'],
-  run({ context, database: db }) {
+  needs: ['context', 'database', 'python'],
+  run({ context, database: db, python: p }) {
     const probed = probedDatabase({ context, database: db });
     if ('status' in probed) return probed;
     const { file, probe } = probed;
@@ -876,11 +878,37 @@ const dbHealthCheck: Check = {
     if (check && !(check.length === 1 && check[0] === 'ok')) {
       return { status: 'fail', message: `${file} is corrupted (PRAGMA quick_check).`, details: check.slice(0, 8), fix: { command: recover } };
     }
+    const leftovers = probe.leftoverMigrationTables ?? [];
+    if (leftovers.length > 0) return interruptedMigration(file, leftovers, context, p.pythonBin ?? 'python3');
     const details = [`journal mode ${probe.journalMode ?? '?'}`, `size ${formatBytes(db.sizeBytes)}`];
     if (check === null) details.push('quick_check skipped for a large file; run with --deep');
     return ok(`quick_check ${check === null ? 'skipped' : 'ok'}, journal mode ${probe.journalMode ?? '?'}, ${formatBytes(db.sizeBytes)}`, details);
   },
 };
+
+/**
+ * A schema migration cut short (two servers migrating one file at once, or a
+ * kill): alembic's copy of a table is left, and MLflow's server will not
+ * start. The repair: back up; where the table is still there the copy is
+ * dropped, where it is gone the copy becomes it; then MLflow's own upgrade.
+ */
+function interruptedMigration(file: string, leftovers: NonNullable<SqliteProbeFacts['leftoverMigrationTables']>, context: Facts['context'], python: string): Omit<CheckResult, 'id'> {
+  const statements = leftovers.map((l) => (l.originalExists ? `DROP TABLE ${l.table}` : `ALTER TABLE ${l.table} RENAME TO ${l.original}`));
+  const repair = `import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); [c.execute(s) for s in sys.argv[2:]]; c.commit()`;
+  const steps = [
+    `${context.cli} server stop`,
+    commandLine(['cp', file, `${file}.before-repair`]),
+    commandLine([python, '-c', repair, file, ...statements]),
+    ...(context.server ? [commandLine([context.server.mlflowBin, 'db', 'upgrade', context.server.backendStoreUri])] : []),
+    `${context.cli} server start`,
+  ];
+  return {
+    status: 'fail',
+    message: `A schema migration of ${file} was cut short (${leftovers.map((l) => l.table).join(', ')} left behind): MLflow's server does not start on it ("table ${leftovers[0]!.table} already exists").`,
+    details: leftovers.map((l) => (l.originalExists ? `${l.table}: a leftover copy of ${l.original}, which is intact` : `${l.table}: holds ${l.original}, which the migration had already dropped`)),
+    fix: { command: steps.join(' && ') },
+  };
+}
 
 /** For the pg-* checks: our server's PostgreSQL, connected, or why there is nothing to check. */
 function connectedPostgres({ context, postgres: pg }: Pick<Facts, 'context' | 'postgres'>): Omit<CheckResult, 'id'> | undefined {

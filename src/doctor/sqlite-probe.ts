@@ -8,6 +8,7 @@
  *   holds a write lock (tried twice, 0.3 s apart, so that a write in
  *   progress is not taken for a stuck one);
  * - `PRAGMA quick_check` and `PRAGMA journal_mode`;
+ * - the tables an interrupted schema migration left (`_alembic_tmp_<table>`);
  * - read-only `COUNT(*)` and `MIN(timestamp_ms)` on MLflow's `trace_info`.
  *
  * The file is opened with `mode=rw`: a missing database is never created.
@@ -71,6 +72,14 @@ if db:
                     r["quickCheckError"] = str(e)
         elif not full:
             r["quickCheck"] = None
+        try:
+            # A schema migration (alembic's batch mode) cut short leaves its _alembic_tmp_<table> copy behind, and
+            # MLflow's server then refuses to start ("table _alembic_tmp_tags already exists").
+            names = {row[0] for row in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            r["leftoverMigrationTables"] = [{"table": n, "original": n[len("_alembic_tmp_"):], "originalExists": n[len("_alembic_tmp_"):] in names}
+                                            for n in sorted(names) if n.startswith("_alembic_tmp_")]
+        except Exception as e:
+            pass
         try:
             n, oldest = c.execute("SELECT COUNT(*), MIN(timestamp_ms) FROM trace_info").fetchone()
             r["traceCount"] = n

@@ -10,7 +10,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHookProcess } from '../helpers/run-hook-process.js';
 import { freePort } from '../helpers/ports.js';
-import { testVenv, venvBin } from '../helpers/venv.js';
+import { distCli, testVenv, venvBin } from '../helpers/venv.js';
 import { assertSchema, check, initSetup, statuses, syntheticSession, type Setup } from './setup.js';
 
 let s: Setup;
@@ -249,5 +249,32 @@ describe('doctor on a real setup', () => {
     const healthy = await s.doctor({ check: 'db-health' });
     expect(check(healthy.report, 'db-health').status).toBe('ok');
     expect(existsSync(good)).toBe(false);
+  });
+
+  it('a schema migration cut short: db-health says so, and its fix brings the data back and the server up', async () => {
+    await s.cli(['server', 'stop']);
+    const db = path.join(s.data, 'mlflow.db');
+    const sql = (statement: string): Promise<unknown> =>
+      execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()', db, statement]);
+    const tagCount = async (): Promise<string> =>
+      (await execa(venvBin('python'), ['-c', 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM tags").fetchone()[0])', db], { reject: false })).stdout.trim();
+    const tags = await tagCount();
+    // Where alembic's batch mode stops between "drop tags" and "rename the copy to tags", and a second copy begun.
+    await sql('ALTER TABLE tags RENAME TO _alembic_tmp_tags');
+    await sql('CREATE TABLE _alembic_tmp_experiments AS SELECT * FROM experiments');
+
+    const broken = check((await s.doctor({ check: 'db-health', cli: `${process.execPath} ${distCli}` })).report, 'db-health');
+    expect(broken.status).toBe('fail');
+    expect(broken.message).toBe(`A schema migration of ${db} was cut short (_alembic_tmp_experiments, _alembic_tmp_tags left behind): MLflow's server does not start on it ("table _alembic_tmp_experiments already exists").`);
+    expect(broken.details).toEqual([
+      '_alembic_tmp_experiments: a leftover copy of experiments, which is intact',
+      '_alembic_tmp_tags: holds tags, which the migration had already dropped',
+    ]);
+    const fix = await execa('sh', ['-c', broken.fix!.command!], { env: { ...process.env, HOME: s.home, CLAUDE_MLFLOW_HOME: s.data }, reject: false });
+    expect(fix.exitCode, fix.stderr).toBe(0);
+    expect(await tagCount()).toBe(tags);
+    expect(existsSync(`${db}.before-repair`)).toBe(true);
+    expect(check((await s.doctor({ check: 'db-health' })).report, 'db-health').status).toBe('ok');
+    expect(check((await s.doctor({ check: 'server' })).report, 'server').status).toBe('ok');
   });
 });
