@@ -6,12 +6,13 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Config } from '../config.js';
 import { mergePrevious } from '../core/credentials.js';
+import type { MigrationIntent } from '../core/migration.js';
 import type { PreviousState } from '../core/settings.js';
 import type { Scope } from '../core/scopes.js';
 import type { ScheduleEvery } from './service/schedule-render.js';
 import type { ManagerName } from './service/types.js';
 import { withFileLock } from './file-lock.js';
-import { ensurePrivateDir, removeDeadTempFiles, writeFileAtomic } from './fs-atomic.js';
+import { ensurePrivateDir, writeFileAtomic } from './fs-atomic.js';
 
 /** One settings file that `init` wrote our hooks into. */
 export interface InstallRecord {
@@ -48,6 +49,8 @@ export interface StoredConfig extends Config {
   cleanupSchedule?: CleanupScheduleRecord;
   /** `migrate` moved the server off this backend store (kept, never read again). */
   migratedFrom?: { backendStoreUri: string; at: string };
+  /** A migrate is under way (or was killed): see MigrationIntent. */
+  migrating?: MigrationIntent;
 }
 
 export function loadConfig(file: string): StoredConfig {
@@ -61,7 +64,6 @@ export function loadConfig(file: string): StoredConfig {
 
 function saveConfig(file: string, config: StoredConfig): void {
   ensurePrivateDir(dirname(file));
-  removeDeadTempFiles(dirname(file), basename(file));
   writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 

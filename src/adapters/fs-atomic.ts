@@ -33,9 +33,11 @@ export function removeDeadTempFiles(dir: string, name: string): void {
 
 /**
  * Write `data` to `target` so that a reader (or a crash) sees either the old
- * file or the new one, never a torn one.
+ * file or the new one, never a torn one. The temp files that a killed earlier
+ * write of the same target left are removed first.
  */
 export function writeFileAtomic(target: string, data: string | Uint8Array | Iterable<string>, mode = 0o600): void {
+  removeDeadTempFiles(dirname(target), basename(target));
   const temp = tempPathFor(target);
   const fd = openSync(temp, 'wx', mode);
   try {

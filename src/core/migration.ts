@@ -4,7 +4,47 @@
  * for the plan and the summary.
  */
 
+import { createHash } from 'node:crypto';
+
 export type TableCounts = Record<string, number>;
+
+/**
+ * What config.json keeps while a migrate is under way, from just before the
+ * server stops until the switch: the target, as a digest (never its
+ * password). A migrate that was killed leaves it, so that the next one to the
+ * same target knows the data there is its own interrupted copy.
+ */
+export interface MigrationIntent {
+  target: string;
+  at: string;
+}
+
+/** The digest that names a target in a MigrationIntent: the same for `postgresql://` and `postgresql+psycopg2://`. */
+export function intentDigest(uri: string): string {
+  return createHash('sha256').update(uri.replace(/^postgresql(\+psycopg2)?:\/\//i, 'postgresql://')).digest('hex');
+}
+
+/**
+ * What a migrate does with its target, given the intent an interrupted one
+ * left:
+ * - `copy`: the target is empty, or holds only MLflow's fresh schema;
+ * - `switch-only`: an interrupted migrate to this target committed its copy
+ *   (the target has at least every row the SQLite database has, and maybe
+ *   traces delivered to it since): copying again could lose those, so only the
+ *   switch is left to do;
+ * - `copy-again`: an interrupted migrate's copy is there but not whole: it is
+ *   replaced, in the same single transaction as any copy;
+ * - `refuse`: someone else's data.
+ */
+export type TargetPlan = 'copy' | 'switch-only' | 'copy-again' | 'refuse';
+
+export function planForTarget(inspect: InspectEvent, ownInterruptedCopy: boolean): TargetPlan {
+  const { state, counts } = inspect.target;
+  if (state === 'empty' || state === 'fresh' || state === 'unknown') return 'copy';
+  if (state !== 'has-data' || !ownInterruptedCopy) return 'refuse';
+  const whole = Object.entries(inspect.source.counts).every(([table, n]) => table === 'alembic_version' || (counts[table] ?? -1) >= n);
+  return whole ? 'switch-only' : 'copy-again';
+}
 
 export interface InspectEvent {
   event: 'inspect';

@@ -22,11 +22,12 @@ import { importedVersion } from '../adapters/python.js';
 import { venvBins } from '../adapters/venv-paths.js';
 import { paths } from '../config.js';
 import { describePostgres, isPostgresUri, maskBackendStoreUri, parseBackendStoreUri, parsePostgresUri, withPsycopg2, type PostgresStore } from '../core/backend-store.js';
-import { describeSource, missingOnServer, plural, summarizeSource, targetRefusal, type InspectEvent, type MigrationEvent } from '../core/migration.js';
+import { describeSource, intentDigest, missingOnServer, planForTarget, plural, summarizeSource, targetRefusal, type InspectEvent, type MigrationEvent, type TargetPlan } from '../core/migration.js';
 import { pythonForMlflow } from '../doctor/facts.js';
 import { commandLine } from '../core/shell-quote.js';
 import { CliError, EXIT } from '../errors.js';
 import { deliverSpoolNow, holdDelivery } from '../services/delivery/flush-now.js';
+import { clearDeadPause } from '../services/delivery/state.js';
 import { checkGivenDriver, checkReachable, CONNECT_TIMEOUT_S, ensureDriver, verifyConnection } from '../init/postgres.js';
 import { RestBackend } from '../cleanup/backend.js';
 import { installServer, serverUrl, stopServer } from '../server/local-server.js';
@@ -86,6 +87,9 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
     throw new CliError('no local MLflow server is set up here: migrate moves the database of the server that `claude-mlflow init` runs.', EXIT.failure);
   }
   if (isPostgresUri(server.backendStoreUri)) {
+    if (config.migratedFrom && intentDigest(server.backendStoreUri) === intentDigest(options.to)) {
+      return finishedBefore(config.migratedFrom, describePostgres(target), deps);
+    }
     throw new CliError(`the local server already stores traces in PostgreSQL (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`, EXIT.failure);
   }
   const sqliteFile = sqliteFileOf(server);
@@ -107,6 +111,7 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   let pgVersion: string | undefined;
   if (driverReady) pgVersion = await verifyConnection(server.mlflowBin, target, deps.env);
 
+  const digest = intentDigest(options.to);
   const request = { sourceFile: sqliteFile, target: driverReady ? withPsycopg2(target.uri) : null, timeout: CONNECT_TIMEOUT_S };
   const inspected = await runMigrationWorker(python, { mode: 'inspect', ...request }, { env: deps.env });
   if (inspected.event === 'error') {
@@ -118,17 +123,23 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
     throw new CliError(`${workerFailure(inspected, target, 'could not read the two databases')}. Nothing was changed.${fix}`, EXIT.failure);
   }
   if (inspected.event !== 'inspect') throw new CliError(`the migration check gave no answer (${inspected.event}). Nothing was changed.`, EXIT.failure);
-  const refusal = targetRefusal(inspected, where);
+  const targetPlan = planForTarget(inspected, config.migrating?.target === digest);
+  const tracesInSource = inspected.source.traces;
+  const refusal = targetPlan === 'refuse' ? targetRefusal(inspected, where) : undefined;
   if (refusal) throw new CliError(`${refusal}. Nothing was changed.`, EXIT.failure);
 
   // 2. The plan.
   const source = summarizeSource(inspected.source.counts);
   const sizeMb = (statSync(sqliteFile).size / 1e6).toFixed(1);
   print(`From: SQLite ${sqliteFile} (${sizeMb} MB): ${describeSource(source)}.`);
-  print(`To:   ${where}${pgVersion ? ` (PostgreSQL ${pgVersion})` : ''}, ${targetState(inspected)}.`);
+  print(`To:   ${where}${pgVersion ? ` (PostgreSQL ${pgVersion})` : ''}, ${targetState(inspected, targetPlan)}.`);
   if (!driverReady) print('      (Not checked yet: the PostgreSQL driver psycopg2 is not installed; migrate installs it into the MLflow venv and checks first.)');
-  print(`Plan: stop the server (hooks keep their traces in the spool meanwhile); copy every table with MLflow ${inspected.head}'s own schema,`);
-  print('      in one transaction, and compare the counts; run the server on PostgreSQL and find every trace through it;');
+  if (targetPlan === 'switch-only') {
+    print('Plan: stop the server (hooks keep their traces in the spool meanwhile); run it on PostgreSQL and find every trace through it;');
+  } else {
+    print(`Plan: stop the server (hooks keep their traces in the spool meanwhile); copy every table with MLflow ${inspected.head}'s own schema,`);
+    print('      in one transaction, and compare the counts; run the server on PostgreSQL and find every trace through it;');
+  }
   print(`      then deliver the spooled traces. The SQLite file is kept as it is.`);
   if (options.dryRun) {
     print('Dry run: nothing was changed.');
@@ -147,6 +158,7 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   // 3. Copy, with the server stopped. No delivery meanwhile: hooks spool, and
   // what they spool is delivered once the server runs on PostgreSQL.
   if (deps.signal?.aborted) throw new CliError('Cancelled; nothing was changed.', EXIT.cancelled);
+  await updateConfig(files.config, (config) => ({ ...config, migrating: { target: digest, at: new Date().toISOString() } }));
   const delivery = await holdDelivery(deps.dataRoot, HOLD_DELIVERY_MS, { pause: true });
   try {
     return await moveAndSwitch(server);
@@ -154,16 +166,12 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
     delivery?.release();
   }
 
-  /** `server` as narrowed above: the local server, on SQLite. */
-  async function moveAndSwitch(server: LocalServerConfig): Promise<number> {
-    const stopped = await stopServer(deps.dataRoot, server, deps.env);
-    if (stopped === 'not-ours') {
-      throw new CliError(`the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`, EXIT.failure);
-    }
-    print('Stopped the MLflow server.');
+  /** The copy, with the server stopped; on failure it is rolled back and the server runs on SQLite again. */
+  async function copyAll(server: LocalServerConfig): Promise<void> {
+    if (targetPlan === 'copy-again') print(`${where} holds an interrupted migrate's partial copy: it is replaced.`);
     const started = Date.now();
     let lastTable = '';
-    const copied = await runMigrationWorker(python, { mode: 'copy', ...request }, {
+    const copied = await runMigrationWorker(python, { mode: 'copy', ...request, replace: targetPlan === 'copy-again' }, {
       env: deps.env,
       signal: deps.signal,
       onEvent: (event) => {
@@ -174,6 +182,8 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
       },
     });
     if (copied.event !== 'done') {
+      // Rolled back: the target holds nothing of ours, so no intent is left to resume.
+      await updateConfig(files.config, ({ migrating: _none, ...config }) => config);
       await installServer(deps.dataRoot, server, server, deps.env).catch(() => undefined);
       if (copied.event === 'error' && copied.kind === 'cancelled') {
         throw new CliError('Cancelled: the copy was stopped and rolled back; the server runs on SQLite again, as before.', EXIT.cancelled);
@@ -182,6 +192,20 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
       throw new CliError(`${why}. It was rolled back; the server runs on SQLite again, as before.`, EXIT.failure);
     }
     print(`Copied ${plural(source.rows, 'row')} in ${((Date.now() - started) / 1000).toFixed(1)} s; every table's count matches.`);
+  }
+
+  /** `server` as narrowed above: the local server, on SQLite. */
+  async function moveAndSwitch(server: LocalServerConfig): Promise<number> {
+    const stopped = await stopServer(deps.dataRoot, server, deps.env);
+    if (stopped === 'not-ours') {
+      throw new CliError(`the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`, EXIT.failure);
+    }
+    print('Stopped the MLflow server.');
+    if (targetPlan === 'switch-only') {
+      print(`${where} holds every row of the SQLite database: an interrupted migrate committed its copy there. Nothing to copy again.`);
+    } else {
+      await copyAll(server);
+    }
 
     // 4. Switch.
     const next: LocalServerConfig = { ...server, backendStoreUri: withPsycopg2(options.to) };
@@ -202,11 +226,11 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
     } catch (error) {
       return back(`could not count the traces through the server (${(error as Error).message})`);
     }
-    const missing = missingOnServer(copied.traces, onServer);
+    const missing = missingOnServer(tracesInSource, onServer);
     if (missing.length > 0) {
       return back(`the server on PostgreSQL finds fewer traces than were copied (${missing.map((m) => `experiment ${m.experimentId}: ${m.found} of ${m.copied}`).join(', ')})`);
     }
-    await updateConfig(files.config, (config) => ({ ...config, server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } }));
+    await updateConfig(files.config, ({ migrating: _done, ...config }) => ({ ...config, server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } }));
     const found = Object.values(onServer).reduce((a, b) => a + b, 0);
     print(`The server at ${url} now stores traces in ${where}; it finds all ${plural(found, 'trace')}.`);
 
@@ -218,7 +242,19 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   }
 }
 
-function targetState(inspect: InspectEvent): string {
+/** A migrate to this same target finished before (maybe killed while it delivered the spool): deliver what waits, and say so. */
+async function finishedBefore(from: { backendStoreUri: string; at: string }, where: string, deps: MigrateDeps): Promise<number> {
+  deps.print(`The server already stores traces in ${where}: it was moved there from ${maskBackendStoreUri(from.backendStoreUri)} at ${from.at}. Nothing to move.`);
+  clearDeadPause(paths(deps.dataRoot).spool); // a migrate killed after its switch left its pause of delivery
+  const flushed = await deliverSpoolNow(deps.dataRoot, Date.now() + FLUSH_SECONDS * 1000, deps.env);
+  if (flushed.delivered > 0) deps.print(`Delivered ${plural(flushed.delivered, 'spooled trace')}.`);
+  if (flushed.remaining > 0) deps.print(`${plural(flushed.remaining, 'spooled trace')} still waiting: run \`claude-mlflow flush\`.`);
+  return EXIT.ok;
+}
+
+function targetState(inspect: InspectEvent, plan: TargetPlan): string {
+  if (plan === 'switch-only') return "with every row already copied by an interrupted migrate";
+  if (plan === 'copy-again') return "with an interrupted migrate's partial copy, to be replaced";
   switch (inspect.target.state) {
     case 'empty':
       return 'empty (MLflow creates its schema there)';

@@ -19,7 +19,8 @@
  * schemas are the same by construction. The SQLite file is opened read-only, by an SQLite
  * URI built in Python (`file:<percent-encoded path>?mode=ro`): never created, never written.
  * The target URI (with its password) comes in on stdin, never on the command
- * line; errors carry the driver's first line only, never the statement or its
+ * line, as one line; stdin then stays open, and the worker exits at once when
+ * it closes (migrate was killed), before it can commit a copy nobody waits for; errors carry the driver's first line only, never the statement or its
  * parameters (trace data).
  *
  * Output: one JSON object per line: `inspect`, then `progress` per batch,
@@ -30,9 +31,17 @@ import { createInterface } from 'node:readline';
 import type { MigrationEvent } from '../core/migration.js';
 
 export const MIGRATE_PY = String.raw`
-import json, os, sys, time
-req = json.loads(sys.stdin.read())
+import json, os, sys, threading, time
+req = json.loads(sys.stdin.readline())
 mode = req["mode"]
+
+def exit_when_orphaned():
+    # migrate keeps stdin open while it waits for us: its end means migrate is
+    # gone (killed), and a copy must not be committed behind its back.
+    sys.stdin.read()
+    os._exit(70)
+
+threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 def emit(**obj):
     print(json.dumps(obj), flush=True)
@@ -129,7 +138,8 @@ emit(event="inspect", head=head, source={"revision": src_rev, "counts": src_coun
      target={"revision": dst_rev, "state": dst_state, "counts": dst_counts})
 if mode == "inspect":
     sys.exit(0)
-if dst_state not in ("empty", "fresh"):
+# "replace": the data there is an interrupted migrate's own copy (see planForTarget); it is deleted in the copy's transaction.
+if dst_state not in ("empty", "fresh") and not (req.get("replace") and dst_state == "has-data"):
     fail("target-not-empty", "the PostgreSQL database is not empty")
 
 if dst_rev is None:
@@ -205,6 +215,8 @@ export interface WorkerRequest {
   timeout?: number;
   /** Rows per INSERT. */
   batch?: number;
+  /** The target holds an interrupted migrate's own copy: replace it (copy mode). */
+  replace?: boolean;
 }
 
 /** Run the worker; `onEvent` sees every line as it comes. Resolves with the last event (`inspect`, `done` or `error`). */
@@ -252,6 +264,8 @@ export function runMigrationWorker(
       const tail = stderr.join('').trim().split('\n').pop() ?? '';
       resolve({ event: 'error', kind: 'crash', message: `${python} exited (${signal ?? `exit ${code}`}) without a result${tail ? `: ${tail.slice(0, 300)}` : ''}` });
     });
-    child.stdin.end(JSON.stringify(request));
+    // One line, and stdin stays open: the worker exits when it closes, i.e. when this process dies.
+    child.stdin.on('error', () => undefined);
+    child.stdin.write(`${JSON.stringify(request)}\n`);
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeSource, missingOnServer, summarizeSource, targetRefusal, type InspectEvent } from '../../src/core/migration.js';
+import { describeSource, intentDigest, missingOnServer, planForTarget, summarizeSource, targetRefusal, type InspectEvent } from '../../src/core/migration.js';
 
 const WHERE = 'PostgreSQL database "mlflow" on 127.0.0.1:5432 as user "me"';
 
@@ -49,5 +49,39 @@ describe('missingOnServer', () => {
       { experimentId: '1', copied: 1000, found: 999 },
       { experimentId: '2', copied: 10, found: 0 },
     ]);
+  });
+});
+
+describe('planForTarget: what a migrate does after an interrupted one', () => {
+  const source = { revision: '7d34483879f0', counts: { alembic_version: 1, experiments: 2, trace_info: 10, spans: 50 }, traces: { '1': 10 } };
+  const withTarget = (counts: Record<string, number>): InspectEvent => ({ ...inspect({ state: 'has-data', revision: '7d34483879f0', counts }), source });
+
+  it('copies into an empty or fresh target, whatever the intent says', () => {
+    expect(planForTarget(inspect({ state: 'empty' }), false)).toBe('copy');
+    expect(planForTarget(inspect({ state: 'fresh' }), true)).toBe('copy');
+  });
+
+  it("refuses data that no interrupted migrate to this target left", () => {
+    expect(planForTarget(withTarget({ experiments: 2, trace_info: 10, spans: 50 }), false)).toBe('refuse');
+    expect(planForTarget(inspect({ state: 'other-tables', counts: { users: null } }), true)).toBe('refuse');
+  });
+
+  it('only switches when its own copy is whole, even with traces delivered to it since', () => {
+    expect(planForTarget(withTarget({ alembic_version: 1, experiments: 2, trace_info: 10, spans: 50 }), true)).toBe('switch-only');
+    expect(planForTarget(withTarget({ alembic_version: 1, experiments: 2, trace_info: 12, spans: 60 }), true)).toBe('switch-only');
+  });
+
+  it('copies again over its own partial copy', () => {
+    expect(planForTarget(withTarget({ alembic_version: 1, experiments: 2, trace_info: 9, spans: 50 }), true)).toBe('copy-again');
+    expect(planForTarget(withTarget({ alembic_version: 1, experiments: 2 }), true)).toBe('copy-again');
+  });
+});
+
+describe('intentDigest', () => {
+  it('names a target the same with or without the driver, and never holds its password', () => {
+    const uri = 'postgresql://me:S3cretPW@127.0.0.1:5432/mlflow';
+    expect(intentDigest(uri)).toBe(intentDigest('postgresql+psycopg2://me:S3cretPW@127.0.0.1:5432/mlflow'));
+    expect(intentDigest(uri)).not.toBe(intentDigest('postgresql://me:S3cretPW@127.0.0.1:5432/other'));
+    expect(intentDigest(uri)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

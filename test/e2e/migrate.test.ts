@@ -343,10 +343,17 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     const report = JSON.parse(doctor.stdout) as DoctorReport;
     expect(doctor.exitCode, JSON.stringify(report.checks.filter((c) => c.status === 'fail'), null, 2)).toBe(0);
     expect(report.checks.find((c) => c.id === 'pg-connection')).toMatchObject({ status: 'ok' });
+    // The same move again (say, after a kill the first time): nothing to do, and it says so.
     const again = await cli(['migrate', '--to', pg.uri, '--yes']);
-    expect(again.exitCode).toBe(1);
-    expect(again.stderr).toContain('already stores traces in PostgreSQL');
-    expect(again.stderr).not.toContain(pg.password);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`The server already stores traces in PostgreSQL database "${pg.database}"`);
+    expect(again.stdout).toContain('Nothing to move.');
+    expect(`${again.stdout}${again.stderr}`).not.toContain(pg.password);
+    // Another target: refused, the server stays where it is.
+    const elsewhere = await cli(['migrate', '--to', pg.uri.replace(/\/[^/]+$/, '/elsewhere'), '--yes']);
+    expect(elsewhere.exitCode).toBe(1);
+    expect(elsewhere.stderr).toContain('already stores traces in PostgreSQL');
+    expect(elsewhere.stderr).not.toContain(pg.password);
   });
 });
 

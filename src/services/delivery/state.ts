@@ -4,7 +4,7 @@
  * attempt and the last success. Both live beside the spool; their leading
  * dots keep them out of the spool's listing.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir, writeFileAtomic } from '../../adapters/fs-atomic.js';
 import { lockHolder, processAlive, type LockOptions } from '../../adapters/file-lock.js';
@@ -25,12 +25,29 @@ export function pauseFile(spoolDir: string): string {
 }
 
 export function deliveryPaused(spoolDir: string): boolean {
+  return !clearDeadPause(spoolDir);
+}
+
+/**
+ * Remove the pause file when its holder is dead (a killed migrate), unless it
+ * was replaced meanwhile. True when no pause is in force afterwards.
+ */
+export function clearDeadPause(spoolDir: string): boolean {
+  const file = pauseFile(spoolDir);
+  let text: string;
   try {
-    const pid = Number(readFileSync(pauseFile(spoolDir), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 && processAlive(pid);
+    text = readFileSync(file, 'utf8');
   } catch {
-    return false;
+    return true;
   }
+  const pid = Number(text.split('\n')[0]);
+  if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) return false;
+  try {
+    if (readFileSync(file, 'utf8') === text) rmSync(file, { force: true });
+  } catch {
+    // gone meanwhile
+  }
+  return true;
 }
 
 function recordFile(spoolDir: string): string {
