@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The commander wiring only: each command is loaded when it runs. */
+import { DEFAULT_MLFLOW_VERSION, TESTED_MLFLOW_VERSIONS } from './core/mlflow-versions.js';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 
@@ -23,9 +24,11 @@ program
   .option('--host <host>', 'address the local server listens on (default 127.0.0.1; anything else exposes your traces)')
   .option('--no-service', 'do not install an OS service (launchd / systemd --user / Task Scheduler); run a managed background process')
   .option('--python <path>', 'the Python (>= 3.10) to create the MLflow venv with')
-  .option('--mlflow-version <version>', 'install exactly this MLflow version (default: the newest, >= 3.6)')
+  .option('--mlflow-version <version>', `install exactly this MLflow version (default: ${DEFAULT_MLFLOW_VERSION}; tested, and installed from a lock: ${TESTED_MLFLOW_VERSIONS.join(', ')})`)
   .option('--mlflow <path>', 'use this mlflow executable instead of installing one')
   .option('--backend-store-uri <uri>', 'store traces in PostgreSQL (postgresql://user:password@host:port/database) instead of SQLite in the data folder; installs the driver and checks the connection first')
+  .option('--server-jobs', "run MLflow's job execution on the local server, for judges, evaluation and prompt optimization started from its UI (off by default: about 1.8 GB more memory, and tracing does not need it)")
+  .option('--no-server-jobs', "switch MLflow's job execution off again (the default)")
   .option('--store-credentials', 'with --tracking-uri: save MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD; for databricks, DATABRICKS_HOST and DATABRICKS_TOKEN) from this environment in ~/.claude/settings.json, readable by you only, so that every session can send its trace')
   .option('--no-store-credentials', 'do not save them, and do not ask (the default with --yes)')
   .option('--redact', 'redact secrets in traces before they leave this machine (the default; switches it back on)')

@@ -31,6 +31,12 @@ export interface LocalServerConfig {
   host: string;
   port: number;
   backendStoreUri: string;
+  /**
+   * MLflow's job execution (judges, evaluation, prompt optimization run from
+   * its UI): on only when `init --server-jobs` asked for it. Absent, in a
+   * config written before there was a choice, means off.
+   */
+  jobExecution?: boolean;
 }
 
 /** The recurring cleanup that `cleanup --schedule` installed, so that `--unschedule` and `uninstall` remove exactly it. */

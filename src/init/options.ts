@@ -21,6 +21,8 @@ export interface InitFlags {
   mlflow?: string;
   /** The local server's backend store (default: SQLite in the data folder). */
   backendStoreUri?: string;
+  /** `--server-jobs` (true) / `--no-server-jobs` (false): MLflow's job execution on the local server; undefined keeps what the config says (off by default). */
+  serverJobs?: boolean;
   /** Save MLflow's credentials from the environment in the user settings' env (true), or not (false); undefined: ask. */
   storeCredentials?: boolean;
   /** `--redact` (true) / `--no-redact` (false); undefined: keep what the config says (on by default). */
@@ -42,6 +44,8 @@ export interface InitAnswers {
   service: boolean;
   /** --backend-store-uri, validated; undefined keeps what init chose before (SQLite by default). */
   backendStoreUri?: string;
+  /** --server-jobs / --no-server-jobs (local server only); undefined keeps what init chose before (off by default). */
+  serverJobs?: boolean;
 }
 
 /** The questions `init` asks, so that tests (and non-TTY runs) can answer them another way. */
@@ -115,6 +119,11 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
     throw new CliError('--backend-store-uri is for the local server init runs; with --tracking-uri your own server decides where it stores traces', EXIT.usage);
   };
   if (backendStoreUri !== undefined && flags.trackingUri !== undefined) remoteWithStore();
+  const serverJobsFlag = flags.serverJobs === false ? '--no-server-jobs' : '--server-jobs';
+  const remoteWithJobs = (): never => {
+    throw new CliError(`${serverJobsFlag} is for the local server init runs; with --tracking-uri your own server decides whether it runs MLflow's jobs`, EXIT.usage);
+  };
+  if (flags.serverJobs !== undefined && flags.trackingUri !== undefined) remoteWithJobs();
   const need = (flag: string): void => {
     if (!flags.yes && !ask) missing.push(flag);
   };
@@ -129,6 +138,7 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
   else if (ask) remoteUri = (await prompter.server()).remoteUri;
   else need('--tracking-uri');
   if (remoteUri !== undefined && backendStoreUri !== undefined) remoteWithStore();
+  if (remoteUri !== undefined && flags.serverJobs !== undefined) remoteWithJobs();
 
   const defaultExperiment = basename(flags.project) || 'claude-code';
   let experiment = defaultExperiment;
@@ -152,7 +162,16 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
   if (missing.length > 0) {
     throw new CliError(`no terminal to ask on, and ${missing.join(', ')} not given. ${FLAG_HELP}`, EXIT.usage);
   }
-  return { scope, remoteUri, experiment, port, portExplicit, service, ...(backendStoreUri !== undefined ? { backendStoreUri } : {}) };
+  return {
+    scope,
+    remoteUri,
+    experiment,
+    port,
+    portExplicit,
+    service,
+    ...(backendStoreUri !== undefined ? { backendStoreUri } : {}),
+    ...(flags.serverJobs !== undefined ? { serverJobs: flags.serverJobs } : {}),
+  };
 }
 
 /**

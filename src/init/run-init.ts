@@ -331,6 +331,8 @@ export async function runInit(options: InitOptions): Promise<InitReport> {
       backendStoreUri:
         answers.backendStoreUri ??
         (config.server && isPostgresUri(config.server.backendStoreUri) ? config.server.backendStoreUri : sqliteUri(serverFiles(options.dataRoot).database)),
+      // --server-jobs / --no-server-jobs, else what init chose before, else off.
+      jobExecution: answers.serverJobs ?? config.server?.jobExecution ?? false,
     };
     trackingUri = serverUrl(server);
   }

@@ -12,10 +12,13 @@ import { parsePostgresUri, pgpassLine, uriWithoutPassword, withPsycopg2 } from '
 import { CliError } from '../errors.js';
 import {
   backgroundState,
+  serverArgs,
+  serverEnvironment,
   startFailureCause,
   startBackground,
   stopBackground,
   waitForHealth,
+  type PidRecord,
   type ServerSpec,
 } from '../adapters/service/background.js';
 import { defaultContext, serviceSpecFor } from '../adapters/service/common.js';
@@ -163,6 +166,7 @@ export function serverSpec(dataRoot: string, server: LocalServerConfig, env?: No
     logFile: files.log,
     pidFile: files.pidFile,
     env: Object.keys(store.environment).length ? { ...(env ?? process.env), ...store.environment } : env,
+    jobExecution: server.jobExecution === true,
   };
 }
 
@@ -205,11 +209,37 @@ export function protectServerFiles(dataRoot: string): void {
   }
 }
 
-/** A running background server's recorded command line uses this backend store (an old record without a command counts as the same). */
-function sameStore(command: string[] | undefined, uri: string): boolean {
-  if (!command?.length) return true;
-  const i = command.indexOf('--backend-store-uri');
-  return i < 0 || command[i + 1] === uri;
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Whether a running background server was started the way `spec` asks: the
+ * same command line (mlflow, backend store, address, workers) and the same
+ * settings (job execution). One started by an older version (2 workers, job
+ * execution left to MLflow) or before `init --server-jobs` differs, and is
+ * started again. A record without a command (older still) counts as the same.
+ */
+function startedAs(record: PidRecord, spec: ServerSpec): boolean {
+  if (!record.command?.length) return true;
+  const asked = serverEnvironment(spec);
+  const recorded = record.environment ?? {};
+  return (
+    sameList(record.command, [spec.mlflowBin, ...serverArgs(spec)]) &&
+    sameList(Object.keys(recorded).sort(), Object.keys(asked).sort()) &&
+    Object.entries(asked).every(([name, value]) => recorded[name] === value)
+  );
+}
+
+/**
+ * The service file on disk is not what the current settings render: written
+ * by an older version, or before the settings changed. Then the service is
+ * installed again (which restarts it), not just started.
+ */
+function serviceFileOutdated(manager: ServiceManager, spec: ServiceSpec): boolean {
+  try {
+    return readFileSync(manager.unitPath(spec), 'utf8') !== manager.render(spec);
+  } catch {
+    return true;
+  }
 }
 
 /** Start the server unless it is already running; wait for /health either way. */
@@ -226,22 +256,25 @@ async function ensureRunning(dataRoot: string, server: LocalServerConfig, env: N
   if (server.manager !== 'background') {
     const { manager, spec } = osService(dataRoot, server, env);
     const before = await manager.status(spec);
-    if (!before.running) await manager.start(spec);
+    const outdated = serviceFileOutdated(manager, spec);
+    if (outdated) await manager.install(spec);
+    else if (!before.running) await manager.start(spec);
     await whenServing(dataRoot, server, env);
     const after = await manager.status(spec);
-    return { started: !before.running, pid: after.pid };
+    return { started: outdated || !before.running, pid: after.pid };
   }
   const files = serverFiles(dataRoot);
+  const spec = serverSpec(dataRoot, server, env);
   const current = await backgroundState(files.pidFile);
   if (current.state === 'running' && current.record) {
-    if (current.record.port === server.port && current.record.host === server.host && sameStore(current.record.command, serverStore(dataRoot, server).uri)) {
+    if (current.record.port === server.port && current.record.host === server.host && startedAs(current.record, spec)) {
       await whenServing(dataRoot, server, env);
       return { started: false, pid: current.record.pid };
     }
-    // Ours, on the old port or host: move it.
+    // Ours, on the old port or host, or with other settings: start it again as asked.
     await stopBackground(files.pidFile);
   }
-  const record = await startBackground(serverSpec(dataRoot, server, env));
+  const record = await startBackground(spec);
   await whenServing(dataRoot, server, env, alive(record.pid));
   return { started: true, pid: record.pid };
 }
@@ -272,7 +305,8 @@ async function restart(dataRoot: string, server: LocalServerConfig, env: NodeJS.
     return ensureRunning(dataRoot, server, env);
   }
   const { manager, spec } = osService(dataRoot, server, env);
-  await manager.restart(spec);
+  if (serviceFileOutdated(manager, spec)) await manager.install(spec);
+  else await manager.restart(spec);
   await whenServing(dataRoot, server, env);
   return { pid: (await manager.status(spec)).pid };
 }

@@ -2,7 +2,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { loadConfig, type LocalServerConfig } from '../adapters/config-store.js';
 import { MlflowClient } from '../adapters/mlflow.js';
-import { logTail } from '../adapters/service/background.js';
+import { logTail, SERVER_WORKERS } from '../adapters/service/background.js';
 import { paths } from '../config.js';
 import { parsePostgresUri, shortPostgres } from '../core/backend-store.js';
 import { pythonForMlflow } from '../doctor/facts.js';
@@ -82,6 +82,9 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     healthy,
     version,
     uptimeSeconds: state.running && state.startedAt ? Math.round((Date.now() - Date.parse(state.startedAt)) / 1000) : undefined,
+    workers: SERVER_WORKERS,
+    /** MLflow's job execution (`init --server-jobs`). */
+    jobExecution: server.jobExecution === true,
     database: files.database,
     databaseBytes: existsSync(files.database) ? statSync(files.database).size : 0,
     /** The SQLite file a migrate moved away from, kept until the user removes it. */
@@ -101,6 +104,9 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     options.print(`Server:   ${status.state}${status.pid ? ` (PID ${status.pid})` : ''}, managed by ${status.manager}`);
     options.print(`URL:      ${url}  ${healthy ? 'healthy' : 'not answering /health'}${version ? `, MLflow ${version}` : ''}`);
     if (status.uptimeSeconds !== undefined) options.print(`Uptime:   ${status.uptimeSeconds} s`);
+    options.print(
+      `Settings: ${status.workers} worker${status.workers === 1 ? '' : 's'}, MLflow job execution ${status.jobExecution ? 'on (init --no-server-jobs turns it off)' : 'off (init --server-jobs turns it on, for judges and evaluation run from its UI)'}`,
+    );
     options.print(`Database: ${status.database} (${(status.databaseBytes / 1e6).toFixed(1)} MB)`);
     if (status.oldSqlite) {
       options.print(

@@ -11,6 +11,7 @@ import {
   backgroundState,
   isAlive,
   serverArgs,
+  serverEnvironment,
   startBackground,
   stopBackground,
   waitForHealth,
@@ -23,7 +24,8 @@ import { venvBin } from '../helpers/venv.js';
 
 const SERVER_ENV = {
   ...process.env,
-  MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
+  // As a user's shell might have it: the spec's own setting (off unless asked) must win.
+  MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'true',
   MLFLOW_DISABLE_TELEMETRY: 'true',
   DO_NOT_TRACK: 'true',
 };
@@ -44,6 +46,12 @@ function processes(): Array<{ pid: number; pgid: number; argv: string[] }> {
     }
   }
   return out;
+}
+
+/** A process's environment variable, from /proc. */
+function environmentOf(pid: number, name: string): string | undefined {
+  const variable = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith(`${name}=`));
+  return variable?.slice(name.length + 1);
 }
 
 /** Processes whose command line has `--port <port>`, or that belong to one of the groups. */
@@ -94,8 +102,16 @@ describe('serverArgs', () => {
       '--artifacts-destination', spec.artifactsDir,
       '--host', '127.0.0.1',
       '--port', String(spec.port),
-      '--workers', '2',
+      '--workers', '1',
     ]);
+  });
+});
+
+describe('serverEnvironment', () => {
+  it("switches MLflow's job execution off unless the spec asks for it", () => {
+    expect(serverEnvironment(spec)).toEqual({ MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' });
+    expect(serverEnvironment({ ...spec, jobExecution: false })).toEqual({ MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' });
+    expect(serverEnvironment({ ...spec, jobExecution: true })).toEqual({ MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'true' });
   });
 });
 
@@ -107,6 +123,7 @@ describe('a real mlflow server in the background', () => {
     started.push(first.pid);
     expect(first.port).toBe(spec.port);
     expect(first.command).toEqual([spec.mlflowBin, ...serverArgs(spec)]);
+    expect(first.environment).toEqual({ MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' });
     await waitForHealth(url, 90_000, () => isAlive(first.pid));
     console.log(`mlflow server start → /health: ${Math.round(performance.now() - t0)} ms`);
 
@@ -115,19 +132,21 @@ describe('a real mlflow server in the background', () => {
     expect(mode(path.dirname(spec.logFile))).toBe(0o700);
     expect(mode(spec.pidFile)).toBe(0o600);
     expect(JSON.parse(readFileSync(spec.pidFile, 'utf8'))).toEqual(first);
-    expect(readFileSync(spec.logFile, 'utf8')).toContain('claude-mlflow starts:');
+    expect(readFileSync(spec.logFile, 'utf8')).toContain('claude-mlflow starts: MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false ');
 
     expect(await backgroundState(spec.pidFile)).toEqual({ state: 'running', record: first });
     // Starting again while it runs returns the running one.
     expect(await startBackground(spec)).toEqual(first);
 
-    // The tree: the leader (our pid) and uvicorn carry the port; the workers do not.
+    // The tree: the leader (our pid) and uvicorn, which carry the port and serve on one worker.
+    // Job execution is off, whatever the inherited environment said: no job runner, no Huey consumers.
     const tree = processes().filter((p) => p.pgid === first.pid);
     console.log(`process group ${first.pid}:\n${tree.map((p) => `  ${p.pid} ${p.argv.join(' ').slice(0, 140)}`).join('\n')}`);
-    expect(tree.length).toBeGreaterThanOrEqual(3);
+    expect(tree.length).toBe(2);
     expect(tree.filter((p) => p.argv.includes(String(spec.port))).length).toBe(2);
+    expect(environmentOf(first.pid, 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION')).toBe('false');
 
-    // kill -9 the leader alone: uvicorn and its workers live on, holding the port.
+    // kill -9 the leader alone: uvicorn lives on, holding the port.
     process.kill(first.pid, 'SIGKILL');
     await expect.poll(() => isAlive(first.pid), { timeout: 5000 }).toBe(false);
     const dead = await backgroundState(spec.pidFile);

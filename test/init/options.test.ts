@@ -87,6 +87,26 @@ describe('resolveAnswers', () => {
   });
 });
 
+describe('--server-jobs', () => {
+  it("is an answer for the local server: on, off, or (absent) what init chose before", async () => {
+    expect(await resolveAnswers({ ...base, yes: true, serverJobs: true }, undefined)).toMatchObject({ remoteUri: undefined, serverJobs: true });
+    expect(await resolveAnswers({ ...base, yes: true, serverJobs: false }, undefined)).toMatchObject({ serverJobs: false });
+    expect(await resolveAnswers({ ...base, yes: true }, undefined)).not.toHaveProperty('serverJobs');
+  });
+
+  it('goes with the local server only: with --tracking-uri, or a remote server answered at the prompt, exit 2', async () => {
+    for (const serverJobs of [true, false]) {
+      const flag = serverJobs ? '--server-jobs' : '--no-server-jobs';
+      await expect(resolveAnswers({ ...base, yes: true, serverJobs, trackingUri: 'http://mlflow:5000' }, undefined)).rejects.toMatchObject({
+        exitCode: 2,
+        message: expect.stringContaining(`${flag} is for the local server`),
+      });
+      const remote = prompter({ server: async () => ({ remoteUri: 'https://mlflow.example.com' }) });
+      await expect(resolveAnswers({ ...base, serverJobs }, remote)).rejects.toMatchObject({ exitCode: 2 });
+    }
+  });
+});
+
 describe('redaction flags', () => {
   it('--no-redact switches it off, --redact back on; patterns and allowed values add to what the config had', async () => {
     const { mergeRedaction, parseRedactionFlags } = await import('../../src/init/options.js');

@@ -63,7 +63,7 @@ describe('the server on PostgreSQL', () => {
     const spec = serverSpec('/data', config(sqlite));
     expect(spec.backendStoreUri).toBe(sqlite);
     expect(spec.env).toBeUndefined();
-    expect(serviceSpecOf('/data', config(sqlite)).environment).toEqual({ PYTHONUNBUFFERED: '1' });
+    expect(serviceSpecOf('/data', config(sqlite)).environment).toEqual({ PYTHONUNBUFFERED: '1', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' });
   });
 
   it('writes the password file 0600 (libpq ignores a readable one), and removes it when no password is needed', () => {

@@ -28,8 +28,10 @@ export interface ServerSpec {
   port: number;
   logFile: string;
   pidFile: string;
-  /** The server's whole environment (default: process.env). */
+  /** The server's whole environment (default: process.env); serverEnvironment(spec) goes on top. */
   env?: NodeJS.ProcessEnv;
+  /** Run MLflow's job execution (`init --server-jobs`); off when absent. See serverEnvironment. */
+  jobExecution?: boolean;
 }
 
 export interface PidRecord {
@@ -38,6 +40,8 @@ export interface PidRecord {
   host: string;
   startedAt: string;
   command: string[];
+  /** What serverEnvironment set on top of the inherited environment (absent in records of older versions). */
+  environment?: Record<string, string>;
 }
 
 export type ProcessState = 'running' | 'dead' | 'not-ours' | 'no-pidfile';
@@ -51,11 +55,34 @@ export interface BackgroundState {
 
 
 /**
- * Uvicorn workers for a personal tracing server. MLflow's default of 4 costs
- * about 4 × 250 MB and doubles the start time; two keep a hook's request
- * moving while the UI loads a large trace.
+ * Uvicorn workers for a personal tracing server: one. Each worker is a whole
+ * MLflow app (about 250 MB on MLflow 3.17) and MLflow's default is 4; with one,
+ * uvicorn also runs no supervisor or resource tracker, so the idle server is
+ * two processes, about 490 MB (bench/server-idle.mjs). One worker still
+ * serves requests side by side (MLflow runs its Flask handlers and the OTLP
+ * ingest's database writes on threads), sharing one interpreter: while the UI
+ * loads a 1,000-span trace, a trace takes about 0.25 s to be stored instead
+ * of 0.06 s with two workers. The hook never waits for that: delivery does.
  */
-export const SERVER_WORKERS = 2;
+export const SERVER_WORKERS = 1;
+
+/**
+ * MLflow's job execution (MLFLOW_SERVER_ENABLE_JOB_EXECUTION, on by default)
+ * runs a job runner and a Huey consumer process per job kind: 8 more
+ * processes, about 1.8 GB idle on MLflow 3.17. Its jobs are what the UI starts
+ * for judges, evaluation, prompt optimization and issue detection, and the
+ * periodic online scoring and trace archival. Tracing needs none of them: the
+ * OTLP ingest and the Traces, trace detail, Sessions and Overview pages are
+ * plain request handlers. So it is off unless `init --server-jobs` asked for
+ * it, and set explicitly either way so that neither MLflow's default nor the
+ * shell's environment decides.
+ */
+export const JOB_EXECUTION_ENV = 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION';
+
+/** The variables we set for the server on top of its environment. */
+export function serverEnvironment(spec: Pick<ServerSpec, 'jobExecution'>): Record<string, string> {
+  return { [JOB_EXECUTION_ENV]: spec.jobExecution === true ? 'true' : 'false' };
+}
 
 export function serverArgs(spec: ServerSpec): string[] {
   return [
@@ -236,11 +263,12 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
   let pid: number | undefined;
   try {
     fchmodSync(log, 0o600);
-    writeSync(log, `\n=== ${new Date().toISOString()} claude-mlflow starts: ${command.join(' ')}\n`);
+    const settings = Object.entries(serverEnvironment(spec)).map(([name, value]) => `${name}=${value}`);
+    writeSync(log, `\n=== ${new Date().toISOString()} claude-mlflow starts: ${[...settings, ...command].join(' ')}\n`);
     const child = spawn(spec.mlflowBin, args, {
       detached: true, // its own process group (and session), so we can stop the whole tree
       stdio: ['ignore', log, log],
-      env: spec.env ?? process.env,
+      env: { ...(spec.env ?? process.env), ...serverEnvironment(spec) },
       cwd: dirname(spec.pidFile),
       windowsHide: true,
     });
@@ -255,7 +283,7 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
     closeSync(log);
   }
 
-  const record: PidRecord = { pid, port: spec.port, host: spec.host, startedAt: new Date().toISOString(), command };
+  const record: PidRecord = { pid, port: spec.port, host: spec.host, startedAt: new Date().toISOString(), command, environment: serverEnvironment(spec) };
   writeFileAtomic(spec.pidFile, `${JSON.stringify(record, null, 2)}\n`, 0o600);
   return record;
 }

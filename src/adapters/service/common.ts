@@ -5,7 +5,7 @@ import { dirname, posix, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { CliError, EXIT } from '../../errors.js';
-import { serverArgs, type ServerSpec } from './background.js';
+import { serverArgs, serverEnvironment, type ServerSpec } from './background.js';
 import type { ManagerContext, RunResult, ServiceSpec } from './types.js';
 
 export const DEFAULT_LABEL = 'dev.claude-mlflow.server';
@@ -140,8 +140,9 @@ export function commandError(cmd: string, args: string[], r: RunResult): CliErro
 
 /**
  * The ServiceSpec for the server that background.ts would run: same mlflow,
- * same arguments, same log file, the data folder as working directory, and an
- * explicit environment (never the user's whole shell environment).
+ * same arguments and settings (serverEnvironment), same log file, the data
+ * folder as working directory, and an explicit environment (never the user's
+ * whole shell environment).
  */
 export function serviceSpecFor(
   server: ServerSpec,
@@ -156,6 +157,6 @@ export function serviceSpecFor(
     workingDirectory: path.dirname(server.pidFile),
     stdoutPath: server.logFile,
     stderrPath: server.logFile,
-    environment: { PYTHONUNBUFFERED: '1', ...options.environment },
+    environment: { PYTHONUNBUFFERED: '1', ...serverEnvironment(server), ...options.environment },
   };
 }

@@ -48,7 +48,7 @@ describe('serviceSpecFor', () => {
       workingDirectory: root,
       stdoutPath: server.logFile,
       stderrPath: server.logFile,
-      environment: { PYTHONUNBUFFERED: '1', MLFLOW_DISABLE_TELEMETRY: 'true' },
+      environment: { PYTHONUNBUFFERED: '1', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false', MLFLOW_DISABLE_TELEMETRY: 'true' },
     });
     const win = serviceSpecFor({ ...server, pidFile: 'C:\\Users\\me\\AppData\\Local\\claude-mlflow\\server.pid' }, { platform: 'win32' });
     expect(win.workingDirectory).toBe('C:\\Users\\me\\AppData\\Local\\claude-mlflow');
