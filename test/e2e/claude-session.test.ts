@@ -11,12 +11,17 @@ import { runClaude, runClaudeStreaming } from '../helpers/claude-cli.js';
 import { startFakeAnthropic } from '../helpers/fake-anthropic.js';
 import { searchTraces, sessionTurns } from '../helpers/mlflow-server.js';
 import { printHookCommand, writeTracingSettings } from '../helpers/project-settings.js';
-import { useServerAndTmp } from '../helpers/server-and-tmp.js';
+import { useServerAndTmp, type ServerAndTmp } from '../helpers/server-and-tmp.js';
+import { defaultVenvBin } from '../helpers/venv.js';
+import { DEFAULT_MLFLOW_VERSION } from '../../src/core/mlflow-versions.js';
 
 const shared = useServerAndTmp();
 
-async function project(name: string, experiment: string) {
-  const root = path.join(shared.tmp.path, name);
+/** The background-subagent case runs on the MLflow `init` installs by default too: what its Sessions view counts as a turn. */
+const onDefault = useServerAndTmp({ mlflowBin: defaultVenvBin('mlflow') });
+
+async function project(name: string, experiment: string, on: ServerAndTmp = shared) {
+  const root = path.join(on.tmp.path, name);
   const home = path.join(root, 'home');
   const dir = path.join(root, 'project');
   const data = path.join(root, 'data');
@@ -25,7 +30,7 @@ async function project(name: string, experiment: string) {
   await writeFile(path.join(dir, 'notes.txt'), 'hello from the e2e test\n');
   await writeTracingSettings(dir, await printHookCommand(data), {
     MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
-    MLFLOW_TRACKING_URI: shared.server.url,
+    MLFLOW_TRACKING_URI: on.server.url,
     MLFLOW_EXPERIMENT_NAME: experiment,
   });
   return { home, dir, data };
@@ -213,46 +218,7 @@ describe('real Claude Code → our hook → real MLflow', () => {
     expect(traces[0]!.info.trace_metadata['claude_code.turn_status']).toBe('interrupted');
   });
 
-  it('a subagent in the background: the turn is one trace in the session (the same trace again after the task notification), the run a trace of its own outside it', async () => {
-    const p = await project('background', 'e2e-background');
-    const notes = path.join(p.dir, 'notes.txt');
-    const fake = await startFakeAnthropic((rec) => {
-      const messages = (rec.body?.messages ?? []) as Array<{ content: unknown }>;
-      const first = JSON.stringify(messages[0]?.content ?? '');
-      const results = messages.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).filter((b: { type?: string }) => b.type === 'tool_result');
-      if (first.includes(`Read ${notes} and report`)) {
-        return results.length === 0 ? { toolUse: { name: 'Read', input: { file_path: notes } }, delayMs: 300 } : { text: 'notes.txt contains: hello from the e2e test', delayMs: 300 };
-      }
-      if (results.length === 0) {
-        return {
-          text: 'Starting a background subagent.',
-          toolUse: { name: 'Agent', input: { description: 'Read notes.txt', prompt: `Read ${notes} and report its content.`, subagent_type: 'general-purpose', run_in_background: true } },
-        };
-      }
-      if (JSON.stringify(messages).includes('<task-notification>')) return { text: 'The background subagent has finished: hello from the e2e test.' };
-      return { text: 'The background subagent is on it.' };
-    });
-    try {
-      const run = await runClaude({ cwd: p.dir, home: p.home, baseUrl: fake.url, prompt: 'read notes.txt in the background', args: ['--allowedTools', 'Read,Agent'], env: { CLAUDE_MLFLOW_HOME: p.data } });
-      expect(run.exitCode, run.stderr).toBe(0);
-    } finally {
-      await fake.close();
-    }
-    const traces = await searchTraces(shared.server, 'e2e-background');
-    expect(traces).toHaveLength(2);
-    const inSession = traces.filter((t) => t.info.trace_metadata['mlflow.trace.session']);
-    expect(inSession).toHaveLength(1);
-    const [turn] = inSession;
-    expect(turn!.spans[0]!.inputs.prompt).toBe('read notes.txt in the background');
-    // The task notification made the model answer again, in the same turn: the same trace, sent again, with that call.
-    expect(turn!.spans.filter((s) => s.name === 'llm')).toHaveLength(3);
-    expect(turn!.spans[0]!.outputs.response).toBe('The background subagent has finished: hello from the e2e test.');
-    const run = traces.find((t) => t !== turn)!;
-    expect(run.spans[0]!.name).toBe('claude_code_subagent');
-    expect(run.info.trace_metadata['claude_code.parent_trace_id']).toBe(turn!.info.trace_id);
-    expect(turn!.spans.find((s) => s.name === 'tool_Agent')!.attributes['claude_code.subagent_trace_id']).toBe(run.info.trace_id);
-    expect(Object.values(await sessionTurns(shared.server, 'e2e-background'))).toEqual([1]);
-  });
+  it('a subagent in the background: the turn is one trace in the session (the same trace again after the task notification), the run a trace of its own outside it', () => backgroundSubagent(shared));
 
   it('a session that reads a file of secrets: the trace MLflow holds has none of them, and every ordinary line', async () => {
     const p = await project('secrets', 'e2e-secrets');
@@ -279,4 +245,54 @@ describe('real Claude Code → our hook → real MLflow', () => {
     expect(whole).toContain('[REDACTED:');
     expect(JSON.stringify(trace!.spans.find((s) => s.name === 'tool_Read')!.outputs)).toContain('REGION=eu-west-1');
   });
+});
+
+/**
+ * A subagent run in the background: the turn is one trace in its session,
+ * and the run a trace of its own outside it, linked both ways. The server's
+ * own MLflow counts the session's turns.
+ */
+async function backgroundSubagent(on: ServerAndTmp): Promise<void> {
+  const p = await project('background', 'e2e-background', on);
+  const notes = path.join(p.dir, 'notes.txt');
+  const fake = await startFakeAnthropic((rec) => {
+    const messages = (rec.body?.messages ?? []) as Array<{ content: unknown }>;
+    const first = JSON.stringify(messages[0]?.content ?? '');
+    const results = messages.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).filter((b: { type?: string }) => b.type === 'tool_result');
+    if (first.includes(`Read ${notes} and report`)) {
+      return results.length === 0 ? { toolUse: { name: 'Read', input: { file_path: notes } }, delayMs: 300 } : { text: 'notes.txt contains: hello from the e2e test', delayMs: 300 };
+    }
+    if (results.length === 0) {
+      return {
+        text: 'Starting a background subagent.',
+        toolUse: { name: 'Agent', input: { description: 'Read notes.txt', prompt: `Read ${notes} and report its content.`, subagent_type: 'general-purpose', run_in_background: true } },
+      };
+    }
+    if (JSON.stringify(messages).includes('<task-notification>')) return { text: 'The background subagent has finished: hello from the e2e test.' };
+    return { text: 'The background subagent is on it.' };
+  });
+  try {
+    const run = await runClaude({ cwd: p.dir, home: p.home, baseUrl: fake.url, prompt: 'read notes.txt in the background', args: ['--allowedTools', 'Read,Agent'], env: { CLAUDE_MLFLOW_HOME: p.data } });
+    expect(run.exitCode, run.stderr).toBe(0);
+  } finally {
+    await fake.close();
+  }
+  const traces = await searchTraces(on.server, 'e2e-background');
+  expect(traces).toHaveLength(2);
+  const inSession = traces.filter((t) => t.info.trace_metadata['mlflow.trace.session']);
+  expect(inSession).toHaveLength(1);
+  const [turn] = inSession;
+  expect(turn!.spans[0]!.inputs.prompt).toBe('read notes.txt in the background');
+  // The task notification made the model answer again, in the same turn: the same trace, sent again, with that call.
+  expect(turn!.spans.filter((s) => s.name === 'llm')).toHaveLength(3);
+  expect(turn!.spans[0]!.outputs.response).toBe('The background subagent has finished: hello from the e2e test.');
+  const run = traces.find((t) => t !== turn)!;
+  expect(run.spans[0]!.name).toBe('claude_code_subagent');
+  expect(run.info.trace_metadata['claude_code.parent_trace_id']).toBe(turn!.info.trace_id);
+  expect(turn!.spans.find((s) => s.name === 'tool_Agent')!.attributes['claude_code.subagent_trace_id']).toBe(run.info.trace_id);
+  expect(Object.values(await sessionTurns(on.server, 'e2e-background'))).toEqual([1]);
+}
+
+describe(`the same on MLflow ${DEFAULT_MLFLOW_VERSION}, the version init installs by default`, () => {
+  it('a subagent in the background: the turn is one trace in the session (the same trace again after the task notification), the run a trace of its own outside it', () => backgroundSubagent(onDefault));
 });

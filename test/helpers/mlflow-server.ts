@@ -47,6 +47,8 @@ export interface StartOptions {
   appName?: string;
   /** Added to the server's environment. */
   env?: Record<string, string>;
+  /** The mlflow to run (default: the test venv's); `python()` and sessionTurns use the Python beside it. */
+  mlflowBin?: string;
 }
 
 /**
@@ -98,8 +100,10 @@ export async function startMlflowServer(options: StartOptions = {}): Promise<Mlf
   const artifacts = path.join(dir.path, 'artifacts');
   mkdirSync(artifacts, { recursive: true });
   const url = `http://127.0.0.1:${port}`;
+  const mlflowBin = options.mlflowBin ?? venvBin('mlflow');
+  const pythonBin = path.join(path.dirname(mlflowBin), 'python');
   const child = execa(
-    venvBin('mlflow'),
+    mlflowBin,
     [
       'server',
       '--backend-store-uri', `sqlite:///${dbPath}`,
@@ -136,7 +140,7 @@ export async function startMlflowServer(options: StartOptions = {}): Promise<Mlf
       if (!options.dir) await dir.cleanup();
     },
     async python(code: string, args: string[] = []) {
-      const { stdout } = await execa(venvBin('python'), ['-c', code, ...args], {
+      const { stdout } = await execa(pythonBin, ['-c', code, ...args], {
         env: { MLFLOW_TRACKING_URI: url, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
       });
       return stdout;
@@ -215,9 +219,8 @@ exp = MlflowClient().get_experiment_by_name(sys.argv[1]).experiment_id
 print(json.dumps({s.id: len(list(s)) for s in mlflow.search_sessions(locations=[exp], include_spans=False)}))
 `;
 
+/** The turns of each session, as the server's own MLflow groups them (mlflow.search_sessions, the Sessions view's grouping). */
 export async function sessionTurns(server: MlflowServer, experiment: string): Promise<Record<string, number>> {
-  const { stdout } = await execa(venvBin('python'), ['-c', SESSION_TURNS_PY, experiment], {
-    env: { MLFLOW_TRACKING_URI: server.url, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
-  });
+  const stdout = await server.python(SESSION_TURNS_PY, [experiment]);
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
 }

@@ -3,7 +3,7 @@
  * file: started in beforeAll, stopped and removed in afterAll.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { startMlflowServer, type MlflowServer } from './mlflow-server.js';
+import { startMlflowServer, type MlflowServer, type StartOptions } from './mlflow-server.js';
 import { makeTempDir, type TempDir } from './temp-dir.js';
 
 export interface ServerAndTmp {
@@ -12,10 +12,10 @@ export interface ServerAndTmp {
 }
 
 /** Call at the top level of a test file; the fields are set once its beforeAll has run. */
-export function useServerAndTmp(): ServerAndTmp {
+export function useServerAndTmp(options: StartOptions = {}): ServerAndTmp {
   const shared = {} as ServerAndTmp;
   beforeAll(async () => {
-    shared.server = await startMlflowServer();
+    shared.server = await startMlflowServer(options);
     shared.tmp = await makeTempDir();
   });
   afterAll(async () => {
