@@ -147,7 +147,8 @@ describe('ensureMlflowVenv', () => {
         pythonBin: venvBin('python'),
         version: '3.12.0',
         reused: true,
-        tool: 'pip',
+        // scripts/setup-test-venv.sh installs with the uv it bootstraps into the venv (a venv made before it did: pip).
+        tool: existsSync(path.join(testVenv(), 'bin', 'uv')) ? 'uv' : 'pip',
         locked: true,
       });
     }
