@@ -5,6 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { withPsycopg2 } from './backend-store.js';
 
 export type TableCounts = Record<string, number>;
 
@@ -21,7 +22,7 @@ export interface MigrationIntent {
 
 /** The digest that names a target in a MigrationIntent: the same for `postgresql://` and `postgresql+psycopg2://`. */
 export function intentDigest(uri: string): string {
-  return createHash('sha256').update(uri.replace(/^postgresql(\+psycopg2)?:\/\//i, 'postgresql://')).digest('hex');
+  return createHash('sha256').update(withPsycopg2(uri)).digest('hex');
 }
 
 /**

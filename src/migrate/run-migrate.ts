@@ -87,7 +87,7 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
     throw new CliError('no local MLflow server is set up here: migrate moves the database of the server that `claude-mlflow init` runs.', EXIT.failure);
   }
   if (isPostgresUri(server.backendStoreUri)) {
-    if (config.migratedFrom && intentDigest(server.backendStoreUri) === intentDigest(options.to)) {
+    if (config.migratedFrom && server.backendStoreUri === withPsycopg2(options.to)) {
       return finishedBefore(config.migratedFrom, describePostgres(target), deps);
     }
     throw new CliError(`the local server already stores traces in PostgreSQL (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`, EXIT.failure);
