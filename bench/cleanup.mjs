@@ -23,7 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { baseDatabase, census, copy, env, localServer, runOurs } from './cleanup-lib.mjs';
+import { baseDatabase, census, copy, localServer, runOurs } from './cleanup-lib.mjs';
 import { median, tempDir, venvBin } from './lib.mjs';
 
 const DAY = 86_400_000;

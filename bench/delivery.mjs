@@ -17,7 +17,7 @@
  * built into a worktree, from the repository root:
  *   git worktree add --detach /tmp/cmlf-before <commit>
  *   ln -s "$PWD/node_modules" /tmp/cmlf-before/node_modules
- *   (cd /tmp/cmlf-before && npx tsc -p tsconfig.json && node scripts/bundle-hook.mjs)
+ *   (cd /tmp/cmlf-before && npm run build)
  * Without it, the "before" column is left out.
  * Needs `npm run build` and the test venv (scripts/setup-test-venv.sh).
  * Usage: node bench/delivery.mjs [--runs N] [--visible-runs N] [--before <hook.mjs>]

@@ -49,7 +49,7 @@ describe('spoolTrace', () => {
   it('writes the record a span at a time, and it reads back exactly (no spans, several, values with brackets)', () => {
     const none = { ...trace(id(7)), spans: [] };
     const several = trace(id(8), 'prompt with [] and ]}} in it');
-    several.metadata['odd'] = '[]}}';
+    several.metadata.odd = '[]}}';
     several.spans.push({ ...several.spans[0]!, spanId: 'fedcba9876543210', parentSpanId: '0123456789abcdef', name: 'llm', inputs: { messages: [[], {}] } });
     for (const t of [none, several]) {
       const { file } = spoolTrace(dir, target, t, new Date(5_000));

@@ -16,7 +16,7 @@ import { readTranscript } from '../../src/adapters/transcript-reader.js';
 import { traceFromRows } from '../../src/core/transcript.js';
 import { readJsonl } from '../helpers/claude-cli.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
-// @ts-ignore -- a plain .mjs script without type declarations
+// @ts-expect-error -- a plain .mjs script without type declarations
 import { generateTranscript } from '../../bench/gen-transcript.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

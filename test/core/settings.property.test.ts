@@ -10,8 +10,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv } from 'ajv';
+import ajvFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { renderSettings, type SettingsFormat } from '../../src/adapters/settings-file.js';
@@ -48,7 +48,8 @@ const SCHEMA_EVENTS = Object.keys(schema.properties.hooks.properties);
 // The schema declares draft-07, which is what Ajv's default export implements.
 // It uses a keyword Ajv's strict mode rejects ("allowTrailingCommas", a VS Code annotation), hence strict: false.
 const ajv = new Ajv({ strict: false, allErrors: true });
-addFormats(ajv);
+// ajv-formats is CommonJS: under NodeNext its plugin is the module's `default`.
+ajvFormats.default(ajv);
 const validate = ajv.compile(schema);
 
 // ---------------------------------------------------------------------------

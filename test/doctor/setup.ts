@@ -5,8 +5,8 @@
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv } from 'ajv';
+import ajvFormats from 'ajv-formats';
 import { expect } from 'vitest';
 import { runDoctor, type DoctorOptions, type DoctorOutcome } from '../../src/doctor/run-doctor.js';
 import type { DoctorReport, ReportCheck } from '../../src/doctor/render.js';
@@ -105,7 +105,8 @@ export function statuses(report: DoctorReport | undefined, ids?: string[]): Reco
 
 const schema = JSON.parse(readFileSync(path.join(repoRoot, 'docs', 'doctor-json-schema.json'), 'utf8'));
 const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv);
+// ajv-formats is CommonJS: under NodeNext its plugin is the module's `default`.
+ajvFormats.default(ajv);
 const validate = ajv.compile(schema);
 
 /** Throws with ajv's errors when `value` does not follow docs/doctor-json-schema.json. */

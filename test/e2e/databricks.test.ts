@@ -193,7 +193,7 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     const hook = await runHookProcess(stdin, makeHookEnv({ home: ref.home, dataRoot: ref.data, trackingUri: server.url, experiment: 'otlp-reference' }));
     expect(hook.exitCode).toBe(0);
     await waitForSpoolEmpty(ref.data);
-    [reference] = await searchTraces(server, 'otlp-reference');
+    [reference] = (await searchTraces(server, 'otlp-reference')) as [FoundTrace];
     expect(reference).toBeDefined();
   }, 120_000);
 

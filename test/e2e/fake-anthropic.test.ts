@@ -168,16 +168,16 @@ describe("fake Anthropic API protocol", () => {
   it("answers non-streaming, side and probe requests without consuming the script", async () => {
     fake = await startFakeAnthropic([{ text: "scripted" }], { sideText: "side" });
     // No tools: a side request (title, summary, ...): not scripted.
-    const side = await (await post(`${fake.url}/v1/messages`, { model: "haiku", messages: [] })).json();
+    const side: any = await (await post(`${fake.url}/v1/messages`, { model: "haiku", messages: [] })).json();
     expect(side).toMatchObject({ type: "message", content: [{ type: "text", text: "side" }], stop_reason: "end_turn" });
     expect(side.usage).toEqual({ input_tokens: 11, output_tokens: 7, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
     expect(await (await post(`${fake.url}/v1/messages/count_tokens`, { messages: [] })).json()).toEqual({ input_tokens: 11 });
     expect((await fetch(fake.url, { method: "HEAD" })).status).toBe(200);
     expect((await fetch(`${fake.url}/v1/models`)).status).toBe(200);
 
-    const main = await (await post(`${fake.url}/v1/messages`, { model: "m", tools: [{ name: "Read" }], messages: [] })).json();
+    const main: any = await (await post(`${fake.url}/v1/messages`, { model: "m", tools: [{ name: "Read" }], messages: [] })).json();
     expect(main.content).toEqual([{ type: "text", text: "scripted" }]);
-    const again = await (await post(`${fake.url}/v1/messages`, { model: "m", tools: [{ name: "Read" }], messages: [] })).json();
+    const again: any = await (await post(`${fake.url}/v1/messages`, { model: "m", tools: [{ name: "Read" }], messages: [] })).json();
     expect(again.content[0].text).toContain("script exhausted");
     expect(fake.served).toBe(1);
     expect(fake.exhausted).toBe(1);
@@ -194,7 +194,7 @@ describe("fake Anthropic API protocol", () => {
   it("serves a function script with the request and its index", async () => {
     fake = await startFakeAnthropic((req, ctx) => ({ text: `#${ctx.index} ${req.body.messages.length}` }));
     const body = { model: "m", tools: [{ name: "Read" }], messages: [{ role: "user", content: "x" }] };
-    expect((await (await post(`${fake.url}/v1/messages`, body)).json()).content[0].text).toBe("#0 1");
-    expect((await (await post(`${fake.url}/v1/messages`, body)).json()).content[0].text).toBe("#1 1");
+    expect(((await (await post(`${fake.url}/v1/messages`, body)).json()) as any).content[0].text).toBe("#0 1");
+    expect(((await (await post(`${fake.url}/v1/messages`, body)).json()) as any).content[0].text).toBe("#1 1");
   });
 });

@@ -87,7 +87,7 @@ export async function startFakeDatabricks(options: { mlflowUrl: string; token?: 
     const res = await fetch(`${options.mlflowUrl}${req.url}`, {
       method: req.method,
       headers: { 'content-type': 'application/json' },
-      ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body }),
+      ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body: body as Uint8Array<ArrayBuffer> }),
     });
     let text = await res.text();
     if (rewrite && res.ok) {

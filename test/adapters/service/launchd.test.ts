@@ -7,7 +7,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createLaunchdManager,
@@ -23,7 +22,6 @@ import { callsFile, fakeContext, makeFakeBin, readCalls } from '../../helpers/fa
 import { validatePlist } from '../../helpers/plist.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const LABEL = 'dev.claude-mlflow.server';
 const UID = 501;
 const TARGET = `gui/${UID}/${LABEL}`;

@@ -93,7 +93,7 @@ describe('a delivery cut after request k, for every k', () => {
       expect(t.spans).toHaveLength(4);
       expect(t.info.trace_metadata['mlflow.trace.working_directory'] ?? t.info.trace_metadata['claude_code.host']).toBeDefined();
       expect(t.info.trace_metadata['claude_code.host']).toBe('test-host');
-      const usage = JSON.parse(t.info.trace_metadata['mlflow.trace.tokenUsage']);
+      const usage = JSON.parse(t.info.trace_metadata['mlflow.trace.tokenUsage']!);
       const llmTotal = t.spans
         .filter((s) => s.span_type === 'LLM')
         .reduce((sum, s) => sum + (JSON.parse(JSON.stringify(s.attributes['mlflow.chat.tokenUsage'] ?? {})).total_tokens ?? 0), 0);
