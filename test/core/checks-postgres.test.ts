@@ -1,6 +1,7 @@
 /** doctor's checks on a local server whose backend store is PostgreSQL: facts in, results out. */
 import { describe, expect, it } from 'vitest';
-import { findCheck, runCheck, type Facts, type PostgresFacts } from '../../src/core/checks.js';
+import type { Facts, PostgresFacts } from '../../src/core/checks/facts.js';
+import { findCheck, runCheck } from '../../src/core/checks/registry.js';
 
 const URI = 'postgresql+psycopg2://app:s3cret-pw@127.0.0.1:5432/traces';
 const HEAD = '7d34483879f0';

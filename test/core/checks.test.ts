@@ -1,24 +1,14 @@
 /** The pure checks: facts in, result out. */
 import { describe, expect, it } from 'vitest';
-import {
-  CHECKS,
-  exitCodeFor,
-  findCheck,
-  isMlflowServerCommand,
-  neededFacts,
-  offeredFixes,
-  runCheck,
-  sameTrackingUri,
-  selectChecks,
-  summarize,
-  type Facts,
-  type ScopeSettings,
-} from '../../src/core/checks.js';
-import { firstRelaxation } from '../../src/doctor/settings-scan.js';
-import { makeMasker, secretValues } from '../../src/doctor/mask.js';
+import type { Facts, ScopeSettings } from '../../src/core/checks/facts.js';
+import { isMlflowServerCommand } from '../../src/core/checks/processes.js';
+import { CHECKS, exitCodeFor, findCheck, neededFacts, offeredFixes, runCheck, selectChecks, summarize } from '../../src/core/checks/registry.js';
+import { sameTrackingUri } from '../../src/core/checks/server.js';
+import { firstRelaxation } from '../../src/core/jsonc.js';
+import { makeMasker, secretValues } from '../../src/core/mask.js';
 import { filterOurHooks, stringifyEnv } from '../../src/doctor/settings-edits.js';
-import { splitCommand, urlOf } from '../../src/doctor/facts.js';
-import { serverUrl } from '../../src/server/local-server.js';
+import { splitCommand } from '../../src/doctor/gather-host.js';
+import { serverUrl, urlOf } from '../../src/services/server-url.js';
 import { summaryLine } from '../../src/doctor/render.js';
 import { barChart } from '../../src/status/render.js';
 import { bucketTraces } from '../../src/status/collect.js';
@@ -252,6 +242,20 @@ describe('checks', () => {
     expect(r.message).toContain('/project.json:3:5');
     // and our hook in it does not count
     expect(status('hook-once', f)).toMatchObject({ status: 'fail', fix: { auto: 'rewrite-strict-json' } });
+  });
+
+  it('settings-json: a file with a key written twice fails, and says Claude Code still reads it', () => {
+    const f = healthy();
+    const detail = 'duplicate key "env": JSON keeps only the last value, so the one at 2:3 is lost; merge them by hand';
+    f.settings.scopes[1] = { ...f.settings.scopes[1]!, parse: 'error', error: { line: 3, column: 3, detail } };
+    const r = status('settings-json', f);
+    expect(r.status).toBe('fail');
+    expect(r.message).toContain('has a key written twice: Claude Code keeps only the last value');
+    expect(r.message).not.toContain('cannot read');
+    expect(r.details).toEqual([`${f.settings.scopes[1]!.file}:3:3: ${detail}`]);
+    const g = healthy();
+    g.settings.scopes[1] = { ...g.settings.scopes[1]!, parse: 'error', error: { line: 1, column: 2, detail: 'expected a value' } };
+    expect(status('settings-json', g).message).toContain('Claude Code cannot read');
   });
 
   it('hook-once: twice across scopes fails; missing fails; Stop only warns', () => {
