@@ -2,13 +2,16 @@
  * Reading and writing Claude Code settings files.
  *
  * Claude Code ignores a settings file WHOLE, silently, when it has a comment
- * or a trailing comma. So we read JSONC (to rescue such a file) but always
- * write strict JSON, in the file's own indentation, with a backup of the old
- * text beside it. Edits are serialised with a lock file beside the settings.
+ * or a trailing comma. So we read JSONC (core/jsonc.ts, to rescue such a
+ * file) but always write strict JSON, in the file's own indentation, with a
+ * backup of the old text beside it. Callers serialise their edits with
+ * withFileLock (adapters/file-lock.ts), a lock file beside the settings.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { isObject } from '../core/is-object.js';
 import { editJsonText } from '../core/json-text-edit.js';
+import { JsoncError, lineColumn, locate, parseJsonc } from '../core/jsonc.js';
 import { CliError, EXIT } from '../errors.js';
 import { shapeProblem } from '../core/settings.js';
 import { removeDeadTempFiles, writeFileAtomic } from './fs-atomic.js';
@@ -50,248 +53,6 @@ export const BACKUP_SUFFIX = '.claude-mlflow.bak';
 const DEFAULT_FORMAT: SettingsFormat = { indent: '  ', trailingNewline: true };
 
 // ---------------------------------------------------------------------------
-// JSONC scanning
-//
-// A strict JSON grammar plus // and /* */ comments and trailing commas. It
-// reports the exact offset of a syntax error, blanks comments and trailing
-// commas out (so JSON.parse can read the rest), and records where every key
-// and array element starts (to point at a shape problem).
-//
-// We do not use comment-json's parser for the rescue: it silently drops a
-// member with a missing value (`{"a": 1, "b": }` parses as `{"a": 1}`) and
-// turns `[1,,2]` into `[1,null,2]`, and its errors carry no reliable position.
-
-class JsoncSyntaxError extends Error {
-  constructor(
-    readonly offset: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-type Segment = string | number;
-
-interface Scan {
-  /** The text with comments and trailing commas replaced by spaces: strict JSON. */
-  clean: string;
-  /** Comments or trailing commas were found. */
-  relaxed: boolean;
-  /** JSON.stringify(path segments) → offset of the key (or of the array element). */
-  offsets: Map<string, number>;
-}
-
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-
-class JsoncScanner {
-  private i = 0;
-  private readonly blanks: Array<[number, number]> = [];
-  readonly offsets = new Map<string, number>();
-
-  constructor(private readonly text: string) {}
-
-  scan(): Scan {
-    this.value([]);
-    this.space();
-    if (this.i < this.text.length) this.fail('unexpected text after the end of the settings object');
-    return { clean: this.cleanText(), relaxed: this.blanks.length > 0, offsets: this.offsets };
-  }
-
-  private fail(message: string, at = this.i): never {
-    throw new JsoncSyntaxError(at, message);
-  }
-
-  private unexpected(): never {
-    const ch = this.text[this.i];
-    if (ch === undefined) this.fail('unexpected end of file');
-    this.fail(`unexpected character ${JSON.stringify(ch)}`);
-  }
-
-  private cleanText(): string {
-    let out = '';
-    let from = 0;
-    for (const [start, end] of this.blanks) {
-      out += this.text.slice(from, start) + this.text.slice(start, end).replace(/[^\r\n]/g, ' ');
-      from = end;
-    }
-    return out + this.text.slice(from);
-  }
-
-  /** Skip whitespace and comments. */
-  private space(): void {
-    const text = this.text;
-    for (;;) {
-      const ch = text[this.i];
-      if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r') {
-        this.i++;
-      } else if (ch === '/' && text[this.i + 1] === '/') {
-        const start = this.i;
-        const newline = text.indexOf('\n', start);
-        this.i = newline === -1 ? text.length : newline;
-        this.blanks.push([start, this.i]);
-      } else if (ch === '/' && text[this.i + 1] === '*') {
-        const start = this.i;
-        const close = text.indexOf('*/', start + 2);
-        if (close === -1) this.fail('unterminated /* comment', start);
-        this.i = close + 2;
-        this.blanks.push([start, this.i]);
-      } else {
-        return;
-      }
-    }
-  }
-
-  private value(path: Segment[]): void {
-    this.space();
-    const ch = this.text[this.i];
-    if (ch === '{') this.object(path);
-    else if (ch === '[') this.array(path);
-    else if (ch === '"') this.string();
-    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) this.number();
-    else if (this.text.startsWith('true', this.i)) this.i += 4;
-    else if (this.text.startsWith('false', this.i)) this.i += 5;
-    else if (this.text.startsWith('null', this.i)) this.i += 4;
-    else this.unexpected();
-  }
-
-  private number(): void {
-    NUMBER.lastIndex = this.i;
-    const match = NUMBER.exec(this.text);
-    if (!match) this.fail('invalid number');
-    this.i += match[0].length;
-  }
-
-  /** A double-quoted string; returns its value. */
-  private string(): string {
-    const start = this.i;
-    this.i++;
-    for (;;) {
-      const ch = this.text[this.i];
-      if (ch === undefined) this.fail('unterminated string', start);
-      if (ch === '"') break;
-      if (ch === '\n' || ch === '\r') this.fail('unterminated string', start);
-      if (ch < ' ') this.fail('control character in a string (escape it)');
-      if (ch === '\\') {
-        const escape = this.text[this.i + 1] ?? '';
-        if (escape === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(this.text.slice(this.i + 2, this.i + 6))) this.fail('invalid \\u escape');
-          this.i += 6;
-          continue;
-        }
-        if (!'"\\/bfnrt'.includes(escape) || escape === '') this.fail('invalid escape in a string');
-        this.i += 2;
-        continue;
-      }
-      this.i++;
-    }
-    this.i++;
-    return JSON.parse(this.text.slice(start, this.i)) as string;
-  }
-
-  /** After a ',': a closing bracket here makes it a trailing comma (blanked out). */
-  private trailingComma(comma: number, close: string): boolean {
-    this.space();
-    if (this.text[this.i] !== close) return false;
-    this.blanks.push([comma, comma + 1]);
-    this.blanks.sort((a, b) => a[0] - b[0]);
-    this.i++;
-    return true;
-  }
-
-  private object(path: Segment[]): void {
-    this.i++;
-    this.space();
-    if (this.text[this.i] === '}') {
-      this.i++;
-      return;
-    }
-    for (;;) {
-      this.space();
-      if (this.text[this.i] !== '"') {
-        if (this.text[this.i] === undefined) this.unexpected();
-        this.fail('expected a property name in double quotes');
-      }
-      const keyAt = this.i;
-      const key = this.string();
-      this.offsets.set(JSON.stringify([...path, key]), keyAt);
-      this.space();
-      if (this.text[this.i] !== ':') {
-        if (this.text[this.i] === undefined) this.unexpected();
-        this.fail(`expected ':' after ${JSON.stringify(key)}`);
-      }
-      this.i++;
-      this.value([...path, key]);
-      this.space();
-      const ch = this.text[this.i];
-      if (ch === '}') {
-        this.i++;
-        return;
-      }
-      if (ch !== ',') {
-        if (ch === undefined) this.unexpected();
-        this.fail("expected ',' or '}'");
-      }
-      const comma = this.i;
-      this.i++;
-      if (this.trailingComma(comma, '}')) return;
-    }
-  }
-
-  private array(path: Segment[]): void {
-    this.i++;
-    this.space();
-    if (this.text[this.i] === ']') {
-      this.i++;
-      return;
-    }
-    for (let index = 0; ; index++) {
-      this.space();
-      this.offsets.set(JSON.stringify([...path, index]), this.i);
-      this.value([...path, index]);
-      this.space();
-      const ch = this.text[this.i];
-      if (ch === ']') {
-        this.i++;
-        return;
-      }
-      if (ch !== ',') {
-        if (ch === undefined) this.unexpected();
-        this.fail("expected ',' or ']'");
-      }
-      const comma = this.i;
-      this.i++;
-      if (this.trailingComma(comma, ']')) return;
-    }
-  }
-}
-
-function scanJsonc(text: string): Scan {
-  return new JsoncScanner(text).scan();
-}
-
-/** 1-based line and column of an offset. */
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
-  const lines = before.split('\n');
-  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
-}
-
-/** Where `segments` (or the longest prefix of it that is found) starts in `text`. */
-function locate(text: string, segments: Segment[]): number | undefined {
-  let offsets: Map<string, number>;
-  try {
-    offsets = scanJsonc(text).offsets;
-  } catch {
-    return undefined;
-  }
-  for (let n = segments.length; n > 0; n--) {
-    const found = offsets.get(JSON.stringify(segments.slice(0, n)));
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------
 // Loading
 
 function detectFormat(raw: string): SettingsFormat {
@@ -307,31 +68,15 @@ function detectFormat(raw: string): SettingsFormat {
   return format;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Parse the text: strict JSON first, then JSONC. Throws SettingsError with the position. */
+/** Parse the text as JSONC. Throws SettingsError with the position. */
 function parseText(file: string, text: string): { value: unknown; strict: boolean } {
   try {
-    return { value: JSON.parse(text), strict: true };
-  } catch {
-    // not strict JSON: try JSONC below
-  }
-  let scan: Scan;
-  try {
-    scan = scanJsonc(text);
+    const { value, relaxed } = parseJsonc(text);
+    return { value, strict: !relaxed };
   } catch (error) {
-    if (!(error instanceof JsoncSyntaxError)) throw error;
+    if (!(error instanceof JsoncError)) throw error;
     const { line, column } = lineColumn(text, error.offset);
-    throw new SettingsError(file, line, column, `${error.message} (the file is not valid JSON; fix it by hand)`);
-  }
-  try {
-    return { value: JSON.parse(scan.clean), strict: !scan.relaxed };
-  } catch (error) {
-    const position = /position (\d+)/.exec(String(error))?.[1];
-    const { line, column } = lineColumn(text, position === undefined ? 0 : Number(position));
-    throw new SettingsError(file, line, column, 'the file is not valid JSON; fix it by hand');
+    throw new SettingsError(file, line, column, error.message);
   }
 }
 
@@ -347,7 +92,8 @@ function readText(file: string): string | undefined {
 /**
  * Read a settings file. A missing file is an empty document. A file with
  * comments or trailing commas is rescued (strict: false). A syntax error,
- * a top level that is not an object, or a shape we cannot edit safely
+ * a key given twice in one object (Claude Code would silently keep only the
+ * last), a top level that is not an object, or a shape we cannot edit safely
  * (see shapeProblem) throws SettingsError with the file's line and column.
  */
 export function loadSettings(file: string): LoadedSettings {
@@ -505,5 +251,3 @@ export function deleteSettingsFile(file: string): void {
     throw failedWrite(file, error);
   }
 }
-
-export { LOCK_SUFFIX, withFileLock } from './file-lock.js';

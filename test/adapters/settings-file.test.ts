@@ -29,20 +29,21 @@ import {
   BACKUP_SUFFIX,
   backupsOf,
   deleteSettingsFile,
-  LOCK_SUFFIX,
   loadSettings,
   removeBackupsHolding,
   renderSettings,
   saveSettings,
   SettingsError,
-  withFileLock,
 } from '../../src/adapters/settings-file.js';
+import { LOCK_SUFFIX, withFileLock } from '../../src/adapters/file-lock.js';
 import { applyTracing, HOOK_EVENTS, isOurHookCommand, type TracingSpec } from '../../src/core/settings.js';
+import { readScope } from '../../src/services/settings-scan.js';
 import { CliError } from '../../src/errors.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const distSettingsFile = pathToFileURL(path.join(repoRoot, 'dist', 'adapters', 'settings-file.js')).href;
+const distFileLock = pathToFileURL(path.join(repoRoot, 'dist', 'adapters', 'file-lock.js')).href;
 const distSettings = pathToFileURL(path.join(repoRoot, 'dist', 'core', 'settings.js')).href;
 
 const SPEC: TracingSpec = {
@@ -188,6 +189,58 @@ describe('loadSettings', () => {
     expect(error.message).toBe(`${file}:11:9: hooks.Stop[1].hooks must be an array of hooks`);
     const lines = readFileSync(file, 'utf8').split('\n');
     expect(lines[10]!.slice(8)).toBe('"hooks": "echo"');
+  });
+
+  it.each([
+    ['a byte order mark (not a column)', '\uFEFF{"a" 1}', 1, 6],
+    ['a byte order mark, on a later line', '\uFEFF{\n  "a": 1\n  "b": 2\n}\n', 3, 3],
+    ['CRLF line endings', '{\r\n  "a": 1\r\n  "b": 2\r\n}\r\n', 3, 3],
+    ['a shape problem in a file with a byte order mark', '\uFEFF{\n  "hooks": []\n}\n', 2, 3],
+    ['a shape problem in a CRLF file', '{\r\n  "x": 1,\r\n  "hooks": "a"\r\n}\r\n', 3, 3],
+  ])('gives the position as an editor shows it, with %s', (_label, text, line, column) => {
+    writeFileSync(file, text);
+    const error = catchError(() => loadSettings(file)) as SettingsError;
+    expect(error).toBeInstanceOf(SettingsError);
+    expect({ line: error.line, column: error.column }).toEqual({ line, column });
+    expect(error.message.startsWith(`${file}:${line}:${column}: `)).toBe(true);
+  });
+});
+
+describe('duplicate keys', () => {
+  it('refuses a key given twice, in one line naming file:line:col of the second one (exit 2)', () => {
+    writeFileSync(file, '{"env":{"A":"1"},"env":{"B":"2"}}');
+    const error = catchError(() => loadSettings(file)) as SettingsError;
+    expect(error).toBeInstanceOf(SettingsError);
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(`${file}:1:18: duplicate key "env": JSON keeps only the last value, so the one at 1:2 is lost; merge them by hand`);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('refuses a nested duplicate, in a JSONC file too', () => {
+    writeFileSync(file, '{\n  // mine\n  "env": {\n    "A": "1",\n    "A": "2",\n  },\n}\n');
+    const error = catchError(() => loadSettings(file)) as SettingsError;
+    expect(error.message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:5: duplicate key "A": .* at 4:5 is lost`));
+  });
+
+  it('writes nothing to a file with a duplicate key: no edit, no backup, no lock left', async () => {
+    const text = '{\n  "model": "opus",\n  "model": "sonnet"\n}\n';
+    writeFileSync(file, text);
+    const error = await applyToFile().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SettingsError);
+    expect((error as SettingsError).message.startsWith(`${file}:3:3: duplicate key "model"`)).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(filesIn(path.dirname(file))).toEqual(['settings.json']);
+  });
+
+  it("is what doctor reports for that scope: a file it cannot use, with the duplicate's position", () => {
+    writeFileSync(file, '{\n  "env": {"A": "1"},\n  "env": {"B": "2"}\n}\n');
+    expect(readScope('project', file)).toEqual({
+      scope: 'project',
+      file,
+      exists: true,
+      parse: 'error',
+      error: { line: 3, column: 3, detail: 'duplicate key "env": JSON keeps only the last value, so the one at 2:3 is lost; merge them by hand' },
+    });
   });
 });
 
@@ -395,7 +448,8 @@ describe('saveSettings as an unprivileged user', () => {
       chownSync(dir, NOBODY, NOBODY);
       chmodSync(dir, 0o555);
       const script = `
-        import { loadSettings, saveSettings, withFileLock } from ${JSON.stringify(distSettingsFile)};
+        import { loadSettings, saveSettings } from ${JSON.stringify(distSettingsFile)};
+        import { withFileLock } from ${JSON.stringify(distFileLock)};
         import { applyTracing } from ${JSON.stringify(distSettings)};
         const [file] = process.argv.slice(1);
         const report = [];
@@ -480,7 +534,8 @@ async function deadPid(): Promise<number> {
 }
 
 const LOCKED_APPLY_CHILD = `
-import { loadSettings, saveSettings, withFileLock } from ${JSON.stringify(distSettingsFile)};
+import { loadSettings, saveSettings } from ${JSON.stringify(distSettingsFile)};
+import { withFileLock } from ${JSON.stringify(distFileLock)};
 import { applyTracing } from ${JSON.stringify(distSettings)};
 const [file, id] = process.argv.slice(1);
 const spec = ${JSON.stringify(SPEC)};
@@ -584,7 +639,8 @@ const KILLS = 12;
 
 /** Applies tracing with a new tracking URI each round, forever, under the lock; says "ready" after the first round. */
 const CRASH_CHILD = `
-import { loadSettings, saveSettings, withFileLock } from ${JSON.stringify(distSettingsFile)};
+import { loadSettings, saveSettings } from ${JSON.stringify(distSettingsFile)};
+import { withFileLock } from ${JSON.stringify(distFileLock)};
 import { applyTracing } from ${JSON.stringify(distSettings)};
 const [file, mode] = process.argv.slice(1);
 const spec = ${JSON.stringify(SPEC)};
