@@ -3,10 +3,11 @@
  * whoListens reads /proc on Linux and asks lsof (macOS) or ss otherwise; it
  * never throws, and returns [] when it cannot tell.
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { execa } from 'execa';
 import { CliError, EXIT } from '../errors.js';
+import { pidsHolding, userName } from './linux-proc.js';
+import { runProcess } from './process.js';
 
 export interface PortHolder {
   pid?: number;
@@ -85,23 +86,6 @@ async function listeningInodes(port: number): Promise<Map<string, number> | unde
   return readAny ? inodes : undefined;
 }
 
-let passwdCache: Map<number, string> | undefined;
-
-async function userName(uid: number): Promise<string> {
-  if (!passwdCache) {
-    passwdCache = new Map();
-    try {
-      for (const line of (await readFile('/etc/passwd', 'utf8')).split('\n')) {
-        const [name, , id] = line.split(':');
-        if (name && id) passwdCache.set(Number(id), name);
-      }
-    } catch {
-      // no names, then: uids
-    }
-  }
-  return passwdCache.get(uid) ?? String(uid);
-}
-
 /** /proc/<pid>/cmdline as one line ('' when unreadable). */
 async function procCommandLine(pid: number): Promise<string> {
   try {
@@ -127,30 +111,13 @@ async function whoListensProc(port: number): Promise<PortHolder[] | undefined> {
   const inodes = await listeningInodes(port);
   if (!inodes) return undefined;
   if (inodes.size === 0) return [];
-  const wanted = new Set([...inodes.keys()].map((inode) => `socket:[${inode}]`));
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let fds: string[];
-    try {
-      fds = await readdir(`/proc/${entry}/fd`);
-    } catch {
-      continue; // gone, or not ours to read
-    }
-    for (const fd of fds) {
-      const link = await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '');
-      if (wanted.has(link)) {
-        pids.push(Number(entry));
-        break;
-      }
-    }
-  }
+  const pids = await pidsHolding([...inodes.keys()].map((inode) => `socket:[${inode}]`));
+  if (!pids) return undefined;
   if (pids.length === 0) {
     // Someone else's process: we may read the socket's owner, not its fds.
     const uids = [...new Set(inodes.values())];
     return Promise.all(uids.map(async (uid) => ({ user: await userName(uid) })));
   }
-  pids.sort((a, b) => a - b);
   return Promise.all(
     pids.map(async (pid) => {
       const uid = await procUid(pid);
@@ -163,18 +130,18 @@ async function whoListensProc(port: number): Promise<PortHolder[] | undefined> {
 // ---------------------------------------------------------------- lsof (macOS), ss
 
 async function psCommand(pid: number): Promise<string | undefined> {
-  const r = await execa('ps', ['-o', 'command=', '-p', String(pid)], { reject: false, stdin: 'ignore', timeout: 5000 });
-  const line = String(r.stdout ?? '').trim();
+  const r = await runProcess('ps', ['-o', 'command=', '-p', String(pid)], { timeoutMs: 5000, killSignal: 'SIGTERM' });
+  const line = r.stdout.trim();
   return r.exitCode === 0 && line ? line : undefined;
 }
 
 /** `lsof -F` prints one field per line: p<pid>, c<command>, u<uid>, L<login>. */
 async function whoListensLsof(port: number): Promise<PortHolder[] | undefined> {
-  const r = await execa('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-FpcuL'], { reject: false, stdin: 'ignore', timeout: 10_000 });
-  if (r.failed && r.exitCode === undefined) return undefined; // no lsof
+  const r = await runProcess('lsof', ['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-FpcuL'], { timeoutMs: 10_000, killSignal: 'SIGTERM' });
+  if (r.exitCode === undefined) return undefined; // no lsof
   const holders: PortHolder[] = [];
   let current: PortHolder | undefined;
-  for (const line of String(r.stdout ?? '').split('\n')) {
+  for (const line of r.stdout.split('\n')) {
     const tag = line[0];
     const value = line.slice(1);
     if (tag === 'p') {
@@ -191,10 +158,10 @@ async function whoListensLsof(port: number): Promise<PortHolder[] | undefined> {
 
 /** `ss -ltnpH` lines end in users:(("name",pid=123,fd=5),...) when we may see the process. */
 async function whoListensSs(port: number): Promise<PortHolder[] | undefined> {
-  const r = await execa('ss', ['-ltnpH', `sport = :${port}`], { reject: false, stdin: 'ignore', timeout: 10_000 });
+  const r = await runProcess('ss', ['-ltnpH', `sport = :${port}`], { timeoutMs: 10_000, killSignal: 'SIGTERM' });
   if (r.exitCode !== 0) return undefined;
   const holders = new Map<number, PortHolder>();
-  for (const line of String(r.stdout ?? '').split('\n')) {
+  for (const line of r.stdout.split('\n')) {
     for (const m of line.matchAll(/\("([^"]*)",pid=(\d+)/g)) {
       const pid = Number(m[2]);
       if (!holders.has(pid)) holders.set(pid, { pid, command: (await psCommand(pid)) ?? m[1] });

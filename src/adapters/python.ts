@@ -5,13 +5,13 @@
  * its version and to create the venv.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { execa } from 'execa';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import semver from 'semver';
 import { CliError, EXIT } from '../errors.js';
-import { isExecutableFile } from './executable.js';
+import { findOnPath } from './executable.js';
 import { withLock } from './file-lock.js';
 import { ensurePrivateDir } from './fs-atomic.js';
+import { runProcess } from './process.js';
 import { venvBins } from './venv-paths.js';
 import { DEFAULT_MLFLOW_VERSION, isTestedMlflow, TESTED_MLFLOW_VERSIONS } from '../core/mlflow-versions.js';
 import { mlflowLockFile, UV_REQUIREMENT, uvInVenv } from './uv.js';
@@ -41,19 +41,6 @@ export interface VenvResult {
 }
 
 // ---------------------------------------------------------------- PATH lookup
-
-/** The first executable called `name` on env.PATH (with PATHEXT on Windows). */
-export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dirs = (env.PATH ?? env.Path ?? '').split(delimiter).filter(Boolean);
-  const exts = process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
-  for (const dir of dirs) {
-    for (const ext of exts) {
-      const candidate = join(dir, name + ext);
-      if (isExecutableFile(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
 
 /** An absolute path for a user-given program: a bare name is looked up on PATH. */
 function resolveProgram(given: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -87,10 +74,10 @@ function firstLine(text: string): string {
 type Probe = { ok: true; version: string } | { ok: false; reason: string };
 
 async function pythonVersion(python: string, env: NodeJS.ProcessEnv): Promise<Probe> {
-  const r = await execa(python, ['-c', VERSION_CODE], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 20_000 });
-  const out = String(r.stdout ?? '').trim();
+  const r = await runProcess(python, ['-c', VERSION_CODE], { env, timeoutMs: 20_000, killSignal: 'SIGTERM' });
+  const out = r.stdout.trim();
   if (r.exitCode === 0 && /^\d+\.\d+\.\d+$/.test(out)) return { ok: true, version: out };
-  return { ok: false, reason: firstLine(String(r.stderr ?? '')) || r.shortMessage || `exit ${r.exitCode}` };
+  return { ok: false, reason: firstLine(r.stderr) || r.failure || `exit ${r.exitCode}` };
 }
 
 // ---------------------------------------------------------------- findPython
@@ -145,13 +132,13 @@ type VenvProbe = { kind: 'missing' } | { kind: 'broken' } | { kind: 'ok'; mlflow
 async function probeVenv(venvDir: string, env: NodeJS.ProcessEnv): Promise<VenvProbe> {
   const { pythonBin, mlflowBin } = venvBins(venvDir);
   if (!existsSync(pythonBin)) return { kind: 'missing' };
-  const r = await execa(pythonBin, ['-c', MLFLOW_METADATA_CODE], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 30_000 });
+  const r = await runProcess(pythonBin, ['-c', MLFLOW_METADATA_CODE], { env, timeoutMs: 30_000, killSignal: 'SIGTERM' });
   if (r.exitCode === 0) {
-    const version = String(r.stdout).trim();
+    const version = r.stdout.trim();
     return { kind: 'ok', mlflow: existsSync(mlflowBin) && version ? version : undefined };
   }
   // PackageNotFoundError: the python runs, MLflow is not there.
-  if (/PackageNotFoundError/.test(String(r.stderr))) return { kind: 'ok' };
+  if (/PackageNotFoundError/.test(r.stderr)) return { kind: 'ok' };
   return { kind: 'broken' };
 }
 
@@ -170,23 +157,23 @@ async function runStreaming(
     if (tail.length > TAIL_LINES) tail.shift();
     onLine?.(text);
   };
-  const child = execa(file, args, { env, extendEnv: false, reject: false, stdin: 'ignore', buffer: false });
-  for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream?.on('data', (chunk: Buffer) => {
-      const parts = (partial + chunk.toString('utf8')).split(/\r?\n|\r/);
-      partial = parts.pop() ?? '';
+  const partial = { stdout: '', stderr: '' };
+  const r = await runProcess(file, args, {
+    env,
+    onOutput: (chunk, stream) => {
+      const parts = (partial[stream] + chunk).split(/\r?\n|\r/);
+      partial[stream] = parts.pop() ?? '';
       parts.forEach(take);
-    });
-    stream?.on('end', () => take(partial));
-  }
-  const r = await child;
-  const summary = r.failed ? (r.exitCode !== undefined ? `exit ${r.exitCode}` : (r.shortMessage ?? 'failed')) : 'ok';
-  return { ok: !r.failed, tail, summary };
+    },
+  });
+  take(partial.stdout);
+  take(partial.stderr);
+  const summary = r.failure === undefined ? 'ok' : r.exitCode !== undefined ? `exit ${r.exitCode}` : r.failure;
+  return { ok: r.failure === undefined, tail, summary };
 }
 
 async function hasPip(pythonBin: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  const r = await execa(pythonBin, ['-c', 'import pip'], { env, extendEnv: false, reject: false, stdin: 'ignore' });
+  const r = await runProcess(pythonBin, ['-c', 'import pip'], { env });
   return r.exitCode === 0;
 }
 
@@ -321,8 +308,8 @@ export { PSYCOPG2_REQUIREMENT } from '../core/backend-store.js';
 /** The version of `module` that `pythonBin` imports (its `__version__`), or undefined when it cannot import it. */
 export async function importedVersion(pythonBin: string, module: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const code = `import ${module} as m; print(str(getattr(m, '__version__', '?')).split()[0])`;
-  const r = await execa(pythonBin, ['-c', code], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 30_000 });
-  return r.exitCode === 0 ? String(r.stdout).trim() || '?' : undefined;
+  const r = await runProcess(pythonBin, ['-c', code], { env, timeoutMs: 30_000, killSignal: 'SIGTERM' });
+  return r.exitCode === 0 ? r.stdout.trim() || '?' : undefined;
 }
 
 /**
@@ -361,10 +348,10 @@ export async function installIntoPython(options: {
 
 /** `mlflow --version` → '3.12.0'. */
 export async function mlflowVersion(mlflowBin: string): Promise<string> {
-  const r = await execa(mlflowBin, ['--version'], { reject: false, stdin: 'ignore', timeout: 60_000 });
-  const match = /version\s+([^\s,]+)/i.exec(String(r.stdout ?? ''));
+  const r = await runProcess(mlflowBin, ['--version'], { timeoutMs: 60_000, killSignal: 'SIGTERM' });
+  const match = /version\s+([^\s,]+)/i.exec(r.stdout);
   if (r.exitCode === 0 && match?.[1]) return match[1];
-  const why = firstLine(String(r.stderr ?? '')) || r.shortMessage || `exit ${r.exitCode}`;
+  const why = firstLine(r.stderr) || r.failure || `exit ${r.exitCode}`;
   throw new CliError(`could not get the version of ${mlflowBin} (\`${mlflowBin} --version\`: ${why})`, EXIT.failure);
 }
 

@@ -1,10 +1,14 @@
-/** What the OS service managers share: templates, names, the explicit environment, the default context. */
-import { readFileSync } from 'node:fs';
+/**
+ * What the OS service managers share: templates, names, the explicit
+ * environment, the log folders, running their commands, the default context.
+ */
+import { chmodSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { CliError, EXIT } from '../../errors.js';
+import { ensurePrivateDir } from '../fs-atomic.js';
+import { runProcess } from '../process.js';
 import { serverArgs, serverEnvironment, type ServerSpec } from './background.js';
 import type { ManagerContext, RunResult, ServiceSpec } from './types.js';
 
@@ -58,7 +62,7 @@ export function assertLabel(label: string): void {
 
 /** Reject what no service file format can carry: NUL, CR, LF and the other C0 controls but tab. */
 export function assertPrintable(what: string, value: string): void {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
     throw new CliError(`${what} contains a control character (newline?), which a service file cannot carry: ${JSON.stringify(value)}`, EXIT.failure);
   }
@@ -109,9 +113,15 @@ export function logDirs(spec: ServiceSpec): string[] {
   return [...new Set([dirname(spec.stdoutPath), dirname(spec.stderrPath)])];
 }
 
-export { sleep } from '../sleep.js';
+/** The log folders, private (0700) even when they were there already: an install makes them before its unit file. */
+export function ensureLogDirs(spec: ServiceSpec): void {
+  for (const dir of logDirs(spec)) {
+    ensurePrivateDir(dir);
+    chmodSync(dir, 0o700);
+  }
+}
 
-/** The real context: this user, this environment, commands run with execa (never rejecting). */
+/** The real context: this user, this environment, commands run by runCommand (never rejecting). */
 export function defaultContext(env: NodeJS.ProcessEnv = process.env): ManagerContext {
   return {
     home: env.HOME || env.USERPROFILE || homedir(),
@@ -121,14 +131,13 @@ export function defaultContext(env: NodeJS.ProcessEnv = process.env): ManagerCon
   };
 }
 
-/** execa with reject: false, no stdin, the given environment only (its PATH finds the command), 60 s at most. */
+/** Never rejects; no stdin, the given environment only (its PATH finds the command), 60 s at most. */
 export async function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  const r = await execa(cmd, args, { reject: false, env, extendEnv: false, stdin: 'ignore', timeout: 60_000, windowsHide: true });
-  const stderr = String(r.stderr ?? '');
+  const r = await runProcess(cmd, args, { env, timeoutMs: 60_000, killSignal: 'SIGTERM' });
   return {
-    exitCode: typeof r.exitCode === 'number' ? r.exitCode : 127,
-    stdout: String(r.stdout ?? ''),
-    stderr: stderr || (r.failed && typeof r.exitCode !== 'number' ? String(r.shortMessage ?? '') : ''),
+    exitCode: r.exitCode ?? 127,
+    stdout: r.stdout,
+    stderr: r.stderr || (r.exitCode === undefined ? (r.failure ?? '') : ''),
   };
 }
 
@@ -136,6 +145,13 @@ export async function runCommand(cmd: string, args: string[], env: NodeJS.Proces
 export function commandError(cmd: string, args: string[], r: RunResult): CliError {
   const output = (r.stderr || r.stdout).trim();
   return new CliError(`\`${[cmd, ...args].join(' ')}\` failed (exit ${r.exitCode})${output ? `: ${output}` : ''}`, EXIT.failure);
+}
+
+/** Run a command that must succeed: a non-zero exit is a commandError. */
+export async function runChecked(ctx: ManagerContext, cmd: string, args: string[]): Promise<RunResult> {
+  const r = await ctx.run(cmd, args);
+  if (r.exitCode !== 0) throw commandError(cmd, args, r);
+  return r;
 }
 
 /**

@@ -4,12 +4,12 @@
  * `claude -p` exits. It runs the delivery runtime (claude-mlflow-deliver.mjs),
  * which ships beside the hook runtime.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { DATA_DIR_ENV, paths } from '../../config.js';
 import { bundledHookScript, deliverScriptBeside } from '../../adapters/hook-runtime.js';
 import { lockHolder } from '../../adapters/file-lock.js';
 import { listPending } from '../../adapters/pending.js';
+import { startDetached } from '../../adapters/process.js';
 import { listSpoolFiles } from '../../adapters/spool.js';
 import { DELIVERY_LOCK, deliveryLockFile } from './state.js';
 
@@ -32,13 +32,6 @@ export function startDelivery(dataRoot: string, env: NodeJS.ProcessEnv, script =
   const holder = lockHolder(deliveryLockFile(spool), DELIVERY_LOCK);
   if (holder) return { started: false, reason: 'running', pid: holder };
   if (listSpoolFiles(spool).length === 0 && listPending(spool).length === 0) return { started: false, reason: 'empty' };
-  const child = spawn(process.execPath, [script], {
-    detached: true,
-    stdio: 'ignore',
-    windowsHide: true,
-    env: { ...env, [DATA_DIR_ENV]: dataRoot },
-  });
-  child.on('error', () => undefined);
-  child.unref();
+  const child = startDetached(process.execPath, [script], { env: { ...env, [DATA_DIR_ENV]: dataRoot } });
   return { started: true, pid: child.pid };
 }
