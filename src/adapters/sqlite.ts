@@ -6,67 +6,11 @@
  */
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { CliError, EXIT } from '../errors.js';
-import { runProcess } from './spawn.js';
+import { pythonScript } from './python-scripts.js';
+import { runProcess } from './process.js';
 
-/** One Python program per operation; paths come in as argv, results go out as one JSON line. */
-const SCRIPTS = {
-  backup: `
-import json, sqlite3, sys
-src_path, dest_path, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-src = sqlite3.connect(src_path, timeout=timeout)
-dst = sqlite3.connect(dest_path)
-try:
-    src.backup(dst)
-    ok = dst.execute("PRAGMA quick_check").fetchone()[0]
-finally:
-    dst.close()
-    src.close()
-print(json.dumps({"quick_check": ok}))
-`,
-  vacuum: `
-import json, sqlite3, sys
-db, timeout = sys.argv[1], float(sys.argv[2])
-con = sqlite3.connect(db, timeout=timeout, isolation_level=None)
-try:
-    con.execute("VACUUM")
-finally:
-    con.close()
-print(json.dumps({"ok": True}))
-`,
-  integrity: `
-import json, sqlite3, sys
-con = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=float(sys.argv[2]))
-try:
-    rows = [r[0] for r in con.execute("PRAGMA integrity_check")]
-finally:
-    con.close()
-print(json.dumps({"rows": rows}))
-`,
-  writable: `
-import json, sqlite3, sys
-con = sqlite3.connect(sys.argv[1], timeout=float(sys.argv[2]), isolation_level=None)
-try:
-    try:
-        con.execute("BEGIN IMMEDIATE")
-        con.execute("ROLLBACK")
-        print(json.dumps({"ok": True}))
-    except sqlite3.OperationalError as e:
-        print(json.dumps({"ok": False, "error": str(e)}))
-finally:
-    con.close()
-`,
-  pages: `
-import json, sqlite3, sys
-con = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=float(sys.argv[2]))
-try:
-    page_size = con.execute("PRAGMA page_size").fetchone()[0]
-    page_count = con.execute("PRAGMA page_count").fetchone()[0]
-    freelist = con.execute("PRAGMA freelist_count").fetchone()[0]
-finally:
-    con.close()
-print(json.dumps({"page_size": page_size, "page_count": page_count, "freelist_count": freelist}))
-`,
-} as const;
+/** The operations of python/sqlite_maintenance.py: paths come in as argv, results go out as one JSON line. */
+type Operation = 'backup' | 'vacuum' | 'integrity' | 'writable' | 'pages';
 
 export interface SqliteTool {
   /** The Python with the `sqlite3` module (the MLflow venv's). */
@@ -79,10 +23,10 @@ function uriPath(file: string): string {
   return file.replace(/%/g, '%25').replace(/\?/g, '%3f').replace(/#/g, '%23');
 }
 
-async function run<T>(tool: SqliteTool, script: keyof typeof SCRIPTS, args: string[], timeoutMs: number): Promise<T> {
+async function run<T>(tool: SqliteTool, script: Operation, args: string[], timeoutMs: number): Promise<T> {
   // Detached from the terminal's process group, so that Ctrl-C does not cut a
   // backup or a VACUUM short: the caller stops after it.
-  const r = await runProcess(tool.python, ['-c', SCRIPTS[script], ...args], {
+  const r = await runProcess(tool.python, [pythonScript('sqlite_maintenance'), script, ...args], {
     env: { ...(tool.env ?? process.env), PYTHONIOENCODING: 'utf-8' },
     timeoutMs,
     detached: true,
