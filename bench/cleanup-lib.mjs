@@ -11,7 +11,7 @@ import { freePort, repoRoot, startServer, venvBin } from './lib.mjs';
 const DAY = 86_400_000;
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const dist = (rel) => import(pathToFileURL(path.join(repoRoot, 'dist', rel)).href);
-const { ensureServerRunning } = await dist('server/local-server.js');
+const { ensureServerRunning } = await dist('services/local-server.js');
 const { stopBackground } = await dist('adapters/service/background.js');
 
 /** Copy, and flush the copy to disk: no contender pays for the previous copy's writeback. */

@@ -1,7 +1,7 @@
 /** Ask MLflow (through a TraceBackend) what the plan needs to know about each experiment. */
-import { collectTraces, type TraceBackend } from './backend.js';
+import { collectTraces, type TraceBackend } from '../services/trace-backend.js';
 import { keepLastBoundary, type ExperimentSnapshot } from './plan.js';
-import type { ExperimentRef } from './backend.js';
+import type { ExperimentRef } from '../services/trace-backend.js';
 
 async function edge(backend: TraceBackend, experimentId: string, below: number, order: 'ASC' | 'DESC'): Promise<number | undefined> {
   const page = await backend.searchTraces(experimentId, {

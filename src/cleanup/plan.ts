@@ -15,7 +15,7 @@
  *   traces that share that exact timestamp but are not among the N kept go
  *   by id (`byIds`, batches of ≤ 100 ids).
  */
-import type { TraceSummary } from './backend.js';
+import type { TraceSummary } from '../services/trace-backend.js';
 
 export interface ExperimentSnapshot {
   id: string;

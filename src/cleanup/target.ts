@@ -11,8 +11,10 @@ import { venvBins } from '../adapters/venv-paths.js';
 import { paths } from '../config.js';
 import { isPostgresUri, withPsycopg2 } from '../core/backend-store.js';
 import { DEFAULT_TRACKING_URI } from '../core/hook-settings.js';
+import { isObject } from '../core/is-object.js';
 import { settingsPath, type Scope } from '../core/scopes.js';
-import { ensureServerRunning, isLoopback, serverState, serverUrl, stopServer } from '../server/local-server.js';
+import { ensureServerRunning, isLoopback, serverState, stopServer } from '../services/local-server.js';
+import { serverUrl } from '../services/server-url.js';
 
 /** A server we may pause for VACUUM: only one we started ourselves. */
 export interface ServerControl {
@@ -144,7 +146,7 @@ export function experimentFromSettings(project: string, home: string): SettingsE
         continue;
       }
       const raw = loaded.doc.env;
-      env = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+      env = isObject(raw) ? raw : {};
     } catch (error) {
       skipped.push(`${file} (${(error as Error).message})`);
       continue;

@@ -10,6 +10,7 @@
  * A raw `@` in the password would make SQLAlchemy read part of it as the host,
  * so it is refused: it must be written `%40`.
  */
+import { isAbsolute, resolve } from 'node:path';
 
 /**
  * The PostgreSQL driver MLflow's server needs for a `postgresql://` backend
@@ -82,7 +83,7 @@ function parseQuery(query: string): Array<[string, string]> {
 
 /** A PostgreSQL backend store URI, or why it is not one we can use. */
 export function parsePostgresUri(uri: string): Parsed<PostgresStore> {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\x00-\x20\x7f]/.test(uri)) return { ok: false, error: 'it contains a space or a control character (percent-encode them)' };
   const m = SQLALCHEMY_URL.exec(uri);
   const g = m?.groups;
@@ -139,6 +140,14 @@ export function parsePostgresUri(uri: string): Parsed<PostgresStore> {
  */
 export function withPsycopg2(uri: string): string {
   return uri.replace(/^postgresql(\+psycopg2)?:\/\//i, 'postgresql+psycopg2://');
+}
+
+/** `sqlite:////abs/mlflow.db` → `/abs/mlflow.db` (a relative path from `dataRoot`); undefined for any other store. */
+export function sqliteFile(backendStoreUri: string, dataRoot: string): string | undefined {
+  const m = /^sqlite:\/\/\/(.*)$/.exec(backendStoreUri);
+  if (!m || !m[1] || m[1] === ':memory:') return undefined;
+  const file = m[1].split('?')[0]!;
+  return isAbsolute(file) ? file : resolve(dataRoot, file);
 }
 
 /** Any backend store URI we can run the local server with: PostgreSQL, or SQLite with an absolute path. */

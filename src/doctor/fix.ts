@@ -10,16 +10,22 @@ import { loadConfig, updateConfig } from '../adapters/config-store.js';
 import { hookCommand, installHookRuntime } from '../adapters/hook-runtime.js';
 import { nextFreePort, whoListens } from '../adapters/ports.js';
 import { ensureMlflowVenv, findPython } from '../adapters/python.js';
-import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
+import { withFileLock } from '../adapters/file-lock.js';
+import { loadSettings, saveSettings } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
-import { ourHooksIn, sameTrackingUri, type FixId } from '../core/checks.js';
+import type { FixId } from '../core/checks/check.js';
+import { sameTrackingUri } from '../core/checks/server.js';
+import { plural } from '../core/format.js';
+import { SCOPES } from '../core/scopes.js';
+import { ourHooksIn } from '../core/checks/settings-derived.js';
 import { HOOK_EVENTS, migrateLegacyEnvironment, setTracingEnabled } from '../core/settings.js';
 import { deliverSpoolNow } from '../services/delivery/flush-now.js';
-import { ensureServerRunning, installServer, serverState, serverUrl } from '../server/local-server.js';
-import type { HostEnvironment } from './environment.js';
+import { ensureServerRunning, installServer, serverState } from '../services/local-server.js';
+import { serverUrl } from '../services/server-url.js';
+import type { HostEnvironment } from '../services/host-environment.js';
 import type { FixOutcome } from './render.js';
 import { filterOurHooks, replaceEnvValue, setOurHookCommand, stringifyEnv } from './settings-edits.js';
-import { readScope, scopeFiles } from './settings-scan.js';
+import { readScope, scopeFiles } from '../services/settings-scan.js';
 
 export interface FixEnvironment extends HostEnvironment {
   /** The hook runtime to install (default: the bundled one). */
@@ -96,7 +102,7 @@ async function migrateEnvironment(fx: FixEnvironment): Promise<string> {
 /** Files in the order the keeper of our hook is chosen: init's records first, then project, local, user. */
 function preferredFiles(fx: FixEnvironment): string[] {
   const recorded = (loadConfig(paths(fx.dataRoot).config).installs ?? []).map((i) => i.file);
-  const byScope = ['project', 'local', 'user'].map((scope) => writableFiles(fx).find((f) => f.scope === scope)?.file).filter((f): f is string => !!f);
+  const byScope = SCOPES.map((scope) => writableFiles(fx).find((f) => f.scope === scope)?.file).filter((f): f is string => !!f);
   return [...new Set([...recorded, ...byScope])].filter((f) => writableFiles(fx).some((w) => w.file === f));
 }
 
@@ -196,7 +202,7 @@ async function startServer(fx: FixEnvironment): Promise<string> {
 async function flush(fx: FixEnvironment): Promise<string> {
   const result = await deliverSpoolNow(fx.dataRoot, Date.now() + 30_000, fx.env);
   if (result.remaining > 0) throw new Error(`delivered ${result.delivered}, ${result.remaining} still waiting${result.error ? `: ${result.error}` : ''}`);
-  return `Delivered ${result.delivered} spooled trace${result.delivered === 1 ? '' : 's'}${result.rejected.length ? `; ${result.rejected.length} refused by the server, moved to spool/rejected` : ''}`;
+  return `Delivered ${plural(result.delivered, 'spooled trace')}${result.rejected.length ? `; ${result.rejected.length} refused by the server, moved to spool/rejected` : ''}`;
 }
 
 async function movePort(fx: FixEnvironment): Promise<string> {
@@ -236,7 +242,7 @@ async function reinstallMlflow(fx: FixEnvironment): Promise<string> {
   const venv = await ensureMlflowVenv({ venvDir, python, env: fx.env, onLine: fx.progress });
   if (venv.mlflowBin !== server.mlflowBin) await updateConfig(paths(fx.dataRoot).config, (current) => ({ ...current, server: { ...server, mlflowBin: venv.mlflowBin } }));
   // A PostgreSQL backend store needs its driver in the new venv too.
-  const { ensureDriver, postgresStoreOf } = await import('../init/postgres.js');
+  const { ensureDriver, postgresStoreOf } = await import('../services/store/postgres-setup.js');
   const driver = postgresStoreOf(server.backendStoreUri) ? await ensureDriver(venv.mlflowBin, fx.env, fx.progress) : undefined;
   return `MLflow ${venv.version}${driver ? ` and psycopg2 ${driver.version} are` : ' is'} installed in ${join(venvDir)}`;
 }

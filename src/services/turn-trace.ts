@@ -19,6 +19,7 @@ import { agentMetas, readAgentMeta, startedInForegroundBySubagent, withForegroun
 import { buildTrace, fileKind, tailHolds, type TurnTraces } from './transcript-files.js';
 import { readTranscript } from '../adapters/transcript-reader.js';
 import { gitContextOf, gitMetadata } from '../adapters/git-context.js';
+import { sleep } from '../adapters/sleep.js';
 
 /** Claude Code's hook input; only the fields we use. */
 export interface HookInput {
@@ -170,7 +171,7 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
     const last = typeof input.last_assistant_message === 'string' ? input.last_assistant_message : undefined;
     // Only the traced transcript is read again: the context (a subagent's parent) does not change.
     while (typeof built !== 'string' && !hasLastMessage(built.trace, last) && Date.now() - started < catchUpMs) {
-      await new Promise((resolve) => setTimeout(resolve, TRANSCRIPT_POLL_MS));
+      await sleep(TRANSCRIPT_POLL_MS);
       built = await buildTrace(source.file, source.context, bytes.file);
     }
     if (typeof built === 'string') return built;

@@ -1,5 +1,5 @@
 /** `status`: one screen (or one JSON document) about the tracing setup. */
-import { makeMasker, maskDeep, secretValues } from '../doctor/mask.js';
+import { makeMasker, maskDeep, secretValues } from '../core/mask.js';
 import { collectStatus, type StatusData, type StatusEnvironment } from './collect.js';
 import { renderStatus } from './render.js';
 

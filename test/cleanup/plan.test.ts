@@ -1,7 +1,7 @@
 /** The plan against the reference rule, on generated experiments (ties, keep-last, cut-off edges). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { TraceSummary } from '../../src/cleanup/backend.js';
+import type { TraceSummary } from '../../src/services/trace-backend.js';
 import { buildPlan, idBatches, keepLastBoundary, planExperiment, selectByRule, type ExperimentSnapshot } from '../../src/cleanup/plan.js';
 
 /** What gather.ts asks MLflow, answered from the full list (newest first, ties in list order). */

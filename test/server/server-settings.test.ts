@@ -17,7 +17,7 @@ import { serverArgs } from '../../src/adapters/service/background.js';
 import { renderPlist } from '../../src/adapters/service/launchd.js';
 import { renderWrapper } from '../../src/adapters/service/schtasks.js';
 import { renderUnit } from '../../src/adapters/service/systemd.js';
-import { ensureServerRunning, restartServer, serverSpec, serviceSpecOf, sqliteUri } from '../../src/server/local-server.js';
+import { ensureServerRunning, restartServer, serverSpec, serviceSpecOf, sqliteUri } from '../../src/services/local-server.js';
 import { callsFile, fakePath, makeFakeBin, readCalls } from '../helpers/fake-bin.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 

@@ -4,9 +4,9 @@
  * `--dry-run`. Removal works from the recorded file paths alone, so that
  * `cleanup --unschedule` and `uninstall` need nothing but config.json.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fs-atomic.js';
 import type { CleanupScheduleRecord } from '../config-store.js';
 import { commandError, serviceName } from './common.js';
 import { createLaunchdManager, type LaunchdOptions } from './launchd.js';
@@ -204,4 +204,28 @@ export function createScheduleManager(name: ManagerName, ctx: ManagerContext, op
 /** Take the recorded job out of its manager (`cleanup --unschedule`, `uninstall`). */
 export async function removeCleanupSchedule(record: CleanupScheduleRecord, ctx: ManagerContext): Promise<void> {
   await createScheduleManager(record.manager, ctx).remove(record.files);
+}
+
+/** Whether every planned file is already written with exactly its text (an unchanged job). */
+export function filesMatch(files: PlannedFile[]): boolean {
+  return files.every((f) => {
+    try {
+      return readFileSync(f.path, 'utf8') === f.text;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The job's log beside the server's: a 0700 folder, the file 0600 before the manager first appends to it. */
+export function prepareJobLog(file: string): void {
+  ensurePrivateDir(dirname(file));
+  chmodSync(dirname(file), 0o700);
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+}
+
+/** Delete the files an earlier job wrote that the new one does not. */
+export function removeStaleFiles(previous: string[], current: string[]): void {
+  for (const stale of previous) if (!current.includes(stale)) rmSync(stale, { force: true });
 }

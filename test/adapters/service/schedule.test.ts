@@ -3,8 +3,8 @@
  * validators (`systemd-analyze verify --user` for the service and timer,
  * skipped with the reason when it is missing outside CI; libxml2 against
  * Apple's DTD plus Python's plistlib for the plist), the
- * other renderers exactly, the job's cleanup arguments, and each manager's
- * call sequence against recording fakes on PATH.
+ * other renderers exactly, and each manager's call sequence against
+ * recording fakes on PATH. The job's cleanup arguments: test/cleanup/schedule-args.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -23,8 +23,6 @@ import {
   type CleanupJob,
   type ScheduleEvery,
 } from '../../../src/adapters/service/schedule-render.js';
-import { scheduledCleanupArgs } from '../../../src/adapters/service/schedule.js';
-import { MAX_BATCH_SIZE } from '../../../src/cleanup/run-cleanup.js';
 import { CliError } from '../../../src/errors.js';
 import { callsFile, fakeContext, makeFakeBin, readCalls } from '../../helpers/fake-bin.js';
 import { validatePlist } from '../../helpers/plist.js';
@@ -263,41 +261,6 @@ describe('Task Scheduler wrapper and crontab line', () => {
     const command = crontabLine(j).replace(/^(\S+ ){5}/, '').replace(/\\%/g, '%');
     expect(spawnSync('sh', ['-c', command], { env: {} }).status).toBe(0);
     expect(readFileSync(j.logPath, 'utf8')).toBe(`${j.workingDirectory}|a b|it's 100%|`);
-  });
-});
-
-// ---------------------------------------------------------------- the job's arguments
-
-describe('scheduledCleanupArgs', () => {
-  const project = '/home/me/project';
-
-  it('always --older-than, --yes and --project; the options that change the cleanup pass through', () => {
-    expect(scheduledCleanupArgs({ olderThan: '30d' }, project)).toEqual(['--older-than', '30d', '--yes', '--project', project]);
-    expect(
-      scheduledCleanupArgs({ olderThan: ' 2w ', experiment: ['a', ' b '], keepLast: '010', batchSize: '500', backup: false, vacuum: false }, project),
-    ).toEqual(['--older-than', '2w', '--yes', '--experiment', 'a', '--experiment', 'b', '--keep-last', '10', '--batch-size', '500', '--no-backup', '--no-vacuum', '--project', project]);
-    expect(scheduledCleanupArgs({ olderThan: '12h', allExperiments: true }, project)).toEqual(['--older-than', '12h', '--yes', '--all-experiments', '--project', project]);
-  });
-
-  it.each([
-    [{ before: '2026-01-01', olderThan: '30d' }, /fixed --before date/],
-    [{}, /--schedule needs --older-than/],
-    [{ olderThan: '30' }, /has no unit/],
-    [{ olderThan: '0d' }, /is zero/],
-    [{ olderThan: '30d', keepLast: 'many' }, /--keep-last needs a whole number/],
-    [{ olderThan: '30d', batchSize: String(MAX_BATCH_SIZE + 1) }, /--batch-size needs a whole number from 1 to 10,000/],
-    [{ olderThan: '30d', experiment: ['a'], allExperiments: true }, /not both/],
-    [{ olderThan: '30d', experiment: [' '] }, /--experiment needs a name/],
-  ])('%j is refused with exit 2', (options, message) => {
-    let error: unknown;
-    try {
-      scheduledCleanupArgs(options, project);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(CliError);
-    expect((error as CliError).exitCode).toBe(2);
-    expect((error as CliError).message).toMatch(message);
   });
 });
 

@@ -1,5 +1,6 @@
 /**
- * Where `cleanup` reads and deletes traces: always through MLflow.
+ * Where `cleanup` reads and deletes traces (and `migrate` counts them on the
+ * server): always through MLflow.
  *
  * - `RestBackend`: a running MLflow server, through its REST API
  *   (`traces/metrics` to count, `traces/search` to list, `traces/delete-traces`
@@ -26,11 +27,12 @@
  *   aggregations: [{aggregation_type: 'COUNT'}], end_time_ms}` (end inclusive)
  *   → `{data_points: [{values: {COUNT}}]}`.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CliError, EXIT } from '../errors.js';
 import { httpRequestText } from '../adapters/http.js';
+import { startPiped, type PipedChild } from '../adapters/process.js';
 import { trackingConnection } from '../adapters/tracking-connection.js';
+import { pythonScript } from '../adapters/python-scripts.js';
 import { maskBackendStoreUri, parsePostgresUri } from '../core/backend-store.js';
 
 export interface ExperimentRef {
@@ -274,117 +276,17 @@ export class RestBackend implements TraceBackend {
 
 // ---------------------------------------------------------------- Python
 
-/**
- * The worker: one JSON request per stdin line, one JSON answer per stdout
- * line. It ignores SIGINT (the terminal's Ctrl-C reaches the whole process
- * group): we stop between batches, never in the middle of one. It exits when
- * its stdin closes, after the request in hand.
- */
-export const PYTHON_WORKER = String.raw`
-import signal
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-import json, sys, traceback
-out = sys.stdout
-def reply(obj):
-    out.write(json.dumps(obj) + "\n")
-    out.flush()
-try:
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import ViewType
-    from mlflow.exceptions import MlflowException
-    import os
-    client = MlflowClient(tracking_uri=os.environ.pop("CLAUDE_MLFLOW_BACKEND_STORE_URI", None) or sys.argv[1])
-    store = client._tracing_client.store
-except Exception as e:
-    reply({"id": 0, "ok": False, "error": "%s: %s" % (type(e).__name__, e)})
-    sys.exit(1)
-
-def exp(e):
-    return {"id": e.experiment_id, "name": e.name, "deleted": e.lifecycle_stage == "deleted"}
-
-def get_experiment(a):
-    try:
-        return exp(client.get_experiment(a["id"]))
-    except MlflowException as e:
-        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise
-
-def get_experiment_by_name(a):
-    e = client.get_experiment_by_name(a["name"])
-    return exp(e) if e else None
-
-def list_experiments(a):
-    found, token = [], None
-    while True:
-        page = client.search_experiments(view_type=ViewType.ALL, max_results=1000, page_token=token)
-        found += [exp(e) for e in page]
-        token = page.token
-        if not token:
-            return found
-
-def search(a):
-    infos, token = store.search_traces(
-        locations=[a["experiment_id"]],
-        filter_string=a.get("filter"),
-        max_results=a.get("max_results", 500),
-        order_by=a.get("order_by"),
-        page_token=a.get("page_token"),
-    )
-    if isinstance(token, bytes):
-        token = token.decode("ascii")
-    return {"traces": [{"id": t.trace_id, "timestamp_ms": t.request_time} for t in infos], "next": token}
-
-def count(a):
-    ids, max_ts = a["experiment_ids"], a.get("max_timestamp_ms")
-    if hasattr(store, "query_trace_metrics"):
-        from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
-        points = store.query_trace_metrics(
-            experiment_ids=ids,
-            view_type=MetricViewType.TRACES,
-            metric_name="trace_count",
-            aggregations=[MetricAggregation(AggregationType.COUNT)],
-            end_time_ms=max_ts,
-        )
-        return int(sum(p.values.get("COUNT", 0) for p in points))
-    total = 0
-    for i in ids:
-        token = None
-        while True:
-            infos, token = store.search_traces(locations=[i], filter_string=None if max_ts is None else "trace.timestamp_ms <= %d" % max_ts, max_results=500, page_token=token)
-            total += len(infos)
-            if not token:
-                break
-    return total
-
-def delete(a):
-    return client.delete_traces(
-        experiment_id=a["experiment_id"],
-        max_timestamp_millis=a.get("max_timestamp_ms"),
-        max_traces=a.get("max_traces"),
-        trace_ids=a.get("ids"),
-    )
-
-OPS = {"get_experiment": get_experiment, "get_experiment_by_name": get_experiment_by_name,
-       "list_experiments": list_experiments, "search": search, "count": count, "delete": delete}
-
-reply({"id": 0, "ok": True, "result": {"version": mlflow.__version__}})
-for line in sys.stdin:
-    if not line.strip():
-        continue
-    req = json.loads(line)
-    try:
-        reply({"id": req["id"], "ok": True, "result": OPS[req["op"]](req.get("args", {}))})
-    except Exception as e:
-        reply({"id": req["id"], "ok": False, "error": "%s: %s" % (type(e).__name__, e), "code": getattr(e, "error_code", None)})
-`;
-
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
 }
 
+/**
+ * The worker, python/trace_worker.py: one JSON request per stdin line, one JSON answer per stdout
+ * line. It ignores SIGINT (the terminal's Ctrl-C reaches the whole process
+ * group): we stop between batches, never in the middle of one. It exits when
+ * its stdin closes, after the request in hand.
+  */
 export class PythonBackend implements TraceBackend {
   readonly kind = 'python' as const;
   private nextId = 1;
@@ -394,7 +296,7 @@ export class PythonBackend implements TraceBackend {
   readonly version: Promise<string>;
 
   private constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly child: PipedChild,
     readonly where: string,
     private readonly uri: string = where,
   ) {
@@ -421,8 +323,9 @@ export class PythonBackend implements TraceBackend {
       for (const [, waiter] of this.pending) waiter.reject(this.error(`${why}${tail ? `: ${tail}` : ''}`));
       this.pending.clear();
     };
-    child.on('exit', (code, signal) => gone(`the MLflow Python client exited (${signal ?? `exit ${code}`})`));
-    child.on('error', (e) => gone(`could not run ${e.message}`));
+    void child.ended.then(({ exitCode, signal, error }) =>
+      gone(error !== undefined ? `could not run ${error}` : `the MLflow Python client exited (${signal ?? `exit ${exitCode}`})`),
+    );
   }
 
   /**
@@ -431,8 +334,7 @@ export class PythonBackend implements TraceBackend {
    */
   static async start(python: string, backendStoreUri: string, env: NodeJS.ProcessEnv = process.env): Promise<PythonBackend> {
     const shown = maskBackendStoreUri(backendStoreUri);
-    const child = spawn(python, ['-c', PYTHON_WORKER, shown], {
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const child = await startPiped(python, [pythonScript('trace_worker'), shown], {
       env: {
         ...env,
         CLAUDE_MLFLOW_BACKEND_STORE_URI: backendStoreUri,
@@ -441,8 +343,7 @@ export class PythonBackend implements TraceBackend {
         PYTHONUNBUFFERED: '1',
         PYTHONIOENCODING: 'utf-8',
       },
-      detached: process.platform !== 'win32', // out of the terminal's process group: Ctrl-C is ours to handle
-      windowsHide: true,
+      detached: true, // out of the terminal's process group: Ctrl-C is ours to handle
     });
     const backend = new PythonBackend(child, shown, backendStoreUri);
     try {
@@ -519,10 +420,9 @@ export class PythonBackend implements TraceBackend {
   /** Close stdin: the worker finishes the request in hand and exits. Killed after 30 s. */
   async close(): Promise<void> {
     if (this.exited) return;
-    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.stdin.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
-    await done;
+    await this.child.ended;
     clearTimeout(timer);
   }
 }

@@ -6,53 +6,18 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { loadSettings, SettingsError } from '../adapters/settings-file.js';
-import { secretEnvKeys, type ScopeSettings, type SettingsFacts, type SettingsScope } from '../core/checks.js';
+import { firstRelaxation } from '../core/jsonc.js';
+import type { ScopeSettings, SettingsFacts } from '../core/checks/facts.js';
+import type { SettingsScope } from '../core/scopes.js';
+import { secretEnvKeys } from '../core/checks/settings-derived.js';
 import { settingsPath } from '../core/scopes.js';
-import { runProcess } from '../adapters/spawn.js';
+import { runProcess } from '../adapters/process.js';
 
 /** Where the managed (enterprise) settings live on this platform. */
 export function managedSettingsPath(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (platform === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json';
   if (platform === 'linux') return '/etc/claude-code/managed-settings.json';
   if (platform === 'win32') return join(env.ProgramFiles ?? 'C:\\Program Files', 'ClaudeCode', 'managed-settings.json');
-  return undefined;
-}
-
-/**
- * The first comment or trailing comma in a JSONC text, as 1-based line and
- * column; undefined when there is none. Strings are skipped.
- */
-export function firstRelaxation(text: string): { line: number; column: number; kind: 'comment' | 'trailing-comma' } | undefined {
-  const at = (offset: number, kind: 'comment' | 'trailing-comma') => {
-    const before = text.slice(0, offset).split('\n');
-    return { line: before.length, column: (before[before.length - 1]?.replace(/\r$/, '').length ?? 0) + 1, kind };
-  };
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  while (i < text.length) {
-    const ch = text[i]!;
-    if (ch === '"') {
-      i++;
-      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-      i++;
-      continue;
-    }
-    if (ch === '/' && (text[i + 1] === '/' || text[i + 1] === '*')) return at(i, 'comment');
-    if (ch === ',') {
-      let j = i + 1;
-      for (;;) {
-        while (j < text.length && /\s/.test(text[j]!)) j++;
-        if (text[j] === '/' && text[j + 1] === '/') {
-          const nl = text.indexOf('\n', j);
-          j = nl === -1 ? text.length : nl;
-        } else if (text[j] === '/' && text[j + 1] === '*') {
-          const close = text.indexOf('*/', j + 2);
-          j = close === -1 ? text.length : close + 2;
-        } else break;
-      }
-      if (text[j] === '}' || text[j] === ']') return at(i, 'trailing-comma');
-    }
-    i++;
-  }
   return undefined;
 }
 

@@ -1,7 +1,8 @@
 /**
- * Keep secrets out of doctor's output: credentials in URLs, `TOKEN=…` style
- * pairs, bearer tokens, and the literal values of secret-looking variables
- * (from the environment and the settings' env blocks).
+ * Keep secrets out of doctor's and status's output: credentials in URLs,
+ * `TOKEN=…` style pairs, bearer tokens, and the literal values of
+ * secret-looking variables (from the environment and the settings' env
+ * blocks). Pure.
  */
 const SECRET_KEY = /(TOKEN|PASSWORD|PASSWD|SECRET|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL|AUTH)/i;
 export const MASK = '***';

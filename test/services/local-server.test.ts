@@ -11,7 +11,7 @@ import { serverArgs } from '../../src/adapters/service/background.js';
 import { renderPlist } from '../../src/adapters/service/launchd.js';
 import { renderWrapper } from '../../src/adapters/service/schtasks.js';
 import { renderUnit } from '../../src/adapters/service/systemd.js';
-import { serverSpec, serviceSpecOf, writeServerSecrets } from '../../src/server/local-server.js';
+import { serverSpec, serviceSpecOf, writeServerSecrets } from '../../src/services/local-server.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const PASSWORD = 'Pg:s3cr%t@x';

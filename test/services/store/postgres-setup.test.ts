@@ -7,11 +7,11 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliError } from '../../src/errors.js';
-import { parseBackendStoreFlag, resolveAnswers, type InitFlags } from '../../src/init/options.js';
-import { checkGivenDriver, checkReachable, ensureDriver, postgresStoreOf } from '../../src/init/postgres.js';
-import { freePort } from '../helpers/ports.js';
-import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { CliError } from '../../../src/errors.js';
+import { parseBackendStoreFlag, resolveAnswers, type InitFlags } from '../../../src/init/options.js';
+import { checkGivenDriver, checkReachable, ensureDriver, postgresStoreOf } from '../../../src/services/store/postgres-setup.js';
+import { freePort } from '../../helpers/ports.js';
+import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 const base: InitFlags = { project: '/home/dev/my-app', service: true, yes: true };
 

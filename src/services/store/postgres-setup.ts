@@ -1,7 +1,9 @@
 /**
- * `init --backend-store-uri postgresql://…`: what init checks and installs
- * before it starts the server on PostgreSQL. Every message names the host,
- * port, database and user, never the password.
+ * Setting up the local server's PostgreSQL store: what `init
+ * --backend-store-uri postgresql://…` and `migrate --to postgresql://…` check
+ * and install before they start the server on PostgreSQL, and the driver
+ * `doctor --fix` installs. Every message names the host, port, database and
+ * user, never the password.
  *
  * The driver: MLflow's server reaches PostgreSQL through SQLAlchemy's default
  * driver, psycopg2, which MLflow does not install. Into our own venv init
@@ -11,12 +13,12 @@
  * command that installs it.
  */
 import { connect } from 'node:net';
-import { describePostgres, parsePostgresUri, type PostgresStore } from '../core/backend-store.js';
-import { commandLine } from '../core/shell-quote.js';
-import { pythonForMlflow } from '../doctor/facts.js';
-import { runPostgresProbe } from '../doctor/postgres-probe.js';
-import { importedVersion, installIntoPython, PSYCOPG2_REQUIREMENT } from '../adapters/python.js';
-import { CliError, EXIT } from '../errors.js';
+import { describePostgres, parsePostgresUri, type PostgresStore } from '../../core/backend-store.js';
+import { commandLine } from '../../core/shell-quote.js';
+import { pythonForMlflow } from '../mlflow-python.js';
+import { runPostgresProbe } from './postgres-probe.js';
+import { importedVersion, installIntoPython, PSYCOPG2_REQUIREMENT } from '../../adapters/python.js';
+import { CliError, EXIT } from '../../errors.js';
 
 /** Seconds the connection check waits for PostgreSQL. */
 export const CONNECT_TIMEOUT_S = 5;

@@ -4,7 +4,6 @@
  * OS's own service manager, or our pidfile-managed background process.
  */
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { LocalServerConfig } from '../adapters/config-store.js';
 import { ensurePrivateDir, writeFileAtomic } from '../adapters/fs-atomic.js';
@@ -25,7 +24,8 @@ import { defaultContext, serviceSpecFor } from '../adapters/service/common.js';
 import { chooseManager, createManager } from '../adapters/service/detect.js';
 import { withLock } from '../adapters/file-lock.js';
 import { warmTracePath } from '../adapters/server-warmup.js';
-import { startDelivery } from '../services/delivery/launch.js';
+import { startDelivery } from './delivery/launch.js';
+import { serverUrl } from './server-url.js';
 import { ensureLinger } from '../adapters/service/systemd.js';
 import type { ServiceManager, ServiceSpec } from '../adapters/service/types.js';
 
@@ -143,11 +143,6 @@ function createPrivateFile(file: string): void {
 
 export function sqliteUri(file: string): string {
   return `sqlite:///${file}`;
-}
-
-export function serverUrl(server: Pick<LocalServerConfig, 'host' | 'port'>): string {
-  const host = server.host === '0.0.0.0' || server.host === '::' ? '127.0.0.1' : server.host;
-  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${server.port}`;
 }
 
 export function isLoopback(host: string): boolean {

@@ -7,21 +7,25 @@
  * The input is checked before anything is written; `--dry-run` prints the
  * files and the commands instead. Scheduling the same job again changes
  * nothing; other options replace the job.
+ *
+ * This is the use case: the checks, the messages and config.json. Writing
+ * and registering the job with each OS service manager is the adapter's
+ * (src/adapters/service/schedule-managers.ts, schedule-render.ts).
  */
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DATA_DIR_ENV, paths } from '../../config.js';
-import { parseDuration } from '../../core/duration.js';
-import { commandLine } from '../../core/shell-quote.js';
-import { CliError, EXIT } from '../../errors.js';
-import { loadConfig, updateConfig, type CleanupScheduleRecord } from '../config-store.js';
-import { ensurePrivateDir } from '../fs-atomic.js';
-import { defaultContext } from './common.js';
-import { chooseManager } from './detect.js';
-import { createScheduleManager, type PlannedFile } from './schedule-managers.js';
-import { CLEANUP_LABEL, crontabLine, isScheduleEvery, type CleanupJob, type ScheduleEvery } from './schedule-render.js';
-import type { ManagerContext, ManagerName } from './types.js';
+import { loadConfig, updateConfig, type CleanupScheduleRecord } from '../adapters/config-store.js';
+import { defaultContext } from '../adapters/service/common.js';
+import { chooseManager } from '../adapters/service/detect.js';
+import { createScheduleManager, filesMatch, prepareJobLog, removeStaleFiles, type PlannedFile, type ScheduleManager } from '../adapters/service/schedule-managers.js';
+import { CLEANUP_LABEL, crontabLine, isScheduleEvery, type CleanupJob, type ScheduleEvery } from '../adapters/service/schedule-render.js';
+import type { ManagerContext, ManagerName } from '../adapters/service/types.js';
+import { DATA_DIR_ENV, paths } from '../config.js';
+import { parseDuration } from '../core/duration.js';
+import { commandLine } from '../core/shell-quote.js';
+import { CliError, EXIT } from '../errors.js';
+import { MAX_BATCH_SIZE, positiveInt } from './flag-checks.js';
 
 export interface CleanupScheduleOptions {
   schedule?: string;
@@ -55,21 +59,9 @@ export interface CleanupScheduleDeps {
   cliScript?: string;
 }
 
-/** The built CLI beside this module: dist/cli.js from dist/adapters/service/. */
+/** The built CLI: dist/cli.js, from this module's dist/cleanup/. */
 export function installedCliScript(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli.js');
-}
-
-/** run-cleanup.ts's MAX_BATCH_SIZE, without loading the cleanup run (the unit test checks that they agree). */
-const MAX_BATCH_SIZE = 10_000;
-
-function wholeNumber(value: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): string | undefined {
-  if (value === undefined) return undefined;
-  const text = String(value).trim();
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
-    throw new CliError(`${flag} needs a whole number from 1 to ${max.toLocaleString('en-US')}, got ${JSON.stringify(String(value))}`, EXIT.usage);
-  }
-  return String(Number(text));
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
 }
 
 /**
@@ -86,14 +78,14 @@ export function scheduledCleanupArgs(options: CleanupScheduleOptions, project: s
   const experiments = (options.experiment ?? []).map((e) => e.trim());
   if (experiments.some((e) => e === '')) throw new CliError('--experiment needs a name or an id', EXIT.usage);
   if (options.allExperiments && experiments.length) throw new CliError('give either --experiment or --all-experiments, not both', EXIT.usage);
-  const keepLast = wholeNumber(options.keepLast, '--keep-last');
-  const batchSize = wholeNumber(options.batchSize, '--batch-size', MAX_BATCH_SIZE);
+  const keepLast = positiveInt(options.keepLast, '--keep-last');
+  const batchSize = positiveInt(options.batchSize, '--batch-size', MAX_BATCH_SIZE);
   return [
     '--older-than', options.olderThan.trim(),
     '--yes',
     ...(options.allExperiments ? ['--all-experiments'] : experiments.flatMap((e) => ['--experiment', e])),
-    ...(keepLast ? ['--keep-last', keepLast] : []),
-    ...(batchSize ? ['--batch-size', batchSize] : []),
+    ...(keepLast !== undefined ? ['--keep-last', String(keepLast)] : []),
+    ...(batchSize !== undefined ? ['--batch-size', String(batchSize)] : []),
     ...(options.backup === false ? ['--no-backup'] : []),
     ...(options.vacuum === false ? ['--no-vacuum'] : []),
     '--project', project,
@@ -121,7 +113,7 @@ function checkCombination(options: CleanupScheduleOptions): void {
 /** The default scope is the experiment the project's settings name: without one, every run would fail. */
 async function checkProjectExperiment(options: CleanupScheduleOptions, deps: CleanupScheduleDeps): Promise<void> {
   if (options.allExperiments || options.experiment?.length) return;
-  const { experimentFromSettings } = await import('../../cleanup/target.js');
+  const { experimentFromSettings } = await import('./target.js');
   if (experimentFromSettings(deps.project, deps.home).experiment) return;
   throw new CliError(
     `no experiment to clean: the Claude Code settings of ${deps.project} set neither env.MLFLOW_EXPERIMENT_NAME nor env.MLFLOW_EXPERIMENT_ID. ` +
@@ -147,44 +139,40 @@ function noManagerError(job: CleanupJob, why: string, platform: NodeJS.Platform)
   return new CliError(`cannot schedule the cleanup: ${why}. Nothing was scheduled.\n${how}`, EXIT.failure);
 }
 
-const sameFiles = (files: PlannedFile[]): boolean =>
-  files.every((f) => {
-    try {
-      return readFileSync(f.path, 'utf8') === f.text;
-    } catch {
-      return false;
-    }
-  });
-
 const sameRecord = (a: CleanupScheduleRecord | undefined, b: CleanupScheduleRecord): boolean =>
   a !== undefined && JSON.stringify([a.manager, a.every, a.command, a.files]) === JSON.stringify([b.manager, b.every, b.command, b.files]);
 
-/** The log beside the server's: a 0700 folder, the file 0600 before the manager first appends to it. */
-function prepareLog(file: string): void {
-  ensurePrivateDir(dirname(file));
-  chmodSync(dirname(file), 0o700);
-  closeSync(openSync(file, 'a', 0o600));
-  chmodSync(file, 0o600);
-}
-
 const MANAGER_NAMES: Record<ManagerName, string> = { systemd: 'a systemd --user timer', launchd: 'a launchd agent', schtasks: 'a Task Scheduler task' };
 
-async function schedule(every: ScheduleEvery, options: CleanupScheduleOptions, deps: CleanupScheduleDeps, ctx: ManagerContext): Promise<number> {
+/** The job to schedule, from checked input: this node runs this CLI's `cleanup` in the data folder. */
+async function cleanupJob(every: ScheduleEvery, options: CleanupScheduleOptions, deps: CleanupScheduleDeps): Promise<CleanupJob> {
   const args = scheduledCleanupArgs(options, deps.project);
   await checkProjectExperiment(options, deps);
   const cliScript = deps.cliScript ?? installedCliScript();
   if (!existsSync(cliScript)) throw new CliError(`cannot find the CLI to schedule (${cliScript}): build or reinstall claude-mlflow`, EXIT.failure);
   const dataRoot = resolve(deps.dataRoot);
-  const logPath = join(paths(dataRoot).logs, 'cleanup.log');
-  const job: CleanupJob = {
+  return {
     label: CLEANUP_LABEL,
     every,
     node: deps.node ?? process.execPath,
     args: [cliScript, 'cleanup', ...args],
     workingDirectory: dataRoot,
-    logPath,
+    logPath: join(paths(dataRoot).logs, 'cleanup.log'),
     environment: { [DATA_DIR_ENV]: dataRoot },
   };
+}
+
+/** --dry-run: the files and commands scheduling would write and run. */
+function printPlan(job: CleanupJob, manager: ScheduleManager, files: PlannedFile[], previous: CleanupScheduleRecord | undefined, what: string, deps: CleanupScheduleDeps): void {
+  const platform = deps.platform ?? process.platform;
+  if (previous) deps.print(`Would replace the ${previous.every} cleanup job (${previous.manager}).`);
+  for (const f of files) deps.print(`Would write ${f.path}:\n${f.text.replace(/\r\n/g, '\n').replace(/^(?=.)/gm, '    ')}`);
+  for (const c of manager.installCommands(job)) deps.print(`Would run: ${commandLine(c, platform)}`);
+  deps.print(`It would run ${what}, appending to ${job.logPath}. Nothing was changed (--dry-run).`);
+}
+
+async function schedule(every: ScheduleEvery, options: CleanupScheduleOptions, deps: CleanupScheduleDeps, ctx: ManagerContext): Promise<number> {
+  const job = await cleanupJob(every, options, deps);
   const platform = deps.platform ?? process.platform;
   const { manager: name, why } = await pickManager(deps, ctx);
   if (name === 'background') throw noManagerError(job, why, platform);
@@ -193,30 +181,28 @@ async function schedule(every: ScheduleEvery, options: CleanupScheduleOptions, d
   const files = manager.files(job);
   const command = [job.node, ...job.args];
   const record: CleanupScheduleRecord = { manager: name, every, command, files: files.map((f) => f.path) };
-  const configFile = paths(dataRoot).config;
+  const configFile = paths(job.workingDirectory).config;
   const previous = loadConfig(configFile).cleanupSchedule;
   const what = `\`${commandLine(command, platform)}\` ${every}`;
 
   if (options.dryRun) {
-    if (previous) deps.print(`Would replace the ${previous.every} cleanup job (${previous.manager}).`);
-    for (const f of files) deps.print(`Would write ${f.path}:\n${f.text.replace(/\r\n/g, '\n').replace(/^(?=.)/gm, '    ')}`);
-    for (const c of manager.installCommands(job)) deps.print(`Would run: ${commandLine(c, platform)}`);
-    deps.print(`It would run ${what}, appending to ${logPath}. Nothing was changed (--dry-run).`);
+    printPlan(job, manager, files, previous, what, deps);
     return EXIT.ok;
   }
-  if (sameRecord(previous, record) && sameFiles(files)) {
+  if (sameRecord(previous, record) && filesMatch(files)) {
     deps.print(`Already scheduled: ${what} (${MANAGER_NAMES[name]}). Nothing changed.`);
     return EXIT.ok;
   }
 
   if (previous && previous.manager !== name) await createScheduleManager(previous.manager, ctx).remove(previous.files);
-  prepareLog(logPath);
+  prepareJobLog(job.logPath);
   await manager.install(job);
-  for (const stale of previous?.files ?? []) if (!record.files.includes(stale)) rmSync(stale, { force: true });
+  removeStaleFiles(previous?.files ?? [], record.files);
   await updateConfig(configFile, (config) => ({ ...config, cleanupSchedule: record }));
 
   deps.print(`${previous ? 'Rescheduled' : 'Scheduled'}: ${what}, with ${MANAGER_NAMES[name]} (${files.map((f) => f.path).join(', ')}).`);
-  deps.print(`Its output goes to ${logPath}. \`claude-mlflow cleanup --unschedule\` removes it.`);
+  deps.print(`Its output goes to ${job.logPath}. \`claude-mlflow cleanup --unschedule\` removes it.`);
+  const cliScript = job.args[0]!;
   if (/[\\/]_npx[\\/]/.test(cliScript)) {
     deps.print(`Note: this CLI runs from npx's cache (${cliScript}), which npm may clear; \`npm install -g claude-mlflow\` and schedule again to keep the job working.`);
   }
