@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { costOf, LLM_COST_ATTRIBUTE } from './cost.js';
+import { isObject } from './is-object.js';
 import type { SpanModel, TokenUsage, TraceModel } from './trace-model.js';
 
 /** A transcript row, loosely typed: Claude Code adds fields freely. */
@@ -153,7 +154,7 @@ export function textOf(content: unknown): string {
 }
 
 function isBlock(value: unknown): value is ContentBlock {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return isObject(value);
 }
 
 function blocksOf(content: unknown): ContentBlock[] {
@@ -431,6 +432,7 @@ export class TurnBuilder {
     return this.interruptedTurns.map((turn) => this.traceOf(turn, context));
   }
 
+  /** The trace of one turn: an LLM span per model call with its tool spans after it, under one root span. */
   private traceOf(turn: Turn, context: TraceContext): TraceModel {
     const turnKey = context.agent ? `agent:${context.agent.id}` : turn.promptKey;
     const traceId = traceIdFor(context.sessionId, turnKey);
@@ -439,99 +441,21 @@ export class TurnBuilder {
     let tokenUsage: TokenUsage | undefined;
 
     turn.calls.forEach((call, index) => {
-      // Claude Code's stand-in for a call the API refused: the call failed, and spent nothing.
-      const failed = call.model === SYNTHETIC_MODEL;
-      const usage = failed ? undefined : usageOf(call.usage);
+      const usage = usageOfCall(call);
       tokenUsage = addUsage(tokenUsage, usage);
-      const attributes: Record<string, unknown> = {
-        model: call.model,
-        'mlflow.message.format': 'anthropic',
-        // No `mlflow.llm.provider`: with it, the server fetches a remote model
-        // catalog for costs on the request path, which stalls it for seconds offline.
-        'mlflow.llm.model': call.model,
-      };
-      if (usage) attributes['mlflow.chat.tokenUsage'] = usage;
-      if (call.skill) attributes[SKILL_ATTRIBUTE] = call.skill;
-      const cost = costOf(call.model, usage);
-      if (cost) attributes[LLM_COST_ATTRIBUTE] = cost;
-      children.push({
-        spanId: spanIdFor(traceId, `llm:${index}:${call.messageId}`),
-        parentSpanId: rootId,
-        name: 'llm',
-        spanType: 'LLM',
-        startMs: call.startMs,
-        endMs: Math.max(call.endMs, call.startMs),
-        status: failed ? 'ERROR' : 'OK',
-        ...(failed ? { statusMessage: cutText(textOf(call.content), MAX_PREVIEW_CHARS) } : {}),
-        inputs: { model: call.model, messages: call.inputMessages },
-        outputs: { type: 'message', role: 'assistant', content: call.content },
-        attributes,
-      });
-      for (const { block, startMs, skill } of call.toolUses) {
-        const id = block.id ?? '';
-        const outcome = turn.results.get(id);
-        const endMs = outcome ? Math.max(outcome.endMs, startMs) : Math.max(turn.lastMs, startMs);
-        children.push({
-          spanId: spanIdFor(traceId, `tool:${id || children.length}`),
-          parentSpanId: rootId,
-          name: `tool_${block.name ?? 'unknown'}`,
-          spanType: 'TOOL',
-          startMs,
-          endMs,
-          status: outcome?.isError ? 'ERROR' : 'OK',
-          ...(outcome?.isError ? { statusMessage: cutText(textOf(outcome.result), MAX_PREVIEW_CHARS) } : {}),
-          inputs: block.input ?? {},
-          outputs: { result: outcome ? outcome.result : NO_RESULT },
-          attributes: { tool_name: block.name ?? 'unknown', tool_id: id, ...skillAttribute(outcome?.skill ?? skill) },
-        });
-      }
+      children.push(llmSpan(call, index, usage, traceId, rootId));
+      for (const toolUse of call.toolUses) children.push(toolSpan(turn, toolUse, traceId, rootId, children.length));
     });
 
     const endMs = Math.max(turn.lastMs, ...children.map((s) => s.endMs));
-    const outputs: Record<string, unknown> = { status: turn.interrupted ? 'interrupted' : 'completed' };
-    if (turn.finalResponse) outputs.response = turn.finalResponse;
-    // MLflow reads `session.id` on a root span as the trace's session: not for a subagent's own trace (see metadata).
-    const rootAttributes: Record<string, unknown> = context.agent ? { 'claude_code.session_id': context.sessionId } : { 'session.id': context.sessionId };
-    if (context.user) rootAttributes['user.id'] = context.user;
-    if (context.agent) {
-      rootAttributes.agent_id = context.agent.id;
-      if (context.agent.type) rootAttributes.agent_type = context.agent.type;
-    }
-    const root: SpanModel = {
-      spanId: rootId,
-      name: context.agent ? 'claude_code_subagent' : 'claude_code_conversation',
-      spanType: 'AGENT',
-      startMs: turn.startMs,
-      endMs,
-      status: 'OK',
-      inputs: { prompt: turn.prompt },
-      outputs,
-      attributes: rootAttributes,
-    };
-
-    // A subagent's own trace (one run in the background) is not a turn of the session: MLflow's session view
-    // lists every trace of a session as a user turn. Its session stays searchable under our own key.
-    const metadata: Record<string, string> = context.agent
-      ? { 'claude_code.session_id': context.sessionId, 'mlflow.trace.user': context.user ?? '' }
-      : { 'mlflow.trace.session': context.sessionId, 'mlflow.trace.user': context.user ?? '' };
-    if (context.cwd) metadata['mlflow.trace.working_directory'] = context.cwd;
-    if (context.host) metadata['claude_code.host'] = context.host;
-    if (this.version) metadata['mlflow.claude_code_version'] = this.version;
-    if (context.agent) {
-      metadata['claude_code.agent_id'] = context.agent.id;
-      if (context.agent.type) metadata['claude_code.agent_type'] = context.agent.type;
-      if (context.agent.parentTraceId) metadata['claude_code.parent_trace_id'] = context.agent.parentTraceId;
-    }
-    if (tokenUsage) metadata['mlflow.trace.tokenUsage'] = JSON.stringify(tokenUsage);
-    if (turn.interrupted) metadata['claude_code.turn_status'] = 'interrupted';
-
+    const root = rootSpan(turn, context, rootId, endMs);
     return {
       traceId,
       startMs: turn.startMs,
       endMs,
       requestPreview: cutText(turn.prompt, MAX_PREVIEW_CHARS),
       responsePreview: cutText(turn.finalResponse ?? '', MAX_PREVIEW_CHARS),
-      metadata,
+      metadata: traceMetadata(turn, context, this.version, tokenUsage),
       tokenUsage,
       spans: [root, ...children],
     };
@@ -541,6 +465,110 @@ export class TurnBuilder {
   currentTurnKey(): string | undefined {
     return this.turn?.promptKey;
   }
+}
+
+/** Claude Code's stand-in for a call the API refused: the call failed, and spent nothing. */
+function isFailedCall(call: ModelCall): boolean {
+  return call.model === SYNTHETIC_MODEL;
+}
+
+/** The tokens a model call spent: none for a failed one. */
+function usageOfCall(call: ModelCall): TokenUsage | undefined {
+  return isFailedCall(call) ? undefined : usageOf(call.usage);
+}
+
+/** The `llm` span of one model call. */
+function llmSpan(call: ModelCall, index: number, usage: TokenUsage | undefined, traceId: string, rootId: string): SpanModel {
+  const failed = isFailedCall(call);
+  const attributes: Record<string, unknown> = {
+    model: call.model,
+    'mlflow.message.format': 'anthropic',
+    // No `mlflow.llm.provider`: with it, the server fetches a remote model
+    // catalog for costs on the request path, which stalls it for seconds offline.
+    'mlflow.llm.model': call.model,
+  };
+  if (usage) attributes['mlflow.chat.tokenUsage'] = usage;
+  if (call.skill) attributes[SKILL_ATTRIBUTE] = call.skill;
+  const cost = costOf(call.model, usage);
+  if (cost) attributes[LLM_COST_ATTRIBUTE] = cost;
+  return {
+    spanId: spanIdFor(traceId, `llm:${index}:${call.messageId}`),
+    parentSpanId: rootId,
+    name: 'llm',
+    spanType: 'LLM',
+    startMs: call.startMs,
+    endMs: Math.max(call.endMs, call.startMs),
+    status: failed ? 'ERROR' : 'OK',
+    ...(failed ? { statusMessage: cutText(textOf(call.content), MAX_PREVIEW_CHARS) } : {}),
+    inputs: { model: call.model, messages: call.inputMessages },
+    outputs: { type: 'message', role: 'assistant', content: call.content },
+    attributes,
+  };
+}
+
+/** The `tool_<Name>` span of one tool call; `position` keys a call without an id. */
+function toolSpan(turn: Turn, toolUse: ModelCall['toolUses'][number], traceId: string, rootId: string, position: number): SpanModel {
+  const { block, startMs, skill } = toolUse;
+  const id = block.id ?? '';
+  const outcome = turn.results.get(id);
+  const endMs = outcome ? Math.max(outcome.endMs, startMs) : Math.max(turn.lastMs, startMs);
+  return {
+    spanId: spanIdFor(traceId, `tool:${id || position}`),
+    parentSpanId: rootId,
+    name: `tool_${block.name ?? 'unknown'}`,
+    spanType: 'TOOL',
+    startMs,
+    endMs,
+    status: outcome?.isError ? 'ERROR' : 'OK',
+    ...(outcome?.isError ? { statusMessage: cutText(textOf(outcome.result), MAX_PREVIEW_CHARS) } : {}),
+    inputs: block.input ?? {},
+    outputs: { result: outcome ? outcome.result : NO_RESULT },
+    attributes: { tool_name: block.name ?? 'unknown', tool_id: id, ...skillAttribute(outcome?.skill ?? skill) },
+  };
+}
+
+/** The root span: the prompt in, the final response and the turn's status out. */
+function rootSpan(turn: Turn, context: TraceContext, rootId: string, endMs: number): SpanModel {
+  const outputs: Record<string, unknown> = { status: turn.interrupted ? 'interrupted' : 'completed' };
+  if (turn.finalResponse) outputs.response = turn.finalResponse;
+  // MLflow reads `session.id` on a root span as the trace's session: not for a subagent's own trace (see metadata).
+  const attributes: Record<string, unknown> = context.agent ? { 'claude_code.session_id': context.sessionId } : { 'session.id': context.sessionId };
+  if (context.user) attributes['user.id'] = context.user;
+  if (context.agent) {
+    attributes.agent_id = context.agent.id;
+    if (context.agent.type) attributes.agent_type = context.agent.type;
+  }
+  return {
+    spanId: rootId,
+    name: context.agent ? 'claude_code_subagent' : 'claude_code_conversation',
+    spanType: 'AGENT',
+    startMs: turn.startMs,
+    endMs,
+    status: 'OK',
+    inputs: { prompt: turn.prompt },
+    outputs,
+    attributes,
+  };
+}
+
+/** The trace's metadata: session, user, where it ran, the subagent, the tokens spent and the turn's status. */
+function traceMetadata(turn: Turn, context: TraceContext, version: string | undefined, tokenUsage: TokenUsage | undefined): Record<string, string> {
+  // A subagent's own trace (one run in the background) is not a turn of the session: MLflow's session view
+  // lists every trace of a session as a user turn. Its session stays searchable under our own key.
+  const metadata: Record<string, string> = context.agent
+    ? { 'claude_code.session_id': context.sessionId, 'mlflow.trace.user': context.user ?? '' }
+    : { 'mlflow.trace.session': context.sessionId, 'mlflow.trace.user': context.user ?? '' };
+  if (context.cwd) metadata['mlflow.trace.working_directory'] = context.cwd;
+  if (context.host) metadata['claude_code.host'] = context.host;
+  if (version) metadata['mlflow.claude_code_version'] = version;
+  if (context.agent) {
+    metadata['claude_code.agent_id'] = context.agent.id;
+    if (context.agent.type) metadata['claude_code.agent_type'] = context.agent.type;
+    if (context.agent.parentTraceId) metadata['claude_code.parent_trace_id'] = context.agent.parentTraceId;
+  }
+  if (tokenUsage) metadata['mlflow.trace.tokenUsage'] = JSON.stringify(tokenUsage);
+  if (turn.interrupted) metadata['claude_code.turn_status'] = 'interrupted';
+  return metadata;
 }
 
 /** Convenience for tests and small inputs: all rows at once. */

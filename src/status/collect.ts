@@ -5,19 +5,22 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../adapters/config-store.js';
+import { loadConfig, type StoredConfig } from '../adapters/config-store.js';
 import { httpRequestText } from '../adapters/http.js';
 import { trackingConnection, type TrackingConnection } from '../adapters/tracking-connection.js';
 import { deliveryState } from '../services/delivery/state.js';
-import { paths } from '../config.js';
-import { effectiveEnv, ourHooksIn, type SettingsScope } from '../core/checks.js';
+import { paths, type Paths } from '../config.js';
+import type { ScopeSettings, SettingsFacts } from '../core/checks/facts.js';
+import type { SettingsScope } from '../core/scopes.js';
+import { effectiveEnv, ourHooksIn } from '../core/checks/settings-derived.js';
 import { isTruthy } from '../core/hook-settings.js';
-import type { HostEnvironment } from '../doctor/environment.js';
-import { pythonForMlflow, sqliteFile } from '../doctor/facts.js';
-import { runPostgresProbe } from '../doctor/postgres-probe.js';
-import { isPostgresUri, parsePostgresUri, shortPostgres } from '../core/backend-store.js';
-import { readAllScopes } from '../doctor/settings-scan.js';
-import { serverState, serverUrl } from '../server/local-server.js';
+import type { HostEnvironment } from '../services/host-environment.js';
+import { pythonForMlflow } from '../services/mlflow-python.js';
+import { runPostgresProbe } from '../services/store/postgres-probe.js';
+import { isPostgresUri, parsePostgresUri, shortPostgres, sqliteFile, type PostgresStore } from '../core/backend-store.js';
+import { readAllScopes } from '../services/settings-scan.js';
+import { serverState, type ServerState } from '../services/local-server.js';
+import { serverUrl } from '../services/server-url.js';
 
 export const STATUS_SCHEMA_VERSION = 1;
 export const CHART_DAYS = 14;
@@ -245,26 +248,45 @@ export function bucketTraces(traces: TraceInfoJson[], now: Date) {
   return { counts, tokens, cost, daily, topSessions: topSessionsOf(sessions) };
 }
 
-export async function collectStatus(environment: StatusEnvironment): Promise<StatusData> {
-  const { dataRoot, project, home, env } = environment;
-  const now = environment.now ?? new Date();
-  const files = paths(dataRoot);
-  const config = loadConfig(files.config);
-  const errors: string[] = [];
+/** What status reads first, for the steps after it; each step adds what it finds, and problems go to `errors`. */
+interface StatusContext {
+  environment: StatusEnvironment;
+  now: Date;
+  files: Paths;
+  config: StoredConfig;
+  settings: SettingsFacts;
+  /** Problems met on the way: status shows them, and goes on. */
+  errors: string[];
+}
 
-  const settings = readAllScopes({ project, home, platform: environment.platform, managedFile: environment.managedSettingsFile });
-  const scopes: ScopeStatus[] = settings.scopes.map((s) => {
-    const block = s.doc?.env;
-    const value = block && typeof block === 'object' && !Array.isArray(block) ? (block as Record<string, unknown>).MLFLOW_CLAUDE_TRACING_ENABLED : undefined;
-    return {
-      scope: s.scope,
-      file: s.file,
-      exists: s.exists,
-      readable: s.parse === 'ok',
-      hook: s.doc ? ourHooksIn(s.doc).some((h) => h.event === 'Stop') : false,
-      enabled: value === undefined ? null : String(value),
-    };
-  });
+/** The traces, tokens, cost and costliest sessions of the last 30 days: null when the server could not be asked. */
+type TraceFigures = Pick<StatusData, 'traces' | 'tokens' | 'cost' | 'daily' | 'topSessions'>;
+
+const NO_FIGURES: TraceFigures = { traces: null, tokens: null, cost: null, daily: null, topSessions: null };
+
+/** The database: the SQLite file, or the PostgreSQL store whose size is being asked. */
+interface DatabaseProbe {
+  file: string | null;
+  store?: PostgresStore;
+  size: Promise<number | null>;
+}
+
+function scopeStatusOf(s: ScopeSettings): ScopeStatus {
+  const block = s.doc?.env;
+  const value = block && typeof block === 'object' && !Array.isArray(block) ? (block as Record<string, unknown>).MLFLOW_CLAUDE_TRACING_ENABLED : undefined;
+  return {
+    scope: s.scope,
+    file: s.file,
+    exists: s.exists,
+    readable: s.parse === 'ok',
+    hook: s.doc ? ourHooksIn(s.doc).some((h) => h.event === 'Stop') : false,
+    enabled: value === undefined ? null : String(value),
+  };
+}
+
+/** On when a settings file Claude Code reads has our hook and MLFLOW_CLAUDE_TRACING_ENABLED is truthy; the reason says which. */
+function tracingStatus(settings: SettingsFacts): StatusData['tracing'] {
+  const scopes = settings.scopes.map(scopeStatusOf);
   const enabled = effectiveEnv(settings, 'MLFLOW_CLAUDE_TRACING_ENABLED');
   const hooked = scopes.some((s) => s.readable && s.hook);
   const on = hooked && typeof enabled?.value === 'string' && isTruthy(enabled.value);
@@ -275,90 +297,153 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
       : on
         ? `enabled in ${enabled.scope} settings`
         : `paused (MLFLOW_CLAUDE_TRACING_ENABLED=${String(enabled.value)} in ${enabled.scope} settings)`;
+  return { on, reason, scopes };
+}
 
-  const url = config.server ? serverUrl(config.server) : (effectiveEnv(settings, 'MLFLOW_TRACKING_URI')?.value as string | undefined) ?? config.trackingUri ?? null;
-  let conn: TrackingConnection | undefined;
+/** The value a settings file (else config.json) gives. */
+function settingOrConfig(ctx: StatusContext, key: string, stored: string | undefined): string | null {
+  return (effectiveEnv(ctx.settings, key)?.value as string | undefined) ?? stored ?? null;
+}
+
+/** The server the traces go to: ours, else the settings' tracking URI, else config.json's; and how to reach it. */
+function connectionOf(ctx: StatusContext): { url: string | null; conn?: TrackingConnection } {
+  const { config } = ctx;
+  const url = config.server ? serverUrl(config.server) : settingOrConfig(ctx, 'MLFLOW_TRACKING_URI', config.trackingUri);
   try {
-    conn = url ? trackingConnection(url, env) : undefined;
+    return { url, conn: url ? trackingConnection(url, ctx.environment.env) : undefined };
   } catch (error) {
-    errors.push((error as Error).message);
+    ctx.errors.push((error as Error).message);
+    return { url };
   }
-  const experimentName = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_NAME')?.value as string | undefined) ?? config.experimentName ?? null;
-  const experimentIdSet = (effectiveEnv(settings, 'MLFLOW_EXPERIMENT_ID')?.value as string | undefined) ?? config.experimentId ?? null;
-  const dbFile = config.server ? (sqliteFile(config.server.backendStoreUri, dataRoot) ?? null) : null;
+}
+
+/** Started now, read at the end: the catalog's size of a PostgreSQL database, while the server is asked the rest. */
+function startDatabaseProbe(ctx: StatusContext): DatabaseProbe {
+  const { config } = ctx;
+  const { dataRoot, env } = ctx.environment;
+  const file = config.server ? (sqliteFile(config.server.backendStoreUri, dataRoot) ?? null) : null;
   const pg = config.server && isPostgresUri(config.server.backendStoreUri) ? parsePostgresUri(config.server.backendStoreUri) : undefined;
-  const pgStore = pg?.ok ? pg.store : undefined;
-  // Started now, read at the end: the catalog's size of the database, while the server is asked the rest.
-  const pgSize: Promise<number | null> =
-    pgStore && config.server
-      ? runPostgresProbe(pythonForMlflow(config.server.mlflowBin), pgStore, { mode: 'size', timeoutS: 3, env }).then(
+  const store = pg?.ok ? pg.store : undefined;
+  const size: Promise<number | null> =
+    store && config.server
+      ? runPostgresProbe(pythonForMlflow(config.server.mlflowBin), store, { mode: 'size', timeoutS: 3, env }).then(
           (p) => p.sizeBytes ?? null,
           () => null,
         )
       : Promise.resolve(null);
+  return { file, store, size };
+}
 
-  const [health, state] = await Promise.all([
+async function databaseStatus(probe: DatabaseProbe): Promise<StatusData['database']> {
+  if (probe.store) return { file: null, bytes: await probe.size, postgres: shortPostgres(probe.store) };
+  return { file: probe.file, bytes: probe.file && existsSync(probe.file) ? statSync(probe.file).size : null };
+}
+
+/** At once: whether the server answers its health check, and the state of our local server. */
+function probeServer(ctx: StatusContext, conn: TrackingConnection | undefined): Promise<[boolean, ServerState | undefined]> {
+  const { config } = ctx;
+  return Promise.all([
     conn
       ? httpRequestText(`${conn.baseUrl}${conn.healthPath}`, { timeoutMs: 3000, headers: conn.headers }).then(
           (r) => r.status === 200,
           () => false,
         )
       : Promise.resolve(false),
-    config.server ? serverState(dataRoot, config.server, env).catch(() => undefined) : Promise.resolve(undefined),
+    config.server ? serverState(ctx.environment.dataRoot, config.server, ctx.environment.env).catch(() => undefined) : Promise.resolve(undefined),
   ]);
+}
 
-  let version: string | null = null;
-  let experimentId: string | null = experimentIdSet;
-  let traces: StatusData['traces'] = null;
-  let tokens: StatusData['tokens'] = null;
-  let cost: StatusData['cost'] = null;
-  let daily: StatusData['daily'] = null;
-  let topSessions: StatusData['topSessions'] = null;
-  if (conn && health) {
-    const [v, id] = await Promise.all([
-      httpRequestText(`${conn.baseUrl}/version`, { timeoutMs: 3000, headers: conn.headers }).then(
-        (r) => (r.status === 200 ? r.body.trim() : null),
-        () => null,
-      ),
-      experimentId
-        ? Promise.resolve(experimentId)
-        : call<{ experiment?: { experiment_id?: string } }>(conn, `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(experimentName ?? 'Default')}`).then(
-            (r) => r.experiment?.experiment_id ?? null,
-            (e: { status?: number; message?: string }) => {
-              if (e.status !== 404) errors.push(`experiment lookup: ${e.message}`);
-              return null;
-            },
-          ),
-    ]);
-    version = v;
-    experimentId = id;
-    if (experimentId) {
-      try {
-        const found = await searchTracesSince(conn, experimentId, startOfDay(now, WINDOW_DAYS - 1), environment.user);
-        const b = bucketTraces(found.traces, now);
-        traces = { ...b.counts, truncated: found.truncated };
-        tokens = b.tokens;
-        cost = b.cost;
-        daily = b.daily;
-        topSessions = b.topSessions;
-      } catch (error) {
-        errors.push(`trace search: ${(error as Error).message}`);
-      }
-    } else {
-      traces = { today: 0, last7Days: 0, last30Days: 0, truncated: false };
-      tokens = { today: 0, last7Days: 0, last30Days: 0 };
-      cost = { today: 0, last7Days: 0, last30Days: 0 };
-      daily = bucketTraces([], now).daily;
-      topSessions = [];
-    }
-  }
+function serverVersion(conn: TrackingConnection): Promise<string | null> {
+  return httpRequestText(`${conn.baseUrl}/version`, { timeoutMs: 3000, headers: conn.headers }).then(
+    (r) => (r.status === 200 ? r.body.trim() : null),
+    () => null,
+  );
+}
 
-  let rejected = 0;
+/** The experiment's id by its name; null when there is none (any other failure goes to `errors`). */
+function experimentIdByName(ctx: StatusContext, conn: TrackingConnection, name: string | null): Promise<string | null> {
+  return call<{ experiment?: { experiment_id?: string } }>(conn, `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name ?? 'Default')}`).then(
+    (r) => r.experiment?.experiment_id ?? null,
+    (e: { status?: number; message?: string }) => {
+      if (e.status !== 404) ctx.errors.push(`experiment lookup: ${e.message}`);
+      return null;
+    },
+  );
+}
+
+/** The experiment's traces of the last 30 days, bucketed; a failed search leaves them null (and says why in `errors`). */
+async function traceFigures(ctx: StatusContext, conn: TrackingConnection, experimentId: string): Promise<TraceFigures> {
   try {
-    rejected = readdirSync(join(files.spool, 'rejected')).filter((n) => n.endsWith('.trace.json')).length;
-  } catch {
-    // none
+    const found = await searchTracesSince(conn, experimentId, startOfDay(ctx.now, WINDOW_DAYS - 1), ctx.environment.user);
+    const b = bucketTraces(found.traces, ctx.now);
+    return { traces: { ...b.counts, truncated: found.truncated }, tokens: b.tokens, cost: b.cost, daily: b.daily, topSessions: b.topSessions };
+  } catch (error) {
+    ctx.errors.push(`trace search: ${(error as Error).message}`);
+    return NO_FIGURES;
   }
+}
+
+/** No experiment yet: nothing traced. */
+function noTraces(now: Date): TraceFigures {
+  return {
+    traces: { today: 0, last7Days: 0, last30Days: 0, truncated: false },
+    tokens: { today: 0, last7Days: 0, last30Days: 0 },
+    cost: { today: 0, last7Days: 0, last30Days: 0 },
+    daily: bucketTraces([], now).daily,
+    topSessions: [],
+  };
+}
+
+/** A healthy server: its version, the experiment's id (unless the settings give it), and the trace figures. */
+async function askServer(
+  ctx: StatusContext,
+  conn: TrackingConnection,
+  experiment: StatusData['experiment'],
+): Promise<{ version: string | null; experimentId: string | null } & TraceFigures> {
+  const [version, experimentId] = await Promise.all([
+    serverVersion(conn),
+    experiment.id ? Promise.resolve(experiment.id) : experimentIdByName(ctx, conn, experiment.name),
+  ]);
+  const figures = experimentId ? await traceFigures(ctx, conn, experimentId) : noTraces(ctx.now);
+  return { version, experimentId, ...figures };
+}
+
+function rejectedTraces(spoolDir: string): number {
+  try {
+    return readdirSync(join(spoolDir, 'rejected')).filter((n) => n.endsWith('.trace.json')).length;
+  } catch {
+    return 0; // none
+  }
+}
+
+function serverStatus(ctx: StatusContext, url: string | null, healthy: boolean, version: string | null, state: ServerState | undefined): StatusData['server'] {
+  const { server } = ctx.config;
+  return {
+    url,
+    local: Boolean(server),
+    healthy,
+    version,
+    manager: server?.manager ?? null,
+    state: state ? (state.running ? 'running' : (state.detail ?? 'stopped')) : null,
+    pid: state?.running ? (state.pid ?? null) : null,
+  };
+}
+
+export async function collectStatus(environment: StatusEnvironment): Promise<StatusData> {
+  const { dataRoot, project, home } = environment;
+  const now = environment.now ?? new Date();
+  const files = paths(dataRoot);
+  const config = loadConfig(files.config);
+  const settings = readAllScopes({ project, home, platform: environment.platform, managedFile: environment.managedSettingsFile });
+  const ctx: StatusContext = { environment, now, files, config, settings, errors: [] };
+  const tracing = tracingStatus(settings);
+  const { url, conn } = connectionOf(ctx);
+  const experimentName = settingOrConfig(ctx, 'MLFLOW_EXPERIMENT_NAME', config.experimentName);
+  const experimentIdSet = settingOrConfig(ctx, 'MLFLOW_EXPERIMENT_ID', config.experimentId);
+  const database = startDatabaseProbe(ctx);
+  const [health, state] = await probeServer(ctx, conn);
+  const asked = conn && health ? await askServer(ctx, conn, { name: experimentName, id: experimentIdSet }) : { version: null, experimentId: experimentIdSet, ...NO_FIGURES };
+  const rejected = rejectedTraces(files.spool);
 
   return {
     schemaVersion: STATUS_SCHEMA_VERSION,
@@ -366,26 +451,16 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
     dataDir: dataRoot,
     project,
     user: environment.user ?? null,
-    tracing: { on, reason, scopes },
-    server: {
-      url,
-      local: Boolean(config.server),
-      healthy: health,
-      version,
-      manager: config.server?.manager ?? null,
-      state: state ? (state.running ? 'running' : (state.detail ?? 'stopped')) : null,
-      pid: state?.running ? (state.pid ?? null) : null,
-    },
-    experiment: { name: experimentName, id: experimentId },
-    traces,
-    tokens,
-    cost,
-    daily,
-    topSessions,
-    database: pgStore
-      ? { file: null, bytes: await pgSize, postgres: shortPostgres(pgStore) }
-      : { file: dbFile, bytes: dbFile && existsSync(dbFile) ? statSync(dbFile).size : null },
+    tracing,
+    server: serverStatus(ctx, url, health, asked.version, state),
+    experiment: { name: experimentName, id: asked.experimentId },
+    traces: asked.traces,
+    tokens: asked.tokens,
+    cost: asked.cost,
+    daily: asked.daily,
+    topSessions: asked.topSessions,
+    database: await databaseStatus(database),
     spool: spoolStatus(files.spool, rejected),
-    errors,
+    errors: ctx.errors,
   };
 }

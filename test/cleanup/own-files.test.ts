@@ -95,7 +95,7 @@ describe('own files', () => {
 
 describe('backups', () => {
   it('keeps the newest three', async () => {
-    const { pruneBackups } = await import('../../src/cleanup/run-cleanup.js');
+    const { pruneBackups } = await import('../../src/cleanup/backups.js');
     const dir = path.join(data.path, 'backups');
     const made = [5, 4, 3, 2, 1].map((age) => file(path.join(dir, `mlflow-${age}.db`), 'x', NOW - age * DAY));
     file(path.join(dir, 'notes.txt'), 'not a backup', NOW - 9 * DAY);

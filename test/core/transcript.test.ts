@@ -20,7 +20,7 @@ import {
   type TranscriptRow,
 } from '../../src/core/transcript.js';
 import type { SpanModel, TraceModel } from '../../src/core/trace-model.js';
-import { readJsonl } from '../helpers/claude-cli.js';
+import { readJsonl } from '../helpers/fixtures.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const scenarioDir = (name: string): string => path.join(fixtures, 'transcripts', name);

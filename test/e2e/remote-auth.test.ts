@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessDeniedMessage } from '../../src/init/run-init.js';
+import { accessDeniedMessage } from '../../src/init/remote-server.js';
 import { runCli } from '../helpers/cli.js';
 import { deliveryProcesses, waitForSpoolEmpty } from '../helpers/delivery.js';
 import { sampleWithSession } from '../helpers/fixtures.js';

@@ -7,11 +7,12 @@
  * "Bootstrap failed: 5: Input/output error". So every bootout is followed by
  * polling `launchctl print` until the service is gone.
  */
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CliError, EXIT } from '../../errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs-atomic.js';
-import { assertSpec, commandError, fillTemplate, loadTemplate, logDirs, posixEnvironment, sleep } from './common.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { assertSpec, commandError, ensureLogDirs, fillTemplate, loadTemplate, posixEnvironment, runChecked } from './common.js';
+import { sleep } from '../sleep.js';
 import type { ManagerContext, RunResult, ServiceManager, ServiceSpec, ServiceStatus } from './types.js';
 
 export interface LaunchdOptions {
@@ -67,94 +68,112 @@ export function isDisabled(printDisabled: string, label: string): boolean {
   return new RegExp(`"${escaped}"\\s*=>\\s*(disabled|true)\\b`).test(printDisabled);
 }
 
+/** What the launchctl steps share: the context, the user's GUI domain, and how long to wait for a bootout. */
+interface Launchd {
+  ctx: ManagerContext;
+  /** `gui/<uid>`. */
+  domain: string;
+  unloadTimeoutMs: number;
+  pollIntervalMs: number;
+}
+
 export function createLaunchdManager(ctx: ManagerContext, options: LaunchdOptions = {}): ServiceManager {
-  const unloadTimeoutMs = options.unloadTimeoutMs ?? 25_000;
-  const pollIntervalMs = options.pollIntervalMs ?? 200;
-  const domain = `gui/${ctx.uid}`;
-  const target = (spec: ServiceSpec): string => `${domain}/${spec.label}`;
-  const unitPath = (spec: ServiceSpec): string => join(ctx.home, 'Library', 'LaunchAgents', `${spec.label}.plist`);
-
-  const launchctl = (...args: string[]): Promise<RunResult> => ctx.run('launchctl', args);
-  const must = async (...args: string[]): Promise<RunResult> => {
-    const r = await launchctl(...args);
-    if (r.exitCode !== 0) throw commandError('launchctl', args, r);
-    return r;
+  const launchd: Launchd = {
+    ctx,
+    domain: `gui/${ctx.uid}`,
+    unloadTimeoutMs: options.unloadTimeoutMs ?? 25_000,
+    pollIntervalMs: options.pollIntervalMs ?? 200,
   };
-  const loaded = async (spec: ServiceSpec): Promise<boolean> => (await launchctl('print', target(spec))).exitCode === 0;
-
-  /** bootout (ignoring "not loaded"), then poll until launchd no longer knows the service. */
-  async function bootout(spec: ServiceSpec): Promise<void> {
-    await launchctl('bootout', target(spec));
-    const deadline = Date.now() + unloadTimeoutMs;
-    for (;;) {
-      if (!(await loaded(spec))) return;
-      if (Date.now() >= deadline) {
-        throw new CliError(`launchd still has ${target(spec)} loaded ${Math.round(unloadTimeoutMs / 1000)} s after \`launchctl bootout\``, EXIT.failure);
-      }
-      await sleep(pollIntervalMs);
-    }
-  }
-
-  /** enable first (a disabled service cannot be bootstrapped: `brew services` does the same), then bootstrap. */
-  async function bootstrap(spec: ServiceSpec): Promise<void> {
-    const plist = unitPath(spec);
-    if (!existsSync(plist)) throw new CliError(`${plist} does not exist: install the service first`, EXIT.failure);
-    await must('enable', target(spec));
-    await must('bootstrap', domain, plist);
-  }
-
-  const manager: ServiceManager = {
+  return {
     name: 'launchd',
-    unitPath,
+    unitPath: (spec) => plistPath(ctx, spec),
     render: renderPlist,
-
-    async install(spec) {
-      const text = renderPlist(spec);
-      for (const dir of logDirs(spec)) {
-        ensurePrivateDir(dir);
-        chmodSync(dir, 0o700);
-      }
-      const plist = unitPath(spec);
-      mkdirSync(dirname(plist), { recursive: true });
-      writeFileAtomic(plist, text, 0o644);
-      await bootout(spec);
-      await bootstrap(spec);
-    },
-
-    async start(spec) {
-      if (await loaded(spec)) await must('kickstart', target(spec));
-      else await bootstrap(spec);
-    },
-
-    async stop(spec) {
-      await bootout(spec);
-    },
-
-    async restart(spec) {
-      const r = await launchctl('kickstart', '-k', target(spec));
-      if (r.exitCode !== 0) {
-        if (await loaded(spec)) throw commandError('launchctl', ['kickstart', '-k', target(spec)], r);
-        await bootstrap(spec);
-      }
-    },
-
+    install: (spec) => installAgent(launchd, spec),
+    start: (spec) => startAgent(launchd, spec),
+    stop: (spec) => bootout(launchd, spec),
+    restart: (spec) => restartAgent(launchd, spec),
     async uninstall(spec) {
-      await bootout(spec);
-      rmSync(unitPath(spec), { force: true });
+      await bootout(launchd, spec);
+      rmSync(plistPath(ctx, spec), { force: true });
     },
-
-    async status(spec): Promise<ServiceStatus> {
-      const installed = existsSync(unitPath(spec));
-      const printed = await launchctl('print', target(spec));
-      const disabled = await launchctl('print-disabled', domain);
-      const enabled = installed && !isDisabled(disabled.stdout, spec.label);
-      if (printed.exitCode !== 0) {
-        return { installed, enabled, running: false, detail: (printed.stderr || printed.stdout).trim() || 'not loaded' };
-      }
-      const { state, pid } = parseLaunchctlPrint(printed.stdout);
-      const running = state === 'running';
-      return { installed, enabled, running, ...(running && pid ? { pid } : {}), detail: `state = ${state ?? 'unknown'}` };
-    },
+    status: (spec) => agentStatus(launchd, spec),
   };
-  return manager;
+}
+
+function plistPath(ctx: ManagerContext, spec: ServiceSpec): string {
+  return join(ctx.home, 'Library', 'LaunchAgents', `${spec.label}.plist`);
+}
+
+/** The service in launchctl's words: `gui/<uid>/<label>`. */
+function serviceTarget(launchd: Launchd, spec: ServiceSpec): string {
+  return `${launchd.domain}/${spec.label}`;
+}
+
+function launchctl(launchd: Launchd, ...args: string[]): Promise<RunResult> {
+  return launchd.ctx.run('launchctl', args);
+}
+
+async function isLoaded(launchd: Launchd, spec: ServiceSpec): Promise<boolean> {
+  return (await launchctl(launchd, 'print', serviceTarget(launchd, spec))).exitCode === 0;
+}
+
+/** bootout (ignoring "not loaded"), then poll until launchd no longer knows the service. */
+async function bootout(launchd: Launchd, spec: ServiceSpec): Promise<void> {
+  const target = serviceTarget(launchd, spec);
+  await launchctl(launchd, 'bootout', target);
+  const deadline = Date.now() + launchd.unloadTimeoutMs;
+  for (;;) {
+    if (!(await isLoaded(launchd, spec))) return;
+    if (Date.now() >= deadline) {
+      throw new CliError(`launchd still has ${target} loaded ${Math.round(launchd.unloadTimeoutMs / 1000)} s after \`launchctl bootout\``, EXIT.failure);
+    }
+    await sleep(launchd.pollIntervalMs);
+  }
+}
+
+/** enable first (a disabled service cannot be bootstrapped: `brew services` does the same), then bootstrap. */
+async function bootstrap(launchd: Launchd, spec: ServiceSpec): Promise<void> {
+  const plist = plistPath(launchd.ctx, spec);
+  if (!existsSync(plist)) throw new CliError(`${plist} does not exist: install the service first`, EXIT.failure);
+  await runChecked(launchd.ctx, 'launchctl', ['enable', serviceTarget(launchd, spec)]);
+  await runChecked(launchd.ctx, 'launchctl', ['bootstrap', launchd.domain, plist]);
+}
+
+/** Write the plist, then boot the agent out and in again, so that a running one picks up the change. */
+async function installAgent(launchd: Launchd, spec: ServiceSpec): Promise<void> {
+  const text = renderPlist(spec);
+  ensureLogDirs(spec);
+  const plist = plistPath(launchd.ctx, spec);
+  mkdirSync(dirname(plist), { recursive: true });
+  writeFileAtomic(plist, text, 0o644);
+  await bootout(launchd, spec);
+  await bootstrap(launchd, spec);
+}
+
+async function startAgent(launchd: Launchd, spec: ServiceSpec): Promise<void> {
+  if (await isLoaded(launchd, spec)) await runChecked(launchd.ctx, 'launchctl', ['kickstart', serviceTarget(launchd, spec)]);
+  else await bootstrap(launchd, spec);
+}
+
+/** `kickstart -k`; an agent that is not loaded is bootstrapped instead. */
+async function restartAgent(launchd: Launchd, spec: ServiceSpec): Promise<void> {
+  const args = ['kickstart', '-k', serviceTarget(launchd, spec)];
+  const r = await launchctl(launchd, ...args);
+  if (r.exitCode !== 0) {
+    if (await isLoaded(launchd, spec)) throw commandError('launchctl', args, r);
+    await bootstrap(launchd, spec);
+  }
+}
+
+async function agentStatus(launchd: Launchd, spec: ServiceSpec): Promise<ServiceStatus> {
+  const installed = existsSync(plistPath(launchd.ctx, spec));
+  const printed = await launchctl(launchd, 'print', serviceTarget(launchd, spec));
+  const disabled = await launchctl(launchd, 'print-disabled', launchd.domain);
+  const enabled = installed && !isDisabled(disabled.stdout, spec.label);
+  if (printed.exitCode !== 0) {
+    return { installed, enabled, running: false, detail: (printed.stderr || printed.stdout).trim() || 'not loaded' };
+  }
+  const { state, pid } = parseLaunchctlPrint(printed.stdout);
+  const running = state === 'running';
+  return { installed, enabled, running, ...(running && pid ? { pid } : {}), detail: `state = ${state ?? 'unknown'}` };
 }

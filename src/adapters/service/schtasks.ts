@@ -13,11 +13,11 @@
  * the wrapper started, so stop first kills the process tree of every cmd.exe
  * whose command line names the wrapper (PowerShell + taskkill /T), then /End.
  */
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, win32 } from 'node:path';
 import { CliError, EXIT } from '../../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-atomic.js';
-import { assertEnvName, assertPrintable, assertSpec, commandError, fillTemplate, loadTemplate, logDirs, serviceName } from './common.js';
+import { assertEnvName, assertPrintable, assertSpec, commandError, ensureLogDirs, fillTemplate, loadTemplate, runChecked, serviceName } from './common.js';
 import type { ManagerContext, RunResult, ServiceManager, ServiceSpec, ServiceStatus } from './types.js';
 
 /** Characters cmd.exe treats specially outside double quotes. */
@@ -127,115 +127,146 @@ export interface SchtasksOptions {
   startupDir?: string;
 }
 
+/** What the schtasks steps share: the context, and the Startup folder for when a task is not allowed. */
+interface TaskScheduler {
+  ctx: ManagerContext;
+  startupDir: string;
+}
+
 export function createSchtasksManager(ctx: ManagerContext, options: SchtasksOptions = {}): ServiceManager {
   const appData = ctx.env.APPDATA || join(ctx.home, 'AppData', 'Roaming');
-  const startupDir = options.startupDir ?? join(appData, 'Microsoft', 'Windows', 'Start Menu', 'Programs', 'Startup');
-  const unitPath = (spec: ServiceSpec): string => join(spec.workingDirectory, `${taskName(spec.label)}.cmd`);
-  const startupPath = (spec: ServiceSpec): string => join(startupDir, `${taskName(spec.label)}.cmd`);
-
-  const schtasks = (...args: string[]): Promise<RunResult> => ctx.run('schtasks', args);
-  const must = async (...args: string[]): Promise<RunResult> => {
-    const r = await schtasks(...args);
-    if (r.exitCode !== 0) throw commandError('schtasks', args, r);
-    return r;
+  const tasks: TaskScheduler = {
+    ctx,
+    startupDir: options.startupDir ?? join(appData, 'Microsoft', 'Windows', 'Start Menu', 'Programs', 'Startup'),
   };
-  const powershell = (script: string): Promise<RunResult> =>
-    ctx.run('powershell', ['-NoProfile', '-NonInteractive', '-EncodedCommand', psEncode(script)]);
-
-  /** cmd.exe processes running the wrapper (lower-cased match: Windows paths are case-insensitive). */
-  const wrapperProcesses = (spec: ServiceSpec): string =>
-    `$w = ${psQuote(unitPath(spec))}.ToLowerInvariant(); ` +
-    `Get-CimInstance Win32_Process | Where-Object { $_.Name -eq 'cmd.exe' -and $_.CommandLine -and $_.CommandLine.ToLowerInvariant().Contains($w) }`;
-
-  async function killWrapperTree(spec: ServiceSpec): Promise<void> {
-    await powershell(`${wrapperProcesses(spec)} | ForEach-Object { & taskkill.exe /PID $_.ProcessId /T /F | Out-Null }`);
-  }
-
-  async function startDetached(spec: ServiceSpec): Promise<void> {
-    const args = ['/c', 'start', '', '/b', unitPath(spec)];
-    const r = await ctx.run('cmd', args);
-    if (r.exitCode !== 0) throw commandError('cmd', args, r);
-  }
-
-  const startupMode = (spec: ServiceSpec): boolean => existsSync(startupPath(spec));
-
-  const manager: ServiceManager = {
+  return {
     name: 'schtasks',
-    unitPath,
+    unitPath: wrapperPath,
     render: renderWrapper,
-
-    async install(spec) {
-      const text = renderWrapper(spec);
-      for (const dir of logDirs(spec)) {
-        ensurePrivateDir(dir);
-        chmodSync(dir, 0o700);
-      }
-      const wrapper = unitPath(spec);
-      ensurePrivateDir(dirname(wrapper));
-      writeFileAtomic(wrapper, text, 0o644);
-      const name = taskName(spec.label);
-      const create = await schtasks('/Create', '/TN', name, '/TR', `"${wrapper}"`, '/SC', 'ONLOGON', '/RL', 'LIMITED', '/F');
-      if (create.exitCode === 0) {
-        // schtasks' defaults would stop the server after 72 h and never start it on battery power.
-        await powershell(
-          `Set-ScheduledTask -TaskName ${psQuote(name)} -Settings (New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries) | Out-Null`,
-        );
-        rmSync(startupPath(spec), { force: true });
-        await manager.stop(spec);
-        await must('/Run', '/TN', name);
-        return;
-      }
-      if (!isDenied(create)) throw commandError('schtasks', ['/Create', '/TN', name, '...'], create);
-      mkdirSync(startupDir, { recursive: true });
-      writeFileAtomic(startupPath(spec), renderStartupLauncher(wrapper), 0o644);
-      await killWrapperTree(spec);
-      await startDetached(spec);
-    },
-
-    async start(spec) {
-      if (startupMode(spec)) await startDetached(spec);
-      else await must('/Run', '/TN', taskName(spec.label));
-    },
-
-    async stop(spec) {
-      await killWrapperTree(spec);
-      if (!startupMode(spec)) await schtasks('/End', '/TN', taskName(spec.label));
-    },
-
+    install: (spec) => installTask(tasks, spec),
+    start: (spec) => startTask(tasks, spec),
+    stop: (spec) => stopTask(tasks, spec),
     async restart(spec) {
-      await manager.stop(spec);
-      await manager.start(spec);
+      await stopTask(tasks, spec);
+      await startTask(tasks, spec);
     },
-
-    async uninstall(spec) {
-      const name = taskName(spec.label);
-      await killWrapperTree(spec);
-      await schtasks('/End', '/TN', name);
-      const deleted = await schtasks('/Delete', '/TN', name, '/F');
-      if (deleted.exitCode !== 0 && !isMissing(deleted)) throw commandError('schtasks', ['/Delete', '/TN', name, '/F'], deleted);
-      rmSync(startupPath(spec), { force: true });
-      rmSync(unitPath(spec), { force: true });
-    },
-
-    async status(spec): Promise<ServiceStatus> {
-      const q = await schtasks('/Query', '/TN', taskName(spec.label), '/FO', 'LIST', '/V');
-      if (q.exitCode === 0) {
-        const fields = parseQuery(q.stdout);
-        const status = fields.Status ?? '';
-        return {
-          installed: true,
-          enabled: (fields['Scheduled Task State'] ?? '').toLowerCase() === 'enabled',
-          running: status.toLowerCase() === 'running',
-          detail: `Status: ${status || 'unknown'}`,
-        };
-      }
-      if (startupMode(spec)) {
-        const r = await powershell(`${wrapperProcesses(spec)} | ForEach-Object { $_.ProcessId }`);
-        const running = r.exitCode === 0 && /^\s*\d+\s*$/m.test(r.stdout);
-        return { installed: true, enabled: true, running, detail: `Startup folder: ${startupPath(spec)}` };
-      }
-      return { installed: false, enabled: false, running: false, detail: (q.stderr || q.stdout).trim() };
-    },
+    uninstall: (spec) => uninstallTask(tasks, spec),
+    status: (spec) => taskStatus(tasks, spec),
   };
-  return manager;
+}
+
+/** The `.cmd` wrapper, in the data folder. */
+function wrapperPath(spec: ServiceSpec): string {
+  return join(spec.workingDirectory, `${taskName(spec.label)}.cmd`);
+}
+
+function startupPath(tasks: TaskScheduler, spec: ServiceSpec): string {
+  return join(tasks.startupDir, `${taskName(spec.label)}.cmd`);
+}
+
+/** The server runs from the Startup folder, not as a task. */
+function startupMode(tasks: TaskScheduler, spec: ServiceSpec): boolean {
+  return existsSync(startupPath(tasks, spec));
+}
+
+function schtasks(tasks: TaskScheduler, ...args: string[]): Promise<RunResult> {
+  return tasks.ctx.run('schtasks', args);
+}
+
+function powershell(tasks: TaskScheduler, script: string): Promise<RunResult> {
+  return tasks.ctx.run('powershell', ['-NoProfile', '-NonInteractive', '-EncodedCommand', psEncode(script)]);
+}
+
+/** cmd.exe processes running the wrapper (lower-cased match: Windows paths are case-insensitive). */
+function wrapperProcesses(spec: ServiceSpec): string {
+  return (
+    `$w = ${psQuote(wrapperPath(spec))}.ToLowerInvariant(); ` +
+    `Get-CimInstance Win32_Process | Where-Object { $_.Name -eq 'cmd.exe' -and $_.CommandLine -and $_.CommandLine.ToLowerInvariant().Contains($w) }`
+  );
+}
+
+async function killWrapperTree(tasks: TaskScheduler, spec: ServiceSpec): Promise<void> {
+  await powershell(tasks, `${wrapperProcesses(spec)} | ForEach-Object { & taskkill.exe /PID $_.ProcessId /T /F | Out-Null }`);
+}
+
+async function startDetached(tasks: TaskScheduler, spec: ServiceSpec): Promise<void> {
+  await runChecked(tasks.ctx, 'cmd', ['/c', 'start', '', '/b', wrapperPath(spec)]);
+}
+
+/** Write the wrapper; an ONLOGON task runs it, or, when creating one is not allowed, a launcher in the Startup folder. */
+async function installTask(tasks: TaskScheduler, spec: ServiceSpec): Promise<void> {
+  const text = renderWrapper(spec);
+  ensureLogDirs(spec);
+  const wrapper = wrapperPath(spec);
+  ensurePrivateDir(dirname(wrapper));
+  writeFileAtomic(wrapper, text, 0o644);
+  const name = taskName(spec.label);
+  const create = await schtasks(tasks, '/Create', '/TN', name, '/TR', `"${wrapper}"`, '/SC', 'ONLOGON', '/RL', 'LIMITED', '/F');
+  if (create.exitCode === 0) {
+    await runAsTask(tasks, spec, name);
+    return;
+  }
+  if (!isDenied(create)) throw commandError('schtasks', ['/Create', '/TN', name, '...'], create);
+  await runFromStartupFolder(tasks, spec, wrapper);
+}
+
+/** The task is created: lift schtasks' limits, drop an older Startup launcher, and run it afresh. */
+async function runAsTask(tasks: TaskScheduler, spec: ServiceSpec, name: string): Promise<void> {
+  // schtasks' defaults would stop the server after 72 h and never start it on battery power.
+  await powershell(
+    tasks,
+    `Set-ScheduledTask -TaskName ${psQuote(name)} -Settings (New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries) | Out-Null`,
+  );
+  rmSync(startupPath(tasks, spec), { force: true });
+  await stopTask(tasks, spec);
+  await runChecked(tasks.ctx, 'schtasks', ['/Run', '/TN', name]);
+}
+
+/** "Access is denied." to a task: the launcher in the Startup folder, and the wrapper started afresh now. */
+async function runFromStartupFolder(tasks: TaskScheduler, spec: ServiceSpec, wrapper: string): Promise<void> {
+  mkdirSync(tasks.startupDir, { recursive: true });
+  writeFileAtomic(startupPath(tasks, spec), renderStartupLauncher(wrapper), 0o644);
+  await killWrapperTree(tasks, spec);
+  await startDetached(tasks, spec);
+}
+
+async function startTask(tasks: TaskScheduler, spec: ServiceSpec): Promise<void> {
+  if (startupMode(tasks, spec)) await startDetached(tasks, spec);
+  else await runChecked(tasks.ctx, 'schtasks', ['/Run', '/TN', taskName(spec.label)]);
+}
+
+async function stopTask(tasks: TaskScheduler, spec: ServiceSpec): Promise<void> {
+  await killWrapperTree(tasks, spec);
+  if (!startupMode(tasks, spec)) await schtasks(tasks, '/End', '/TN', taskName(spec.label));
+}
+
+async function uninstallTask(tasks: TaskScheduler, spec: ServiceSpec): Promise<void> {
+  const name = taskName(spec.label);
+  await killWrapperTree(tasks, spec);
+  await schtasks(tasks, '/End', '/TN', name);
+  const deleted = await schtasks(tasks, '/Delete', '/TN', name, '/F');
+  if (deleted.exitCode !== 0 && !isMissing(deleted)) throw commandError('schtasks', ['/Delete', '/TN', name, '/F'], deleted);
+  rmSync(startupPath(tasks, spec), { force: true });
+  rmSync(wrapperPath(spec), { force: true });
+}
+
+/** The task's own status; else the Startup launcher's wrapper, running or not; else not installed. */
+async function taskStatus(tasks: TaskScheduler, spec: ServiceSpec): Promise<ServiceStatus> {
+  const q = await schtasks(tasks, '/Query', '/TN', taskName(spec.label), '/FO', 'LIST', '/V');
+  if (q.exitCode === 0) {
+    const fields = parseQuery(q.stdout);
+    const status = fields.Status ?? '';
+    return {
+      installed: true,
+      enabled: (fields['Scheduled Task State'] ?? '').toLowerCase() === 'enabled',
+      running: status.toLowerCase() === 'running',
+      detail: `Status: ${status || 'unknown'}`,
+    };
+  }
+  if (startupMode(tasks, spec)) {
+    const r = await powershell(tasks, `${wrapperProcesses(spec)} | ForEach-Object { $_.ProcessId }`);
+    const running = r.exitCode === 0 && /^\s*\d+\s*$/m.test(r.stdout);
+    return { installed: true, enabled: true, running, detail: `Startup folder: ${startupPath(tasks, spec)}` };
+  }
+  return { installed: false, enabled: false, running: false, detail: (q.stderr || q.stdout).trim() };
 }

@@ -11,12 +11,12 @@
  * only `%` is escaped there. Environment= assignments are quoted like words,
  * but `$` has no meaning in them.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { CliError, EXIT } from '../../errors.js';
 import { quoteArg } from '../../core/shell-quote.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs-atomic.js';
-import { assertSpec, commandError, fillTemplate, loadTemplate, logDirs, posixEnvironment, serviceName } from './common.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { assertSpec, commandError, ensureLogDirs, fillTemplate, loadTemplate, posixEnvironment, runChecked, serviceName } from './common.js';
 import type { ManagerContext, RunResult, ServiceManager, ServiceSpec, ServiceStatus } from './types.js';
 
 const escapeQuoted = (s: string): string => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%');
@@ -79,89 +79,84 @@ export function parseShow(text: string): Record<string, string> {
 export function createSystemdManager(ctx: ManagerContext): ServiceManager {
   const configHome = ctx.env.XDG_CONFIG_HOME && posix.isAbsolute(ctx.env.XDG_CONFIG_HOME) ? ctx.env.XDG_CONFIG_HOME : join(ctx.home, '.config');
   const unitPath = (spec: ServiceSpec): string => join(configHome, 'systemd', 'user', systemdUnitName(spec.label));
-
-  const systemctl = (...args: string[]): Promise<RunResult> => ctx.run('systemctl', ['--user', ...args]);
-  const must = async (...args: string[]): Promise<RunResult> => {
-    const r = await systemctl(...args);
-    if (r.exitCode !== 0) throw commandError('systemctl', ['--user', ...args], r);
-    return r;
-  };
-
   return {
     name: 'systemd',
     unitPath,
     render: renderUnit,
-
-    /**
-     * daemon-reload, then `enable --now`. When an older, different unit was
-     * replaced, `enable` + `restart` instead, so that a running server picks up the change.
-     */
-    async install(spec) {
-      const text = renderUnit(spec);
-      for (const dir of logDirs(spec)) {
-        ensurePrivateDir(dir);
-        chmodSync(dir, 0o700);
-      }
-      const file = unitPath(spec);
-      let before: string | undefined;
-      try {
-        before = readFileSync(file, 'utf8');
-      } catch {
-        before = undefined;
-      }
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileAtomic(file, text, 0o644);
-      const unit = systemdUnitName(spec.label);
-      await must('daemon-reload');
-      if (before !== undefined && before !== text) {
-        await must('enable', unit);
-        await must('restart', unit);
-      } else {
-        await must('enable', '--now', unit);
-      }
-    },
-
+    install: (spec) => installUnit(ctx, unitPath(spec), spec),
     async start(spec) {
-      await must('start', systemdUnitName(spec.label));
+      await mustSystemctl(ctx, 'start', systemdUnitName(spec.label));
     },
-
     async stop(spec) {
-      await must('stop', systemdUnitName(spec.label));
+      await mustSystemctl(ctx, 'stop', systemdUnitName(spec.label));
     },
-
     async restart(spec) {
-      await must('restart', systemdUnitName(spec.label));
+      await mustSystemctl(ctx, 'restart', systemdUnitName(spec.label));
     },
+    uninstall: (spec) => uninstallUnit(ctx, unitPath(spec), spec),
+    status: (spec) => unitStatus(ctx, unitPath(spec), spec),
+  };
+}
 
-    /** `disable --now` (a unit systemd does not know is fine), remove the file, daemon-reload. */
-    async uninstall(spec) {
-      const file = unitPath(spec);
-      const unit = systemdUnitName(spec.label);
-      const r = await systemctl('disable', '--now', unit);
-      if (r.exitCode !== 0 && existsSync(file) && !/not (be )?found|does not exist|not loaded/i.test(r.stderr)) {
-        throw commandError('systemctl', ['--user', 'disable', '--now', unit], r);
-      }
-      rmSync(file, { force: true });
-      await must('daemon-reload');
-    },
+function systemctl(ctx: ManagerContext, ...args: string[]): Promise<RunResult> {
+  return ctx.run('systemctl', ['--user', ...args]);
+}
 
-    async status(spec): Promise<ServiceStatus> {
-      const installed = existsSync(unitPath(spec));
-      const r = await systemctl('show', systemdUnitName(spec.label), '-p', 'ActiveState,UnitFileState,MainPID');
-      if (r.exitCode !== 0) return { installed, enabled: false, running: false, detail: (r.stderr || r.stdout).trim() };
-      const props = parseShow(r.stdout);
-      const active = props.ActiveState ?? '';
-      const unitFileState = props.UnitFileState ?? '';
-      const running = active === 'active';
-      const pid = Number(props.MainPID);
-      return {
-        installed,
-        enabled: unitFileState === 'enabled' || unitFileState === 'enabled-runtime',
-        running,
-        ...(running && Number.isInteger(pid) && pid > 0 ? { pid } : {}),
-        detail: `ActiveState=${active || '-'}, UnitFileState=${unitFileState || '-'}`,
-      };
-    },
+function mustSystemctl(ctx: ManagerContext, ...args: string[]): Promise<RunResult> {
+  return runChecked(ctx, 'systemctl', ['--user', ...args]);
+}
+
+/**
+ * Write the unit, daemon-reload, then `enable --now`. When an older, different unit was
+ * replaced, `enable` + `restart` instead, so that a running server picks up the change.
+ */
+async function installUnit(ctx: ManagerContext, file: string, spec: ServiceSpec): Promise<void> {
+  const text = renderUnit(spec);
+  ensureLogDirs(spec);
+  let before: string | undefined;
+  try {
+    before = readFileSync(file, 'utf8');
+  } catch {
+    before = undefined;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, text, 0o644);
+  const unit = systemdUnitName(spec.label);
+  await mustSystemctl(ctx, 'daemon-reload');
+  if (before !== undefined && before !== text) {
+    await mustSystemctl(ctx, 'enable', unit);
+    await mustSystemctl(ctx, 'restart', unit);
+  } else {
+    await mustSystemctl(ctx, 'enable', '--now', unit);
+  }
+}
+
+/** `disable --now` (a unit systemd does not know is fine), remove the file, daemon-reload. */
+async function uninstallUnit(ctx: ManagerContext, file: string, spec: ServiceSpec): Promise<void> {
+  const unit = systemdUnitName(spec.label);
+  const r = await systemctl(ctx, 'disable', '--now', unit);
+  if (r.exitCode !== 0 && existsSync(file) && !/not (be )?found|does not exist|not loaded/i.test(r.stderr)) {
+    throw commandError('systemctl', ['--user', 'disable', '--now', unit], r);
+  }
+  rmSync(file, { force: true });
+  await mustSystemctl(ctx, 'daemon-reload');
+}
+
+async function unitStatus(ctx: ManagerContext, file: string, spec: ServiceSpec): Promise<ServiceStatus> {
+  const installed = existsSync(file);
+  const r = await systemctl(ctx, 'show', systemdUnitName(spec.label), '-p', 'ActiveState,UnitFileState,MainPID');
+  if (r.exitCode !== 0) return { installed, enabled: false, running: false, detail: (r.stderr || r.stdout).trim() };
+  const props = parseShow(r.stdout);
+  const active = props.ActiveState ?? '';
+  const unitFileState = props.UnitFileState ?? '';
+  const running = active === 'active';
+  const pid = Number(props.MainPID);
+  return {
+    installed,
+    enabled: unitFileState === 'enabled' || unitFileState === 'enabled-runtime',
+    running,
+    ...(running && Number.isInteger(pid) && pid > 0 ? { pid } : {}),
+    detail: `ActiveState=${active || '-'}, UnitFileState=${unitFileState || '-'}`,
   };
 }
 
