@@ -2,6 +2,7 @@
 /** The commander wiring only: each command is loaded when it runs. */
 import { DEFAULT_MLFLOW_VERSION, TESTED_MLFLOW_VERSIONS } from './core/mlflow-versions.js';
 import { Command, CommanderError } from 'commander';
+import { packageVersion } from './adapters/package-info.js';
 import { CliError } from './errors.js';
 
 const program = new Command();
@@ -9,7 +10,7 @@ const program = new Command();
 program
   .name('claude-mlflow')
   .description('Trace every Claude Code session into MLflow, and keep that setup healthy.')
-  .version('0.1.0')
+  .version(packageVersion())
   .showHelpAfterError()
   .exitOverride();
 
@@ -17,28 +18,54 @@ program
   .command('init')
   .description('Install MLflow, start a local server and switch tracing on for Claude Code (asks first; --yes takes the defaults)')
   .option('--project <dir>', 'the project folder (default: the current folder)')
-  .option('--scope <scope>', 'settings to change: project (.claude/settings.json), local (.claude/settings.local.json) or user (~/.claude/settings.json)')
-  .option('--tracking-uri <url>', 'use an MLflow server you already run (http(s)://…), or a Databricks workspace (databricks, databricks://<profile>), instead of a local server')
+  .option(
+    '--scope <scope>',
+    'settings to change: project (.claude/settings.json), local (.claude/settings.local.json) or user (~/.claude/settings.json)',
+  )
+  .option(
+    '--tracking-uri <url>',
+    'use an MLflow server you already run (http(s)://…), or a Databricks workspace (databricks, databricks://<profile>), instead of a local server',
+  )
   .option('--experiment <name>', 'experiment name (default: the project folder name)')
   .option('--port <port>', 'port of the local server (default 5000, or the next free one)')
   .option('--host <host>', 'address the local server listens on (default 127.0.0.1; anything else exposes your traces)')
   .option('--no-service', 'do not install an OS service (launchd / systemd --user / Task Scheduler); run a managed background process')
   .option('--python <path>', 'the Python (>= 3.10) to create the MLflow venv with')
-  .option('--mlflow-version <version>', `install exactly this MLflow version (default: ${DEFAULT_MLFLOW_VERSION}; tested, and installed from a lock: ${TESTED_MLFLOW_VERSIONS.join(', ')})`)
+  .option(
+    '--mlflow-version <version>',
+    `install exactly this MLflow version (default: ${DEFAULT_MLFLOW_VERSION}; tested, and installed from a lock: ${TESTED_MLFLOW_VERSIONS.join(', ')})`,
+  )
   .option('--mlflow <path>', 'use this mlflow executable instead of installing one')
-  .option('--backend-store-uri <uri>', 'store traces in PostgreSQL (postgresql://user:password@host:port/database) instead of SQLite in the data folder; installs the driver and checks the connection first')
-  .option('--server-jobs', "run MLflow's job execution on the local server, for judges, evaluation and prompt optimization started from its UI (off by default: about 1.8 GB more memory, and tracing does not need it)")
+  .option(
+    '--backend-store-uri <uri>',
+    'store traces in PostgreSQL (postgresql://user:password@host:port/database) instead of SQLite in the data folder; installs the driver and checks the connection first',
+  )
+  .option(
+    '--server-jobs',
+    "run MLflow's job execution on the local server, for judges, evaluation and prompt optimization started from its UI (off by default: about 1.8 GB more memory, and tracing does not need it)",
+  )
   .option('--no-server-jobs', "switch MLflow's job execution off again (the default)")
-  .option('--store-credentials', 'with --tracking-uri: save MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD; for databricks, DATABRICKS_HOST and DATABRICKS_TOKEN) from this environment in ~/.claude/settings.json, readable by you only, so that every session can send its trace')
+  .option(
+    '--store-credentials',
+    'with --tracking-uri: save MLFLOW_TRACKING_TOKEN (or _USERNAME and _PASSWORD; for databricks, DATABRICKS_HOST and DATABRICKS_TOKEN) from this environment in ~/.claude/settings.json, readable by you only, so that every session can send its trace',
+  )
   .option('--no-store-credentials', 'do not save them, and do not ask (the default with --yes)')
   .option('--redact', 'redact secrets in traces before they leave this machine (the default; switches it back on)')
   .option('--no-redact', 'send traces without redacting secrets (not recommended: a trace holds what tools read)')
-  .option('--redact-pattern <regex>', 'also redact what this JavaScript regular expression matches (repeatable)', (value: string, all: string[] = []) => [...all, value])
-  .option('--redact-allow <value>', 'never redact this exact value, a known false positive (repeatable)', (value: string, all: string[] = []) => [...all, value])
-  .option('-y, --yes', 'do not ask: take the defaults and replace MLflow\'s own tracer if found')
+  .option(
+    '--redact-pattern <regex>',
+    'also redact what this JavaScript regular expression matches (repeatable)',
+    (value: string, all: string[] = []) => [...all, value],
+  )
+  .option(
+    '--redact-allow <value>',
+    'never redact this exact value, a known false positive (repeatable)',
+    (value: string, all: string[] = []) => [...all, value],
+  )
+  .option('-y, --yes', "do not ask: take the defaults and replace MLflow's own tracer if found")
   .action(async (options) => {
     const { runInitCommand } = await import('./commands/init.js');
-    process.exitCode = await runInitCommand({ ...options, yes: Boolean(options.yes) });
+    process.exitCode = await runInitCommand(options);
   });
 
 program
@@ -83,7 +110,8 @@ for (const [action, description] of [
 ] as const) {
   const command = server.command(action).description(description);
   if (action === 'status') command.option('--json', 'print the status as JSON');
-  if (action === 'logs') command.option('-f, --follow', 'keep printing new lines (Ctrl-C stops)').option('--lines <n>', 'how many lines', '50');
+  if (action === 'logs')
+    command.option('-f, --follow', 'keep printing new lines (Ctrl-C stops)').option('--lines <n>', 'how many lines', '50');
   command.action(async (options) => {
     const { runServerCommand } = await import('./commands/server.js');
     process.exitCode = await runServerCommand(action, options);
@@ -118,10 +146,16 @@ program
 
 program
   .command('cleanup')
-  .description('Delete old traces through MLflow, after showing the plan; back up and VACUUM the database (exit 0: done, 1: failed, 2: bad usage, 130: cancelled)')
+  .description(
+    'Delete old traces through MLflow, after showing the plan; back up and VACUUM the database (exit 0: done, 1: failed, 2: bad usage, 130: cancelled)',
+  )
   .option('--older-than <duration>', 'traces older than this: 12h, 30d, 2w (a bare number is refused)')
   .option('--before <date>', 'traces that started before this date (2026-10-01 or an ISO time)')
-  .option('--experiment <name-or-id>', 'clean this experiment (repeatable; default: the one in this project\'s settings)', (value: string, all: string[] = []) => [...all, value])
+  .option(
+    '--experiment <name-or-id>',
+    "clean this experiment (repeatable; default: the one in this project's settings)",
+    (value: string, all: string[] = []) => [...all, value],
+  )
   .option('--all-experiments', 'clean every experiment on the server')
   .option('--keep-last <n>', 'always keep the newest N traces of each experiment')
   .option('--dry-run', 'show the plan and change nothing')
@@ -131,7 +165,10 @@ program
   .option('--batch-size <n>', 'traces per MLflow delete call (default: adaptive, from 1,000)')
   .option('--json', 'print the report as JSON: counts, bytes before and after, backup path')
   .option('--project <dir>', 'the project folder (default: the current folder)')
-  .option('--schedule <daily|weekly|monthly>', 'instead of cleaning now, run this cleanup (--older-than, not --before) with --yes on that schedule, under the OS service manager')
+  .option(
+    '--schedule <daily|weekly|monthly>',
+    'instead of cleaning now, run this cleanup (--older-than, not --before) with --yes on that schedule, under the OS service manager',
+  )
   .option('--unschedule', 'remove the scheduled cleanup')
   .action(async (options) => {
     const { runCleanupCommand } = await import('./commands/cleanup.js');
@@ -140,7 +177,9 @@ program
 
 program
   .command('migrate')
-  .description("Move the local server's SQLite history to PostgreSQL and run the server there; the SQLite file is kept (exit 0: done, 1: failed, 2: bad usage)")
+  .description(
+    "Move the local server's SQLite history to PostgreSQL and run the server there; the SQLite file is kept (exit 0: done, 1: failed, 2: bad usage)",
+  )
   .requiredOption('--to <uri>', 'the PostgreSQL database: postgresql://user:password@host:port/database (must be empty)')
   .option('--dry-run', 'check both databases, show the plan and change nothing')
   .option('-y, --yes', 'do not ask before stopping the server and copying')
@@ -151,7 +190,9 @@ program
 
 program
   .command('hook')
-  .description('The Claude Code Stop/SubagentStop/SessionEnd hook: reads the hook input on stdin, spools the trace of the turn and starts its delivery')
+  .description(
+    'The Claude Code Stop/SubagentStop/SessionEnd hook: reads the hook input on stdin, spools the trace of the turn and starts its delivery',
+  )
   .option('--print-command', 'install the hook runtime into the data folder and print the hook command')
   .action(async (options) => {
     const { runHookCommand } = await import('./commands/hook.js');
@@ -164,8 +205,8 @@ program
   .option('--timeout <seconds>', 'give up after this many seconds', '30')
   .option('--json', 'print the result as JSON')
   .action(async (options) => {
-    const { runFlush } = await import('./commands/flush.js');
-    process.exitCode = await runFlush(options);
+    const { runFlushCommand } = await import('./commands/flush.js');
+    process.exitCode = await runFlushCommand(options);
   });
 
 try {

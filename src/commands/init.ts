@@ -1,28 +1,18 @@
-import { homedir } from 'node:os';
-import { resolve } from 'node:path';
-import { dataDir } from '../config.js';
-import type { InitFlags } from '../init/options.js';
+/** `init`: flags → runInit, with the prompts on a terminal. */
+import { parseInitOptions, type InitCommandFlags } from '../init/options.js';
+import { hostContext } from './host.js';
 
-export interface InitCommandOptions extends Omit<InitFlags, 'project'> {
-  project?: string;
-}
-
-function interactive(): boolean {
-  return Boolean(process.stdin.isTTY && process.stdout.isTTY && !process.env.CI);
-}
-
-export async function runInitCommand(options: InitCommandOptions): Promise<number> {
+export async function runInitCommand(flags: InitCommandFlags): Promise<number> {
+  const options = parseInitOptions(flags);
+  const host = hostContext(flags);
   const { runInit } = await import('../init/run-init.js');
-  const prompter = interactive() ? (await import('../init/prompter.js')).inquirerPrompter : undefined;
+  const prompter = host.interactive ? (await import('../init/prompter.js')).inquirerPrompter : undefined;
   await runInit({
     ...options,
-    project: resolve(options.project ?? process.cwd()),
-    home: process.env.HOME || homedir(),
-    dataRoot: dataDir(),
-    env: process.env,
+    ...host.places(),
     prompter,
-    print: (line) => process.stdout.write(`${line}\n`),
-    renderer: interactive() ? 'default' : 'simple',
+    print: host.print,
+    renderer: host.interactive ? 'default' : 'simple',
   });
   return 0;
 }

@@ -1,13 +1,12 @@
-import { dataDir } from '../config.js';
+/** `server start|stop|restart|status|logs`: flags → the run function of the subcommand. */
+import { parseServerOptions, type ServerAction, type ServerFlags } from '../server/options.js';
 import { runServerLogs, runServerRestart, runServerStart, runServerStatus, runServerStop } from '../server/run-server.js';
+import { hostContext } from './host.js';
 
-export type ServerAction = 'start' | 'stop' | 'restart' | 'status' | 'logs';
-
-export async function runServerCommand(
-  action: ServerAction,
-  options: { json?: boolean; follow?: boolean; lines?: string },
-): Promise<number> {
-  const common = { dataRoot: dataDir(), env: process.env, json: options.json, print: (line: string) => process.stdout.write(`${line}\n`) };
+export async function runServerCommand(action: ServerAction, flags: ServerFlags): Promise<number> {
+  const { lines, follow, json } = parseServerOptions(flags);
+  const host = hostContext();
+  const common = { dataRoot: host.dataRoot, env: host.env, json, print: host.print };
   switch (action) {
     case 'start':
       return runServerStart(common);
@@ -18,6 +17,6 @@ export async function runServerCommand(
     case 'status':
       return runServerStatus(common);
     case 'logs':
-      return runServerLogs({ ...common, lines: options.lines ?? '50', follow: options.follow });
+      return runServerLogs({ ...common, lines, follow });
   }
 }

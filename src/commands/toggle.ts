@@ -1,21 +1,15 @@
-import { homedir } from 'node:os';
-import { resolve } from 'node:path';
-import { dataDir } from '../config.js';
+/** `enable` and `disable`: flags → runToggle. */
+import { parseToggleOptions, type ToggleFlags } from '../init/options.js';
 import { runToggle } from '../init/run-toggle.js';
+import { hostContext } from './host.js';
 
-export interface ToggleCommandOptions {
-  scope?: string;
-  project?: string;
-}
-
-/** `enable` and `disable`. */
-export function runToggleCommand(enabled: boolean, options: ToggleCommandOptions): Promise<number> {
+export function runToggleCommand(enabled: boolean, flags: ToggleFlags): Promise<number> {
+  const host = hostContext(flags);
   return runToggle({
-    enabled,
-    scope: options.scope,
-    project: resolve(options.project ?? process.cwd()),
-    home: process.env.HOME || homedir(),
-    dataRoot: dataDir(),
-    print: (line) => process.stdout.write(`${line}\n`),
+    ...parseToggleOptions(enabled, flags),
+    project: host.project,
+    home: host.home,
+    dataRoot: host.dataRoot,
+    print: host.print,
   });
 }

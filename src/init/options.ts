@@ -1,4 +1,8 @@
-/** `init`'s inputs: flags, and the answers that prompts (or defaults) give. */
+/**
+ * The flags of the commands the init folder runs (`init`, `enable`/`disable`,
+ * `uninstall`), as commander hands them over and as the run functions take
+ * them; and `init`'s answers, from flags, prompts or defaults.
+ */
 import { basename } from 'node:path';
 import type { RedactionConfig } from '../config.js';
 import { CliError, EXIT } from '../errors.js';
@@ -56,6 +60,52 @@ export interface Prompter {
   port(defaultPort: number): Promise<number>;
   service(defaultValue: boolean): Promise<boolean>;
   confirm(message: string, defaultValue: boolean): Promise<boolean>;
+}
+
+/** commander's flags for `init`: `--project` is the host context's (src/commands/host.ts). */
+export interface InitCommandFlags extends Omit<InitFlags, 'project' | 'yes'> {
+  project?: string;
+  yes?: boolean;
+}
+
+/** `init`'s flags as runInit takes them (without the project); their values are checked by resolveAnswers. */
+export function parseInitOptions(flags: InitCommandFlags): Omit<InitFlags, 'project'> {
+  const { project: _project, ...options } = flags;
+  return { ...options, yes: Boolean(flags.yes) };
+}
+
+/** commander's flags for `enable` and `disable`. */
+export interface ToggleFlags {
+  scope?: string;
+  project?: string;
+}
+
+export interface ToggleCommandOptions {
+  enabled: boolean;
+  /** Checked by parseScope when the settings files are chosen. */
+  scope?: string;
+}
+
+export function parseToggleOptions(enabled: boolean, flags: ToggleFlags): ToggleCommandOptions {
+  return { enabled, scope: flags.scope };
+}
+
+/** commander's flags for `uninstall`. */
+export interface UninstallFlags {
+  project?: string;
+  purge?: boolean;
+  yes?: boolean;
+  dryRun?: boolean;
+}
+
+export interface UninstallCommandOptions {
+  purge: boolean;
+  yes: boolean;
+  dryRun: boolean;
+}
+
+export function parseUninstallOptions(flags: UninstallFlags): UninstallCommandOptions {
+  return { purge: Boolean(flags.purge), yes: Boolean(flags.yes), dryRun: Boolean(flags.dryRun) };
 }
 
 export const FLAG_HELP =
@@ -116,12 +166,18 @@ export async function resolveAnswers(flags: InitFlags, prompter: Prompter | unde
   // Checked before any question: a bad URI is a usage error, whatever else is asked.
   const backendStoreUri = flags.backendStoreUri !== undefined ? parseBackendStoreFlag(flags.backendStoreUri) : undefined;
   const remoteWithStore = (): never => {
-    throw new CliError('--backend-store-uri is for the local server init runs; with --tracking-uri your own server decides where it stores traces', EXIT.usage);
+    throw new CliError(
+      '--backend-store-uri is for the local server init runs; with --tracking-uri your own server decides where it stores traces',
+      EXIT.usage,
+    );
   };
   if (backendStoreUri !== undefined && flags.trackingUri !== undefined) remoteWithStore();
   const serverJobsFlag = flags.serverJobs === false ? '--no-server-jobs' : '--server-jobs';
   const remoteWithJobs = (): never => {
-    throw new CliError(`${serverJobsFlag} is for the local server init runs; with --tracking-uri your own server decides whether it runs MLflow's jobs`, EXIT.usage);
+    throw new CliError(
+      `${serverJobsFlag} is for the local server init runs; with --tracking-uri your own server decides whether it runs MLflow's jobs`,
+      EXIT.usage,
+    );
   };
   if (flags.serverJobs !== undefined && flags.trackingUri !== undefined) remoteWithJobs();
   const need = (flag: string): void => {
@@ -189,7 +245,11 @@ export function parseRedactionFlags(flags: Pick<InitFlags, 'redact' | 'redactPat
   }
   if (flags.redact === false) return { enabled: false };
   if (flags.redact !== true && patterns.length === 0 && (flags.redactAllow ?? []).length === 0) return undefined;
-  return { enabled: true, ...(patterns.length ? { extraPatterns: patterns } : {}), ...(flags.redactAllow?.length ? { allow: flags.redactAllow } : {}) };
+  return {
+    enabled: true,
+    ...(patterns.length ? { extraPatterns: patterns } : {}),
+    ...(flags.redactAllow?.length ? { allow: flags.redactAllow } : {}),
+  };
 }
 
 /** The config's redaction after `init`: the flags' patterns and allowed values added to those it had. */

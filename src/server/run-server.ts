@@ -5,10 +5,13 @@ import { MlflowClient } from '../adapters/mlflow.js';
 import { logTail, SERVER_WORKERS } from '../adapters/service/background.js';
 import { paths } from '../config.js';
 import { parsePostgresUri, shortPostgres } from '../core/backend-store.js';
-import { pythonForMlflow } from '../doctor/facts.js';
-import { runPostgresProbe } from '../doctor/postgres-probe.js';
+import { plural } from '../core/format.js';
+import { pythonForMlflow } from '../services/mlflow-python.js';
+import { runPostgresProbe } from '../services/store/postgres-probe.js';
 import { CliError, EXIT } from '../errors.js';
-import { ensureServerRunning, restartServer, serverFiles, serverState, serverUrl, stopServer } from './local-server.js';
+import { ensureServerRunning, restartServer, serverFiles, serverState, stopServer } from '../services/local-server.js';
+import { serverUrl } from '../services/server-url.js';
+import { parseLines } from './options.js';
 
 export interface ServerCommandOptions {
   dataRoot: string;
@@ -105,7 +108,7 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
     options.print(`URL:      ${url}  ${healthy ? 'healthy' : 'not answering /health'}${version ? `, MLflow ${version}` : ''}`);
     if (status.uptimeSeconds !== undefined) options.print(`Uptime:   ${status.uptimeSeconds} s`);
     options.print(
-      `Settings: ${status.workers} worker${status.workers === 1 ? '' : 's'}, MLflow job execution ${status.jobExecution ? 'on (init --no-server-jobs turns it off)' : 'off (init --server-jobs turns it on, for judges and evaluation run from its UI)'}`,
+      `Settings: ${plural(status.workers, 'worker')}, MLflow job execution ${status.jobExecution ? 'on (init --no-server-jobs turns it off)' : 'off (init --server-jobs turns it on, for judges and evaluation run from its UI)'}`,
     );
     options.print(`Database: ${status.database} (${(status.databaseBytes / 1e6).toFixed(1)} MB)`);
     if (status.oldSqlite) {
@@ -127,8 +130,7 @@ export interface LogsOptions extends ServerCommandOptions {
 
 export async function runServerLogs(options: LogsOptions): Promise<number> {
   localServer(options.dataRoot);
-  const lines = Number(options.lines);
-  if (!Number.isInteger(lines) || lines < 0) throw new CliError(`--lines must be a whole number, got "${options.lines}"`, EXIT.usage);
+  const lines = parseLines(options.lines);
   const file = serverFiles(options.dataRoot).log;
   if (!existsSync(file)) {
     options.print(`No server log yet (${file}).`);
