@@ -78,10 +78,15 @@ export interface RedactionConfig {
   allow?: string[];
 }
 
+/**
+ * config.json as an object: {} when it is missing, unreadable, or not a JSON
+ * object. The one reader of the file (adapters/config-store.ts's loadConfig
+ * adds init's records to the type).
+ */
 export function readConfig(file: string): Config {
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Config) : {};
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Config) : {};
   } catch {
     return {};
   }

@@ -2,9 +2,8 @@
  * Our config file (`config.json` in the data folder): what `init` decided and
  * where it wrote, so that `uninstall` removes exactly that.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Config } from '../config.js';
+import { type Config, readConfig } from '../config.js';
 import { mergePrevious } from '../core/credentials.js';
 import type { MigrationIntent } from '../core/migration.js';
 import type { PreviousState } from '../core/settings.js';
@@ -59,13 +58,9 @@ export interface StoredConfig extends Config {
   migrating?: MigrationIntent;
 }
 
+/** config.json with what init recorded: readConfig's object ({} when missing or not an object). */
 export function loadConfig(file: string): StoredConfig {
-  try {
-    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as StoredConfig) : {};
-  } catch {
-    return {};
-  }
+  return readConfig(file) as StoredConfig;
 }
 
 function saveConfig(file: string, config: StoredConfig): void {

@@ -1,21 +1,4 @@
-/** Human-readable numbers, sizes and dates for the cleanup plan and report. */
-
-export function count(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
-}
-
-export function bytes(n: number | undefined): string {
-  if (n === undefined || !Number.isFinite(n)) return 'unknown';
-  if (n < 1000) return `${Math.round(n)} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = n;
-  let unit = -1;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
-}
+/** Human-readable dates for the cleanup plan and report (counts and sizes: src/core/format.ts). */
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 

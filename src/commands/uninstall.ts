@@ -1,25 +1,16 @@
-import { homedir } from 'node:os';
-import { resolve } from 'node:path';
-import { dataDir } from '../config.js';
+/** `uninstall`: flags → runUninstall; `--purge` asks on a terminal. */
+import { parseUninstallOptions, type UninstallFlags } from '../init/options.js';
 import { runUninstall } from '../init/run-uninstall.js';
+import { hostContext } from './host.js';
 
-export interface UninstallCommandOptions {
-  project?: string;
-  purge?: boolean;
-  yes?: boolean;
-  dryRun?: boolean;
-}
-
-export async function runUninstallCommand(options: UninstallCommandOptions): Promise<number> {
-  const onTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+export async function runUninstallCommand(flags: UninstallFlags): Promise<number> {
+  const host = hostContext(flags);
   return runUninstall({
-    project: resolve(options.project ?? process.cwd()),
-    home: process.env.HOME || homedir(),
-    dataRoot: dataDir(),
-    purge: Boolean(options.purge),
-    yes: Boolean(options.yes),
-    dryRun: Boolean(options.dryRun),
-    confirm: onTty ? async (message) => (await import('@inquirer/prompts')).confirm({ message, default: false }) : undefined,
-    print: (line) => process.stdout.write(`${line}\n`),
+    ...parseUninstallOptions(flags),
+    project: host.project,
+    home: host.home,
+    dataRoot: host.dataRoot,
+    confirm: host.confirm(false),
+    print: host.print,
   });
 }

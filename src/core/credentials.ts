@@ -9,6 +9,7 @@
  * never go into a project's settings, which get committed.
  */
 import { isDatabricksUri, parseDatabricksUri } from './databricks.js';
+import { isObject } from './is-object.js';
 import { HOOK_EVENTS, type PreviousState } from './settings.js';
 
 export const CREDENTIAL_KEYS = ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'DATABRICKS_HOST', 'DATABRICKS_TOKEN'] as const;
@@ -66,10 +67,6 @@ export function credentialsInUri(uri: string): { uri: string; credentials: Crede
   url.password = '';
   const bare = uri.endsWith('/') ? url.toString() : url.toString().replace(/\/$/, '');
   return { uri: bare, credentials: { kind: 'basic', env, label: `the ${Object.keys(env).length > 1 ? 'user name and password' : url.password ? 'password' : 'user name'} in --tracking-uri (as ${Object.keys(env).join(' and ')})` } };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -11,6 +11,7 @@
  * future: that would select every trace.
  */
 import { CliError, EXIT } from '../errors.js';
+import { plural } from './format.js';
 
 const HOUR_MS = 3_600_000;
 const UNITS: Record<string, { ms: number; name: string }> = {
@@ -53,7 +54,7 @@ export function formatDuration(ms: number): string {
     const unit = UNITS[key]!;
     if (ms % unit.ms === 0 && ms >= unit.ms) {
       const n = ms / unit.ms;
-      return `${n} ${unit.name}${n === 1 ? '' : 's'}`;
+      return plural(n, unit.name);
     }
   }
   return `${ms} ms`;

@@ -5,6 +5,7 @@
  * that JavaScript cannot hold). Pure: text in, text out.
  */
 import { findNodeAtLocation, parseTree, type JSONPath, type Node } from 'jsonc-parser';
+import { isObject } from './is-object.js';
 
 export interface TextFormat {
   /** One level of indentation: spaces, or a tab. */
@@ -13,10 +14,6 @@ export interface TextFormat {
 }
 
 type Json = unknown;
-
-function isObject(value: Json): value is Record<string, Json> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function same(a: Json, b: Json): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { withPsycopg2 } from './backend-store.js';
+import { count } from './format.js';
 
 export type TableCounts = Record<string, number>;
 
@@ -130,11 +131,7 @@ export function missingOnServer(copied: Record<string, number>, onServer: Record
     .map(([experimentId, n]) => ({ experimentId, copied: n, found: onServer[experimentId] ?? 0 }));
 }
 
-export function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
-}
-
 /** `1,000 traces (5,000 spans) in 2 experiments, 1 run`: what is to be moved. */
 export function describeSource(summary: SourceSummary): string {
-  return `${plural(summary.traces, 'trace')} (${plural(summary.spans, 'span')}) in ${plural(summary.experiments, 'experiment')}, ${plural(summary.runs, 'run')}; ${plural(summary.rows, 'row')} in all`;
+  return `${count(summary.traces, 'trace')} (${count(summary.spans, 'span')}) in ${count(summary.experiments, 'experiment')}, ${count(summary.runs, 'run')}; ${count(summary.rows, 'row')} in all`;
 }

@@ -10,6 +10,7 @@
  * the caller knows to be secret (the secret-named variables of Claude Code's
  * own environment, which its settings' `env` blocks feed).
  */
+import { plural } from './format.js';
 import { GLOBAL_ALLOW, GLOBAL_STOPWORDS, SECRET_RULES, type SecretRuleSpec } from './secret-rules.js';
 
 export interface RedactionOptions {
@@ -292,7 +293,7 @@ export function describeRedactions(counts: RedactionCounts): string | undefined 
   const kinds = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
   if (kinds.length === 0) return undefined;
   const total = kinds.reduce((n, [, c]) => n + c, 0);
-  return `${total} secret${total === 1 ? '' : 's'} redacted (${kinds.map(([k, c]) => `${k} ×${c}`).join(', ')})`;
+  return `${plural(total, 'secret')} redacted (${kinds.map(([k, c]) => `${k} ×${c}`).join(', ')})`;
 }
 
 /** What the user set in config.json's `redaction`, with the secrets of this environment; false when switched off. */

@@ -6,6 +6,9 @@
  * is never mutated. Everything that is not ours (keys, key order, other hooks,
  * matchers, env vars) is left exactly as it was.
  */
+import { plural } from './format.js';
+import { commandOf, hookEntries } from './hook-entries.js';
+import { isObject } from './is-object.js';
 
 type Doc = Record<string, unknown>;
 type Segment = string | number;
@@ -62,10 +65,6 @@ export interface ShapeProblem {
 // ---------------------------------------------------------------------------
 // Small helpers
 
-function isObject(value: unknown): value is Doc {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function clone<T>(value: T): T {
   return structuredClone(value);
 }
@@ -92,10 +91,6 @@ function objectAt(doc: Doc, key: string): Doc {
   const created: Doc = {};
   doc[key] = created;
   return created;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -194,10 +189,6 @@ function foreignHookKind(command: string): ForeignTracerKind | undefined {
   return undefined;
 }
 
-function commandOf(hook: unknown): string | undefined {
-  return isObject(hook) && typeof hook.command === 'string' ? hook.command : undefined;
-}
-
 function isOurHook(hook: unknown): boolean {
   const command = commandOf(hook);
   return command !== undefined && isOurHookCommand(command);
@@ -214,27 +205,6 @@ function isMlflowPlugin(id: string, value: unknown): boolean {
 
 // ---------------------------------------------------------------------------
 // Walking hooks
-
-interface HookVisit {
-  event: string;
-  group: number;
-  index: number;
-  hook: unknown;
-}
-
-/** Every hook entry, in file order. Tolerates malformed parts by skipping them. */
-function hookEntries(doc: Doc): HookVisit[] {
-  const visits: HookVisit[] = [];
-  if (!isObject(doc.hooks)) return visits;
-  for (const [event, groups] of Object.entries(doc.hooks)) {
-    if (!Array.isArray(groups)) continue;
-    groups.forEach((group, groupIndex) => {
-      if (!isObject(group) || !Array.isArray(group.hooks)) return;
-      group.hooks.forEach((hook, index) => visits.push({ event, group: groupIndex, index, hook }));
-    });
-  }
-  return visits;
-}
 
 function hookPath(visit: { event: string; group: number; index: number }): string {
   return formatPath(['hooks', visit.event, visit.group, 'hooks', visit.index]);

@@ -3,26 +3,10 @@
  * hold a file open. /proc on Linux; ps, lsof and fuser elsewhere. Never
  * throws: what cannot be told is left out.
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
-import type { ProcessInfo } from '../core/checks.js';
-import { runProcess } from '../adapters/spawn.js';
-
-let passwd: Promise<Map<number, string>> | undefined;
-
-async function userName(uid: number): Promise<string> {
-  passwd ??= readFile('/etc/passwd', 'utf8').then(
-    (text) => {
-      const names = new Map<number, string>();
-      for (const line of text.split('\n')) {
-        const [name, , id] = line.split(':');
-        if (name && id) names.set(Number(id), name);
-      }
-      return names;
-    },
-    () => new Map<number, string>(),
-  );
-  return (await passwd).get(uid) ?? String(uid);
-}
+import { readFile } from 'node:fs/promises';
+import type { ProcessInfo } from '../core/checks/facts.js';
+import { pidsHolding, userName } from '../adapters/linux-proc.js';
+import { runProcess } from '../adapters/process.js';
 
 /** Command line, user and process group of a pid. */
 export async function processInfo(pid: number): Promise<ProcessInfo> {
@@ -58,38 +42,6 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
   return m ? { pid, pgid: Number(m[1]), ppid: Number(m[2]), user: m[3], command: m[4] } : { pid };
 }
 
-/** PIDs with any of `files` open (Linux: /proc/<pid>/fd). undefined when /proc is not there. */
-async function holdersFromProc(files: string[]): Promise<number[] | undefined> {
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return undefined;
-  }
-  const wanted = new Set(files);
-  const pids: number[] = [];
-  await Promise.all(
-    entries
-      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-      .map(async (entry) => {
-        let fds: string[];
-        try {
-          fds = await readdir(`/proc/${entry}/fd`);
-        } catch {
-          return;
-        }
-        for (const fd of fds) {
-          const link = await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '');
-          if (wanted.has(link)) {
-            pids.push(Number(entry));
-            return;
-          }
-        }
-      }),
-  );
-  return pids.sort((a, b) => a - b);
-}
-
 async function holdersFromLsof(files: string[]): Promise<number[] | undefined> {
   const r = await runProcess('lsof', ['-F', 'p', '--', ...files], { timeoutMs: 5000 });
   if (r.error || r.exitCode === undefined) return undefined;
@@ -116,7 +68,7 @@ export async function selfOrAncestor(info: ProcessInfo, test: (p: ProcessInfo) =
 /** The processes that hold any of `files` open (with their command, user and group). */
 export async function fileHolders(files: string[]): Promise<ProcessInfo[]> {
   let pids: number[] | undefined;
-  for (const probe of process.platform === 'linux' ? [holdersFromProc, holdersFromFuser, holdersFromLsof] : [holdersFromLsof, holdersFromFuser]) {
+  for (const probe of process.platform === 'linux' ? [pidsHolding, holdersFromFuser, holdersFromLsof] : [holdersFromLsof, holdersFromFuser]) {
     try {
       pids = await probe(files);
     } catch {

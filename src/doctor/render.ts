@@ -3,7 +3,9 @@
  * (its schema is docs/doctor-json-schema.json; bump schemaVersion on any
  * incompatible change).
  */
-import { findCheck, GROUPS, type CheckResult, type CheckStatus, type FixId, type Summary } from '../core/checks.js';
+import type { CheckResult, CheckStatus, FixId } from '../core/checks/check.js';
+import { findCheck, GROUPS, type Summary } from '../core/checks/registry.js';
+import { plural } from '../core/format.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -45,10 +47,6 @@ export function toReportChecks(results: readonly CheckResult[]): ReportCheck[] {
     const check = findCheck(r.id);
     return { ...r, group: check?.group ?? 'runtime', title: check?.title ?? r.id };
   });
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** `2 warnings, 1 skipped · 24 checks, 1 problem`: always ends with "N checks, M problems". */

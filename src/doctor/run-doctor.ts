@@ -2,22 +2,13 @@
  * `doctor`: gather the facts the selected checks need (concurrently), run the
  * pure checks, print, and with --fix apply the offered fixes and check again.
  */
-import { readFileSync } from 'node:fs';
-import {
-  CHECK_IDS,
-  exitCodeFor,
-  neededFacts,
-  offeredFixes,
-  runCheck,
-  selectChecks,
-  summarize,
-  type CheckResult,
-  type Facts,
-  type FixId,
-} from '../core/checks.js';
+import { packageVersion } from '../adapters/package-info.js';
+import type { CheckResult, FixId } from '../core/checks/check.js';
+import type { Facts } from '../core/checks/facts.js';
+import { CHECK_IDS, exitCodeFor, neededFacts, offeredFixes, runCheck, selectChecks, summarize } from '../core/checks/registry.js';
 import { EXIT } from '../errors.js';
 import { gatherFacts, type DoctorEnvironment } from './facts.js';
-import { makeMasker, maskDeep, secretValues } from './mask.js';
+import { makeMasker, maskDeep, secretValues } from '../core/mask.js';
 import { renderHuman, renderJson, SCHEMA_VERSION, toReportChecks, type DoctorReport, type FixOutcome } from './render.js';
 
 export interface DoctorOptions extends DoctorEnvironment {
@@ -39,15 +30,6 @@ export interface DoctorOutcome {
   report?: DoctorReport;
   /** The report before --fix changed anything. */
   before?: DoctorReport;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
 }
 
 async function runOnce(options: DoctorOptions): Promise<DoctorReport> {

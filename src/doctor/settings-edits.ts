@@ -2,13 +2,11 @@
  * Pure edits of one settings document that `doctor --fix` makes. They never
  * mutate their input; everything that is not ours is left as it was.
  */
+import { hookEntries } from '../core/hook-entries.js';
+import { isObject } from '../core/is-object.js';
 import { isOurHookCommand } from '../core/settings.js';
 
 type Doc = Record<string, unknown>;
-
-function isObject(value: unknown): value is Doc {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Drop our hook entries that `keep` does not keep (it sees each entry of
@@ -52,18 +50,11 @@ export function filterOurHooks(input: Doc, keep: (event: string, nth: number) =>
 export function setOurHookCommand(input: Doc, command: string): { doc: Doc; changed: number } {
   const doc = structuredClone(input);
   let changed = 0;
-  if (!isObject(doc.hooks)) return { doc, changed };
-  for (const groups of Object.values(doc.hooks)) {
-    if (!Array.isArray(groups)) continue;
-    for (const group of groups) {
-      if (!isObject(group) || !Array.isArray(group.hooks)) continue;
-      for (const hook of group.hooks) {
-        if (!isObject(hook) || typeof hook.command !== 'string' || !isOurHookCommand(hook.command)) continue;
-        if (hook.command !== command) {
-          hook.command = command;
-          changed++;
-        }
-      }
+  for (const { hook } of hookEntries(doc)) {
+    if (!isObject(hook) || typeof hook.command !== 'string' || !isOurHookCommand(hook.command)) continue;
+    if (hook.command !== command) {
+      hook.command = command;
+      changed++;
     }
   }
   return { doc, changed };

@@ -1,7 +1,8 @@
 /** `enable` / `disable`: flip MLFLOW_CLAUDE_TRACING_ENABLED, as `mlflow autolog claude --disable` does. */
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../adapters/config-store.js';
-import { loadSettings, saveSettings, withFileLock } from '../adapters/settings-file.js';
+import { withFileLock } from '../adapters/file-lock.js';
+import { loadSettings, saveSettings } from '../adapters/settings-file.js';
 import { paths } from '../config.js';
 import { countOurHooks, setTracingEnabled } from '../core/settings.js';
 import { CliError, EXIT } from '../errors.js';

@@ -1,5 +1,6 @@
 /** `status` on one screen, with two small bar charts side by side. */
-import { formatAge, formatBytes } from '../core/checks.js';
+import { formatAge } from '../core/checks/format.js';
+import { formatBytes, plural } from '../core/format.js';
 import type { DayBucket, StatusData } from './collect.js';
 
 const EIGHTHS = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -10,7 +11,7 @@ function spoolLine(spool: StatusData['spool'], now: number, c: (code: string, te
   const parts: string[] = [];
   if (spool.waiting === 0) parts.push('empty');
   else {
-    const waiting = `${spool.waiting} trace${spool.waiting === 1 ? '' : 's'} waiting, the oldest for ${since(spool.oldestSpooledAt)}`;
+    const waiting = `${plural(spool.waiting, 'trace')} waiting, the oldest for ${since(spool.oldestSpooledAt)}`;
     parts.push(spool.deliveryPid === null ? c('33', `${waiting} (claude-mlflow flush)`) : `${waiting}`);
   }
   if (spool.deliveryPid !== null) parts.push(`delivering (PID ${spool.deliveryPid})`);
@@ -131,7 +132,7 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
   if (data.topSessions && data.topSessions.length > 0) {
     lines.push('');
     lines.push('Costliest sessions (30 days)');
-    for (const s of data.topSessions) lines.push(`  ${usd(s.cost).padStart(8)}  ${s.session}  ${c('2', `${s.traces} trace${s.traces === 1 ? '' : 's'}, last ${s.lastAt.slice(0, 16).replace('T', ' ')}`)}`);
+    for (const s of data.topSessions) lines.push(`  ${usd(s.cost).padStart(8)}  ${s.session}  ${c('2', `${plural(s.traces, 'trace')}, last ${s.lastAt.slice(0, 16).replace('T', ' ')}`)}`);
   }
   for (const e of data.errors) lines.push(c('33', `! ${e}`));
   return lines;
