@@ -72,6 +72,8 @@ export async function holdDelivery(dataRoot: string, timeoutMs: number, options:
 /** `held`: the lock, taken earlier with holdDelivery; it is released here. */
 export async function deliverSpoolNow(dataRoot: string, deadline: number, env: NodeJS.ProcessEnv, held?: HeldDelivery): Promise<FlushResult> {
   const spool = paths(dataRoot).spool;
+  // No spool folder: nothing was ever spooled here, and there is no lock to take.
+  if (!held && !existsSync(spool)) return { delivered: 0, remaining: 0, unreadable: [], rejected: [], down: false, seen: [] };
   const before = listSpoolFiles(spool);
   for (;;) {
     const lock = held ?? (await holdDelivery(dataRoot, 0));
