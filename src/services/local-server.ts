@@ -13,6 +13,7 @@ import {
   backgroundState,
   serverArgs,
   serverEnvironment,
+  serversOfDataFolder,
   startFailureCause,
   startBackground,
   stopBackground,
@@ -307,13 +308,16 @@ async function restart(dataRoot: string, server: LocalServerConfig, env: NodeJS.
 }
 
 /**
- * Whether our background server on this data folder listens on `port`, from
- * its pidfile: another `init` at the same time may have just started it,
- * before config.json names it.
+ * Whether a background server of this data folder listens on `port`: the one
+ * its pidfile names (another `init` at the same time may have just started
+ * it, before config.json names it), or one that no pidfile names (a command
+ * killed before it wrote one), which the next start stops.
  */
 export async function ourBackgroundServerOn(dataRoot: string, port: number): Promise<boolean> {
-  const state = await backgroundState(serverFiles(dataRoot).pidFile);
-  return state.state === 'running' && state.record?.port === port;
+  const files = serverFiles(dataRoot);
+  const state = await backgroundState(files.pidFile);
+  if (state.state === 'running' && state.record?.port === port) return true;
+  return (await serversOfDataFolder(files.artifacts)).some((server) => server.port === port);
 }
 
 export interface ServerState {

@@ -10,6 +10,7 @@ import { isPortFree, whoListens } from '../../src/adapters/ports.js';
 import {
   backgroundState,
   isAlive,
+  serverAddressFor,
   serverArgs,
   serverEnvironment,
   startBackground,
@@ -104,6 +105,20 @@ describe('serverArgs', () => {
       '--port', String(spec.port),
       '--workers', '1',
     ]);
+  });
+});
+
+describe('serverAddressFor', () => {
+  const leader = (args: string[]): string[] => ['/venv/bin/python', '/venv/bin/mlflow', ...args];
+  it("finds our server's address in its command line (as /proc shows it: the interpreter, then the mlflow script)", () => {
+    expect(serverAddressFor(leader(serverArgs(spec)), spec.artifactsDir)).toEqual({ host: '127.0.0.1', port: spec.port });
+    expect(serverAddressFor(['mlflow', ...serverArgs({ ...spec, host: '0.0.0.0' })], spec.artifactsDir)).toEqual({ host: '0.0.0.0', port: spec.port });
+  });
+  it("is undefined for another data folder's server, a worker, or another program", () => {
+    expect(serverAddressFor(leader(serverArgs(spec)), `${spec.artifactsDir}-other`)).toBeUndefined();
+    expect(serverAddressFor(['/venv/bin/python', '-m', 'uvicorn', '--port', String(spec.port)], spec.artifactsDir)).toBeUndefined();
+    expect(serverAddressFor(['/usr/bin/rsync', 'server', '--artifacts-destination', spec.artifactsDir, '--port', '1'], spec.artifactsDir)).toBeUndefined();
+    expect(serverAddressFor(['/venv/bin/mlflow', 'ui', '--artifacts-destination', spec.artifactsDir, '--port', '1'], spec.artifactsDir)).toBeUndefined();
   });
 });
 

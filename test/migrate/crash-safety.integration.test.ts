@@ -4,7 +4,8 @@
  *   disk (test/helpers/kill-at-file-op.cjs), for every k. After each kill,
  *   running the same `migrate` again finishes the move: the server runs on
  *   PostgreSQL and finds every trace, config.json says so, the SQLite file is
- *   untouched, and no lock or temp file is left;
+ *   untouched, no lock or temp file is left, and the data folder's one
+ *   server is the one its pidfile names (none after `server stop`);
  * - the copy worker loses its parent mid-copy (its stdin closes while it is
  *   blocked inside the copy's transaction): it exits at once, and nothing of
  *   the copy is committed.
@@ -14,11 +15,12 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATE_PY } from '../../src/migrate/worker.js';
+import { pythonScript } from '../../src/adapters/python-scripts.js';
 import { lockHolder } from '../../src/adapters/file-lock.js';
 import { withPsycopg2 } from '../../src/core/backend-store.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
+import { serversOfFolder } from '../helpers/server-processes.js';
 import { startPostgres, type Postgres } from '../helpers/postgres.js';
 import { POSTGRESQL, gateOn } from '../helpers/system-tools.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
@@ -45,6 +47,7 @@ let sqliteDigest: string;
 
 const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => runCli(args, { cwd: project, home, data, env });
 const digestOf = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+const pidOf = (): number => (JSON.parse(readFileSync(path.join(data, 'server.pid'), 'utf8')) as { pid: number }).pid;
 const config = (): { server: { backendStoreUri: string }; migrating?: unknown } => JSON.parse(readFileSync(path.join(data, 'config.json'), 'utf8'));
 
 /** A database of its own for each run, on the one PostgreSQL server. */
@@ -123,8 +126,10 @@ describe.skipIf(postgres.skip)(postgres.title('migrate under SIGKILL'), () => {
       expect((await listTraces(url, experimentId)).length, `k=${k}`).toBe(TRACES);
       expect(digestOf(path.join(data, 'mlflow.db')), `k=${k}`).toBe(sqliteDigest);
       expect(litter(data), `k=${k}`).toEqual([]);
+      expect(serversOfFolder(data), `k=${k}: the one server of the data folder is the one its pidfile names`).toEqual([pidOf()]);
       const stop = await cli(['server', 'stop']);
       expect(stop.exitCode, `k=${k}, server stop: ${stop.stderr}`).toBe(0);
+      expect(serversOfFolder(data), `k=${k}: no server outlives server stop`).toEqual([]);
     }
     expect(kills).toBeGreaterThan(0);
     expect(kills).toBeLessThan(MOST_OPS);
@@ -133,7 +138,7 @@ describe.skipIf(postgres.skip)(postgres.title('migrate under SIGKILL'), () => {
 
   it('the copy worker whose parent is gone exits mid-copy, and commits nothing', async () => {
     const target = await freshDatabase('migcrash_orphan');
-    const worker = spawn(venvBin('python'), ['-c', MIGRATE_PY], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const worker = spawn(venvBin('python'), [pythonScript('migrate_worker')], { stdio: ['pipe', 'pipe', 'ignore'] });
     const exited = new Promise<number | null>((resolve) => worker.on('close', (code) => resolve(code)));
     worker.stdin.write(`${JSON.stringify({ mode: 'copy', sourceFile: path.join(template, 'mlflow.db'), target: withPsycopg2(target), batch: 1 })}\n`);
     // Its stdout is never read: once the pipe (a Unix socket, from Node) is full, the worker blocks in a write of a

@@ -10,14 +10,13 @@
  * uvicorn and its workers keep serving: those are the `strays` of a 'dead'
  * record, and start/stop reap them.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, fchmodSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { execa } from 'execa';
 import { CliError, EXIT } from '../../errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-atomic.js';
 import { httpRequestText } from '../http.js';
+import { runProcess, startDetached } from '../process.js';
 import { sleep } from '../sleep.js';
 
 export interface ServerSpec {
@@ -131,9 +130,9 @@ async function commandLineOf(pid: number): Promise<string[] | undefined> {
   }
   const r =
     process.platform === 'win32'
-      ? await execa('powershell', ['-NoProfile', '-Command', `(Get-CimInstance Win32_Process -Filter 'ProcessId=${pid}').CommandLine`], { reject: false, stdin: 'ignore', timeout: 10_000 })
-      : await execa('ps', ['-o', 'command=', '-p', String(pid)], { reject: false, stdin: 'ignore', timeout: 5000 });
-  const line = String(r.stdout ?? '').trim();
+      ? await runProcess('powershell', ['-NoProfile', '-Command', `(Get-CimInstance Win32_Process -Filter 'ProcessId=${pid}').CommandLine`], { timeoutMs: 10_000, killSignal: 'SIGTERM' })
+      : await runProcess('ps', ['-o', 'command=', '-p', String(pid)], { timeoutMs: 5000, killSignal: 'SIGTERM' });
+  const line = r.stdout.trim();
   return r.exitCode === 0 && line ? line.split(/\s+/) : undefined;
 }
 
@@ -144,28 +143,83 @@ function isOurServer(argv: string[] | undefined, port: number): boolean {
   return argv.some((a) => a.includes('mlflow')) && argv.some((a) => a === p || a.endsWith(`=${p}`) || a.endsWith(`:${p}`));
 }
 
+/** Linux: each live (non-zombie) process, with its process group and argv. */
+async function liveProcesses(): Promise<{ pid: number; pgrp: number; argv: string[] }[]> {
+  const live: { pid: number; pgrp: number; argv: string[] }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = procStat(await readFile(`/proc/${entry}/stat`, 'utf8'));
+      const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+      if (!/^[ZX]/.test(stat.state)) live.push({ pid: Number(entry), pgrp: stat.pgrp, argv });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return live;
+}
+
 /** Live (non-zombie) members of process group `pgid`. */
 async function groupMembers(pgid: number): Promise<number[]> {
   if (process.platform === 'win32') return [];
-  if (process.platform === 'linux') {
-    const members: number[] = [];
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = procStat(await readFile(`/proc/${entry}/stat`, 'utf8'));
-        if (stat.pgrp === pgid && !/^[ZX]/.test(stat.state)) members.push(Number(entry));
-      } catch {
-        // gone meanwhile
-      }
-    }
-    return members;
-  }
-  const r = await execa('ps', ['-A', '-o', 'pid=,pgid=,stat='], { reject: false, stdin: 'ignore', timeout: 5000 });
-  return String(r.stdout ?? '')
+  if (process.platform === 'linux') return (await liveProcesses()).filter((p) => p.pgrp === pgid).map((p) => p.pid);
+  const r = await runProcess('ps', ['-A', '-o', 'pid=,pgid=,stat='], { timeoutMs: 5000, killSignal: 'SIGTERM' });
+  return r.stdout
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => Number(f[1]) === pgid && !(f[2] ?? '').startsWith('Z'))
     .map((f) => Number(f[0]));
+}
+
+/** A running `mlflow server` of a data folder: its process group (the leader's pid) and address. */
+export interface ServerProcess {
+  pgid: number;
+  host: string;
+  port: number;
+}
+
+/**
+ * The host and port of an `mlflow server` command line that stores its
+ * artifacts in artifactsDir, or undefined when the line is not one. Our data folder's
+ * artifacts path is its own, so such a server is ours whatever its port.
+ */
+export function serverAddressFor(argv: string[], artifactsDir: string): { host: string; port: number } | undefined {
+  const at = argv.indexOf('--artifacts-destination');
+  const isServer = argv.includes('server') && argv.some((a) => /(^|[\\/])mlflow(\.exe)?$/.test(a));
+  if (!isServer || at < 0 || argv[at + 1] !== artifactsDir) return undefined;
+  const port = Number(argv[argv.indexOf('--port') + 1]);
+  const host = argv.includes('--host') ? argv[argv.indexOf('--host') + 1] : undefined;
+  return Number.isInteger(port) && port > 0 ? { host: host ?? '127.0.0.1', port } : undefined;
+}
+
+/**
+ * Every live `mlflow server` of this data folder, found by its command line
+ * (not by a pidfile): a command killed between starting a server and writing
+ * its pidfile leaves one that nothing names. Linux reads /proc; macOS and the
+ * BSDs ask ps, whose command column is split on spaces and so matched as a
+ * line. Windows: none are found (its background servers are not looked for).
+ */
+export async function serversOfDataFolder(artifactsDir: string): Promise<ServerProcess[]> {
+  if (process.platform === 'win32') return [];
+  const found = new Map<number, ServerProcess>();
+  if (process.platform === 'linux') {
+    for (const { pgrp, argv } of await liveProcesses()) {
+      const address = serverAddressFor(argv, artifactsDir);
+      if (address) found.set(pgrp, { pgid: pgrp, ...address });
+    }
+    return [...found.values()];
+  }
+  const r = await runProcess('ps', ['-A', '-ww', '-o', 'pgid=,command='], { timeoutMs: 5000, killSignal: 'SIGTERM' });
+  for (const line of r.stdout.split('\n')) {
+    const match = /^\s*(\d+)\s+(.*)$/.exec(line);
+    const command = match?.[2] ?? '';
+    const marker = ` --artifacts-destination ${artifactsDir} `;
+    if (!match || !` ${command} `.includes(marker) || !/ server /.test(` ${command} `)) continue;
+    const port = Number(/ --port (\d+)( |$)/.exec(command)?.[1]);
+    const host = / --host (\S+)/.exec(command)?.[1] ?? '127.0.0.1';
+    if (Number.isInteger(port) && port > 0) found.set(Number(match[1]), { pgid: Number(match[1]), host, port });
+  }
+  return [...found.values()];
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -193,7 +247,7 @@ async function waitUntil(done: () => Promise<boolean>, timeoutMs: number): Promi
 /** SIGTERM the group, wait up to timeoutMs for all of it to exit, then SIGKILL what is left. */
 async function stopGroup(pgid: number, timeoutMs: number): Promise<void> {
   if (process.platform === 'win32') {
-    await execa('taskkill', ['/pid', String(pgid), '/T', '/F'], { reject: false, stdin: 'ignore' });
+    await runProcess('taskkill', ['/pid', String(pgid), '/T', '/F']);
     return;
   }
   const gone = async (): Promise<boolean> => !isAlive(pgid) && (await groupMembers(pgid)).length === 0;
@@ -250,6 +304,7 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
   const current = await backgroundState(spec.pidFile);
   if (current.state === 'running' && current.record) return current.record;
   if (current.state === 'dead' && current.strays && current.record) await stopGroup(current.record.pid, 10_000);
+  const unnamed = await stopUnnamedServers(spec);
 
   const logDir = dirname(spec.logFile);
   ensurePrivateDir(logDir);
@@ -264,21 +319,16 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
   try {
     fchmodSync(log, 0o600);
     const settings = Object.entries(serverEnvironment(spec)).map(([name, value]) => `${name}=${value}`);
+    for (const pgid of unnamed) writeSync(log, `\n=== ${new Date().toISOString()} claude-mlflow stopped a server of this data folder that no pidfile named (pid ${pgid})\n`);
     writeSync(log, `\n=== ${new Date().toISOString()} claude-mlflow starts: ${[...settings, ...command].join(' ')}\n`);
-    const child = spawn(spec.mlflowBin, args, {
-      detached: true, // its own process group (and session), so we can stop the whole tree
-      stdio: ['ignore', log, log],
+    // Its own process group (and session), so we can stop the whole tree.
+    const child = startDetached(spec.mlflowBin, args, {
       env: { ...(spec.env ?? process.env), ...serverEnvironment(spec) },
       cwd: dirname(spec.pidFile),
-      windowsHide: true,
+      logFd: log,
     });
     pid = child.pid;
-    if (pid === undefined) {
-      const error = await new Promise<Error>((resolve) => child.once('error', resolve));
-      throw new CliError(`could not start ${spec.mlflowBin}: ${error.message}`, EXIT.failure);
-    }
-    child.on('error', () => undefined);
-    child.unref();
+    if (pid === undefined) throw new CliError(`could not start ${spec.mlflowBin}: ${await child.error}`, EXIT.failure);
   } finally {
     closeSync(log);
   }
@@ -286,6 +336,28 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
   const record: PidRecord = { pid, port: spec.port, host: spec.host, startedAt: new Date().toISOString(), command, environment: serverEnvironment(spec) };
   writeFileAtomic(spec.pidFile, `${JSON.stringify(record, null, 2)}\n`, 0o600);
   return record;
+}
+
+/** How long a server that no pidfile names may take to answer /health before it is stopped anyway. */
+const UNNAMED_SERVER_SETTLE_MS = 60_000;
+
+/**
+ * Stop the servers of this data folder that the pidfile does not name: one
+ * that a command started just before it was killed, before it wrote the
+ * pidfile. Callers start servers under the data folder's server lock, so no
+ * live command is between those two steps now. Each is first let answer
+ * /health: a server stopped while it creates a new database's tables leaves
+ * that database broken (alembic's `_alembic_tmp_*` tables). Returns their pids.
+ */
+async function stopUnnamedServers(spec: ServerSpec): Promise<number[]> {
+  const named = readRecord(spec.pidFile).record?.pid;
+  const unnamed = (await serversOfDataFolder(spec.artifactsDir)).filter((server) => server.pgid !== named);
+  for (const server of unnamed) {
+    const url = `http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
+    await waitForHealth(url, UNNAMED_SERVER_SETTLE_MS, () => isAlive(server.pgid)).catch(() => undefined);
+    await stopGroup(server.pgid, 10_000);
+  }
+  return unnamed.map((server) => server.pgid);
 }
 
 /**
