@@ -71,7 +71,12 @@ export async function localServer(name, base, work) {
   };
   writeFileSync(path.join(data, 'config.json'), JSON.stringify({ server }));
   await ensureServerRunning(data, server, env);
-  return { data, db: path.join(data, 'mlflow.db'), url: `http://127.0.0.1:${server.port}`, stop: () => stopBackground(path.join(data, 'server.pid')) };
+  return {
+    data,
+    db: path.join(data, 'mlflow.db'),
+    url: `http://127.0.0.1:${server.port}`,
+    stop: () => stopBackground(path.join(data, 'server.pid')),
+  };
 }
 
 export function runOurs(data, options) {
@@ -94,7 +99,6 @@ export function runOurs(data, options) {
     });
   });
 }
-
 
 /** The benches' starting database in `work`: a copy of `saved` when it exists, else generated (and kept in `saved` when given). */
 export async function baseDatabase(work, { traces, saved }) {

@@ -40,7 +40,10 @@ function postgres() {
   const out = execFileSync('bash', [path.join(repoRoot, 'scripts', 'test-postgres.sh'), 'start', '--durable'], { encoding: 'utf8' });
   const dir = /CLAUDE_MLFLOW_TEST_PG_DIR='([^']+)'/.exec(out)[1];
   const port = /CLAUDE_MLFLOW_TEST_PG_PORT='([^']+)'/.exec(out)[1];
-  const psql = (sql, db = 'postgres') => execFileSync('psql', ['-h', dir, '-p', port, '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-Atc', sql], { encoding: 'utf8' }).trim();
+  const psql = (sql, db = 'postgres') =>
+    execFileSync('psql', ['-h', dir, '-p', port, '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {
+      encoding: 'utf8',
+    }).trim();
   const suffix = Math.random().toString(36).slice(2, 8);
   const user = `bench_${suffix}`;
   const database = `bench_${suffix}`;
@@ -81,7 +84,14 @@ try {
 
   // SQLite.
   const lite = await localServer('sqlite', base, work);
-  const onSqlite = await runOurs(lite.data, { olderThan: '30d', experiment: ['bench'], yes: true, json: true, backup: false, vacuum: false });
+  const onSqlite = await runOurs(lite.data, {
+    olderThan: '30d',
+    experiment: ['bench'],
+    yes: true,
+    json: true,
+    backup: false,
+    vacuum: false,
+  });
   await lite.stop();
   const leftSqlite = census(lite.db).traces;
   rmSync(lite.data, { recursive: true, force: true });
@@ -97,12 +107,26 @@ try {
   await moved.stop();
 
   const copied = /Copied ([\d,]+) rows in ([\d.]+) s/.exec(migration.stdout);
-  console.log(`Cleanup on PostgreSQL ${pg.version} against SQLite, --older-than 30d: ${before.traces.toLocaleString('en-US')} traces (${before.spans.toLocaleString('en-US')} spans, ${mb(size)} as SQLite), ${before.older.toLocaleString('en-US')} older than 30 days`);
-  console.log(`   SQLite,     through the server (--no-backup --no-vacuum): ${s(onSqlite.ms)}   deleted ${onSqlite.report.deleted.toLocaleString('en-US')}   peak RSS ${onSqlite.rssMb.toFixed(0)} MB`);
-  console.log(`   PostgreSQL, through the server (the default run):         ${s(onPostgres.ms)}   deleted ${onPostgres.report.deleted.toLocaleString('en-US')}   peak RSS ${onPostgres.rssMb.toFixed(0)} MB`);
-  console.log(`   ratio PostgreSQL/SQLite ${(onPostgres.ms / onSqlite.ms).toFixed(2)}x   (${Math.round(onSqlite.report.deleted / (onSqlite.ms / 1000)).toLocaleString('en-US')} vs ${Math.round(onPostgres.report.deleted / (onPostgres.ms / 1000)).toLocaleString('en-US')} traces/s)`);
-  console.log(`   migrate --to postgresql:// (whole command: checks, stop, copy, switch, verify): ${s(migration.ms)}${copied ? `; the copy ${copied[1]} rows in ${copied[2]} s` : ''}; PostgreSQL database ${mb(pgBytes)} after`);
-  console.log(`   load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other processes on this machine skew the figures)`);
+  console.log(
+    `Cleanup on PostgreSQL ${pg.version} against SQLite, --older-than 30d: ${before.traces.toLocaleString('en-US')} traces (${before.spans.toLocaleString('en-US')} spans, ${mb(size)} as SQLite), ${before.older.toLocaleString('en-US')} older than 30 days`,
+  );
+  console.log(
+    `   SQLite,     through the server (--no-backup --no-vacuum): ${s(onSqlite.ms)}   deleted ${onSqlite.report.deleted.toLocaleString('en-US')}   peak RSS ${onSqlite.rssMb.toFixed(0)} MB`,
+  );
+  console.log(
+    `   PostgreSQL, through the server (the default run):         ${s(onPostgres.ms)}   deleted ${onPostgres.report.deleted.toLocaleString('en-US')}   peak RSS ${onPostgres.rssMb.toFixed(0)} MB`,
+  );
+  console.log(
+    `   ratio PostgreSQL/SQLite ${(onPostgres.ms / onSqlite.ms).toFixed(2)}x   (${Math.round(onSqlite.report.deleted / (onSqlite.ms / 1000)).toLocaleString('en-US')} vs ${Math.round(onPostgres.report.deleted / (onPostgres.ms / 1000)).toLocaleString('en-US')} traces/s)`,
+  );
+  console.log(
+    `   migrate --to postgresql:// (whole command: checks, stop, copy, switch, verify): ${s(migration.ms)}${copied ? `; the copy ${copied[1]} rows in ${copied[2]} s` : ''}; PostgreSQL database ${mb(pgBytes)} after`,
+  );
+  console.log(
+    `   load average during the run: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (other processes on this machine skew the figures)`,
+  );
   console.log(`   left afterwards: SQLite ${leftSqlite}, PostgreSQL ${leftPostgres} traces (${spansPostgres} spans)`);
   if (leftSqlite !== leftPostgres) {
     console.log('   WARNING: the two did not leave the same traces');

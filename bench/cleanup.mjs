@@ -60,7 +60,9 @@ async function chunked(url, experimentId, cutoffMs) {
   const listed = performance.now();
   let deleted = 0;
   for (let i = 0; i < ids.length; i += 100) {
-    deleted += (await post(`${url}/api/2.0/mlflow/traces/delete-traces`, { experiment_id: experimentId, request_ids: ids.slice(i, i + 100) })).traces_deleted;
+    deleted += (
+      await post(`${url}/api/2.0/mlflow/traces/delete-traces`, { experiment_id: experimentId, request_ids: ids.slice(i, i + 100) })
+    ).traces_deleted;
   }
   const done = performance.now();
   return { ms: done - started, listMs: listed - started, deleteMs: done - listed, deleted };
@@ -102,13 +104,16 @@ try {
   let afterRaw;
   for (let i = 0; i < runs; i++) {
     const leanServer = await localServer(`ours-lean-${i}`, base, work);
-    leans.push(await runOurs(leanServer.data, { olderThan: '30d', experiment: ['bench'], yes: true, json: true, backup: false, vacuum: false }));
+    leans.push(
+      await runOurs(leanServer.data, { olderThan: '30d', experiment: ['bench'], yes: true, json: true, backup: false, vacuum: false }),
+    );
     await leanServer.stop();
     afterLean = census(leanServer.db);
     rmSync(leanServer.data, { recursive: true, force: true });
 
     const ui = await localServer(`ui-${i}`, base, work);
-    const experimentId = (await (await fetch(`${ui.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=bench`)).json()).experiment.experiment_id;
+    const experimentId = (await (await fetch(`${ui.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=bench`)).json()).experiment
+      .experiment_id;
     uis.push(await chunked(ui.url, experimentId, cutoffMs));
     await ui.stop();
     afterUi = census(ui.db);
@@ -121,21 +126,41 @@ try {
     rmSync(rawDb, { force: true });
   }
   const lean = { ms: median(leans.map((r) => r.ms)), rssMb: Math.max(...leans.map((r) => r.rssMb)), report: leans[0].report };
-  const chunks = { ms: median(uis.map((r) => r.ms)), listMs: median(uis.map((r) => r.listMs)), deleteMs: median(uis.map((r) => r.deleteMs)) };
+  const chunks = {
+    ms: median(uis.map((r) => r.ms)),
+    listMs: median(uis.map((r) => r.listMs)),
+    deleteMs: median(uis.map((r) => r.deleteMs)),
+  };
   const raw = { ms: median(raws.map((r) => r.ms)) };
 
   const p = ours.report;
-  console.log(`P3 cleanup --older-than 30d${runs > 1 ? ` (median of ${runs} runs)` : ''}: ${before.traces.toLocaleString('en-US')} traces (${before.spans.toLocaleString('en-US')} spans, ${mb(size)}), ${before.older.toLocaleString('en-US')} older than 30 days`);
-  console.log(`   ours, full run (plan, backup, delete, VACUUM with the server paused): ${s(ours.ms)}   database ${mb(p.bytesBefore)} -> ${mb(p.bytesAfter)}, vacuum ${p.vacuum}`);
-  console.log(`   ours, --no-backup --no-vacuum:                                        ${s(lean.ms)}   deleted ${lean.report.deleted.toLocaleString('en-US')}`);
-  console.log(`   (a) MLflow UI way, ids listed then 100 per delete-traces call:       ${s(chunks.ms)}   (list ${s(chunks.listMs)}, delete ${s(chunks.deleteMs)})`);
+  console.log(
+    `P3 cleanup --older-than 30d${runs > 1 ? ` (median of ${runs} runs)` : ''}: ${before.traces.toLocaleString('en-US')} traces (${before.spans.toLocaleString('en-US')} spans, ${mb(size)}), ${before.older.toLocaleString('en-US')} older than 30 days`,
+  );
+  console.log(
+    `   ours, full run (plan, backup, delete, VACUUM with the server paused): ${s(ours.ms)}   database ${mb(p.bytesBefore)} -> ${mb(p.bytesAfter)}, vacuum ${p.vacuum}`,
+  );
+  console.log(
+    `   ours, --no-backup --no-vacuum:                                        ${s(lean.ms)}   deleted ${lean.report.deleted.toLocaleString('en-US')}`,
+  );
+  console.log(
+    `   (a) MLflow UI way, ids listed then 100 per delete-traces call:       ${s(chunks.ms)}   (list ${s(chunks.listMs)}, delete ${s(chunks.deleteMs)})`,
+  );
   console.log(`   (b) one raw SQL DELETE with cascade on a copy (physical limit):       ${s(raw.ms)}`);
-  console.log(`   ratio (a)/ours ${(chunks.ms / lean.ms).toFixed(1)}x faster (delete calls alone: ${(chunks.deleteMs / lean.ms).toFixed(1)}x)   goal: >=5x`);
+  console.log(
+    `   ratio (a)/ours ${(chunks.ms / lean.ms).toFixed(1)}x faster (delete calls alone: ${(chunks.deleteMs / lean.ms).toFixed(1)}x)   goal: >=5x`,
+  );
   console.log(`   ratio ours/(b) ${(lean.ms / raw.ms).toFixed(1)}x (full run ${(ours.ms / raw.ms).toFixed(1)}x)   goal: <=3x`);
-  console.log(`   load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other processes on this machine skew the figures)`);
+  console.log(
+    `   load average during the run: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (other processes on this machine skew the figures)`,
+  );
   console.log(`   peak RSS of our process: ${Math.max(ours.rssMb, lean.rssMb).toFixed(0)} MB   goal: <=150 MB`);
   const lefts = [afterOurs, afterLean, afterUi, afterRaw].map((c) => c.traces);
-  console.log(`   left afterwards: ours ${lefts[0]}, ours-lean ${lefts[1]}, UI way ${lefts[2]}, raw SQL ${lefts[3]} traces; spans left ${afterOurs.spans}/${afterRaw.spans}`);
+  console.log(
+    `   left afterwards: ours ${lefts[0]}, ours-lean ${lefts[1]}, UI way ${lefts[2]}, raw SQL ${lefts[3]} traces; spans left ${afterOurs.spans}/${afterRaw.spans}`,
+  );
   if (new Set(lefts).size !== 1 || afterOurs.spans !== afterRaw.spans) {
     console.log('   WARNING: the contenders did not leave the same traces');
     process.exitCode = 1;

@@ -53,21 +53,37 @@ const homes = [];
 const serverPorts = [];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const loadLine = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const loadLine = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 const max = (values) => Math.max(...values);
 
 // ---------------------------------------------------------------- hook input
 
 /** The last assistant text of the transcript: the hook checks the transcript against it. */
 function lastAssistantText(transcript) {
-  const rows = readFileSync(transcript, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const rows = readFileSync(transcript, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
   const last = rows.findLast((r) => r.type === 'assistant' && r.message?.content?.some?.((b) => b.type === 'text'));
-  return last?.message.content.filter((b) => b.type === 'text').map((b) => b.text).join('\n').trim();
+  return last?.message.content
+    .filter((b) => b.type === 'text')
+    .map((b) => b.text)
+    .join('\n')
+    .trim();
 }
 
 /** The Stop hook input Claude Code gives, for a new session each time (so each trace is new). */
 function hookInput(transcript, lastMessage, sessionId) {
-  return JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd: root, hook_event_name: 'Stop', last_assistant_message: lastMessage });
+  return JSON.stringify({
+    session_id: sessionId,
+    transcript_path: transcript,
+    cwd: root,
+    hook_event_name: 'Stop',
+    last_assistant_message: lastMessage,
+  });
 }
 
 /** A data folder of its own, for one state and one hook. */
@@ -111,7 +127,9 @@ function readLock(home) {
 }
 
 function allPids() {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }
 
 /** The delivery processes working for this data folder: the lock's holder, and any found in /proc. */
@@ -148,13 +166,17 @@ async function waitDeliveryIdle(home, timeoutMs = SETTLE_MS) {
 
 async function getJson(url, init) {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) });
-  if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status} from ${url.replace(/^http:\/\/[^/]+/, '')}: ${(await res.text()).slice(0, 300)}`), { status: res.status });
+  if (!res.ok)
+    throw Object.assign(new Error(`HTTP ${res.status} from ${url.replace(/^http:\/\/[^/]+/, '')}: ${(await res.text()).slice(0, 300)}`), {
+      status: res.status,
+    });
   return res.json();
 }
 
 async function experimentId(server, name) {
   try {
-    return (await getJson(`${server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`)).experiment.experiment_id;
+    return (await getJson(`${server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`)).experiment
+      .experiment_id;
   } catch {
     return undefined;
   }
@@ -165,7 +187,11 @@ async function searchTraces(server, expId) {
   const found = await getJson(`${server}/api/3.0/mlflow/traces/search`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: expId } }], max_results: 100, order_by: ['timestamp_ms DESC'] }),
+    body: JSON.stringify({
+      locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: expId } }],
+      max_results: 100,
+      order_by: ['timestamp_ms DESC'],
+    }),
   });
   return found.traces ?? [];
 }
@@ -403,27 +429,44 @@ const meetsGoal = (times) => median(times) <= GOAL.medianMs && max(times) <= GOA
 
 function printP1(summary, results, baseline, mlflowTimes) {
   const nodeMed = median(baseline);
-  console.log(`P1 hook wall time (what Claude Code waits for), ${summary.turns}-turn transcript (${(summary.bytes / 1e6).toFixed(1)} MB), cold processes, ${runs} runs per cell, median / max:`);
-  console.log(`   ${'state'.padEnd(10)}${'ours'.padEnd(19)}${'before'.padEnd(19)}${'ours vs before'.padEnd(17)}${'ours vs node -e 0'.padEnd(20)}goal`);
+  console.log(
+    `P1 hook wall time (what Claude Code waits for), ${summary.turns}-turn transcript (${(summary.bytes / 1e6).toFixed(1)} MB), cold processes, ${runs} runs per cell, median / max:`,
+  );
+  console.log(
+    `   ${'state'.padEnd(10)}${'ours'.padEnd(19)}${'before'.padEnd(19)}${'ours vs before'.padEnd(17)}${'ours vs node -e 0'.padEnd(20)}goal`,
+  );
   for (const r of results) {
     const vsBefore = r.before ? `${ratio(median(r.before), median(r.ours))}x faster` : '—';
     const vsNode = `${ratio(median(r.ours), nodeMed)}x`;
-    console.log(`   ${r.state.padEnd(10)}${medMax(r.ours).padEnd(19)}${medMax(r.before).padEnd(19)}${vsBefore.padEnd(17)}${vsNode.padEnd(20)}${meetsGoal(r.ours) ? 'met' : 'NOT MET'}`);
+    console.log(
+      `   ${r.state.padEnd(10)}${medMax(r.ours).padEnd(19)}${medMax(r.before).padEnd(19)}${vsBefore.padEnd(17)}${vsNode.padEnd(20)}${meetsGoal(r.ours) ? 'met' : 'NOT MET'}`,
+    );
   }
   console.log(`   node -e 0: ${medMax(baseline).trim()} (n=${baseline.length})`);
   const warm = results.find((r) => r.state === 'warm');
-  console.log(`   MLflow Python hook (warm): ${medMax(mlflowTimes).trim()} (n=${mlflowTimes.length})   ours ${ratio(median(mlflowTimes), median(warm.ours))}x faster (median)`);
+  console.log(
+    `   MLflow Python hook (warm): ${medMax(mlflowTimes).trim()} (n=${mlflowTimes.length})   ours ${ratio(median(mlflowTimes), median(warm.ours))}x faster (median)`,
+  );
   for (const r of results.filter((x) => x.delivered)) {
-    const parts = Object.entries(r.delivered).map(([v, d]) => `${v} ${d.loaded}/${runs + 1}${d.listed !== d.loaded ? ` (${d.listed} listed)` : ''}`);
-    console.log(`   ${r.state}: traces whose spans load in MLflow after the runs (incl. warm-up): ${parts.join(', ')}${r.unsettled ? `; our delivery was still running ${SETTLE_MS / 1000} s after ${r.unsettled} run(s)` : ''}`);
-    for (const [v, d] of Object.entries(r.delivered)) for (const e of d.errors.slice(0, 3)) console.log(`      ${v}: batchGet failed for ${e}`);
+    const parts = Object.entries(r.delivered).map(
+      ([v, d]) => `${v} ${d.loaded}/${runs + 1}${d.listed !== d.loaded ? ` (${d.listed} listed)` : ''}`,
+    );
+    console.log(
+      `   ${r.state}: traces whose spans load in MLflow after the runs (incl. warm-up): ${parts.join(', ')}${r.unsettled ? `; our delivery was still running ${SETTLE_MS / 1000} s after ${r.unsettled} run(s)` : ''}`,
+    );
+    for (const [v, d] of Object.entries(r.delivered))
+      for (const e of d.errors.slice(0, 3)) console.log(`      ${v}: batchGet failed for ${e}`);
   }
   const missed = results.filter((r) => !meetsGoal(r.ours)).map((r) => r.state);
-  console.log(`   goal: median ≤ ${GOAL.medianMs} ms and max ≤ ${GOAL.maxMs} ms in every state: ${missed.length ? `NOT MET (${missed.join(', ')})` : 'met'}`);
+  console.log(
+    `   goal: median ≤ ${GOAL.medianMs} ms and max ≤ ${GOAL.maxMs} ms in every state: ${missed.length ? `NOT MET (${missed.join(', ')})` : 'met'}`,
+  );
 }
 
 function printP2(results) {
-  console.log(`P2 time to visible (hook spawned → trace listed by traces/search and its spans load via traces/batchGet; polled every ${POLL_MS} ms), ${visibleRuns} runs each, ours:`);
+  console.log(
+    `P2 time to visible (hook spawned → trace listed by traces/search and its spans load via traces/batchGet; polled every ${POLL_MS} ms), ${visibleRuns} runs each, ours:`,
+  );
   let halfWritten = 0;
   let polls = 0;
   const spanErrors = [];
@@ -431,7 +474,9 @@ function printP2(results) {
     const done = r.times.filter((t) => t !== undefined);
     const timeouts = r.times.length - done.length;
     const figures = done.length ? `median ${fmt(median(done))}   max ${fmt(max(done))}` : 'never visible';
-    console.log(`   ${r.label.padEnd(26)} ${figures}${timeouts ? `   ${timeouts} run(s) not visible within ${VISIBLE_TIMEOUT_MS / 1000} s` : ''}`);
+    console.log(
+      `   ${r.label.padEnd(26)} ${figures}${timeouts ? `   ${timeouts} run(s) not visible within ${VISIBLE_TIMEOUT_MS / 1000} s` : ''}`,
+    );
     halfWritten += r.halfWritten;
     polls += r.polls;
     spanErrors.push(...r.spanErrors);
@@ -506,7 +551,10 @@ async function main() {
 
   const p2 = [
     await timeToVisible({ state: 'warm', label: 'warm server', server: warm }, input),
-    await timeToVisible({ state: 'cold', label: 'cold server (just started)', server: restartable, beforeRun: () => restartable.restart() }, input),
+    await timeToVisible(
+      { state: 'cold', label: 'cold server (just started)', server: restartable, beforeRun: () => restartable.restart() },
+      input,
+    ),
   ];
   printP2(p2);
   console.log(`load average at end: ${loadLine()} (other processes on this machine skew the figures)`);

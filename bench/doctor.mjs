@@ -31,7 +31,8 @@ const env = {
   DO_NOT_TRACK: 'true',
   MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
 };
-const run = (argv, options = {}) => spawnSync(argv[0], argv.slice(1), { env, cwd: project, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+const run = (argv, options = {}) =>
+  spawnSync(argv[0], argv.slice(1), { env, cwd: project, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
 
 // `doctor` through the CLI once it is wired; until then, the same command module in a cold node.
 const wired = /^\s+doctor\b/m.test(run([process.execPath, cli, '--help']).stdout ?? '');
@@ -48,7 +49,19 @@ const doctorArgv = (extra = []) =>
 
 const port = await freePort();
 console.log(`Setting up: claude-mlflow init --port ${port} (real MLflow server from the test venv)…`);
-const init = run([process.execPath, cli, 'init', '--yes', '--project', project, '--port', String(port), '--no-service', '--mlflow', venvBin('mlflow')]);
+const init = run([
+  process.execPath,
+  cli,
+  'init',
+  '--yes',
+  '--project',
+  project,
+  '--port',
+  String(port),
+  '--no-service',
+  '--mlflow',
+  venvBin('mlflow'),
+]);
 if (init.status !== 0) {
   console.error(init.stdout, init.stderr);
   process.exit(1);
@@ -72,10 +85,14 @@ try {
     theirs.push(timeRun(status[0], status.slice(1), { env, cwd: project }));
   }
   const [mo, mt] = [median(ours), median(theirs)];
-  console.log(`P2 doctor wall time, server up, not --deep (${wired ? 'claude-mlflow doctor' : 'doctor module in a cold node: cli.ts not wired yet'}), median of ${runs}:`);
+  console.log(
+    `P2 doctor wall time, server up, not --deep (${wired ? 'claude-mlflow doctor' : 'doctor module in a cold node: cli.ts not wired yet'}), median of ${runs}:`,
+  );
   console.log(`   claude-mlflow doctor ${fmt(mo)} (${checks} checks, min ${fmt(Math.min(...ours))}, max ${fmt(Math.max(...ours))})`);
   console.log(`   mlflow autolog claude --status ${fmt(mt)} (min ${fmt(Math.min(...theirs))}, max ${fmt(Math.max(...theirs))})`);
-  console.log(`   ratio ${(mt / mo).toFixed(1)}x faster   goal: <= 1 s (${mo <= 1000 ? 'met' : 'MISSED'}), faster than --status (${mo < mt ? 'met' : 'MISSED'}), >= 15 checks (${checks >= 15 ? 'met' : 'MISSED'})`);
+  console.log(
+    `   ratio ${(mt / mo).toFixed(1)}x faster   goal: <= 1 s (${mo <= 1000 ? 'met' : 'MISSED'}), faster than --status (${mo < mt ? 'met' : 'MISSED'}), >= 15 checks (${checks >= 15 ? 'met' : 'MISSED'})`,
+  );
 } finally {
   run([process.execPath, cli, 'server', 'stop']);
   rmSync(root, { recursive: true, force: true });

@@ -117,7 +117,9 @@ export async function generateTraces({ url, experimentId, times, batch = 200, on
         made.push({ traceId: `tr-${trace.traceId}`, startMs: trace.startMs });
       }
       await new Promise((resolve, reject) =>
-        exporter.export(spans, (r) => (r.code === ExportResultCode.SUCCESS ? resolve() : reject(r.error ?? new Error('OTLP export failed')))),
+        exporter.export(spans, (r) =>
+          r.code === ExportResultCode.SUCCESS ? resolve() : reject(r.error ?? new Error('OTLP export failed')),
+        ),
       );
       onProgress?.(Math.min(times.length, i + batch));
     }

@@ -49,15 +49,58 @@ function rng(seed) {
 }
 
 function uuidFrom(rand) {
-  const h = () => Math.floor(rand() * 0x10000).toString(16).padStart(4, '0');
+  const h = () =>
+    Math.floor(rand() * 0x10000)
+      .toString(16)
+      .padStart(4, '0');
   return `${h()}${h()}-${h()}-4${h().slice(1)}-a${h().slice(1)}-${h()}${h()}${h()}`;
 }
 
 const WORDS = [
-  'const', 'let', 'return', 'await', 'function', 'import', 'export', 'if', 'else', 'for', 'while', 'new', 'this',
-  'value', 'result', 'error', 'config', 'options', 'transcript', 'session', 'span', 'trace', 'builder', 'row',
-  'résumé', 'naïve', '你好', 'こんにちは', 'مرحبا', 'שלום', '👋🏽', '👩‍💻', '=>', '{', '}', '(', ')', ';', '"quoted"', "'single'",
-  '\\path\\to', '$HOME', '`tick`', '\t',
+  'const',
+  'let',
+  'return',
+  'await',
+  'function',
+  'import',
+  'export',
+  'if',
+  'else',
+  'for',
+  'while',
+  'new',
+  'this',
+  'value',
+  'result',
+  'error',
+  'config',
+  'options',
+  'transcript',
+  'session',
+  'span',
+  'trace',
+  'builder',
+  'row',
+  'résumé',
+  'naïve',
+  '你好',
+  'こんにちは',
+  'مرحبا',
+  'שלום',
+  '👋🏽',
+  '👩‍💻',
+  '=>',
+  '{',
+  '}',
+  '(',
+  ')',
+  ';',
+  '"quoted"',
+  "'single'",
+  '\\path\\to',
+  '$HOME',
+  '`tick`',
+  '\t',
 ];
 
 function makeLinePool(rand, count) {
@@ -223,7 +266,10 @@ export function generateTranscript(file, { megabytes, turns, seed = 1 }) {
           const room = Math.max(20 * 1024, Math.floor((turnEnd - bytes) / (2 * parallel)));
           text = fileText(Math.min(room, 20 * 1024 + Math.floor(rand() * 180 * 1024)));
           const numLines = text.split('\n').length;
-          toolUseResult = { type: 'text', file: { filePath: use.input.file_path, content: text, numLines, startLine: 1, totalLines: numLines } };
+          toolUseResult = {
+            type: 'text',
+            file: { filePath: use.input.file_path, content: text, numLines, startLine: 1, totalLines: numLines },
+          };
         } else {
           text = fileText(100 + Math.floor(rand() * 4000));
           toolUseResult = { stdout: text, stderr: '', interrupted: false, isImage: false };

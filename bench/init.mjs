@@ -24,7 +24,9 @@ const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 7;
 const skipBare = args.includes('--skip-bare');
 const cli = path.join(repoRoot, 'dist', 'cli.js');
-const { DEFAULT_MLFLOW_VERSION: version, UV_VERSION } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'core', 'mlflow-versions.js')).href);
+const { DEFAULT_MLFLOW_VERSION: version, UV_VERSION } = await import(
+  pathToFileURL(path.join(repoRoot, 'dist', 'core', 'mlflow-versions.js')).href
+);
 const dir = tempDir('claude-mlflow-bench-init-');
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -90,27 +92,41 @@ try {
   if (!skipBare) {
     const pipMachine = freshMachine('bare-pip');
     const pipVenv = path.join(pipMachine.data, 'venv');
-    const pip = timed('python3', ['-m', 'venv', pipVenv], pipMachine.env).ms +
-      timed(path.join(pipVenv, 'bin', 'python'), ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', `mlflow==${version}`], pipMachine.env).ms;
+    const pip =
+      timed('python3', ['-m', 'venv', pipVenv], pipMachine.env).ms +
+      timed(
+        path.join(pipVenv, 'bin', 'python'),
+        ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', `mlflow==${version}`],
+        pipMachine.env,
+      ).ms;
     rows.push([`bare python -m venv + pip install mlflow==${version}`, pip]);
     const uvMachine = freshMachine('bare-uv');
     uvMachine.env.UV_SYSTEM_CERTS = '1'; // as init runs uv: the system's certificate store, as pip uses it
     const uvVenv = path.join(uvMachine.data, 'venv');
-    const uv = timed(path.join(uvBin, 'uv'), ['venv', '-q', uvVenv], uvMachine.env).ms +
-      timed(path.join(uvBin, 'uv'), ['pip', 'install', '-q', '--python', path.join(uvVenv, 'bin', 'python'), `mlflow==${version}`], uvMachine.env).ms;
+    const uv =
+      timed(path.join(uvBin, 'uv'), ['venv', '-q', uvVenv], uvMachine.env).ms +
+      timed(
+        path.join(uvBin, 'uv'),
+        ['pip', 'install', '-q', '--python', path.join(uvVenv, 'bin', 'python'), `mlflow==${version}`],
+        uvMachine.env,
+      ).ms;
     rows.push([`bare uv venv + uv pip install mlflow==${version} (uv already there)`, uv]);
   }
 
   const base = rows.find((r) => r[0].startsWith('bare python'))?.[1];
   console.log(`\nFresh install of MLflow ${version}, empty caches:`);
-  for (const [what, ms] of rows) console.log(`  ${what.padEnd(70)} ${seconds(ms).padStart(8)}${base ? `  ${(ms / base).toFixed(2)}× pip` : ''}`);
+  for (const [what, ms] of rows)
+    console.log(`  ${what.padEnd(70)} ${seconds(ms).padStart(8)}${base ? `  ${(ms / base).toFixed(2)}× pip` : ''}`);
 
   const mlflowBin = path.join(withUv.m.data, 'venv', 'bin', 'mlflow');
   const { SERVER_WORKERS } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'adapters', 'service', 'background.js')).href);
   const ours = await measureIdleServer({ mlflowBin, workers: SERVER_WORKERS, jobs: false });
   const theirs = await measureIdleServer({ mlflowBin, workers: undefined, jobs: undefined });
   console.log(`\nIdle server, MLflow ${version}, 20 s after /health, whole process tree:`);
-  for (const [label, row] of [["ours (init's defaults)", ours], ["MLflow's defaults (mlflow server, no flags)", theirs]]) {
+  for (const [label, row] of [
+    ["ours (init's defaults)", ours],
+    ["MLflow's defaults (mlflow server, no flags)", theirs],
+  ]) {
     console.log(`  ${label.padEnd(45)} ${String(row.processes).padStart(3)} processes  ${row.rssMb.toFixed(0).padStart(6)} MB RSS`);
   }
   console.log(`  ratio: ${(theirs.rssMb / ours.rssMb).toFixed(1)}× less memory, ${theirs.processes - ours.processes} fewer processes`);

@@ -36,9 +36,23 @@ export async function startServer(dir, { host = '127.0.0.1', port: wanted, logFi
   const log = logFile ? openSync(logFile, 'a') : undefined;
   const child = spawn(
     venvBin('mlflow'),
-    ['server', '--backend-store-uri', `sqlite:///${dir}/mlflow.db`, '--artifacts-destination', `${dir}/artifacts`,
-      '--host', host, '--port', String(port), '--workers', '1'],
-    { stdio: log === undefined ? 'ignore' : ['ignore', log, log], env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' } },
+    [
+      'server',
+      '--backend-store-uri',
+      `sqlite:///${dir}/mlflow.db`,
+      '--artifacts-destination',
+      `${dir}/artifacts`,
+      '--host',
+      host,
+      '--port',
+      String(port),
+      '--workers',
+      '1',
+    ],
+    {
+      stdio: log === undefined ? 'ignore' : ['ignore', log, log],
+      env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
+    },
   );
   if (log !== undefined) closeSync(log);
   const exited = new Promise((resolve) => child.once('exit', resolve));

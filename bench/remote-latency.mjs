@@ -40,7 +40,10 @@ const stopStdin = JSON.parse(readFileSync(path.join(repoRoot, 'test', 'fixtures'
 
 /** bench/netem-router.sh with these arguments; its output, or an error. */
 function router(...args) {
-  const r = spawnSync('bash', [path.join(repoRoot, 'bench', 'netem-router.sh'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync('bash', [path.join(repoRoot, 'bench', 'netem-router.sh'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`bench/netem-router.sh ${args.join(' ')} exited ${r.status}`);
   return r.stdout;
 }
@@ -90,7 +93,14 @@ try {
     }
     const data = path.join(dir, `data-${rtt}`);
     mkdirSync(data, { recursive: true });
-    const base = { PATH: process.env.PATH, HOME: dir, USER: 'bench', MLFLOW_CLAUDE_TRACING_ENABLED: 'true', MLFLOW_TRACKING_URI: url, MLFLOW_DISABLE_TELEMETRY: 'true' };
+    const base = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      USER: 'bench',
+      MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
+      MLFLOW_TRACKING_URI: url,
+      MLFLOW_DISABLE_TELEMETRY: 'true',
+    };
     const ours = { ...base, CLAUDE_MLFLOW_HOME: data, MLFLOW_EXPERIMENT_NAME: `remote-ours-${rtt}` };
     const theirs = { ...base, MLFLOW_EXPERIMENT_NAME: `remote-theirs-${rtt}` };
     timeRun(process.execPath, [hook], { input: session(++n), env: { ...ours, MLFLOW_TRACKING_URI: server.url } }); // the experiment exists
@@ -108,7 +118,13 @@ try {
     }
     const python = [];
     for (let i = 0; i < Math.max(3, Math.ceil(runs / 3)); i++) {
-      python.push(await timeRunAsync(...client(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook']), { input: session(++n), env: theirs, cwd: dir }));
+      python.push(
+        await timeRunAsync(...client(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook']), {
+          input: session(++n),
+          env: theirs,
+          cwd: dir,
+        }),
+      );
     }
     proxy?.close();
     const m = median(times);

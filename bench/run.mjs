@@ -36,10 +36,23 @@ const baseEnv = {
 
 /** The hook input Claude Code gives: with the last assistant message, which the hook checks the transcript against. */
 function stdinFor(transcript, sessionId) {
-  const rows = readFileSync(transcript, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const rows = readFileSync(transcript, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
   const last = rows.findLast((r) => r.type === 'assistant' && r.message?.content?.some?.((b) => b.type === 'text'));
-  const lastMessage = last?.message.content.filter((b) => b.type === 'text').map((b) => b.text).join('\n').trim();
-  return JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd: dir, hook_event_name: 'Stop', last_assistant_message: lastMessage });
+  const lastMessage = last?.message.content
+    .filter((b) => b.type === 'text')
+    .map((b) => b.text)
+    .join('\n')
+    .trim();
+  return JSON.stringify({
+    session_id: sessionId,
+    transcript_path: transcript,
+    cwd: dir,
+    hook_event_name: 'Stop',
+    last_assistant_message: lastMessage,
+  });
 }
 
 try {
@@ -57,12 +70,16 @@ try {
   );
   const [mo, mt] = [median(ours), median(theirs)];
   console.log(`P1 hook latency, ${summary.turns}-turn transcript (${(summary.bytes / 1e6).toFixed(1)} MB), median:`);
-  console.log(`   ours ${fmt(mo)} (n=${ours.length})   MLflow Python hook ${fmt(mt)} (n=${theirs.length})   ratio ${(mt / mo).toFixed(1)}x faster   goal: >=10x and <=250 ms`);
+  console.log(
+    `   ours ${fmt(mo)} (n=${ours.length})   MLflow Python hook ${fmt(mt)} (n=${theirs.length})   ratio ${(mt / mo).toFixed(1)}x faster   goal: >=10x and <=250 ms`,
+  );
   // The same, in a git repository of 300 tracked files: the git context on the trace costs this much.
   const repo = gitRepo(path.join(dir, 'repo'), 300);
   const inRepo = JSON.stringify({ ...JSON.parse(input), cwd: repo });
   const withGit = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: inRepo, env: oursEnv }));
-  console.log(`   ours in a git repository of 300 files ${fmt(median(withGit))} (n=${withGit.length})   +${(median(withGit) - mo).toFixed(0)} ms for the git context   goal: <=10 ms`);
+  console.log(
+    `   ours in a git repository of 300 files ${fmt(median(withGit))} (n=${withGit.length})   +${(median(withGit) - mo).toFixed(0)} ms for the git context   goal: <=10 ms`,
+  );
   // Redaction off (config.json), for its cost: the same transcript, another data folder.
   const offData = path.join(dir, 'data-redaction-off');
   mkdirSync(offData, { recursive: true });
@@ -71,7 +88,9 @@ try {
   timeRun(process.execPath, [hook], { input, env: offEnv });
   const off = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input, env: offEnv }));
   const on = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input, env: oursEnv }));
-  console.log(`   redaction on ${fmt(median(on))}, off ${fmt(median(off))} (n=${runs} each): +${(median(on) - median(off)).toFixed(0)} ms   goal: <=15 ms`);
+  console.log(
+    `   redaction on ${fmt(median(on))}, off ${fmt(median(off))} (n=${runs} each): +${(median(on) - median(off)).toFixed(0)} ms   goal: <=15 ms`,
+  );
   const big = bigOutputTurn(path.join(dir, 'big-output.jsonl'));
   const bigOn = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: big, env: oursEnv }));
   const bigOff = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: big, env: offEnv }));
@@ -83,7 +102,9 @@ try {
   const fanInput = appendSubagentTurn(fan, summary.sessionId, { agents: 10, callsPerAgent: 4 });
   const withAgents = Array.from({ length: runs }, () => timeRun(process.execPath, [hook], { input: fanInput, env: oursEnv }));
   const fanRss = peakRssMb(process.execPath, [hook], { input: fanInput, env: oursEnv });
-  console.log(`P1 with 10 subagents nested (50 turns + 1): ours ${fmt(median(withAgents))} (n=${withAgents.length})   P5 peak RSS ${fanRss?.toFixed(0)} MB`);
+  console.log(
+    `P1 with 10 subagents nested (50 turns + 1): ours ${fmt(median(withAgents))} (n=${withAgents.length})   P5 peak RSS ${fanRss?.toFixed(0)} MB`,
+  );
 
   // P4
   const help = Array.from({ length: runs }, () => timeRun(process.execPath, [cli, '--help']));
@@ -99,7 +120,9 @@ try {
     writeFileSync(path.join(dir, 'big-stdin.json'), bigInput);
     const rssOurs = peakRssMb(process.execPath, [hook], { input: bigInput, env: oursEnv });
     const rssTheirs = peakRssMb(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input: bigInput, env: theirsEnv, cwd: dir });
-    console.log(`P5 peak RSS on a ${(bigSummary.bytes / 1e6).toFixed(0)} MB transcript: ours ${rssOurs?.toFixed(0)} MB   MLflow Python hook ${rssTheirs?.toFixed(0)} MB   ratio ${(rssTheirs / rssOurs).toFixed(1)}x less   goal: <=150 MB`);
+    console.log(
+      `P5 peak RSS on a ${(bigSummary.bytes / 1e6).toFixed(0)} MB transcript: ours ${rssOurs?.toFixed(0)} MB   MLflow Python hook ${rssTheirs?.toFixed(0)} MB   ratio ${(rssTheirs / rssOurs).toFixed(1)}x less   goal: <=150 MB`,
+    );
     longTurn();
   }
 } finally {
@@ -113,9 +136,33 @@ function bigOutputTurn(file) {
   const usage = { input_tokens: 1, output_tokens: 1 };
   const rows = [
     { type: 'user', uuid: 'p', sessionId: 'big', timestamp: at(0), message: { role: 'user', content: 'read the log' } },
-    { type: 'assistant', uuid: 'a', sessionId: 'big', timestamp: at(1), message: { id: 'm1', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'tool_use', id: 't1', name: 'Read', input: { file_path: '/p/big.log' } }], usage } },
-    { type: 'user', uuid: 'r', sessionId: 'big', timestamp: at(2), message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: text }] } },
-    { type: 'assistant', uuid: 'f', sessionId: 'big', timestamp: at(3), message: { id: 'm2', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'read it' }], usage } },
+    {
+      type: 'assistant',
+      uuid: 'a',
+      sessionId: 'big',
+      timestamp: at(1),
+      message: {
+        id: 'm1',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [{ type: 'tool_use', id: 't1', name: 'Read', input: { file_path: '/p/big.log' } }],
+        usage,
+      },
+    },
+    {
+      type: 'user',
+      uuid: 'r',
+      sessionId: 'big',
+      timestamp: at(2),
+      message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: text }] },
+    },
+    {
+      type: 'assistant',
+      uuid: 'f',
+      sessionId: 'big',
+      timestamp: at(3),
+      message: { id: 'm2', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'read it' }], usage },
+    },
   ];
   writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   return JSON.stringify({ session_id: 'big', transcript_path: file, cwd: dir, hook_event_name: 'Stop', last_assistant_message: 'read it' });
@@ -125,8 +172,19 @@ function bigOutputTurn(file) {
 function gitRepo(repo, files) {
   mkdirSync(path.join(repo, 'src'), { recursive: true });
   for (let i = 0; i < files; i++) writeFileSync(path.join(repo, 'src', `f${i}.ts`), `export const f${i} = ${i};\n`);
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@example.com' };
-  for (const args of [['init', '-q', '-b', 'main'], ['add', '.'], ['commit', '-q', '-m', 'bench']]) execFileSync('git', args, { cwd: repo, env });
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'b',
+    GIT_AUTHOR_EMAIL: 'b@example.com',
+    GIT_COMMITTER_NAME: 'b',
+    GIT_COMMITTER_EMAIL: 'b@example.com',
+  };
+  for (const args of [
+    ['init', '-q', '-b', 'main'],
+    ['add', '.'],
+    ['commit', '-q', '-m', 'bench'],
+  ])
+    execFileSync('git', args, { cwd: repo, env });
   return repo;
 }
 
@@ -140,7 +198,10 @@ function longTurn() {
   const env = { ...baseEnv, CLAUDE_MLFLOW_HOME: data, MLFLOW_TRACKING_URI: 'http://127.0.0.1:9', MLFLOW_EXPERIMENT_NAME: 'bench-long' };
   const ms = timeRun(process.execPath, [hook], { input, env });
   const spool = path.join(data, 'spool');
-  const storedMb = readdirSync(spool).filter((f) => f.endsWith('.trace.json')).reduce((sum, f) => sum + statSync(path.join(spool, f)).size, 0) / 1e6;
+  const storedMb =
+    readdirSync(spool)
+      .filter((f) => f.endsWith('.trace.json'))
+      .reduce((sum, f) => sum + statSync(path.join(spool, f)).size, 0) / 1e6;
   const rss = peakRssMb(process.execPath, [hook], { input, env });
   const theirsEnv = { ...baseEnv, MLFLOW_EXPERIMENT_NAME: 'bench-long-theirs' };
   let theirs = 'failed';
@@ -151,5 +212,7 @@ function longTurn() {
   } catch (error) {
     theirs = `failed (${String(error.message).split('\n')[0].slice(0, 120)})`;
   }
-  console.log(`P5 1,000-call turn (${turnMb.toFixed(1)} MB): ours ${fmt(ms)}, peak RSS ${rss?.toFixed(0)} MB, stored ${storedMb.toFixed(1)} MB (${(storedMb / turnMb).toFixed(2)}x the turn)   MLflow Python hook ${theirs}   goal: within the hook's cap, <=150 MB, ~2x`);
+  console.log(
+    `P5 1,000-call turn (${turnMb.toFixed(1)} MB): ours ${fmt(ms)}, peak RSS ${rss?.toFixed(0)} MB, stored ${storedMb.toFixed(1)} MB (${(storedMb / turnMb).toFixed(2)}x the turn)   MLflow Python hook ${theirs}   goal: within the hook's cap, <=150 MB, ~2x`,
+  );
 }

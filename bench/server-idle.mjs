@@ -120,7 +120,9 @@ async function waitForHealth(url, child, timeoutMs = 180_000) {
 function jobQueueFolder(root) {
   for (const { pid } of processTree(root)) {
     try {
-      const variable = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith('_MLFLOW_HUEY_STORAGE_PATH='));
+      const variable = readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .find((v) => v.startsWith('_MLFLOW_HUEY_STORAGE_PATH='));
       if (variable) return variable.slice(variable.indexOf('=') + 1);
     } catch {
       // gone meanwhile
@@ -160,10 +162,14 @@ export async function withServer({ mlflowBin, workers, jobs }, whileServing) {
   if (jobs !== undefined) env[JOB_EXECUTION] = String(jobs);
   const args = [
     'server',
-    '--backend-store-uri', `sqlite:///${path.join(dir, 'mlflow.db')}`,
-    '--artifacts-destination', path.join(dir, 'artifacts'),
-    '--host', '127.0.0.1',
-    '--port', String(port),
+    '--backend-store-uri',
+    `sqlite:///${path.join(dir, 'mlflow.db')}`,
+    '--artifacts-destination',
+    path.join(dir, 'artifacts'),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
     ...(workers === undefined ? [] : ['--workers', String(workers)]),
   ];
   const child = spawn(mlflowBin, args, { detached: true, stdio: 'ignore', env, cwd: dir });
@@ -266,21 +272,55 @@ export async function tracingPages(url, { jobs }) {
   const checks = [
     ['UI (GET /)', async () => ui, (r) => r.status === 200 && /<html/i.test(r.text)],
     ['UI script', () => call(url, firstScript(ui.text) ?? '/no-script-in-the-page'), (r) => r.status === 200 && r.text.length > 1000],
-    ['Experiments list', () => call(url, '/ajax-api/2.0/mlflow/experiments/search', { max_results: 25, view_type: 'ACTIVE_ONLY' }),
-      (r) => r.json?.experiments?.some((e) => e.experiment_id === experimentId)],
-    ['Experiment page', () => call(url, `/ajax-api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`), (r) => r.json?.experiment?.experiment_id === experimentId],
-    ['Traces tab (search)', () => call(url, '/ajax-api/3.0/mlflow/traces/search', { locations, max_results: 100 }),
-      (r) => r.json?.traces?.some((t) => t.trace_id === sent.traceId)],
-    ['Trace detail (get)', () => call(url, `/ajax-api/3.0/mlflow/traces/get?trace_id=${sent.traceId}&allow_partial=true`),
-      (r) => r.json?.trace?.spans?.length === sent.spans],
-    ['Trace spans (batchGet)', () => call(url, `/ajax-api/3.0/mlflow/traces/batchGet?trace_ids=${sent.traceId}`),
-      (r) => r.json?.traces?.[0]?.spans?.length === sent.spans],
-    ['Sessions view (search by session)', () => call(url, '/ajax-api/3.0/mlflow/traces/search', { locations, filter: `request_metadata.mlflow.trace.session = '${sessionId}'`, max_results: 100 }),
-      (r) => r.json?.traces?.length === 1],
-    ['Overview charts (trace metrics)', () => call(url, '/ajax-api/3.0/mlflow/traces/metrics', {
-      experiment_ids: [experimentId], view_type: 'TRACES', metric_name: 'trace_count', aggregations: [{ aggregation_type: 'COUNT' }],
-      time_interval_seconds: 3600, start_time_ms: sent.startMs - day, end_time_ms: sent.startMs + day }),
-      (r) => r.json?.data_points?.length > 0],
+    [
+      'Experiments list',
+      () => call(url, '/ajax-api/2.0/mlflow/experiments/search', { max_results: 25, view_type: 'ACTIVE_ONLY' }),
+      (r) => r.json?.experiments?.some((e) => e.experiment_id === experimentId),
+    ],
+    [
+      'Experiment page',
+      () => call(url, `/ajax-api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`),
+      (r) => r.json?.experiment?.experiment_id === experimentId,
+    ],
+    [
+      'Traces tab (search)',
+      () => call(url, '/ajax-api/3.0/mlflow/traces/search', { locations, max_results: 100 }),
+      (r) => r.json?.traces?.some((t) => t.trace_id === sent.traceId),
+    ],
+    [
+      'Trace detail (get)',
+      () => call(url, `/ajax-api/3.0/mlflow/traces/get?trace_id=${sent.traceId}&allow_partial=true`),
+      (r) => r.json?.trace?.spans?.length === sent.spans,
+    ],
+    [
+      'Trace spans (batchGet)',
+      () => call(url, `/ajax-api/3.0/mlflow/traces/batchGet?trace_ids=${sent.traceId}`),
+      (r) => r.json?.traces?.[0]?.spans?.length === sent.spans,
+    ],
+    [
+      'Sessions view (search by session)',
+      () =>
+        call(url, '/ajax-api/3.0/mlflow/traces/search', {
+          locations,
+          filter: `request_metadata.mlflow.trace.session = '${sessionId}'`,
+          max_results: 100,
+        }),
+      (r) => r.json?.traces?.length === 1,
+    ],
+    [
+      'Overview charts (trace metrics)',
+      () =>
+        call(url, '/ajax-api/3.0/mlflow/traces/metrics', {
+          experiment_ids: [experimentId],
+          view_type: 'TRACES',
+          metric_name: 'trace_count',
+          aggregations: [{ aggregation_type: 'COUNT' }],
+          time_interval_seconds: 3600,
+          start_time_ms: sent.startMs - day,
+          end_time_ms: sent.startMs + day,
+        }),
+      (r) => r.json?.data_points?.length > 0,
+    ],
     ['Judges list', () => call(url, `/ajax-api/3.0/mlflow/scorers/list?experiment_id=${experimentId}`), (r) => r.status === 200],
   ];
   const results = [];
@@ -289,7 +329,11 @@ export async function tracingPages(url, { jobs }) {
     results.push({ page, status: r.status, ok: Boolean(right(r)), ...(right(r) ? {} : { answer: r.text.slice(0, 200) }) });
   }
   // Running a judge from the UI queues an MLflow job (which then fails here: no OpenAI key).
-  const judge = await call(url, '/ajax-api/3.0/mlflow/scorer/invoke', { experiment_id: experimentId, serialized_scorer: JUDGE, trace_ids: [sent.traceId] });
+  const judge = await call(url, '/ajax-api/3.0/mlflow/scorer/invoke', {
+    experiment_id: experimentId,
+    serialized_scorer: JUDGE,
+    trace_ids: [sent.traceId],
+  });
   results.push({
     page: `Run a judge on a trace (scorer/invoke): ${jobs ? 'queued' : 'refused'}`,
     status: judge.status,
@@ -348,14 +392,16 @@ async function main() {
     r === reference ? '1' : `${(reference.rssMb / r.rssMb).toFixed(1)}x less`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  for (const row of [head, widths.map((w) => '-'.repeat(w)), ...table]) console.log(`   ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ')}`);
+  for (const row of [head, widths.map((w) => '-'.repeat(w)), ...table])
+    console.log(`   ${row.map((cell, i) => cell.padEnd(widths[i])).join('  ')}`);
   const ours = rows[0];
   console.log(`   goal: ours <= 500 MB RSS idle — ${ours.rssMb <= 500 ? 'met' : 'NOT met'} (${ours.rssMb.toFixed(0)} MB)`);
 
   for (const jobs of [false, true]) {
     console.log(`Pages a tracing user opens, on a server with our defaults${jobs ? ' and --server-jobs' : ''}:`);
     const pages = await withServer({ mlflowBin, workers: SERVER_WORKERS, jobs }, (url) => tracingPages(url, { jobs }));
-    for (const p of pages) console.log(`   ${p.ok ? '✓' : '✗'} ${p.page}: HTTP ${p.status}${p.answer && (verbose || !p.ok) ? ` ${p.answer}` : ''}`);
+    for (const p of pages)
+      console.log(`   ${p.ok ? '✓' : '✗'} ${p.page}: HTTP ${p.status}${p.answer && (verbose || !p.ok) ? ` ${p.answer}` : ''}`);
     if (pages.some((p) => !p.ok)) process.exitCode = 1;
   }
 }

@@ -17,9 +17,19 @@ const home = path.join(dir, 'home');
 const project = path.join(dir, 'project');
 mkdirSync(home);
 mkdirSync(project);
-const env = { PATH: process.env.PATH, HOME: home, CLAUDE_MLFLOW_HOME: path.join(dir, 'data'), CI: 'true', MLFLOW_DISABLE_TELEMETRY: 'true' };
+const env = {
+  PATH: process.env.PATH,
+  HOME: home,
+  CLAUDE_MLFLOW_HOME: path.join(dir, 'data'),
+  CI: 'true',
+  MLFLOW_DISABLE_TELEMETRY: 'true',
+};
 const port = await freePort();
-const init = spawnSync(process.execPath, [cli, 'init', '--yes', '--project', project, '--port', String(port), '--no-service', '--mlflow', venvBin('mlflow')], { env, encoding: 'utf8' });
+const init = spawnSync(
+  process.execPath,
+  [cli, 'init', '--yes', '--project', project, '--port', String(port), '--no-service', '--mlflow', venvBin('mlflow')],
+  { env, encoding: 'utf8' },
+);
 if (init.status !== 0) throw new Error(init.stderr);
 try {
   const starts = [];
@@ -29,8 +39,12 @@ try {
     starts.push(timeRun(process.execPath, [cli, 'server', 'start'], { env }));
     restarts.push(timeRun(process.execPath, [cli, 'server', 'restart'], { env }));
   }
-  console.log(`server start → /health ok, median of ${runs}: ${(median(starts) / 1000).toFixed(1)} s (min ${(Math.min(...starts) / 1000).toFixed(1)} s)`);
-  console.log(`server restart → /health ok, median of ${runs}: ${(median(restarts) / 1000).toFixed(1)} s (min ${(Math.min(...restarts) / 1000).toFixed(1)} s)`);
+  console.log(
+    `server start → /health ok, median of ${runs}: ${(median(starts) / 1000).toFixed(1)} s (min ${(Math.min(...starts) / 1000).toFixed(1)} s)`,
+  );
+  console.log(
+    `server restart → /health ok, median of ${runs}: ${(median(restarts) / 1000).toFixed(1)} s (min ${(Math.min(...restarts) / 1000).toFixed(1)} s)`,
+  );
 } finally {
   spawnSync(process.execPath, [cli, 'server', 'stop'], { env });
   rmSync(dir, { recursive: true, force: true });

@@ -19,23 +19,31 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const { TESTED_MLFLOW_VERSIONS, LOCK_INPUTS, LOCK_PYTHON, UV_VERSION, lockFileName } = await import(path.join(repo, 'dist', 'core', 'mlflow-versions.js'));
+const { TESTED_MLFLOW_VERSIONS, LOCK_INPUTS, LOCK_PYTHON, UV_VERSION, lockFileName } = await import(
+  path.join(repo, 'dist', 'core', 'mlflow-versions.js')
+);
 
 const versions = process.argv.length > 2 ? process.argv.slice(2) : TESTED_MLFLOW_VERSIONS;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'claude-mlflow-lock-'));
 try {
   const venv = path.join(scratch, 'uv');
   execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-  execFileSync(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', `uv==${UV_VERSION}`], { stdio: 'inherit' });
+  execFileSync(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', `uv==${UV_VERSION}`], {
+    stdio: 'inherit',
+  });
   const uv = path.join(venv, 'bin', 'uv');
   for (const version of versions) {
     const inputs = [`mlflow==${version}`, ...(LOCK_INPUTS[version] ?? [])];
     const inputFile = path.join(scratch, `requirements-${version}.in`);
     writeFileSync(inputFile, `${inputs.join('\n')}\n`);
-    const locked = execFileSync(uv, ['pip', 'compile', '--universal', '--python-version', LOCK_PYTHON, '--no-header', '--quiet', inputFile], {
-      encoding: 'utf8',
-      env: { ...process.env, UV_NO_CONFIG: '1' },
-    });
+    const locked = execFileSync(
+      uv,
+      ['pip', 'compile', '--universal', '--python-version', LOCK_PYTHON, '--no-header', '--quiet', inputFile],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, UV_NO_CONFIG: '1' },
+      },
+    );
     const header = [
       `# MLflow ${version} and everything it needs, every package pinned: what \`claude-mlflow init --mlflow-version ${version}\` installs.`,
       `# For every platform and Python >= ${LOCK_PYTHON}. Compiled from: ${inputs.join(', ')}`,

@@ -24,10 +24,18 @@ const rows = Object.entries(catalog.models)
   .sort(([a], [b]) => a.localeCompare(b))
   .map(([model, info]) => {
     const p = info.pricing;
-    const rate = [p.input_per_million_tokens, p.output_per_million_tokens, p.cache_read_per_million_tokens ?? null, p.cache_write_per_million_tokens ?? null];
+    const rate = [
+      p.input_per_million_tokens,
+      p.output_per_million_tokens,
+      p.cache_read_per_million_tokens ?? null,
+      p.cache_write_per_million_tokens ?? null,
+    ];
     return `  ${JSON.stringify(model)}: { input: ${rate[0]}, output: ${rate[1]}, cacheRead: ${rate[2]}, cacheWrite: ${rate[3]}, updated: ${JSON.stringify(info.last_updated_at ?? '')} },`;
   });
-const newest = Object.values(catalog.models).map((m) => m.last_updated_at ?? '').sort().at(-1);
+const newest = Object.values(catalog.models)
+  .map((m) => m.last_updated_at ?? '')
+  .sort()
+  .at(-1);
 const out = `/**
  * Anthropic model prices, USD per million tokens, as MLflow ${mlflowVersion} bundles them
  * (mlflow/utils/model_catalog/anthropic.json, newest entry ${newest}).

@@ -29,7 +29,10 @@ function field(block, key) {
   const number = new RegExp(`^${key} = ([0-9.]+)$`, 'm').exec(block);
   if (number) return Number(number[1]);
   const array = new RegExp(`^${key} = \\[([\\s\\S]*?)\\n?\\]$`, 'm').exec(block);
-  if (array) return [...array[1].matchAll(/'''([\s\S]*?)'''|"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] !== undefined ? m[1] : JSON.parse(`"${m[2]}"`)));
+  if (array)
+    return [...array[1].matchAll(/'''([\s\S]*?)'''|"((?:[^"\\]|\\.)*)"/g)].map((m) =>
+      m[1] !== undefined ? m[1] : JSON.parse(`"${m[2]}"`),
+    );
   return undefined;
 }
 
@@ -44,7 +47,12 @@ function toJs(pattern) {
   if (/\(\?i\)|\(\?i:/.test(source)) flags = 'i';
   if (/\(\?s\)/.test(source)) flags += 's';
   source = source.replace(/\(\?s:\.\)/g, '[\\s\\S]').replace(/\(\?s\)/g, '');
-  source = source.replace(/\(\?i\)/g, '').replace(/\(\?-?i:/g, '(?:').replace(/\(\?P</g, '(?<').replace(/\\z/g, '$').replace(/\\A/g, '^');
+  source = source
+    .replace(/\(\?i\)/g, '')
+    .replace(/\(\?-?i:/g, '(?:')
+    .replace(/\(\?P</g, '(?<')
+    .replace(/\\z/g, '$')
+    .replace(/\\A/g, '^');
   new RegExp(source, `g${flags}`); // throws when JavaScript cannot take it
   return { source, flags };
 }

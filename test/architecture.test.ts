@@ -99,7 +99,9 @@ describe('the layer rule (docs/architecture.md)', () => {
 
   it('no import goes up a layer or sideways between features', () => {
     const violations = layerViolations(edges);
-    console.log(`architecture: ${violations.length} imports go up a layer or sideways between features (of ${edges.length} imports in src/)`);
+    console.log(
+      `architecture: ${violations.length} imports go up a layer or sideways between features (of ${edges.length} imports in src/)`,
+    );
     for (const v of violations) console.log(`  ${v}`);
     expect(edges.length).toBeGreaterThan(100);
     expect(violations).toEqual([]);

@@ -12,7 +12,10 @@ const KEY = 'CLAUDE_MLFLOW_HOME=';
 export async function teardown(): Promise<void> {
   for (const pid of deliveryProcesses()) {
     try {
-      const home = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith(KEY))?.slice(KEY.length);
+      const home = readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .find((v) => v.startsWith(KEY))
+        ?.slice(KEY.length);
       if (home && !existsSync(home)) await stopDelivery(home);
     } catch {
       // gone

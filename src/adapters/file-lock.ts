@@ -196,7 +196,9 @@ export async function withLock<T>(
   if (mine === undefined) options.onWait?.(lockHolder(lock, options));
   while (mine === undefined) {
     if (Date.now() >= deadline) {
-      throw new CliError(`timed out after ${options.timeoutMs} ms waiting for the lock ${lock}; if no other claude-mlflow is running, delete that file`);
+      throw new CliError(
+        `timed out after ${options.timeoutMs} ms waiting for the lock ${lock}; if no other claude-mlflow is running, delete that file`,
+      );
     }
     await sleep(5 + Math.random() * 25);
     mine = tryLock(lock, options);
@@ -222,11 +224,7 @@ export const LOCK_SUFFIX = '.claude-mlflow.lock';
  * random pauses; a stale lock (its process is gone, or it is older than
  * 30 s) is broken. Not re-entrant.
  */
-export async function withFileLock<T>(
-  file: string,
-  fn: () => Promise<T> | T,
-  options: { timeoutMs?: number } = {},
-): Promise<T> {
+export async function withFileLock<T>(file: string, fn: () => Promise<T> | T, options: { timeoutMs?: number } = {}): Promise<T> {
   const lock = `${file}${LOCK_SUFFIX}`;
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const parent = dirname(file);

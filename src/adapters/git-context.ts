@@ -150,7 +150,9 @@ function entryChanged(workTree: string, entry: IndexEntry): boolean {
     return true; // deleted
   }
   const sameStat =
-    Number(stat.size & 0xffffffffn) === entry.size && Number(stat.mtimeNs / 1_000_000_000n) === entry.mtimeS && Number(stat.mtimeNs % 1_000_000_000n) === entry.mtimeNs;
+    Number(stat.size & 0xffffffffn) === entry.size &&
+    Number(stat.mtimeNs / 1_000_000_000n) === entry.mtimeS &&
+    Number(stat.mtimeNs % 1_000_000_000n) === entry.mtimeNs;
   if (sameStat) return false;
   try {
     const content = kind === 0o12 ? Buffer.from(readlinkSync(file)) : readFileSync(file);

@@ -66,7 +66,10 @@ export class MlflowClient {
    * then looks up `experimentName` (when given) for a 403 on that experiment.
    * 401/403 come back as a result; any other failure throws.
    */
-  async checkAccess(experimentName?: string, timeoutMs?: number): Promise<{ ok: true } | { ok: false; status: 401 | 403; on: 'server' | 'experiment' }> {
+  async checkAccess(
+    experimentName?: string,
+    timeoutMs?: number,
+  ): Promise<{ ok: true } | { ok: false; status: 401 | 403; on: 'server' | 'experiment' }> {
     const denied = (error: unknown): 401 | 403 | undefined =>
       error instanceof HttpError && (error.status === 401 || error.status === 403) ? error.status : undefined;
     try {

@@ -53,10 +53,7 @@ export function toReadableSpans(trace: TraceModel): ReadableSpan[] {
       startTime: start,
       endTime: end,
       duration: hrTime(Math.max(span.endMs, span.startMs) - span.startMs),
-      status:
-        span.status === 'ERROR'
-          ? { code: SpanStatusCode.ERROR, message: span.statusMessage ?? '' }
-          : { code: SpanStatusCode.OK },
+      status: span.status === 'ERROR' ? { code: SpanStatusCode.ERROR, message: span.statusMessage ?? '' } : { code: SpanStatusCode.OK },
       attributes: spanAttributes(span),
       links: [],
       events: [],
@@ -81,7 +78,9 @@ export interface OtlpExportOptions {
 
 /** Resolves when the server accepted every span; rejects otherwise (an HttpError with the status when it answered). */
 export async function exportTrace(trace: TraceModel, options: OtlpExportOptions): Promise<void> {
-  const body = ProtobufTraceSerializer.serializeRequest(toReadableSpans(trace) as Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0]);
+  const body = ProtobufTraceSerializer.serializeRequest(
+    toReadableSpans(trace) as Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0],
+  );
   if (!body) throw new HttpError('POST /v1/traces: the spans could not be serialised');
   const res = await httpRequestText(`${options.trackingUri.replace(/\/+$/, '')}/v1/traces`, {
     method: 'POST',
@@ -90,5 +89,6 @@ export async function exportTrace(trace: TraceModel, options: OtlpExportOptions)
     timeoutMs: options.timeoutMs,
     ...(options.agent ? { agent: options.agent } : {}),
   });
-  if (res.status < 200 || res.status >= 300) throw new HttpError(`POST /v1/traces → HTTP ${res.status}: ${res.body.slice(0, 300)}`, res.status);
+  if (res.status < 200 || res.status >= 300)
+    throw new HttpError(`POST /v1/traces → HTTP ${res.status}: ${res.body.slice(0, 300)}`, res.status);
 }

@@ -143,7 +143,9 @@ export async function startPiped(
   });
   const ended = child.then((r): ChildEnd => {
     const error = startError(r);
-    return error !== undefined ? { error } : { ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }), ...(r.signal ? { signal: r.signal } : {}) };
+    return error !== undefined
+      ? { error }
+      : { ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }), ...(r.signal ? { signal: r.signal } : {}) };
   });
   return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, kill: (signal) => void child.kill(signal), ended };
 }

@@ -108,10 +108,7 @@ export async function findPython(options: { explicit?: string; env?: NodeJS.Proc
     seen.push(probe.ok ? `${path} is ${probe.version}` : `${path} did not run`);
   }
   const found = seen.length ? `found: ${seen.join('; ')}` : `none of ${PYTHON_CANDIDATES.join(', ')} is on PATH`;
-  throw new CliError(
-    `no Python 3.10 or newer found (${found}). Install Python 3.10+, or pass --python /path/to/python3.`,
-    EXIT.failure,
-  );
+  throw new CliError(`no Python 3.10 or newer found (${found}). Install Python 3.10+, or pass --python /path/to/python3.`, EXIT.failure);
 }
 
 // ---------------------------------------------------------------- the venv
@@ -188,7 +185,9 @@ export async function reusableVenv(
   const probe = await probeVenv(venvDir, env);
   if (probe.kind !== 'ok' || !probe.mlflow) return undefined;
   const good = mlflowVersion ? sameVersion(probe.mlflow, mlflowVersion) : atLeast(probe.mlflow, MLFLOW_FLOOR);
-  return good ? { ...venvBins(venvDir), version: probe.mlflow, reused: true, tool: venvTool(venvDir), locked: isTestedMlflow(probe.mlflow) } : undefined;
+  return good
+    ? { ...venvBins(venvDir), version: probe.mlflow, reused: true, tool: venvTool(venvDir), locked: isTestedMlflow(probe.mlflow) }
+    : undefined;
 }
 
 export interface MlflowVenvOptions {
@@ -218,7 +217,9 @@ const VENV_LOCK = { staleMs: 60_000, timeoutMs: 30 * 60_000 };
 export async function ensureMlflowVenv(options: MlflowVenvOptions): Promise<VenvResult> {
   ensurePrivateDir(dirname(options.venvDir));
   const onWait = (holder: number | undefined): void =>
-    options.onLine?.(`Another claude-mlflow${holder ? ` (PID ${holder})` : ''} is installing MLflow into ${options.venvDir}: waiting for it.`);
+    options.onLine?.(
+      `Another claude-mlflow${holder ? ` (PID ${holder})` : ''} is installing MLflow into ${options.venvDir}: waiting for it.`,
+    );
   return withLock(`${options.venvDir}.lock`, { ...VENV_LOCK, onWait }, () => ensureMlflowVenvUnlocked(options));
 }
 
@@ -297,7 +298,10 @@ async function bootstrapUv(pythonBin: string, pipEnv: NodeJS.ProcessEnv, onLine?
   onLine?.(`No uv on PATH: installing ${UV_REQUIREMENT} into the venv, to install MLflow with.`);
   const r = await runStreaming(pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', UV_REQUIREMENT], pipEnv, onLine);
   const uv = r.ok ? uvInVenv(pythonBin) : undefined;
-  if (!uv) onLine?.(`Could not install ${UV_REQUIREMENT} (${r.summary}${r.tail.length ? `: ${clip(r.tail.at(-1)!)}` : ''}); installing MLflow with pip.`);
+  if (!uv)
+    onLine?.(
+      `Could not install ${UV_REQUIREMENT} (${r.summary}${r.tail.length ? `: ${clip(r.tail.at(-1)!)}` : ''}); installing MLflow with pip.`,
+    );
   return uv;
 }
 
@@ -306,7 +310,11 @@ async function bootstrapUv(pythonBin: string, pipEnv: NodeJS.ProcessEnv, onLine?
 export { PSYCOPG2_REQUIREMENT } from '../core/backend-store.js';
 
 /** The version of `module` that `pythonBin` imports (its `__version__`), or undefined when it cannot import it. */
-export async function importedVersion(pythonBin: string, module: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+export async function importedVersion(
+  pythonBin: string,
+  module: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
   const code = `import ${module} as m; print(str(getattr(m, '__version__', '?')).split()[0])`;
   const r = await runProcess(pythonBin, ['-c', code], { env, timeoutMs: 30_000, killSignal: 'SIGTERM' });
   return r.exitCode === 0 ? r.stdout.trim() || '?' : undefined;
@@ -332,7 +340,10 @@ export async function installIntoPython(options: {
     const r = await runStreaming(file, args, stepEnv, onLine);
     if (!r.ok) {
       const lines = r.tail.length ? `\n${r.tail.map(clip).join('\n')}` : '';
-      throw new CliError(`installing ${what} with ${pythonBin} failed (${[file, ...args.slice(0, 2)].join(' ')}: ${r.summary})${lines}`, EXIT.failure);
+      throw new CliError(
+        `installing ${what} with ${pythonBin} failed (${[file, ...args.slice(0, 2)].join(' ')}: ${r.summary})${lines}`,
+        EXIT.failure,
+      );
     }
   };
   if (uv) {

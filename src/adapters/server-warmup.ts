@@ -46,7 +46,19 @@ function probeTrace(): TraceModel {
     requestPreview: 'warm-up',
     responsePreview: 'warm-up',
     metadata: {},
-    spans: [{ spanId: randomBytes(8).toString('hex'), name: 'warm-up', spanType: 'AGENT', startMs: now, endMs: now + 1, status: 'OK', inputs: {}, outputs: {}, attributes: {} }],
+    spans: [
+      {
+        spanId: randomBytes(8).toString('hex'),
+        name: 'warm-up',
+        spanType: 'AGENT',
+        startMs: now,
+        endMs: now + 1,
+        status: 'OK',
+        inputs: {},
+        outputs: {},
+        attributes: {},
+      },
+    ],
   };
 }
 
@@ -66,7 +78,15 @@ async function round(trackingUri: string, env: NodeJS.ProcessEnv, concurrency: n
   try {
     const requests = Array.from({ length: concurrency }, (_, i) =>
       i % 2 === 0
-        ? timed(() => exportTrace(probeTrace(), { trackingUri, experimentId: WARMUP_EXPERIMENT_ID, timeoutMs, headers: connection.headers, agent: agents.forUrl(connection.baseUrl) }))
+        ? timed(() =>
+            exportTrace(probeTrace(), {
+              trackingUri,
+              experimentId: WARMUP_EXPERIMENT_ID,
+              timeoutMs,
+              headers: connection.headers,
+              agent: agents.forUrl(connection.baseUrl),
+            }),
+          )
         : timed(() => client.startTrace(WARMUP_EXPERIMENT_ID, probeTrace(), timeoutMs)),
     );
     return Math.max(...(await Promise.all(requests)));

@@ -209,10 +209,7 @@ function sameDocument(a: unknown, b: unknown): boolean {
  * text goes to `<file>.claude-mlflow.bak` first. Refuses (nothing written)
  * when the file changed on disk since it was loaded.
  */
-export function saveSettings(
-  loaded: LoadedSettings,
-  doc: Record<string, unknown>,
-): { written: boolean; backup?: string } {
+export function saveSettings(loaded: LoadedSettings, doc: Record<string, unknown>): { written: boolean; backup?: string } {
   const { file } = loaded;
   const text = settingsText(loaded, doc);
   const unchanged = loaded.exists

@@ -44,13 +44,7 @@ export interface Spooled {
  * Spool a trace. The spool is bounded: past `max` traces the oldest are
  * removed, and the caller reports them — an eviction is never silent.
  */
-export function spoolTrace(
-  dir: string,
-  target: SpoolTarget,
-  trace: TraceModel,
-  now = new Date(),
-  max = DEFAULT_SPOOL_MAX,
-): Spooled {
+export function spoolTrace(dir: string, target: SpoolTarget, trace: TraceModel, now = new Date(), max = DEFAULT_SPOOL_MAX): Spooled {
   ensurePrivateDir(dir);
   const record: SpoolRecord = { version: 1, spooledAt: now.toISOString(), target, trace };
   // The trace id in the name makes a re-spool of the same trace replace the old file.

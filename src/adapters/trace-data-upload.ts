@@ -24,7 +24,10 @@ export async function uploadTraceData(client: MlflowClient, trace: TraceModel, r
     });
     if (res.status < 200 || res.status >= 300) {
       // The signed URL is a secret until it expires: only its host goes into the message.
-      throw new HttpError(`${request.method} trace data to ${new URL(request.url).host} → HTTP ${res.status}: ${res.body.slice(0, 200)}`, res.status);
+      throw new HttpError(
+        `${request.method} trace data to ${new URL(request.url).host} → HTTP ${res.status}: ${res.body.slice(0, 200)}`,
+        res.status,
+      );
     }
   }
 }

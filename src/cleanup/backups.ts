@@ -35,7 +35,9 @@ export async function backUpDatabase(ctx: CleanupContext): Promise<number | unde
 export async function printBackupNote(ctx: CleanupContext): Promise<undefined> {
   const { report } = ctx;
   if (report.backup) {
-    ctx.print(`Backup: ${report.backup}${report.prunedBackups.length ? ` (older backups removed: ${report.prunedBackups.length}; the last ${BACKUPS_KEPT} are kept)` : ''}.`);
+    ctx.print(
+      `Backup: ${report.backup}${report.prunedBackups.length ? ` (older backups removed: ${report.prunedBackups.length}; the last ${BACKUPS_KEPT} are kept)` : ''}.`,
+    );
   }
   return undefined;
 }

@@ -45,7 +45,11 @@ async function resolveRef(backend: TraceBackend, ref: string): Promise<Experimen
 }
 
 /** The experiments to clean, each once: all of them, the ones --experiment names, or the one the project's settings name. */
-export async function resolveExperiments(backend: TraceBackend, options: CleanupOptions, settings: SettingsExperiment): Promise<ExperimentRef[]> {
+export async function resolveExperiments(
+  backend: TraceBackend,
+  options: CleanupOptions,
+  settings: SettingsExperiment,
+): Promise<ExperimentRef[]> {
   let found: ExperimentRef[];
   if (options.allExperiments) {
     found = await backend.listExperiments();
@@ -86,7 +90,10 @@ async function experimentOfSettings(backend: TraceBackend, settings: SettingsExp
   const experiment = 'id' in wanted ? await backend.getExperiment(wanted.id) : await backend.getExperimentByName(wanted.name);
   if (!experiment) {
     const what = 'id' in wanted ? `id ${wanted.id}` : `"${wanted.name}"`;
-    throw new CliError(`the experiment ${what} named in ${settings.file} does not exist on ${backend.where}; nothing was deleted.`, EXIT.usage);
+    throw new CliError(
+      `the experiment ${what} named in ${settings.file} does not exist on ${backend.where}; nothing was deleted.`,
+      EXIT.usage,
+    );
   }
   return experiment;
 }

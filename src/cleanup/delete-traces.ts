@@ -69,14 +69,20 @@ async function runDeleteTasks(ctx: CleanupContext, work: ExperimentPlan[]): Prom
     await tasks.run();
   } catch (error) {
     const deleted = ctx.report.deleted;
-    const partial = deleted > 0 ? ` ${count(deleted, 'trace')} had been deleted before that; the rest is untouched.` : ' Nothing was deleted.';
+    const partial =
+      deleted > 0 ? ` ${count(deleted, 'trace')} had been deleted before that; the rest is untouched.` : ' Nothing was deleted.';
     const code = error instanceof CliError ? error.exitCode : EXIT.failure;
     throw new CliError(`${(error as Error).message}${partial}`, code);
   }
 }
 
 /** One experiment: by time in adaptive batches, then by id; Ctrl-C stops it between two batches. */
-async function deleteExperiment(ctx: CleanupContext, e: ExperimentPlan, row: ExperimentRow, progress: (text: string) => void): Promise<void> {
+async function deleteExperiment(
+  ctx: CleanupContext,
+  e: ExperimentPlan,
+  row: ExperimentRow,
+  progress: (text: string) => void,
+): Promise<void> {
   const deleteBatch = async (request: DeleteRequest): Promise<number> => {
     const n = await ctx.backend.deleteTraces(e.id, request);
     row.deleted += n;

@@ -12,7 +12,10 @@ export function positiveInt(value: string | number | undefined, flag: string, ma
   if (value === undefined) return undefined;
   const text = String(value).trim();
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
-    throw new CliError(`${flag} needs a whole number from 1 to ${max.toLocaleString('en-US')}, got ${JSON.stringify(String(value))}`, EXIT.usage);
+    throw new CliError(
+      `${flag} needs a whole number from 1 to ${max.toLocaleString('en-US')}, got ${JSON.stringify(String(value))}`,
+      EXIT.usage,
+    );
   }
   return Number(text);
 }

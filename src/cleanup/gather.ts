@@ -39,7 +39,10 @@ export async function snapshotExperiment(
   const boundary = keepLastBoundary(snapshot.newest, keepLast, cutoffMs);
   if (boundary === undefined) return snapshot;
   const belowCount = await backend.countTraces([experiment.id], boundary - 1);
-  snapshot.belowBoundary = { count: belowCount, newestMs: belowCount > 0 ? await edge(backend, experiment.id, boundary, 'DESC') : undefined };
+  snapshot.belowBoundary = {
+    count: belowCount,
+    newestMs: belowCount > 0 ? await edge(backend, experiment.id, boundary, 'DESC') : undefined,
+  };
   snapshot.atBoundary = await collectTraces(backend, experiment.id, { filter: `trace.timestamp_ms = ${boundary}` });
   return snapshot;
 }

@@ -31,7 +31,9 @@ export async function giveSpaceBack(ctx: CleanupContext): Promise<undefined> {
   if (report.vacuum === 'done') {
     ctx.print(`Database: ${formatBytes(report.bytesBefore)} → ${formatBytes(report.bytesAfter)} (VACUUM).`);
   } else {
-    ctx.print(`Database: ${formatBytes(report.bytesBefore)}; the freed pages are reused by new traces, but the file does not shrink until VACUUM.`);
+    ctx.print(
+      `Database: ${formatBytes(report.bytesBefore)}; the freed pages are reused by new traces, but the file does not shrink until VACUUM.`,
+    );
     ctx.print(`To give the space back to the disk, ${report.vacuumHint}.`);
   }
   return undefined;

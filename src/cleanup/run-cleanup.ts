@@ -154,7 +154,8 @@ function checkInput(options: CleanupOptions, deps: CleanupDeps): CleanupInput {
     throw new CliError('give either --experiment or --all-experiments, not both', EXIT.usage);
   }
   const settings = experimentFromSettings(deps.project, deps.home);
-  const target = deps.target ?? resolveTarget(deps.dataRoot, deps.env, settings.trackingUri ? { MLFLOW_TRACKING_URI: settings.trackingUri } : {});
+  const target =
+    deps.target ?? resolveTarget(deps.dataRoot, deps.env, settings.trackingUri ? { MLFLOW_TRACKING_URI: settings.trackingUri } : {});
   const tool: SqliteTool | undefined = target.python ? { python: target.python, env: deps.env } : undefined;
   return {
     options,
@@ -214,7 +215,13 @@ async function estimateBytesPerTrace(backend: TraceBackend, { tool, database }: 
 }
 
 /** The report as planned: nothing deleted yet. */
-function newReport(input: CleanupInput, backend: TraceBackend, plan: CleanupPlan, own: OwnFilesPlan, bytesBefore: number | undefined): CleanupReport {
+function newReport(
+  input: CleanupInput,
+  backend: TraceBackend,
+  plan: CleanupPlan,
+  own: OwnFilesPlan,
+  bytesBefore: number | undefined,
+): CleanupReport {
   const { cutoffMs, keepLast, database } = input;
   return {
     dryRun: Boolean(input.options.dryRun),

@@ -18,7 +18,14 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, updateConfig, type CleanupScheduleRecord } from '../adapters/config-store.js';
 import { defaultContext } from '../adapters/service/common.js';
 import { chooseManager } from '../adapters/service/detect.js';
-import { createScheduleManager, filesMatch, prepareJobLog, removeStaleFiles, type PlannedFile, type ScheduleManager } from '../adapters/service/schedule-managers.js';
+import {
+  createScheduleManager,
+  filesMatch,
+  prepareJobLog,
+  removeStaleFiles,
+  type PlannedFile,
+  type ScheduleManager,
+} from '../adapters/service/schedule-managers.js';
 import { CLEANUP_LABEL, crontabLine, isScheduleEvery, type CleanupJob, type ScheduleEvery } from '../adapters/service/schedule-render.js';
 import type { ManagerContext, ManagerName } from '../adapters/service/types.js';
 import { DATA_DIR_ENV, paths } from '../config.js';
@@ -73,28 +80,33 @@ export function scheduledCleanupArgs(options: CleanupScheduleOptions, project: s
   if (options.before !== undefined) {
     throw new CliError('--schedule needs --older-than: a fixed --before date would select the same traces every time', EXIT.usage);
   }
-  if (options.olderThan === undefined) throw new CliError('--schedule needs --older-than (12h, 30d or 2w): the age of the traces each run removes', EXIT.usage);
+  if (options.olderThan === undefined)
+    throw new CliError('--schedule needs --older-than (12h, 30d or 2w): the age of the traces each run removes', EXIT.usage);
   parseDuration(options.olderThan, '--older-than');
   const experiments = (options.experiment ?? []).map((e) => e.trim());
   if (experiments.some((e) => e === '')) throw new CliError('--experiment needs a name or an id', EXIT.usage);
-  if (options.allExperiments && experiments.length) throw new CliError('give either --experiment or --all-experiments, not both', EXIT.usage);
+  if (options.allExperiments && experiments.length)
+    throw new CliError('give either --experiment or --all-experiments, not both', EXIT.usage);
   const keepLast = positiveInt(options.keepLast, '--keep-last');
   const batchSize = positiveInt(options.batchSize, '--batch-size', MAX_BATCH_SIZE);
   return [
-    '--older-than', options.olderThan.trim(),
+    '--older-than',
+    options.olderThan.trim(),
     '--yes',
     ...(options.allExperiments ? ['--all-experiments'] : experiments.flatMap((e) => ['--experiment', e])),
     ...(keepLast !== undefined ? ['--keep-last', String(keepLast)] : []),
     ...(batchSize !== undefined ? ['--batch-size', String(batchSize)] : []),
     ...(options.backup === false ? ['--no-backup'] : []),
     ...(options.vacuum === false ? ['--no-vacuum'] : []),
-    '--project', project,
+    '--project',
+    project,
   ];
 }
 
 function checkCombination(options: CleanupScheduleOptions): void {
   if (options.json) throw new CliError('--json is for a cleanup run, not for --schedule or --unschedule', EXIT.usage);
-  if (options.unschedule && options.schedule !== undefined) throw new CliError('give either --schedule or --unschedule, not both', EXIT.usage);
+  if (options.unschedule && options.schedule !== undefined)
+    throw new CliError('give either --schedule or --unschedule, not both', EXIT.usage);
   if (options.unschedule) {
     const given = [
       options.olderThan !== undefined && '--older-than',
@@ -106,7 +118,8 @@ function checkCombination(options: CleanupScheduleOptions): void {
       options.backup === false && '--no-backup',
       options.vacuum === false && '--no-vacuum',
     ].filter(Boolean);
-    if (given.length) throw new CliError(`--unschedule removes the scheduled job and takes no cleanup options (got ${given.join(', ')})`, EXIT.usage);
+    if (given.length)
+      throw new CliError(`--unschedule removes the scheduled job and takes no cleanup options (got ${given.join(', ')})`, EXIT.usage);
   }
 }
 
@@ -125,7 +138,8 @@ async function checkProjectExperiment(options: CleanupScheduleOptions, deps: Cle
 /** The server's manager when init recorded one; else the one this machine has. */
 async function pickManager(deps: CleanupScheduleDeps, ctx: ManagerContext): Promise<{ manager: ManagerName | 'background'; why: string }> {
   const recorded = loadConfig(paths(deps.dataRoot).config).server?.manager;
-  if (recorded === 'background') return { manager: 'background', why: 'the local server runs as a background process, not under an OS service manager' };
+  if (recorded === 'background')
+    return { manager: 'background', why: 'the local server runs as a background process, not under an OS service manager' };
   if (recorded) return { manager: recorded, why: '' };
   const found = await chooseManager(ctx, deps.platform ?? process.platform);
   return { manager: found, why: 'neither a systemd --user manager nor a launchd GUI session answers here' };
@@ -142,14 +156,19 @@ function noManagerError(job: CleanupJob, why: string, platform: NodeJS.Platform)
 const sameRecord = (a: CleanupScheduleRecord | undefined, b: CleanupScheduleRecord): boolean =>
   a !== undefined && JSON.stringify([a.manager, a.every, a.command, a.files]) === JSON.stringify([b.manager, b.every, b.command, b.files]);
 
-const MANAGER_NAMES: Record<ManagerName, string> = { systemd: 'a systemd --user timer', launchd: 'a launchd agent', schtasks: 'a Task Scheduler task' };
+const MANAGER_NAMES: Record<ManagerName, string> = {
+  systemd: 'a systemd --user timer',
+  launchd: 'a launchd agent',
+  schtasks: 'a Task Scheduler task',
+};
 
 /** The job to schedule, from checked input: this node runs this CLI's `cleanup` in the data folder. */
 async function cleanupJob(every: ScheduleEvery, options: CleanupScheduleOptions, deps: CleanupScheduleDeps): Promise<CleanupJob> {
   const args = scheduledCleanupArgs(options, deps.project);
   await checkProjectExperiment(options, deps);
   const cliScript = deps.cliScript ?? installedCliScript();
-  if (!existsSync(cliScript)) throw new CliError(`cannot find the CLI to schedule (${cliScript}): build or reinstall claude-mlflow`, EXIT.failure);
+  if (!existsSync(cliScript))
+    throw new CliError(`cannot find the CLI to schedule (${cliScript}): build or reinstall claude-mlflow`, EXIT.failure);
   const dataRoot = resolve(deps.dataRoot);
   return {
     label: CLEANUP_LABEL,
@@ -163,7 +182,14 @@ async function cleanupJob(every: ScheduleEvery, options: CleanupScheduleOptions,
 }
 
 /** --dry-run: the files and commands scheduling would write and run. */
-function printPlan(job: CleanupJob, manager: ScheduleManager, files: PlannedFile[], previous: CleanupScheduleRecord | undefined, what: string, deps: CleanupScheduleDeps): void {
+function printPlan(
+  job: CleanupJob,
+  manager: ScheduleManager,
+  files: PlannedFile[],
+  previous: CleanupScheduleRecord | undefined,
+  what: string,
+  deps: CleanupScheduleDeps,
+): void {
   const platform = deps.platform ?? process.platform;
   if (previous) deps.print(`Would replace the ${previous.every} cleanup job (${previous.manager}).`);
   for (const f of files) deps.print(`Would write ${f.path}:\n${f.text.replace(/\r\n/g, '\n').replace(/^(?=.)/gm, '    ')}`);
@@ -171,7 +197,12 @@ function printPlan(job: CleanupJob, manager: ScheduleManager, files: PlannedFile
   deps.print(`It would run ${what}, appending to ${job.logPath}. Nothing was changed (--dry-run).`);
 }
 
-async function schedule(every: ScheduleEvery, options: CleanupScheduleOptions, deps: CleanupScheduleDeps, ctx: ManagerContext): Promise<number> {
+async function schedule(
+  every: ScheduleEvery,
+  options: CleanupScheduleOptions,
+  deps: CleanupScheduleDeps,
+  ctx: ManagerContext,
+): Promise<number> {
   const job = await cleanupJob(every, options, deps);
   const platform = deps.platform ?? process.platform;
   const { manager: name, why } = await pickManager(deps, ctx);
@@ -204,7 +235,9 @@ async function schedule(every: ScheduleEvery, options: CleanupScheduleOptions, d
   deps.print(`Its output goes to ${job.logPath}. \`claude-mlflow cleanup --unschedule\` removes it.`);
   const cliScript = job.args[0]!;
   if (/[\\/]_npx[\\/]/.test(cliScript)) {
-    deps.print(`Note: this CLI runs from npx's cache (${cliScript}), which npm may clear; \`npm install -g claude-mlflow\` and schedule again to keep the job working.`);
+    deps.print(
+      `Note: this CLI runs from npx's cache (${cliScript}), which npm may clear; \`npm install -g claude-mlflow\` and schedule again to keep the job working.`,
+    );
   }
   return EXIT.ok;
 }
@@ -234,9 +267,14 @@ export async function runCleanupSchedule(options: CleanupScheduleOptions, deps: 
   checkCombination(options);
   const ctx = deps.ctx ?? defaultContext(deps.env);
   if (options.unschedule) return unschedule(options, deps, ctx);
-  const every = String(options.schedule ?? '').trim().toLowerCase();
+  const every = String(options.schedule ?? '')
+    .trim()
+    .toLowerCase();
   if (!isScheduleEvery(every)) {
-    throw new CliError(`--schedule ${JSON.stringify(String(options.schedule ?? ''))} is not a schedule: use daily, weekly or monthly`, EXIT.usage);
+    throw new CliError(
+      `--schedule ${JSON.stringify(String(options.schedule ?? ''))} is not a schedule: use daily, weekly or monthly`,
+      EXIT.usage,
+    );
   }
   return schedule(every, options, deps, ctx);
 }

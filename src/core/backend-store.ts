@@ -91,7 +91,10 @@ export function parsePostgresUri(uri: string): Parsed<PostgresStore> {
   const scheme = g.name!.toLowerCase();
   if (scheme === 'postgres') return { ok: false, error: 'SQLAlchemy (which MLflow uses) does not accept postgres://; write postgresql://' };
   if (!(POSTGRES_SCHEMES as readonly string[]).includes(scheme)) {
-    return { ok: false, error: `the scheme must be postgresql:// or postgresql+psycopg2:// (psycopg2 is the driver we install), not ${scheme}://` };
+    return {
+      ok: false,
+      error: `the scheme must be postgresql:// or postgresql+psycopg2:// (psycopg2 is the driver we install), not ${scheme}://`,
+    };
   }
   const host = g.ipv6host ?? g.ipv4host ?? undefined;
   if (host?.includes('@')) return { ok: false, error: 'the password has a raw @: percent-encode it as %40' };
@@ -110,7 +113,8 @@ export function parsePostgresUri(uri: string): Parsed<PostgresStore> {
   let port = POSTGRES_DEFAULT_PORT;
   if (g.port !== undefined && g.port !== '') {
     port = Number(g.port);
-    if (!/^\d+$/.test(g.port) || port < 1 || port > 65535) return { ok: false, error: `the port must be a number from 1 to 65535, not "${g.port}"` };
+    if (!/^\d+$/.test(g.port) || port < 1 || port > 65535)
+      return { ok: false, error: `the port must be a number from 1 to 65535, not "${g.port}"` };
   }
   const database = g.database ?? '';
   if (!database) return { ok: false, error: 'it names no database (postgresql://user:password@host:port/DATABASE)' };
@@ -157,7 +161,10 @@ export function parseBackendStoreUri(uri: string): Parsed<BackendStore> {
     const file = (sqlite[1] ?? '').split('?')[0]!;
     if (!file || file === ':memory:') return { ok: false, error: 'an SQLite URI needs a file: sqlite:////absolute/path/mlflow.db' };
     if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) {
-      return { ok: false, error: 'the SQLite file must be an absolute path (sqlite:////absolute/path/mlflow.db): the server runs in the data folder' };
+      return {
+        ok: false,
+        error: 'the SQLite file must be an absolute path (sqlite:////absolute/path/mlflow.db): the server runs in the data folder',
+      };
     }
     return { ok: true, store: { kind: 'sqlite', uri, file } };
   }
@@ -165,7 +172,9 @@ export function parseBackendStoreUri(uri: string): Parsed<BackendStore> {
   const scheme = /^([\w+.-]+):/.exec(uri)?.[1];
   return {
     ok: false,
-    error: scheme ? `${scheme}: is not supported: use postgresql://user:password@host:port/database` : 'use postgresql://user:password@host:port/database',
+    error: scheme
+      ? `${scheme}: is not supported: use postgresql://user:password@host:port/database`
+      : 'use postgresql://user:password@host:port/database',
   };
 }
 
@@ -214,7 +223,9 @@ export function uriWithoutCredentials(store: PostgresStore): string {
 
 /** `"mlflow" on 127.0.0.1:5432 as user "me"`: host, port, database and user, never the password. */
 export function describePostgres(store: PostgresStore): string {
-  const where = store.host ? `${store.host.includes(':') ? `[${store.host}]` : store.host}:${store.port}` : `the socket in ${store.query.find(([k]) => k === 'host')?.[1] ?? '?'} (port ${store.port})`;
+  const where = store.host
+    ? `${store.host.includes(':') ? `[${store.host}]` : store.host}:${store.port}`
+    : `the socket in ${store.query.find(([k]) => k === 'host')?.[1] ?? '?'} (port ${store.port})`;
   return `PostgreSQL database "${store.database}" on ${where}${store.user ? ` as user "${store.user}"` : ''}`;
 }
 

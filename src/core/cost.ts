@@ -50,7 +50,9 @@ export function addCost(a: LlmCost | undefined, b: LlmCost | undefined): LlmCost
 }
 
 /** The trace with `mlflow.trace.cost`: the sum of its llm spans' costs (nested subagents' included). */
-export function withTraceCost<T extends { spans: Array<{ spanType: string; attributes: Record<string, unknown> }>; metadata: Record<string, string> }>(trace: T): T {
+export function withTraceCost<
+  T extends { spans: Array<{ spanType: string; attributes: Record<string, unknown> }>; metadata: Record<string, string> },
+>(trace: T): T {
   let total: LlmCost | undefined;
   for (const span of trace.spans) {
     if (span.spanType === 'LLM') total = addCost(total, span.attributes[LLM_COST_ATTRIBUTE] as LlmCost | undefined);

@@ -12,7 +12,13 @@ import { isDatabricksUri, parseDatabricksUri } from './databricks.js';
 import { isObject } from './is-object.js';
 import { HOOK_EVENTS, type PreviousState } from './settings.js';
 
-export const CREDENTIAL_KEYS = ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'DATABRICKS_HOST', 'DATABRICKS_TOKEN'] as const;
+export const CREDENTIAL_KEYS = [
+  'MLFLOW_TRACKING_TOKEN',
+  'MLFLOW_TRACKING_USERNAME',
+  'MLFLOW_TRACKING_PASSWORD',
+  'DATABRICKS_HOST',
+  'DATABRICKS_TOKEN',
+] as const;
 
 export interface Credentials {
   kind: 'token' | 'basic';
@@ -32,7 +38,11 @@ export function credentialsFrom(env: NodeJS.ProcessEnv, trackingUri = ''): Crede
   if (isDatabricksUri(trackingUri)) {
     const parsed = parseDatabricksUri(trackingUri);
     if ('error' in parsed || parsed.profile || !env.DATABRICKS_HOST || !env.DATABRICKS_TOKEN) return undefined;
-    return { kind: 'token', env: { DATABRICKS_HOST: env.DATABRICKS_HOST, DATABRICKS_TOKEN: env.DATABRICKS_TOKEN }, label: 'DATABRICKS_HOST and DATABRICKS_TOKEN' };
+    return {
+      kind: 'token',
+      env: { DATABRICKS_HOST: env.DATABRICKS_HOST, DATABRICKS_TOKEN: env.DATABRICKS_TOKEN },
+      label: 'DATABRICKS_HOST and DATABRICKS_TOKEN',
+    };
   }
   if (env.MLFLOW_TRACKING_TOKEN) {
     return { kind: 'token', env: { MLFLOW_TRACKING_TOKEN: env.MLFLOW_TRACKING_TOKEN }, label: 'MLFLOW_TRACKING_TOKEN' };
@@ -66,7 +76,14 @@ export function credentialsInUri(uri: string): { uri: string; credentials: Crede
   url.username = '';
   url.password = '';
   const bare = uri.endsWith('/') ? url.toString() : url.toString().replace(/\/$/, '');
-  return { uri: bare, credentials: { kind: 'basic', env, label: `the ${Object.keys(env).length > 1 ? 'user name and password' : url.password ? 'password' : 'user name'} in --tracking-uri (as ${Object.keys(env).join(' and ')})` } };
+  return {
+    uri: bare,
+    credentials: {
+      kind: 'basic',
+      env,
+      label: `the ${Object.keys(env).length > 1 ? 'user name and password' : url.password ? 'password' : 'user name'} in --tracking-uri (as ${Object.keys(env).join(' and ')})`,
+    },
+  };
 }
 
 /**
@@ -85,7 +102,11 @@ export function applyCredentials(
   const hooks = isObject(doc.hooks) ? doc.hooks : undefined;
   const previous: PreviousState = {
     env: {},
-    created: { env: !hadEnv, hooks: !Object.prototype.hasOwnProperty.call(doc, 'hooks'), events: HOOK_EVENTS.filter((e) => !hooks || !(e in hooks)) },
+    created: {
+      env: !hadEnv,
+      hooks: !Object.prototype.hasOwnProperty.call(doc, 'hooks'),
+      events: HOOK_EVENTS.filter((e) => !hooks || !(e in hooks)),
+    },
   };
   const changes: string[] = [];
   for (const [key, value] of Object.entries(credentials.env)) {

@@ -33,7 +33,10 @@ export function parseDatabricksUri(uri: string): DatabricksUri | { error: string
   const profile = match[1]!.replace(/\/+$/, '');
   if (profile === '') return {};
   if (profile.includes(':')) {
-    return { error: 'a secret-scope URI (databricks://scope:prefix) only works inside Databricks; use databricks://<profile> with a profile of ~/.databrickscfg' };
+    return {
+      error:
+        'a secret-scope URI (databricks://scope:prefix) only works inside Databricks; use databricks://<profile> with a profile of ~/.databrickscfg',
+    };
   }
   if (!/^[\w.@-]+$/.test(profile)) return { error: `"${profile}" is not a profile name` };
   return { profile };

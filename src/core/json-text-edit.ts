@@ -50,7 +50,9 @@ class TextEditor {
   /** `value` as JSON whose lines after the first start with `indent`; on one line when `inline`. */
   private render(value: Json, indent: string, inline: boolean): string {
     if (inline) return JSON.stringify(value);
-    return JSON.stringify(value, null, this.format.indent).split('\n').join(this.eol + indent);
+    return JSON.stringify(value, null, this.format.indent)
+      .split('\n')
+      .join(this.eol + indent);
   }
 
   set(path: JSONPath, value: Json): void {

@@ -125,7 +125,10 @@ export function targetRefusal(inspect: InspectEvent, where: string): string | un
 }
 
 /** Traces per experiment on the server after the switch, against the copy: experiments with fewer traces than were copied. */
-export function missingOnServer(copied: Record<string, number>, onServer: Record<string, number>): Array<{ experimentId: string; copied: number; found: number }> {
+export function missingOnServer(
+  copied: Record<string, number>,
+  onServer: Record<string, number>,
+): Array<{ experimentId: string; copied: number; found: number }> {
   return Object.entries(copied)
     .filter(([id, n]) => (onServer[id] ?? 0) < n)
     .map(([experimentId, n]) => ({ experimentId, copied: n, found: onServer[experimentId] ?? 0 }));

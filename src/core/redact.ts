@@ -38,9 +38,11 @@ interface CompiledRule {
 }
 
 /** A name that says its value is a secret. */
-const SECRET_NAME = '[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|auth[_-]?key|session[_-]?key)';
+const SECRET_NAME =
+  '[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|auth[_-]?key|session[_-]?key)';
 /** What such a name's value may not be: placeholders, references, booleans, empty-ish. */
-const PLACEHOLDER = /^(?:\$\{?[\w.]+\}?|<[^>]*>|\*+|x+|\.{3}|\d+(?:\.\d+)?|true|false|null|none|undefined|changeme|your[_-].*|example.*|\{\{.*\}\}|\[REDACTED:[\w-]+\])$/i;
+const PLACEHOLDER =
+  /^(?:\$\{?[\w.]+\}?|<[^>]*>|\*+|x+|\.{3}|\d+(?:\.\d+)?|true|false|null|none|undefined|changeme|your[_-].*|example.*|\{\{.*\}\}|\[REDACTED:[\w-]+\])$/i;
 
 /** `process.env.DB_PASSWORD`, `config.auth.token`: an identifier path in code. */
 const CODE_REFERENCE = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
@@ -193,7 +195,8 @@ function ownHits(text: string, options: RedactionOptions): Hit[] {
   }
   for (const secret of options.knownSecrets ?? []) {
     if (secret.length < 8) continue;
-    for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + secret.length)) hits.push({ start: at, end: at + secret.length, kind: 'env-value' });
+    for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + secret.length))
+      hits.push({ start: at, end: at + secret.length, kind: 'env-value' });
   }
   return hits;
 }
@@ -243,7 +246,13 @@ export function redactValue(value: unknown, options: RedactionOptions = {}, coun
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       // `{ "api_key": "…" }` as an object: the value is the secret, whatever it looks like.
-      if (typeof v === 'string' && SECRET_KEY.test(k) && v.length >= 6 && !PLACEHOLDER.test(v) && !allowed(v, undefined, options.allow ?? [])) {
+      if (
+        typeof v === 'string' &&
+        SECRET_KEY.test(k) &&
+        v.length >= 6 &&
+        !PLACEHOLDER.test(v) &&
+        !allowed(v, undefined, options.allow ?? [])
+      ) {
         counts['secret-assignment'] = (counts['secret-assignment'] ?? 0) + 1;
         out[k] = '[REDACTED:secret-assignment]';
         continue;
@@ -278,7 +287,10 @@ export function redactTrace<T extends RedactableTrace>(trace: T, options: Redact
     ...(span.statusMessage !== undefined ? { statusMessage: text(span.statusMessage) } : {}),
   }));
   const metadata = Object.fromEntries(Object.entries(trace.metadata).map(([k, v]) => [k, text(v)]));
-  return { trace: { ...trace, spans, metadata, requestPreview: text(trace.requestPreview), responsePreview: text(trace.responsePreview) }, counts };
+  return {
+    trace: { ...trace, spans, metadata, requestPreview: text(trace.requestPreview), responsePreview: text(trace.responsePreview) },
+    counts,
+  };
 }
 
 /** Values in an environment whose names say secret (Claude Code's settings `env` blocks feed the hook's): redacted wherever they appear. */

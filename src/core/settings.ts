@@ -367,7 +367,9 @@ function previousStateOf(doc: Doc, spec: TracingSpec): PreviousState {
   const keys = [...new Set([...OUR_ENV_KEYS, ...Object.keys(spec.env)])];
   const hooks = isObject(doc.hooks) ? doc.hooks : undefined;
   return {
-    env: Object.fromEntries(keys.map((key) => [key, env && hasOwn(env, key) ? (scalarString(env[key]) ?? JSON.stringify(env[key])) : null])),
+    env: Object.fromEntries(
+      keys.map((key) => [key, env && hasOwn(env, key) ? (scalarString(env[key]) ?? JSON.stringify(env[key])) : null]),
+    ),
     created: {
       env: !hasOwn(doc, 'env'),
       hooks: !hasOwn(doc, 'hooks'),
@@ -591,10 +593,7 @@ export function removeTracing(
 }
 
 /** Turn tracing on or off without touching the hook: MLFLOW_CLAUDE_TRACING_ENABLED = 'true' / 'false'. */
-export function setTracingEnabled(
-  input: Record<string, unknown>,
-  enabled: boolean,
-): { doc: Record<string, unknown>; changed: boolean } {
+export function setTracingEnabled(input: Record<string, unknown>, enabled: boolean): { doc: Record<string, unknown>; changed: boolean } {
   assertShape(input);
   const doc = clone(input);
   const value = enabled ? 'true' : 'false';

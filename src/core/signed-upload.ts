@@ -49,6 +49,8 @@ export function uploadRequests(credential: CredentialInfo, size: number): Upload
       ];
     }
     default:
-      return { error: `the upload credential is of a kind claude-mlflow does not know (${credential.type ?? 'none'}); size ${size} bytes not sent` };
+      return {
+        error: `the upload credential is of a kind claude-mlflow does not know (${credential.type ?? 'none'}); size ${size} bytes not sent`,
+      };
   }
 }

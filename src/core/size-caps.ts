@@ -41,7 +41,8 @@ function cutStrings(value: unknown, limit: number): unknown {
     return `${value.slice(0, limit)}… [cut ${value.length - limit} of ${value.length} characters]`;
   }
   if (Array.isArray(value)) return value.map((v) => cutStrings(v, limit));
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cutStrings(v, limit)]));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cutStrings(v, limit)]));
   return value;
 }
 
@@ -67,8 +68,14 @@ interface Sized {
 }
 
 /** The trace with every span's input and output within the cap, and the whole within its bound. */
-export function capTraceSize<T extends Sized>(trace: T, caps: SizeCaps = { spanFieldBytes: SPAN_FIELD_MAX_BYTES, traceBytes: TRACE_MAX_BYTES }): T {
-  const capAll = (limit: number): T => ({ ...trace, spans: trace.spans.map((s) => ({ ...s, inputs: capValue(s.inputs, limit), outputs: capValue(s.outputs, limit) })) });
+export function capTraceSize<T extends Sized>(
+  trace: T,
+  caps: SizeCaps = { spanFieldBytes: SPAN_FIELD_MAX_BYTES, traceBytes: TRACE_MAX_BYTES },
+): T {
+  const capAll = (limit: number): T => ({
+    ...trace,
+    spans: trace.spans.map((s) => ({ ...s, inputs: capValue(s.inputs, limit), outputs: capValue(s.outputs, limit) })),
+  });
   let capped = capAll(caps.spanFieldBytes);
   // Over the bound: an even share for every input and output (leaving room for the rest), tighter until it fits.
   let share = Math.floor((0.9 * caps.traceBytes) / (2 * Math.max(1, trace.spans.length)));
@@ -82,5 +89,8 @@ export function capTraceSize<T extends Sized>(trace: T, caps: SizeCaps = { spanF
 /** The caps config.json sets (`maxSpanFieldBytes`, `maxTraceBytes`), else the defaults. */
 export function sizeCapsFor(config: { maxSpanFieldBytes?: number; maxTraceBytes?: number }): SizeCaps {
   const positive = (n: unknown, fallback: number): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : fallback);
-  return { spanFieldBytes: positive(config.maxSpanFieldBytes, SPAN_FIELD_MAX_BYTES), traceBytes: positive(config.maxTraceBytes, TRACE_MAX_BYTES) };
+  return {
+    spanFieldBytes: positive(config.maxSpanFieldBytes, SPAN_FIELD_MAX_BYTES),
+    traceBytes: positive(config.maxTraceBytes, TRACE_MAX_BYTES),
+  };
 }

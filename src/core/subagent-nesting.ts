@@ -39,7 +39,11 @@ function reparent(traceId: string, toolSpan: SpanModel, run: SubagentRun): SpanM
       const call = (toolSpan.inputs ?? {}) as { prompt?: unknown; description?: unknown };
       moved.name = `subagent_${type}`;
       moved.parentSpanId = toolSpan.spanId;
-      moved.inputs = { prompt: call.prompt ?? (span.inputs as { prompt?: unknown } | undefined)?.prompt, description: call.description, subagent_type: type };
+      moved.inputs = {
+        prompt: call.prompt ?? (span.inputs as { prompt?: unknown } | undefined)?.prompt,
+        description: call.description,
+        subagent_type: type,
+      };
       moved.attributes = { ...span.attributes, subagent_type: type };
     } else if (span.parentSpanId !== undefined) {
       moved.parentSpanId = ids.get(span.parentSpanId) ?? ids.get(run.trace.spans[0]!.spanId);

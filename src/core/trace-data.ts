@@ -33,7 +33,8 @@ function spanDict(span: SpanModel, trace: TraceModel): Record<string, unknown> {
     start_time_unix_nano: nanos(span.startMs),
     end_time_unix_nano: nanos(Math.max(span.endMs, span.startMs)),
     events: [],
-    status: span.status === 'ERROR' ? { code: 'STATUS_CODE_ERROR', message: span.statusMessage ?? '' } : { code: 'STATUS_CODE_OK', message: '' },
+    status:
+      span.status === 'ERROR' ? { code: 'STATUS_CODE_ERROR', message: span.statusMessage ?? '' } : { code: 'STATUS_CODE_OK', message: '' },
     attributes,
   };
 }

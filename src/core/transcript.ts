@@ -532,7 +532,9 @@ function rootSpan(turn: Turn, context: TraceContext, rootId: string, endMs: numb
   const outputs: Record<string, unknown> = { status: turn.interrupted ? 'interrupted' : 'completed' };
   if (turn.finalResponse) outputs.response = turn.finalResponse;
   // MLflow reads `session.id` on a root span as the trace's session: not for a subagent's own trace (see metadata).
-  const attributes: Record<string, unknown> = context.agent ? { 'claude_code.session_id': context.sessionId } : { 'session.id': context.sessionId };
+  const attributes: Record<string, unknown> = context.agent
+    ? { 'claude_code.session_id': context.sessionId }
+    : { 'session.id': context.sessionId };
   if (context.user) attributes['user.id'] = context.user;
   if (context.agent) {
     attributes.agent_id = context.agent.id;
@@ -552,7 +554,12 @@ function rootSpan(turn: Turn, context: TraceContext, rootId: string, endMs: numb
 }
 
 /** The trace's metadata: session, user, where it ran, the subagent, the tokens spent and the turn's status. */
-function traceMetadata(turn: Turn, context: TraceContext, version: string | undefined, tokenUsage: TokenUsage | undefined): Record<string, string> {
+function traceMetadata(
+  turn: Turn,
+  context: TraceContext,
+  version: string | undefined,
+  tokenUsage: TokenUsage | undefined,
+): Record<string, string> {
   // A subagent's own trace (one run in the background) is not a turn of the session: MLflow's session view
   // lists every trace of a session as a user turn. Its session stays searchable under our own key.
   const metadata: Record<string, string> = context.agent

@@ -41,13 +41,25 @@ function syntheticTranscript(sessionId: string, cwd: string): TranscriptRow[] {
   const now = Date.now();
   const common = { sessionId, cwd, version: 'claude-mlflow-doctor' };
   return [
-    { type: 'user', uuid: `${sessionId}-u`, timestamp: new Date(now - 1000).toISOString(), ...common, message: { role: 'user', content: 'claude-mlflow doctor --deep: synthetic turn' } },
+    {
+      type: 'user',
+      uuid: `${sessionId}-u`,
+      timestamp: new Date(now - 1000).toISOString(),
+      ...common,
+      message: { role: 'user', content: 'claude-mlflow doctor --deep: synthetic turn' },
+    },
     {
       type: 'assistant',
       uuid: `${sessionId}-a`,
       timestamp: new Date(now).toISOString(),
       ...common,
-      message: { id: `msg_${sessionId}`, role: 'assistant', model: 'claude-mlflow-doctor', content: [{ type: 'text', text: 'ok' }], usage: { input_tokens: 1, output_tokens: 1 } },
+      message: {
+        id: `msg_${sessionId}`,
+        role: 'assistant',
+        model: 'claude-mlflow-doctor',
+        content: [{ type: 'text', text: 'ok' }],
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
     },
   ] as TranscriptRow[];
 }
@@ -85,7 +97,13 @@ export async function runDeep(input: DeepInput): Promise<DeepFacts> {
   writeFileSync(transcript, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const trace = traceFromRows(rows, { sessionId });
   const traceId = trace ? mlflowTraceId(trace.traceId) : undefined;
-  const stdin = JSON.stringify({ session_id: sessionId, transcript_path: transcript, cwd: input.project, hook_event_name: 'Stop', stop_hook_active: false });
+  const stdin = JSON.stringify({
+    session_id: sessionId,
+    transcript_path: transcript,
+    cwd: input.project,
+    hook_event_name: 'Stop',
+    stop_hook_active: false,
+  });
 
   const facts: DeepFacts = { requested: true, ran: true, command: hook.command, ...(traceId ? { traceId } : {}) };
   input.announce?.(`doctor --deep runs the hook command: ${hook.command}`);
@@ -108,7 +126,10 @@ function hookToRun(input: DeepInput): HookRun | NotRun {
   // project's among them, may name any program, and doctor runs none of those.
   const ours = hookCommand(input.context.files.hookScript);
   if (hook.command !== ours) {
-    return { reason: `The Stop hook command is not exactly ours, so doctor does not run it: ${hook.command} (ours: ${ours}; \`claude-mlflow doctor --fix\` or \`init\` writes it).`, command: hook.command };
+    return {
+      reason: `The Stop hook command is not exactly ours, so doctor does not run it: ${hook.command} (ours: ${ours}; \`claude-mlflow doctor --fix\` or \`init\` writes it).`,
+      command: hook.command,
+    };
   }
   const env = hookEnvironment(input.settings, input.env, input.project);
   const target = resolveHookSettings(env, readConfig(input.context.files.config));
@@ -128,7 +149,9 @@ async function runHook(facts: DeepFacts, hook: HookRun, stdin: string, cwd: stri
   });
   facts.ms = performance.now() - t0;
   if (r.exitCode !== undefined) facts.exitCode = r.exitCode;
-  if (r.exitCode !== 0) facts.error = r.error ?? (r.stderr.trim().split('\n').slice(-3).join(' ') || (r.timedOut ? `timed out after ${DEEP_TIMEOUT_MS} ms` : 'killed'));
+  if (r.exitCode !== 0)
+    facts.error =
+      r.error ?? (r.stderr.trim().split('\n').slice(-3).join(' ') || (r.timedOut ? `timed out after ${DEEP_TIMEOUT_MS} ms` : 'killed'));
 }
 
 /** The hook spools the trace and its delivery process sends it: wait for that. */

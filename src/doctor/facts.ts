@@ -16,7 +16,16 @@ import type { HostEnvironment } from '../services/host-environment.js';
 import { urlOf } from '../services/server-url.js';
 import type { VenvProbe } from '../services/store/sqlite-probe.js';
 import { gatherDeep, gatherHookLog, gatherHookProcess, gatherLinger, gatherRuntime, gatherSettings, gatherSpool } from './gather-host.js';
-import { gatherDatabase, gatherPort, gatherPostgres, gatherPython, gatherServer, gatherService, gatherVenvProbe, ourServerGroup } from './gather-server.js';
+import {
+  gatherDatabase,
+  gatherPort,
+  gatherPostgres,
+  gatherPython,
+  gatherServer,
+  gatherService,
+  gatherVenvProbe,
+  ourServerGroup,
+} from './gather-server.js';
 
 export interface DoctorEnvironment extends HostEnvironment {
   deep?: boolean;

@@ -36,11 +36,12 @@ export interface FixEnvironment extends HostEnvironment {
 
 /** What each fix does, shown before asking. */
 export const FIX_DESCRIPTIONS: Record<FixId, string> = {
-  'rewrite-strict-json': 'Rewrite settings files that have comments or trailing commas as strict JSON (the old text is kept in <file>.claude-mlflow.bak)',
+  'rewrite-strict-json':
+    'Rewrite settings files that have comments or trailing commas as strict JSON (the old text is kept in <file>.claude-mlflow.bak)',
   'migrate-environment': 'Move a legacy "environment" block into "env", and make every env value a string',
   'dedupe-hooks': 'Keep our hook once per event, in the settings file init recorded, and remove the other copies',
   'enable-tracing': 'Set MLFLOW_CLAUDE_TRACING_ENABLED=true under env',
-  'set-tracking-uri': "Point MLFLOW_TRACKING_URI in the settings at our server",
+  'set-tracking-uri': 'Point MLFLOW_TRACKING_URI in the settings at our server',
   'reinstall-hook-runtime': 'Reinstall the hook runtime into the data folder',
   'rewrite-hook-command': 'Rewrite our hook command with this Node and the installed hook runtime',
   'reinstall-mlflow': 'Recreate the MLflow virtualenv in the data folder (downloads MLflow)',
@@ -57,7 +58,10 @@ function writableFiles(fx: FixEnvironment): Array<{ scope: string; file: string 
 }
 
 /** Edit one settings file under its lock; `edit` returns the new doc, or undefined for no change. */
-async function editSettings(file: string, edit: (doc: Doc, strict: boolean) => Doc | undefined): Promise<{ written: boolean; backup?: string }> {
+async function editSettings(
+  file: string,
+  edit: (doc: Doc, strict: boolean) => Doc | undefined,
+): Promise<{ written: boolean; backup?: string }> {
   return withFileLock(file, () => {
     const loaded = loadSettings(file);
     if (!loaded.exists) return { written: false };
@@ -201,7 +205,8 @@ async function startServer(fx: FixEnvironment): Promise<string> {
 
 async function flush(fx: FixEnvironment): Promise<string> {
   const result = await deliverSpoolNow(fx.dataRoot, Date.now() + 30_000, fx.env);
-  if (result.remaining > 0) throw new Error(`delivered ${result.delivered}, ${result.remaining} still waiting${result.error ? `: ${result.error}` : ''}`);
+  if (result.remaining > 0)
+    throw new Error(`delivered ${result.delivered}, ${result.remaining} still waiting${result.error ? `: ${result.error}` : ''}`);
   return `Delivered ${plural(result.delivered, 'spooled trace')}${result.rejected.length ? `; ${result.rejected.length} refused by the server, moved to spool/rejected` : ''}`;
 }
 
@@ -240,7 +245,8 @@ async function reinstallMlflow(fx: FixEnvironment): Promise<string> {
   const venvDir = paths(fx.dataRoot).venv;
   const python = await findPython({ env: fx.env });
   const venv = await ensureMlflowVenv({ venvDir, python, env: fx.env, onLine: fx.progress });
-  if (venv.mlflowBin !== server.mlflowBin) await updateConfig(paths(fx.dataRoot).config, (current) => ({ ...current, server: { ...server, mlflowBin: venv.mlflowBin } }));
+  if (venv.mlflowBin !== server.mlflowBin)
+    await updateConfig(paths(fx.dataRoot).config, (current) => ({ ...current, server: { ...server, mlflowBin: venv.mlflowBin } }));
   // A PostgreSQL backend store needs its driver in the new venv too.
   const { ensureDriver, postgresStoreOf } = await import('../services/store/postgres-setup.js');
   const driver = postgresStoreOf(server.backendStoreUri) ? await ensureDriver(venv.mlflowBin, fx.env, fx.progress) : undefined;

@@ -76,7 +76,11 @@ export async function gatherRuntime({ environment, files }: GatherContext): Prom
   const script = files.hookScript;
   if (!existsSync(script)) return { script, exists: false };
   try {
-    return { script, exists: true, current: hookRuntimeIsCurrent(environment.dataRoot, environment.hookRuntimeSource ?? bundledHookScript()) };
+    return {
+      script,
+      exists: true,
+      current: hookRuntimeIsCurrent(environment.dataRoot, environment.hookRuntimeSource ?? bundledHookScript()),
+    };
   } catch {
     return { script, exists: true };
   }
@@ -169,5 +173,11 @@ export async function gatherLinger({ environment, platform, facts }: GatherConte
 export async function gatherDeep({ environment, facts }: GatherContext): Promise<Facts['deep']> {
   if (!environment.deep) return { requested: false };
   const { env, project } = environment;
-  return runDeep({ context: await facts.context(), settings: await facts.settings(), env, project, ...(environment.announce ? { announce: environment.announce } : {}) });
+  return runDeep({
+    context: await facts.context(),
+    settings: await facts.settings(),
+    env,
+    project,
+    ...(environment.announce ? { announce: environment.announce } : {}),
+  });
 }

@@ -10,8 +10,23 @@ import { isExecutableFile } from '../adapters/executable.js';
 import { httpRequestText } from '../adapters/http.js';
 import { MlflowClient } from '../adapters/mlflow.js';
 import { TrackingConnectionError } from '../adapters/tracking-connection.js';
-import { describePostgres, isPostgresUri, parsePostgresUri, uriWithoutCredentials, uriWithoutPassword, withPsycopg2 } from '../core/backend-store.js';
-import type { ContextFacts, DatabaseFacts, PortFacts, PostgresFacts, PythonFacts, ServerFacts, ServiceFacts } from '../core/checks/facts.js';
+import {
+  describePostgres,
+  isPostgresUri,
+  parsePostgresUri,
+  uriWithoutCredentials,
+  uriWithoutPassword,
+  withPsycopg2,
+} from '../core/backend-store.js';
+import type {
+  ContextFacts,
+  DatabaseFacts,
+  PortFacts,
+  PostgresFacts,
+  PythonFacts,
+  ServerFacts,
+  ServiceFacts,
+} from '../core/checks/facts.js';
 import { isMlflowServerCommand } from '../core/checks/processes.js';
 import { commandLine } from '../core/shell-quote.js';
 import { pythonForMlflow } from '../services/mlflow-python.js';
@@ -92,7 +107,10 @@ export async function gatherServer({ environment, facts }: GatherContext): Promi
   try {
     const client = new MlflowClient({ trackingUri: url, env: environment.env, timeoutMs: 3000 });
     const workspace = client.connection.databricks ? { workspace: client.baseUrl } : {};
-    const res = await httpRequestText(`${client.baseUrl}${client.connection.healthPath}`, { timeoutMs: 3000, headers: client.connection.headers });
+    const res = await httpRequestText(`${client.baseUrl}${client.connection.healthPath}`, {
+      timeoutMs: 3000,
+      headers: client.connection.headers,
+    });
     const ms = performance.now() - t0;
     if (res.status !== 200) return { url, local, healthy: false, status: res.status, ms, ...workspace };
     if (client.connection.databricks) return { url, local, healthy: true, ms, ...workspace };
@@ -108,7 +126,10 @@ export async function gatherService(g: GatherContext): Promise<ServiceFacts> {
   const ctx = await g.facts.context();
   if (!ctx.server) return { state: 'unknown', logTail: [] };
   const { logTail } = await backgroundModule();
-  const tail = (): string[] => logTail(ctx.files.serverLog, 12).split('\n').filter((l) => l.trim() !== '');
+  const tail = (): string[] =>
+    logTail(ctx.files.serverLog, 12)
+      .split('\n')
+      .filter((l) => l.trim() !== '');
   if (ctx.server.manager !== 'background') return osServiceFacts(g, ctx.server.manager, ctx, tail);
   const { backgroundState } = await backgroundModule();
   const state = await backgroundState(ctx.files.pidFile);
@@ -125,7 +146,12 @@ export async function gatherService(g: GatherContext): Promise<ServiceFacts> {
 }
 
 /** An OS service manager (launchd, systemd --user, Task Scheduler): ask it. */
-async function osServiceFacts({ environment, files }: GatherContext, manager: string, ctx: ContextFacts, tail: () => string[]): Promise<ServiceFacts> {
+async function osServiceFacts(
+  { environment, files }: GatherContext,
+  manager: string,
+  ctx: ContextFacts,
+  tail: () => string[],
+): Promise<ServiceFacts> {
   const { dataRoot, env } = environment;
   const [{ createManager }, { defaultContext, serviceSpecFor }, { serverSpec }] = await Promise.all([
     import('../adapters/service/detect.js'),
@@ -214,11 +240,17 @@ export async function gatherPostgres({ environment, platform, files, facts: gath
   const store = parsed.store;
   const python = pythonForMlflow(ctx.server.mlflowBin);
   // Copyable as printed: doctor masks `user@` in URLs, so the user goes in PGUSER, the password stays in the server's pgpass file.
-  const upgrade = commandLine([ctx.server.mlflowBin, 'db', 'upgrade', withPsycopg2(platform === 'win32' ? uriWithoutPassword(store) : uriWithoutCredentials(store))], platform);
+  const upgrade = commandLine(
+    [ctx.server.mlflowBin, 'db', 'upgrade', withPsycopg2(platform === 'win32' ? uriWithoutPassword(store) : uriWithoutCredentials(store))],
+    platform,
+  );
   const prefix =
     platform === 'win32'
       ? ''
-      : [store.user ? `PGUSER=${commandLine([store.user], platform)}` : '', store.password !== undefined ? `PGPASSFILE=${commandLine([join(environment.dataRoot, 'pgpass')], platform)}` : '']
+      : [
+          store.user ? `PGUSER=${commandLine([store.user], platform)}` : '',
+          store.password !== undefined ? `PGPASSFILE=${commandLine([join(environment.dataRoot, 'pgpass')], platform)}` : '',
+        ]
           .filter(Boolean)
           .map((a) => `${a} `)
           .join('');

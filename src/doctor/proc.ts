@@ -45,7 +45,14 @@ export async function processInfo(pid: number): Promise<ProcessInfo> {
 async function holdersFromLsof(files: string[]): Promise<number[] | undefined> {
   const r = await runProcess('lsof', ['-F', 'p', '--', ...files], { timeoutMs: 5000 });
   if (r.error || r.exitCode === undefined) return undefined;
-  return [...new Set(r.stdout.split('\n').filter((l) => l.startsWith('p')).map((l) => Number(l.slice(1))))];
+  return [
+    ...new Set(
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('p'))
+        .map((l) => Number(l.slice(1))),
+    ),
+  ];
 }
 
 async function holdersFromFuser(files: string[]): Promise<number[] | undefined> {
@@ -68,7 +75,9 @@ export async function selfOrAncestor(info: ProcessInfo, test: (p: ProcessInfo) =
 /** The processes that hold any of `files` open (with their command, user and group). */
 export async function fileHolders(files: string[]): Promise<ProcessInfo[]> {
   let pids: number[] | undefined;
-  for (const probe of process.platform === 'linux' ? [pidsHolding, holdersFromFuser, holdersFromLsof] : [holdersFromLsof, holdersFromFuser]) {
+  for (const probe of process.platform === 'linux'
+    ? [pidsHolding, holdersFromFuser, holdersFromLsof]
+    : [holdersFromLsof, holdersFromFuser]) {
     try {
       pids = await probe(files);
     } catch {

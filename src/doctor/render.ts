@@ -77,13 +77,15 @@ export function renderHuman(report: DoctorReport, options: { verbose?: boolean; 
       lines.push(`      ${c.message}`);
       for (const d of c.details ?? []) lines.push(paint(color, '2', `      ${d}`));
       if (c.fix?.command) lines.push(`      ${paint(color, '36', 'Fix:')} ${c.fix.command}`);
-      if (c.fix?.auto && !(c.fix.command ?? '').includes('doctor --fix')) lines.push(`      ${paint(color, '36', 'or:')}  ${cli} doctor --fix`);
+      if (c.fix?.auto && !(c.fix.command ?? '').includes('doctor --fix'))
+        lines.push(`      ${paint(color, '36', 'or:')}  ${cli} doctor --fix`);
     }
   }
   if (report.fixes?.length) {
     lines.push('', paint(color, '1', 'Fixes'));
     for (const f of report.fixes) {
-      const mark = f.status === 'applied' ? paint(color, '32', '✓') : f.status === 'failed' ? paint(color, '31', '✗') : paint(color, '2', '-');
+      const mark =
+        f.status === 'applied' ? paint(color, '32', '✓') : f.status === 'failed' ? paint(color, '31', '✗') : paint(color, '2', '-');
       lines.push(`  ${mark} ${f.message}`);
     }
   }

@@ -39,7 +39,9 @@ async function runOnce(options: DoctorOptions): Promise<DoctorReport> {
   const keys = neededFacts(checks);
   const facts = (await gatherFacts(keys, { ...options, deep, ...(options.json ? {} : { announce: options.print }) })) as Facts;
   const results: CheckResult[] = checks.map((c) => runCheck(c, facts));
-  const settingsEnv = (facts.settings?.scopes ?? []).map((s) => (s.doc?.env && typeof s.doc.env === 'object' ? (s.doc.env as Record<string, unknown>) : undefined));
+  const settingsEnv = (facts.settings?.scopes ?? []).map((s) =>
+    s.doc?.env && typeof s.doc.env === 'object' ? (s.doc.env as Record<string, unknown>) : undefined,
+  );
   const mask = makeMasker(secretValues(options.env, ...settingsEnv));
   const report: DoctorReport = {
     schemaVersion: SCHEMA_VERSION,
@@ -94,7 +96,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorOutcome> 
   plan.forEach((id, i) => say(`  ${i + 1}. ${FIX_DESCRIPTIONS[id]} [${id}]`));
 
   let go = Boolean(options.yes);
-  if (!go && options.confirm && !options.json) go = await options.confirm(`Apply ${plan.length === 1 ? 'it' : `these ${plan.length} fixes`}?`);
+  if (!go && options.confirm && !options.json)
+    go = await options.confirm(`Apply ${plan.length === 1 ? 'it' : `these ${plan.length} fixes`}?`);
   if (!go) {
     const pending: FixOutcome[] = plan.map((id) => ({ id, status: 'pending', message: FIX_DESCRIPTIONS[id] }));
     if (!options.confirm || options.json) say('Nothing was changed: run `claude-mlflow doctor --fix --yes` to apply them.');

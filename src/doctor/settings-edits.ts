@@ -74,7 +74,12 @@ export function stringifyEnv(input: Doc): { doc: Doc; changed: string[] } {
 }
 
 /** Set one env value, when the document already sets that key. */
-export function replaceEnvValue(input: Doc, key: string, value: string, when: (current: unknown) => boolean): { doc: Doc; changed: boolean } {
+export function replaceEnvValue(
+  input: Doc,
+  key: string,
+  value: string,
+  when: (current: unknown) => boolean,
+): { doc: Doc; changed: boolean } {
   const doc = structuredClone(input);
   if (!isObject(doc.env) || !Object.prototype.hasOwnProperty.call(doc.env, key) || !when(doc.env[key])) return { doc, changed: false };
   if (doc.env[key] === value) return { doc, changed: false };

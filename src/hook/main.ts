@@ -38,9 +38,17 @@ export async function hookMain(deliverScript?: string): Promise<never> {
     try {
       if (!progress.done && !progress.pending) progress.pending = writeTurnAhead(stdin, process.env, root);
       if (!progress.done) startDelivery(root, process.env, deliverScript);
-      logLine(paths(root).hookLog, 'warn', `hook hit its ${HARD_CAP_MS} ms cap${progress.pending ? '; the delivery process traces the turn instead' : ''}`);
+      logLine(
+        paths(root).hookLog,
+        'warn',
+        `hook hit its ${HARD_CAP_MS} ms cap${progress.pending ? '; the delivery process traces the turn instead' : ''}`,
+      );
     } catch (error) {
-      logLine(paths(root).hookLog, 'error', `hook hit its ${HARD_CAP_MS} ms cap and could not hand the turn over: ${(error as Error).message}`);
+      logLine(
+        paths(root).hookLog,
+        'error',
+        `hook hit its ${HARD_CAP_MS} ms cap and could not hand the turn over: ${(error as Error).message}`,
+      );
     }
     process.exit(0);
   }, HARD_CAP_MS);

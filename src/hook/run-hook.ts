@@ -13,7 +13,15 @@ import { mlflowTraceId } from '../core/trace-model.js';
 import { logLine } from '../adapters/log.js';
 import { removePending, writePending } from '../adapters/pending.js';
 import { spoolMax, spooledTraceId, spoolTrace, type SpoolTarget } from '../adapters/spool.js';
-import { stoppedTurnsAtSessionEnd, TRANSCRIPT_CATCH_UP_MS, traceOfTurn, traceShapingFor, turnTranscripts, type HookInput, type TranscriptBytes } from '../services/turn-trace.js';
+import {
+  stoppedTurnsAtSessionEnd,
+  TRANSCRIPT_CATCH_UP_MS,
+  traceOfTurn,
+  traceShapingFor,
+  turnTranscripts,
+  type HookInput,
+  type TranscriptBytes,
+} from '../services/turn-trace.js';
 import { startDelivery, type DeliveryStart } from '../services/delivery/launch.js';
 import { awaitSessionDelivery, type SessionEndWait } from './session-end.js';
 
@@ -86,7 +94,13 @@ function targetOf(settings: { trackingUri: string; experiment: SpoolTarget['expe
 }
 
 function writeInputAhead(spoolDir: string, input: HookInput, target: SpoolTarget, env: NodeJS.ProcessEnv): string {
-  return writePending(spoolDir, { version: 1, input: input as Record<string, unknown>, target, ...(env.USER ? { user: env.USER } : {}), bytes: transcriptBytes(input) });
+  return writePending(spoolDir, {
+    version: 1,
+    input: input as Record<string, unknown>,
+    target,
+    ...(env.USER ? { user: env.USER } : {}),
+    bytes: transcriptBytes(input),
+  });
 }
 
 export async function runHook(options: HookRunOptions, progress: HookProgress = {}): Promise<HookOutcome> {
@@ -158,7 +172,10 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
   try {
     delivery = deliver();
   } catch (error) {
-    log('error', `could not start the delivery process (trace ${mlflowTraceId(trace.traceId)} waits in the spool): ${(error as Error).message}`);
+    log(
+      'error',
+      `could not start the delivery process (trace ${mlflowTraceId(trace.traceId)} waits in the spool): ${(error as Error).message}`,
+    );
     delivery = { started: false, reason: 'failed' };
   }
   return { status: 'spooled', traceId: trace.traceId, file: spooled.file, delivery };

@@ -36,16 +36,25 @@ export async function verifyDatabricks(uri: string, experiment: string, env: Nod
   } catch (error) {
     const status = error instanceof HttpError ? error.status : undefined;
     if (status === 401 || status === 403) {
-      throw new CliError(`the Databricks workspace at ${host} refused the token (HTTP ${status}): check it (${uri}), and run init again; ${NOTHING}`, EXIT.failure);
+      throw new CliError(
+        `the Databricks workspace at ${host} refused the token (HTTP ${status}): check it (${uri}), and run init again; ${NOTHING}`,
+        EXIT.failure,
+      );
     }
     throw new CliError(`cannot reach the Databricks workspace at ${host} (${(error as Error).message}); ${NOTHING}`, EXIT.failure);
   }
   const path = workspaceExperimentPath(experiment, userName);
   const access = await client.checkAccess(path).catch((error: Error) => {
-    throw new CliError(`the Databricks workspace at ${host} does not answer MLflow's REST API (${error.message}); ${NOTHING}`, EXIT.failure);
+    throw new CliError(
+      `the Databricks workspace at ${host} does not answer MLflow's REST API (${error.message}); ${NOTHING}`,
+      EXIT.failure,
+    );
   });
   if (!access.ok) {
-    throw new CliError(`the Databricks workspace at ${host} denies ${userName} access to ${access.on === 'experiment' ? `the experiment ${path}` : 'MLflow'} (HTTP ${access.status}); ${NOTHING}`, EXIT.failure);
+    throw new CliError(
+      `the Databricks workspace at ${host} denies ${userName} access to ${access.on === 'experiment' ? `the experiment ${path}` : 'MLflow'} (HTTP ${access.status}); ${NOTHING}`,
+      EXIT.failure,
+    );
   }
   return { experiment: path, host, userName };
 }

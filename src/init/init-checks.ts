@@ -110,7 +110,8 @@ export type MlflowChoice =
 
 async function chooseMlflow(options: InitOptions): Promise<MlflowChoice> {
   if (options.mlflow) {
-    const given = options.mlflow.includes('/') || options.mlflow.includes('\\') ? resolve(options.mlflow) : findOnPath(options.mlflow, options.env);
+    const given =
+      options.mlflow.includes('/') || options.mlflow.includes('\\') ? resolve(options.mlflow) : findOnPath(options.mlflow, options.env);
     const version = await checkMlflowExecutable(options.mlflow);
     // The server is started later from a service or another folder: keep an absolute path.
     return { kind: 'given', path: given ?? options.mlflow, version };
@@ -155,7 +156,9 @@ export async function checkSettingsFile(ctx: InitContext): Promise<void> {
 /** `--no-redact` is said out loud: secrets then go to MLflow as they are. */
 export function warnIfRedactionOff(ctx: InitContext): void {
   if (ctx.redactionAsked?.enabled === false) {
-    ctx.notes.push('Redaction is OFF (--no-redact): secrets that your sessions type, read or run (.env files, tokens in commands) go to MLflow as they are, for everyone who can read its traces. `claude-mlflow init --redact` switches it back on.');
+    ctx.notes.push(
+      'Redaction is OFF (--no-redact): secrets that your sessions type, read or run (.env files, tokens in commands) go to MLflow as they are, for everyone who can read its traces. `claude-mlflow init --redact` switches it back on.',
+    );
   }
 }
 
@@ -228,7 +231,9 @@ export async function planLocalServer(ctx: InitContext): Promise<void> {
     // --backend-store-uri, else the PostgreSQL database init was given before, else SQLite in the data folder.
     backendStoreUri:
       answers.backendStoreUri ??
-      (config.server && isPostgresUri(config.server.backendStoreUri) ? config.server.backendStoreUri : sqliteUri(serverFiles(options.dataRoot).database)),
+      (config.server && isPostgresUri(config.server.backendStoreUri)
+        ? config.server.backendStoreUri
+        : sqliteUri(serverFiles(options.dataRoot).database)),
     // --server-jobs / --no-server-jobs, else what init chose before, else off.
     jobExecution: answers.serverJobs ?? config.server?.jobExecution ?? false,
   };

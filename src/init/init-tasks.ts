@@ -36,9 +36,15 @@ interface TaskLine {
  * when our hooks are there already (an older record saw the original),
  * except credentials saved into it now.
  */
-function installRecordOf(loaded: LoadedSettings, previous: PreviousState, credentialsPrevious: PreviousState | undefined, scope: Scope): InstallRecord | undefined {
+function installRecordOf(
+  loaded: LoadedSettings,
+  previous: PreviousState,
+  credentialsPrevious: PreviousState | undefined,
+  scope: Scope,
+): InstallRecord | undefined {
   const base = { file: loaded.file, scope, createdFile: !loaded.exists };
-  if (countOurHooks(loaded.doc) === 0) return { ...base, previous: credentialsPrevious ? mergePrevious(previous, credentialsPrevious) : previous };
+  if (countOurHooks(loaded.doc) === 0)
+    return { ...base, previous: credentialsPrevious ? mergePrevious(previous, credentialsPrevious) : previous };
   return credentialsPrevious ? { ...base, previous: credentialsPrevious } : undefined;
 }
 
@@ -85,7 +91,10 @@ async function installMlflow(ctx: InitContext, task: TaskLine): Promise<void> {
   });
   server.mlflowBin = venv.mlflowBin;
   task.title = venv.reused ? `MLflow ${venv.version} already installed` : `Installed MLflow ${venv.version} (${venv.tool})`;
-  if (!venv.reused) ctx.done.push(`Installed MLflow ${venv.version} into ${options.dataRoot}/venv${venv.locked ? ', every package pinned by its lock' : ''}.`);
+  if (!venv.reused)
+    ctx.done.push(
+      `Installed MLflow ${venv.version} into ${options.dataRoot}/venv${venv.locked ? ', every package pinned by its lock' : ''}.`,
+    );
   if (!venv.reused && !venv.locked) ctx.notes.push(untestedMlflowNote(venv.version));
 }
 
@@ -93,7 +102,9 @@ async function installPostgresDriver(ctx: InitContext, task: TaskLine): Promise<
   const driver = await ensureDriver(ctx.server!.mlflowBin, ctx.options.env, (line) => {
     task.output = line;
   });
-  task.title = driver.installed ? `Installed the PostgreSQL driver psycopg2 ${driver.version} (${driver.tool})` : `PostgreSQL driver psycopg2 ${driver.version} already installed`;
+  task.title = driver.installed
+    ? `Installed the PostgreSQL driver psycopg2 ${driver.version} (${driver.tool})`
+    : `PostgreSQL driver psycopg2 ${driver.version} already installed`;
   if (driver.installed) ctx.done.push(`Installed the PostgreSQL driver psycopg2 ${driver.version} into the MLflow venv.`);
 }
 
@@ -111,14 +122,19 @@ async function startServer(ctx: InitContext, task: TaskLine): Promise<void> {
     result = await installServer(options.dataRoot, server, ctx.config.server, options.env);
   } catch (error) {
     if (server.manager === 'background') throw error;
-    notes.push(`The ${server.manager} service could not be set up (${(error as Error).message}); running the server as a background process instead.`);
+    notes.push(
+      `The ${server.manager} service could not be set up (${(error as Error).message}); running the server as a background process instead.`,
+    );
     server.manager = 'background';
     result = await installServer(options.dataRoot, server, undefined, options.env);
   }
   notes.push(...result.notes);
   const by = server.manager === 'background' ? 'a background process' : `a ${server.manager} service`;
-  task.title = result.started ? `Started the MLflow server at ${ctx.trackingUri} (${by})` : `MLflow server already running at ${ctx.trackingUri}`;
-  if (result.started) ctx.done.push(`Started the MLflow server at ${ctx.trackingUri}, kept running by ${by}${result.pid ? ` (PID ${result.pid})` : ''}.`);
+  task.title = result.started
+    ? `Started the MLflow server at ${ctx.trackingUri} (${by})`
+    : `MLflow server already running at ${ctx.trackingUri}`;
+  if (result.started)
+    ctx.done.push(`Started the MLflow server at ${ctx.trackingUri}, kept running by ${by}${result.pid ? ` (PID ${result.pid})` : ''}.`);
 }
 
 async function ensureExperiment(ctx: InitContext, task: TaskLine): Promise<void> {
@@ -218,12 +234,20 @@ export function initTasks(ctx: InitContext): Listr<InitContext, InitOptions['ren
   return new Listr<InitContext, InitOptions['renderer']>(
     [
       { title: 'Install MLflow', enabled: (c) => c.server !== undefined, task: installMlflow },
-      { title: 'Install the PostgreSQL driver', enabled: (c) => c.postgres !== undefined && c.mlflow?.kind !== 'given', task: installPostgresDriver },
+      {
+        title: 'Install the PostgreSQL driver',
+        enabled: (c) => c.postgres !== undefined && c.mlflow?.kind !== 'given',
+        task: installPostgresDriver,
+      },
       { title: 'Check the PostgreSQL connection', enabled: (c) => c.postgres !== undefined, task: checkPostgresConnection },
       { title: 'Start the MLflow server', enabled: (c) => c.server !== undefined, task: startServer },
       { title: `Experiment "${ctx.answers.experiment}"`, task: ensureExperiment },
       { title: 'Install the hook runtime', task: installHook },
-      { title: `Save ${ctx.credentials?.label ?? 'credentials'} in ${ctx.userFile}`, enabled: (c) => c.saveCredentials && !credentialsWithTracing(c), task: saveUserCredentials },
+      {
+        title: `Save ${ctx.credentials?.label ?? 'credentials'} in ${ctx.userFile}`,
+        enabled: (c) => c.saveCredentials && !credentialsWithTracing(c),
+        task: saveUserCredentials,
+      },
       { title: `Switch tracing on in ${ctx.settingsFile}`, task: switchTracingOn },
     ],
     { renderer: ctx.options.renderer, exitOnError: true, rendererOptions: { timer: PRESET_TIMER } },

@@ -39,7 +39,8 @@ export function accessDeniedMessage(
   const vars = 'MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)';
   const tail = 'and run init again; nothing was changed.';
   if (denied.status === 401) {
-    if (who.kind === 'none') return `the MLflow server at ${server} requires credentials (HTTP 401): set ${vars} in your environment ${tail}`;
+    if (who.kind === 'none')
+      return `the MLflow server at ${server} requires credentials (HTTP 401): set ${vars} in your environment ${tail}`;
     if (who.kind === 'token') {
       return `the MLflow server at ${server} refused the token in MLFLOW_TRACKING_TOKEN (HTTP 401): check it, or unset it and set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, ${tail}`;
     }

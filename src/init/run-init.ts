@@ -12,7 +12,15 @@ import type { Credentials } from '../core/credentials.js';
 import { settingsPath } from '../core/scopes.js';
 import { serverFiles } from '../services/local-server.js';
 import type { DatabricksTarget } from './databricks.js';
-import { checkMlflowAndStore, checkRemoteServer, checkSettingsFile, findCredentials, planLocalServer, warnIfRedactionOff, type MlflowChoice } from './init-checks.js';
+import {
+  checkMlflowAndStore,
+  checkRemoteServer,
+  checkSettingsFile,
+  findCredentials,
+  planLocalServer,
+  warnIfRedactionOff,
+  type MlflowChoice,
+} from './init-checks.js';
 import { initTasks } from './init-tasks.js';
 import { parseRedactionFlags, resolveAnswers, type InitAnswers, type InitFlags, type Prompter } from './options.js';
 

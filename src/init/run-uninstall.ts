@@ -138,7 +138,11 @@ function showPlan(ctx: UninstallContext): number | undefined {
   const { options, plan, unreadable } = ctx;
   for (const error of unreadable) plan.push(`Leave ${error.file} as it is: it does not parse (${error.message})`);
   if (plan.length === unreadable.length) {
-    options.print(unreadable.length ? `Nothing to remove that can be read; ${unreadable.map((e) => e.message).join('; ')}` : 'claude-mlflow is not installed here: nothing to remove.');
+    options.print(
+      unreadable.length
+        ? `Nothing to remove that can be read; ${unreadable.map((e) => e.message).join('; ')}`
+        : 'claude-mlflow is not installed here: nothing to remove.',
+    );
     return unreadable.length ? EXIT.failure : EXIT.ok;
   }
   for (const line of plan) options.print(`${options.dryRun ? 'Would: ' : '- '}${line}`);
@@ -172,7 +176,8 @@ async function removeAll(ctx: UninstallContext): Promise<void> {
 function reportUninstalled(ctx: UninstallContext): number {
   const { options, unreadable } = ctx;
   if (unreadable.length > 0) {
-    for (const error of unreadable) options.print(`Could not read ${error.message}; it was left as it is. Fix it, then run \`claude-mlflow uninstall\` again for it.`);
+    for (const error of unreadable)
+      options.print(`Could not read ${error.message}; it was left as it is. Fix it, then run \`claude-mlflow uninstall\` again for it.`);
     options.print('claude-mlflow is uninstalled, except from the file(s) above.');
     return EXIT.failure;
   }

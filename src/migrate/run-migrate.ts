@@ -21,9 +21,28 @@ import { loadConfig, updateConfig, type LocalServerConfig, type StoredConfig } f
 import { importedVersion } from '../adapters/python.js';
 import { venvBins } from '../adapters/venv-paths.js';
 import { paths, type Paths } from '../config.js';
-import { describePostgres, isPostgresUri, maskBackendStoreUri, parseBackendStoreUri, parsePostgresUri, withPsycopg2, type PostgresStore } from '../core/backend-store.js';
+import {
+  describePostgres,
+  isPostgresUri,
+  maskBackendStoreUri,
+  parseBackendStoreUri,
+  parsePostgresUri,
+  withPsycopg2,
+  type PostgresStore,
+} from '../core/backend-store.js';
 import { count } from '../core/format.js';
-import { describeSource, intentDigest, missingOnServer, planForTarget, summarizeSource, targetRefusal, type InspectEvent, type MigrationEvent, type SourceSummary, type TargetPlan } from '../core/migration.js';
+import {
+  describeSource,
+  intentDigest,
+  missingOnServer,
+  planForTarget,
+  summarizeSource,
+  targetRefusal,
+  type InspectEvent,
+  type MigrationEvent,
+  type SourceSummary,
+  type TargetPlan,
+} from '../core/migration.js';
 import { pythonForMlflow } from '../services/mlflow-python.js';
 import { commandLine } from '../core/shell-quote.js';
 import { CliError, EXIT } from '../errors.js';
@@ -89,7 +108,10 @@ type Connection = Pick<MigrateContext, 'python' | 'driverReady' | 'pgVersion'>;
 
 function localServerOf(config: StoredConfig): LocalServerConfig {
   if (!config.server) {
-    throw new CliError('no local MLflow server is set up here: migrate moves the database of the server that `claude-mlflow init` runs.', EXIT.failure);
+    throw new CliError(
+      'no local MLflow server is set up here: migrate moves the database of the server that `claude-mlflow init` runs.',
+      EXIT.failure,
+    );
   }
   return config.server;
 }
@@ -98,17 +120,24 @@ function localServerOf(config: StoredConfig): LocalServerConfig {
 function movedBefore(config: StoredConfig, server: LocalServerConfig, to: string): StoredConfig['migratedFrom'] {
   if (!isPostgresUri(server.backendStoreUri)) return undefined;
   if (config.migratedFrom && server.backendStoreUri === withPsycopg2(to)) return config.migratedFrom;
-  throw new CliError(`the local server already stores traces in PostgreSQL (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`, EXIT.failure);
+  throw new CliError(
+    `the local server already stores traces in PostgreSQL (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`,
+    EXIT.failure,
+  );
 }
 
 /** The local server's SQLite file, which must exist. */
 function sqliteFileOf(server: LocalServerConfig): string {
   const parsed = parseBackendStoreUri(server.backendStoreUri);
   if (!parsed.ok || parsed.store.kind !== 'sqlite') {
-    throw new CliError(`the local server's backend store is not an SQLite file (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`, EXIT.failure);
+    throw new CliError(
+      `the local server's backend store is not an SQLite file (${maskBackendStoreUri(server.backendStoreUri)}); there is nothing to migrate.`,
+      EXIT.failure,
+    );
   }
   const sqliteFile = parsed.store.file;
-  if (!existsSync(sqliteFile)) throw new CliError(`the server's SQLite database ${sqliteFile} does not exist; there is nothing to migrate.`, EXIT.failure);
+  if (!existsSync(sqliteFile))
+    throw new CliError(`the server's SQLite database ${sqliteFile} does not exist; there is nothing to migrate.`, EXIT.failure);
   return sqliteFile;
 }
 
@@ -134,7 +163,16 @@ export async function runMigrate(options: MigrateOptions, deps: MigrateDeps): Pr
   const server = localServerOf(config);
   const from = movedBefore(config, server, options.to);
   if (from) return finishedBefore(from, describePostgres(target), deps);
-  const found: MigrateSource = { options, deps, files, config, server, sqliteFile: sqliteFileOf(server), target, where: describePostgres(target) };
+  const found: MigrateSource = {
+    options,
+    deps,
+    files,
+    config,
+    server,
+    sqliteFile: sqliteFileOf(server),
+    target,
+    where: describePostgres(target),
+  };
   const ctx = await inspectDatabases(found, await checkConnection(found));
 
   // 2. The plan.
@@ -191,7 +229,8 @@ async function inspectDatabases(found: MigrateSource, connection: Connection): P
         : '';
     throw new CliError(`${workerFailure(inspected, target, 'could not read the two databases')}. Nothing was changed.${fix}`, EXIT.failure);
   }
-  if (inspected.event !== 'inspect') throw new CliError(`the migration check gave no answer (${inspected.event}). Nothing was changed.`, EXIT.failure);
+  if (inspected.event !== 'inspect')
+    throw new CliError(`the migration check gave no answer (${inspected.event}). Nothing was changed.`, EXIT.failure);
   const targetPlan = planForTarget(inspected, config.migrating?.target === digest);
   const refusal = targetPlan === 'refuse' ? targetRefusal(inspected, where) : undefined;
   if (refusal) throw new CliError(`${refusal}. Nothing was changed.`, EXIT.failure);
@@ -205,11 +244,16 @@ function showPlan(ctx: MigrateContext): void {
   const { inspected, targetPlan } = ctx;
   print(`From: SQLite ${ctx.sqliteFile} (${ctx.sizeMb} MB): ${describeSource(ctx.source)}.`);
   print(`To:   ${ctx.where}${ctx.pgVersion ? ` (PostgreSQL ${ctx.pgVersion})` : ''}, ${targetState(inspected, targetPlan)}.`);
-  if (!ctx.driverReady) print('      (Not checked yet: the PostgreSQL driver psycopg2 is not installed; migrate installs it into the MLflow venv and checks first.)');
+  if (!ctx.driverReady)
+    print(
+      '      (Not checked yet: the PostgreSQL driver psycopg2 is not installed; migrate installs it into the MLflow venv and checks first.)',
+    );
   if (targetPlan === 'switch-only') {
     print('Plan: stop the server (hooks keep their traces in the spool meanwhile); run it on PostgreSQL and find every trace through it;');
   } else {
-    print(`Plan: stop the server (hooks keep their traces in the spool meanwhile); copy every table with MLflow ${inspected.head}'s own schema,`);
+    print(
+      `Plan: stop the server (hooks keep their traces in the spool meanwhile); copy every table with MLflow ${inspected.head}'s own schema,`,
+    );
     print('      in one transaction, and compare the counts; run the server on PostgreSQL and find every trace through it;');
   }
   print(`      then deliver the spooled traces. The SQLite file is kept as it is.`);
@@ -220,7 +264,10 @@ async function confirmMove(ctx: MigrateContext): Promise<boolean> {
   const { options, deps } = ctx;
   if (options.yes) return true;
   if (!deps.confirm) {
-    throw new CliError('there is no terminal to confirm on, so nothing was changed. Re-run with --yes to go ahead, or with --dry-run to only see the plan.', EXIT.usage);
+    throw new CliError(
+      'there is no terminal to confirm on, so nothing was changed. Re-run with --yes to go ahead, or with --dry-run to only see the plan.',
+      EXIT.usage,
+    );
   }
   if (await deps.confirm(`Move ${count(ctx.source.traces, 'trace')} to PostgreSQL and switch the server over?`)) return true;
   deps.print('Nothing was changed.');
@@ -232,7 +279,10 @@ async function moveAndSwitch(ctx: MigrateContext, delivery: HeldDelivery | undef
   const { deps, files, server, where } = ctx;
   const stopped = await stopServer(deps.dataRoot, server, deps.env);
   if (stopped === 'not-ours') {
-    throw new CliError(`the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`, EXIT.failure);
+    throw new CliError(
+      `the server pidfile ${files.serverPid} points at a process that is not our MLflow server; it was left alone, and nothing was changed.`,
+      EXIT.failure,
+    );
   }
   deps.print('Stopped the MLflow server.');
   if (ctx.targetPlan === 'switch-only') {
@@ -251,16 +301,20 @@ async function copyAll(ctx: MigrateContext): Promise<void> {
   if (targetPlan === 'copy-again') print(`${ctx.where} holds an interrupted migrate's partial copy: it is replaced.`);
   const started = Date.now();
   let lastTable = '';
-  const copied = await runMigrationWorker(ctx.python, { mode: 'copy', ...ctx.request, replace: targetPlan === 'copy-again' }, {
-    env: deps.env,
-    signal: deps.signal,
-    onEvent: (event) => {
-      if (event.event === 'progress' && event.rows === event.of && event.table !== lastTable && event.of > 0) {
-        lastTable = event.table;
-        print(`  copied ${event.table}: ${event.rows.toLocaleString('en-US')} rows`);
-      }
+  const copied = await runMigrationWorker(
+    ctx.python,
+    { mode: 'copy', ...ctx.request, replace: targetPlan === 'copy-again' },
+    {
+      env: deps.env,
+      signal: deps.signal,
+      onEvent: (event) => {
+        if (event.event === 'progress' && event.rows === event.of && event.table !== lastTable && event.of > 0) {
+          lastTable = event.table;
+          print(`  copied ${event.table}: ${event.rows.toLocaleString('en-US')} rows`);
+        }
+      },
     },
-  });
+  );
   if (copied.event !== 'done') {
     // Rolled back: the target holds nothing of ours, so no intent is left to resume.
     await updateConfig(files.config, ({ migrating: _none, ...config }) => config);
@@ -304,9 +358,15 @@ async function switchServer(ctx: MigrateContext): Promise<void> {
   }
   const missing = missingOnServer(ctx.inspected.source.traces, onServer);
   if (missing.length > 0) {
-    return back(`the server on PostgreSQL finds fewer traces than were copied (${missing.map((m) => `experiment ${m.experimentId}: ${m.found} of ${m.copied}`).join(', ')})`);
+    return back(
+      `the server on PostgreSQL finds fewer traces than were copied (${missing.map((m) => `experiment ${m.experimentId}: ${m.found} of ${m.copied}`).join(', ')})`,
+    );
   }
-  await updateConfig(files.config, ({ migrating: _done, ...config }) => ({ ...config, server: next, migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() } }));
+  await updateConfig(files.config, ({ migrating: _done, ...config }) => ({
+    ...config,
+    server: next,
+    migratedFrom: { backendStoreUri: server.backendStoreUri, at: new Date().toISOString() },
+  }));
   const found = Object.values(onServer).reduce((a, b) => a + b, 0);
   deps.print(`The server at ${url} now stores traces in ${where}; it finds all ${count(found, 'trace')}.`);
 }
@@ -317,13 +377,17 @@ async function deliverSpooled(ctx: MigrateContext, delivery: HeldDelivery | unde
   const flushed = await deliverSpoolNow(deps.dataRoot, Date.now() + FLUSH_SECONDS * 1000, deps.env, delivery);
   if (flushed.delivered > 0) deps.print(`Delivered ${count(flushed.delivered, 'trace')} that arrived during the move.`);
   if (flushed.remaining > 0) deps.print(`${count(flushed.remaining, 'spooled trace')} still waiting: run \`claude-mlflow flush\`.`);
-  deps.print(`The SQLite database is kept at ${ctx.sqliteFile} (${ctx.sizeMb} MB). Nothing reads it any more: remove it when you are satisfied.`);
+  deps.print(
+    `The SQLite database is kept at ${ctx.sqliteFile} (${ctx.sizeMb} MB). Nothing reads it any more: remove it when you are satisfied.`,
+  );
   return EXIT.ok;
 }
 
 /** A migrate to this same target finished before (maybe killed while it delivered the spool): deliver what waits, and say so. */
 async function finishedBefore(from: { backendStoreUri: string; at: string }, where: string, deps: MigrateDeps): Promise<number> {
-  deps.print(`The server already stores traces in ${where}: it was moved there from ${maskBackendStoreUri(from.backendStoreUri)} at ${from.at}. Nothing to move.`);
+  deps.print(
+    `The server already stores traces in ${where}: it was moved there from ${maskBackendStoreUri(from.backendStoreUri)} at ${from.at}. Nothing to move.`,
+  );
   clearDeadPause(paths(deps.dataRoot).spool); // a migrate killed after its switch left its pause of delivery
   const flushed = await deliverSpoolNow(deps.dataRoot, Date.now() + FLUSH_SECONDS * 1000, deps.env);
   if (flushed.delivered > 0) deps.print(`Delivered ${count(flushed.delivered, 'spooled trace')}.`);
@@ -332,7 +396,7 @@ async function finishedBefore(from: { backendStoreUri: string; at: string }, whe
 }
 
 function targetState(inspect: InspectEvent, plan: TargetPlan): string {
-  if (plan === 'switch-only') return "with every row already copied by an interrupted migrate";
+  if (plan === 'switch-only') return 'with every row already copied by an interrupted migrate';
   if (plan === 'copy-again') return "with an interrupted migrate's partial copy, to be replaced";
   switch (inspect.target.state) {
     case 'empty':

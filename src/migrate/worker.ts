@@ -54,7 +54,13 @@ export async function runMigrationWorker(
   options: { env?: NodeJS.ProcessEnv; onEvent?: (event: MigrationEvent) => void; signal?: AbortSignal } = {},
 ): Promise<MigrationEvent> {
   const child = await startPiped(python, [pythonScript('migrate_worker')], {
-    env: { ...(options.env ?? process.env), PYTHONDONTWRITEBYTECODE: '1', PYTHONNOUSERSITE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
+    env: {
+      ...(options.env ?? process.env),
+      PYTHONDONTWRITEBYTECODE: '1',
+      PYTHONNOUSERSITE: '1',
+      PYTHONUNBUFFERED: '1',
+      PYTHONIOENCODING: 'utf-8',
+    },
     // Out of the terminal's process group: Ctrl-C reaches us, and we stop the worker (so that the server is started again).
     detached: true,
   });
@@ -88,7 +94,11 @@ export async function runMigrationWorker(
       if (cancelled) return resolve({ event: 'error', kind: 'cancelled', message: 'stopped by the user' });
       if (last) return resolve(last);
       const tail = stderr.join('').trim().split('\n').pop() ?? '';
-      resolve({ event: 'error', kind: 'crash', message: `${python} exited (${signal ?? `exit ${exitCode}`}) without a result${tail ? `: ${tail.slice(0, 300)}` : ''}` });
+      resolve({
+        event: 'error',
+        kind: 'crash',
+        message: `${python} exited (${signal ?? `exit ${exitCode}`}) without a result${tail ? `: ${tail.slice(0, 300)}` : ''}`,
+      });
     });
     // One line, and stdin stays open: the worker exits when it closes, i.e. when this process dies.
     child.stdin.on('error', () => undefined);

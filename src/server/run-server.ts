@@ -97,7 +97,11 @@ export async function runServerStatus(options: ServerCommandOptions): Promise<nu
   if (postgres.ok) {
     // PostgreSQL: where (never the password), and its size from the catalog when it answers.
     status.database = `PostgreSQL ${shortPostgres(postgres.store)}`;
-    const probe = await runPostgresProbe(pythonForMlflow(server.mlflowBin), postgres.store, { mode: 'size', timeoutS: 3, env: options.env });
+    const probe = await runPostgresProbe(pythonForMlflow(server.mlflowBin), postgres.store, {
+      mode: 'size',
+      timeoutS: 3,
+      env: options.env,
+    });
     status.databaseBytes = probe.sizeBytes ?? 0;
     status.oldSqlite = leftBehind(options.dataRoot);
   }

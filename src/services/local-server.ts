@@ -92,7 +92,10 @@ export function serverFiles(dataRoot: string) {
  * `ps`) nor into the service files: the URI is passed without it, and libpq
  * reads it from PGPASSFILE, a 0600 file in the 0700 data folder.
  */
-export function serverStore(dataRoot: string, server: Pick<LocalServerConfig, 'backendStoreUri'>): {
+export function serverStore(
+  dataRoot: string,
+  server: Pick<LocalServerConfig, 'backendStoreUri'>,
+): {
   uri: string;
   environment: Record<string, string>;
   /** The password file's text, when there is a password. */
@@ -167,7 +170,12 @@ export function serverSpec(dataRoot: string, server: LocalServerConfig, env?: No
 }
 
 /** What an OS service manager runs: the background server's command, with PGPASSFILE (never the password) in its environment. */
-export function serviceSpecOf(dataRoot: string, server: LocalServerConfig, env?: NodeJS.ProcessEnv, platform?: NodeJS.Platform): ServiceSpec {
+export function serviceSpecOf(
+  dataRoot: string,
+  server: LocalServerConfig,
+  env?: NodeJS.ProcessEnv,
+  platform?: NodeJS.Platform,
+): ServiceSpec {
   return serviceSpecFor(serverSpec(dataRoot, server, env), { environment: serverStore(dataRoot, server).environment, platform });
 }
 
@@ -247,7 +255,11 @@ export function ensureServerRunning(
   return underServerLock(dataRoot, () => ensureRunning(dataRoot, server, env), { starts: true });
 }
 
-async function ensureRunning(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv): Promise<{ started: boolean; pid?: number }> {
+async function ensureRunning(
+  dataRoot: string,
+  server: LocalServerConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<{ started: boolean; pid?: number }> {
   writeServerSecrets(dataRoot, server);
   if (server.manager !== 'background') {
     const { manager, spec } = osService(dataRoot, server, env);
@@ -289,7 +301,11 @@ async function stop(dataRoot: string, server: LocalServerConfig, env: NodeJS.Pro
   return before.running ? 'stopped' : 'not-running';
 }
 
-export function restartServer(dataRoot: string, server: LocalServerConfig, env: NodeJS.ProcessEnv = process.env): Promise<{ pid?: number }> {
+export function restartServer(
+  dataRoot: string,
+  server: LocalServerConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ pid?: number }> {
   return underServerLock(dataRoot, () => restart(dataRoot, server, env), { starts: true });
 }
 

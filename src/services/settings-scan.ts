@@ -14,7 +14,10 @@ import { settingsPath } from '../core/scopes.js';
 import { runProcess } from '../adapters/process.js';
 
 /** Where the managed (enterprise) settings live on this platform. */
-export function managedSettingsPath(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function managedSettingsPath(
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (platform === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json';
   if (platform === 'linux') return '/etc/claude-code/managed-settings.json';
   if (platform === 'win32') return join(env.ProgramFiles ?? 'C:\\Program Files', 'ClaudeCode', 'managed-settings.json');
@@ -80,7 +83,9 @@ export async function isTrackedByGit(file: string, env: NodeJS.ProcessEnv = proc
 /** Mark the files whose env holds a secret with whether git tracks them (for the settings-secrets check). */
 export async function markGitTracked(settings: SettingsFacts, env: NodeJS.ProcessEnv = process.env): Promise<SettingsFacts> {
   const scopes = await Promise.all(
-    settings.scopes.map(async (s) => (s.exists && secretEnvKeys(s.doc).length > 0 ? { ...s, gitTracked: await isTrackedByGit(s.file, env) } : s)),
+    settings.scopes.map(async (s) =>
+      s.exists && secretEnvKeys(s.doc).length > 0 ? { ...s, gitTracked: await isTrackedByGit(s.file, env) } : s,
+    ),
   );
   return { scopes };
 }

@@ -184,7 +184,10 @@ export class RestBackend implements TraceBackend {
 
   async getExperiment(id: string): Promise<ExperimentRef | undefined> {
     const path = `/api/2.0/mlflow/experiments/get?experiment_id=${encodeURIComponent(id)}`;
-    const { status, json } = await this.call<{ experiment?: { experiment_id: string; name: string; lifecycle_stage?: string } }>('GET', path);
+    const { status, json } = await this.call<{ experiment?: { experiment_id: string; name: string; lifecycle_stage?: string } }>(
+      'GET',
+      path,
+    );
     if (json.error_code === 'RESOURCE_DOES_NOT_EXIST' || json.error_code === 'INVALID_PARAMETER_VALUE') return undefined;
     if (status < 200 || status >= 300 || !json.experiment) this.fail(path, status, json);
     const e = json.experiment;
@@ -193,7 +196,10 @@ export class RestBackend implements TraceBackend {
 
   async getExperimentByName(name: string): Promise<ExperimentRef | undefined> {
     const path = `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`;
-    const { status, json } = await this.call<{ experiment?: { experiment_id: string; name: string; lifecycle_stage?: string } }>('GET', path);
+    const { status, json } = await this.call<{ experiment?: { experiment_id: string; name: string; lifecycle_stage?: string } }>(
+      'GET',
+      path,
+    );
     if (json.error_code === 'RESOURCE_DOES_NOT_EXIST') return undefined;
     if (status < 200 || status >= 300 || !json.experiment) this.fail(path, status, json);
     const e = json.experiment;
@@ -204,11 +210,14 @@ export class RestBackend implements TraceBackend {
     const out: ExperimentRef[] = [];
     let pageToken: string | undefined;
     do {
-      const res = await this.ok<{ experiments?: { experiment_id: string; name: string; lifecycle_stage?: string }[]; next_page_token?: string }>(
-        'POST',
-        '/api/2.0/mlflow/experiments/search',
-        { max_results: 1000, view_type: 'ALL', ...(pageToken ? { page_token: pageToken } : {}) },
-      );
+      const res = await this.ok<{
+        experiments?: { experiment_id: string; name: string; lifecycle_stage?: string }[];
+        next_page_token?: string;
+      }>('POST', '/api/2.0/mlflow/experiments/search', {
+        max_results: 1000,
+        view_type: 'ALL',
+        ...(pageToken ? { page_token: pageToken } : {}),
+      });
       for (const e of res.experiments ?? []) out.push({ id: e.experiment_id, name: e.name, deleted: e.lifecycle_stage === 'deleted' });
       pageToken = res.next_page_token || undefined;
     } while (pageToken);
@@ -286,7 +295,7 @@ interface Pending {
  * line. It ignores SIGINT (the terminal's Ctrl-C reaches the whole process
  * group): we stop between batches, never in the middle of one. It exits when
  * its stdin closes, after the request in hand.
-  */
+ */
 export class PythonBackend implements TraceBackend {
   readonly kind = 'python' as const;
   private nextId = 1;
@@ -300,7 +309,9 @@ export class PythonBackend implements TraceBackend {
     readonly where: string,
     private readonly uri: string = where,
   ) {
-    this.version = new Promise<string>((resolve, reject) => this.pending.set(0, { resolve: (v) => resolve((v as { version: string }).version), reject }));
+    this.version = new Promise<string>((resolve, reject) =>
+      this.pending.set(0, { resolve: (v) => resolve((v as { version: string }).version), reject }),
+    );
     child.stderr.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-4000);
     });
@@ -350,7 +361,10 @@ export class PythonBackend implements TraceBackend {
       await backend.version;
     } catch (error) {
       await backend.close();
-      throw new CliError(`could not open ${shown} with MLflow's Python client (${python}): ${backend.scrub((error as Error).message)}`, EXIT.failure);
+      throw new CliError(
+        `could not open ${shown} with MLflow's Python client (${python}): ${backend.scrub((error as Error).message)}`,
+        EXIT.failure,
+      );
     }
     return backend;
   }
@@ -393,7 +407,10 @@ export class PythonBackend implements TraceBackend {
 
   countTraces(experimentIds: string[], maxTimestampMs?: number): Promise<number> {
     if (experimentIds.length === 0) return Promise.resolve(0);
-    return this.request('count', { experiment_ids: experimentIds, ...(maxTimestampMs === undefined ? {} : { max_timestamp_ms: maxTimestampMs }) });
+    return this.request('count', {
+      experiment_ids: experimentIds,
+      ...(maxTimestampMs === undefined ? {} : { max_timestamp_ms: maxTimestampMs }),
+    });
   }
 
   async searchTraces(experimentId: string, query: SearchQuery): Promise<SearchPage> {

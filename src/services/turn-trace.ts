@@ -8,7 +8,16 @@
 
 import { dirname, join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
-import { hasLastMessage, INTERRUPT_MARKER, markTurnFailed, SYNTHETIC_MODEL, traceIdFor, TurnBuilder, type TraceContext, type TranscriptRow } from '../core/transcript.js';
+import {
+  hasLastMessage,
+  INTERRUPT_MARKER,
+  markTurnFailed,
+  SYNTHETIC_MODEL,
+  traceIdFor,
+  TurnBuilder,
+  type TraceContext,
+  type TranscriptRow,
+} from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { withTraceCost } from '../core/cost.js';
 import { describeRedactions, redactionOptionsFor, redactTrace, type RedactionOptions } from '../core/redact.js';
@@ -79,7 +88,8 @@ async function traceSource(
   if (!file) return 'hook input has no transcript path';
   const kind = fileKind(file);
   // A compaction runs as a subagent without a type or a transcript of its own: it is not a turn.
-  if (kind === 'missing' && isSubagent && !input.agent_type) return { elsewhere: `subagent ${input.agent_id} has no type and no transcript: a compaction, not a turn` };
+  if (kind === 'missing' && isSubagent && !input.agent_type)
+    return { elsewhere: `subagent ${input.agent_id} has no type and no transcript: a compaction, not a turn` };
   if (kind === 'missing') return `transcript not found: ${file}`;
   if (kind === 'other') return `transcript is not a regular file (a FIFO, a device or a folder), so it is not read: ${file}`;
 
@@ -94,7 +104,9 @@ async function traceSource(
       const parentTrace = parent.builder.build({ sessionId });
       const toolSpan = meta && parentTrace ? toolSpanOf(parentTrace, meta.toolUseId) : undefined;
       if (toolSpan && !startsInBackground(toolSpan)) {
-        return { elsewhere: `subagent ${input.agent_id} ran in the foreground: the Stop of its turn nests it in ${context.agent.parentTraceId ?? 'that trace'}` };
+        return {
+          elsewhere: `subagent ${input.agent_id} ran in the foreground: the Stop of its turn nests it in ${context.agent.parentTraceId ?? 'that trace'}`,
+        };
       }
       // Started by another subagent: nested in that one's run, wherever that is traced.
       if (meta && !toolSpan && (await startedInForegroundBySubagent(dirname(file), meta))) {
@@ -107,7 +119,8 @@ async function traceSource(
 
 /** The error a StopFailure hook input names, as one line of text. */
 function failureOf(input: HookInput): string {
-  const text = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value));
+  const text = (value: unknown): string =>
+    typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
   const error = text(input.error) || 'the turn ended with an API error';
   const details = text(input.error_details);
   return details && details !== error ? `${error}: ${details}` : error;
@@ -120,8 +133,16 @@ function failureOf(input: HookInput): string {
 function withSessionContext(trace: TraceModel, input: HookInput): TraceModel {
   const metadata: Record<string, string> = { ...trace.metadata };
   if (typeof input.cwd === 'string' && input.cwd !== '') Object.assign(metadata, gitMetadata(gitContextOf(input.cwd)));
-  if (typeof input.permission_mode === 'string' && input.permission_mode !== '') metadata['mlflow.trace.permission_mode'] = input.permission_mode;
-  const models = [...new Set(trace.spans.filter((s) => s.spanType === 'LLM').map((s) => s.attributes['mlflow.llm.model']).filter((m): m is string => typeof m === 'string' && m !== 'unknown' && m !== SYNTHETIC_MODEL))];
+  if (typeof input.permission_mode === 'string' && input.permission_mode !== '')
+    metadata['mlflow.trace.permission_mode'] = input.permission_mode;
+  const models = [
+    ...new Set(
+      trace.spans
+        .filter((s) => s.spanType === 'LLM')
+        .map((s) => s.attributes['mlflow.llm.model'])
+        .filter((m): m is string => typeof m === 'string' && m !== 'unknown' && m !== SYNTHETIC_MODEL),
+    ),
+  ];
   if (models.length > 0) metadata['claude_code.models'] = models.join(',');
   return { ...trace, metadata };
 }
@@ -161,7 +182,11 @@ export function traceShapingFor(config: Config, env: NodeJS.ProcessEnv): Pick<Tu
  * (or the catch-up time is over), with the foreground subagents it started
  * nested in it.
  */
-export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, options: TurnOptions): Promise<TurnTraces | string | TracedElsewhere> {
+export async function traceOfTurn(
+  input: HookInput,
+  env: NodeJS.ProcessEnv,
+  options: TurnOptions,
+): Promise<TurnTraces | string | TracedElsewhere> {
   const { started, catchUpMs, log } = options;
   const bytes = options.bytes ?? {};
   try {
@@ -176,7 +201,10 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
     }
     if (typeof built === 'string') return built;
     if (!hasLastMessage(built.trace, last)) {
-      log('warn', `the transcript did not show the last assistant message within ${catchUpMs} ms; traced what it holds (session ${input.session_id ?? '?'})`);
+      log(
+        'warn',
+        `the transcript did not show the last assistant message within ${catchUpMs} ms; traced what it holds (session ${input.session_id ?? '?'})`,
+      );
     }
     const describe = async (trace: TraceModel): Promise<TraceModel> => {
       if (input.session_id) {
@@ -207,7 +235,6 @@ export async function traceOfTurn(input: HookInput, env: NodeJS.ProcessEnv, opti
   }
 }
 
-
 /**
  * At SessionEnd: the turns the user stopped at the end of the session (the
  * last one, and any stopped right before it). No Stop came after them; a
@@ -217,7 +244,10 @@ export async function stoppedTurnsAtSessionEnd(input: HookInput, env: NodeJS.Pro
   if (!input.transcript_path || fileKind(input.transcript_path) !== 'file') return [];
   // Most sessions end on a turn that ended on its own: the end of the file tells, without reading it all.
   if (!tailHolds(input.transcript_path, INTERRUPT_MARKER)) return [];
-  const traced = await traceOfTurn({ ...input, hook_event_name: 'Stop', last_assistant_message: undefined }, env, { ...options, catchUpMs: 0 });
+  const traced = await traceOfTurn({ ...input, hook_event_name: 'Stop', last_assistant_message: undefined }, env, {
+    ...options,
+    catchUpMs: 0,
+  });
   if (typeof traced === 'string' || 'elsewhere' in traced) return [];
   if (traced.trace.metadata['claude_code.turn_status'] !== 'interrupted') return [];
   return [...traced.interrupted, traced.trace];

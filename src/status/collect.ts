@@ -70,7 +70,15 @@ export interface StatusData {
   /** `--user`: traces and tokens count only this user's traces (`mlflow.trace.user`); null: every user's. */
   user: string | null;
   tracing: { on: boolean; reason: string; scopes: ScopeStatus[] };
-  server: { url: string | null; local: boolean; manager: string | null; healthy: boolean; version: string | null; state: string | null; pid: number | null };
+  server: {
+    url: string | null;
+    local: boolean;
+    manager: string | null;
+    healthy: boolean;
+    version: string | null;
+    state: string | null;
+    pid: number | null;
+  };
   experiment: { name: string | null; id: string | null };
   traces: { today: number; last7Days: number; last30Days: number; truncated: boolean } | null;
   tokens: { today: number; last7Days: number; last30Days: number } | null;
@@ -212,7 +220,12 @@ export async function searchTracesSince(
 
 /** Bucket traces by local day: counts, tokens and cost for today / 7 / 30 days, the last CHART_DAYS days, and the costliest sessions. */
 export function bucketTraces(traces: TraceInfoJson[], now: Date) {
-  const daily: DayBucket[] = Array.from({ length: CHART_DAYS }, (_, i) => ({ date: localDate(startOfDay(now, CHART_DAYS - 1 - i)), traces: 0, tokens: 0, cost: 0 }));
+  const daily: DayBucket[] = Array.from({ length: CHART_DAYS }, (_, i) => ({
+    date: localDate(startOfDay(now, CHART_DAYS - 1 - i)),
+    traces: 0,
+    tokens: 0,
+    cost: 0,
+  }));
   const index = new Map(daily.map((d, i) => [d.date, i]));
   const bounds = { today: startOfDay(now).getTime(), d7: startOfDay(now, 6).getTime(), d30: startOfDay(now, WINDOW_DAYS - 1).getTime() };
   const counts = { today: 0, last7Days: 0, last30Days: 0 };
@@ -224,7 +237,11 @@ export function bucketTraces(traces: TraceInfoJson[], now: Date) {
     if (Number.isNaN(at)) continue;
     const n = tokensOf(t.trace_metadata);
     const usd = costOfTrace(t.trace_metadata);
-    for (const [since, key] of [[bounds.d30, 'last30Days'], [bounds.d7, 'last7Days'], [bounds.today, 'today']] as const) {
+    for (const [since, key] of [
+      [bounds.d30, 'last30Days'],
+      [bounds.d7, 'last7Days'],
+      [bounds.today, 'today'],
+    ] as const) {
       if (at < since) continue;
       counts[key]++;
       tokens[key] += n;
@@ -273,7 +290,10 @@ interface DatabaseProbe {
 
 function scopeStatusOf(s: ScopeSettings): ScopeStatus {
   const block = s.doc?.env;
-  const value = block && typeof block === 'object' && !Array.isArray(block) ? (block as Record<string, unknown>).MLFLOW_CLAUDE_TRACING_ENABLED : undefined;
+  const value =
+    block && typeof block === 'object' && !Array.isArray(block)
+      ? (block as Record<string, unknown>).MLFLOW_CLAUDE_TRACING_ENABLED
+      : undefined;
   return {
     scope: s.scope,
     file: s.file,
@@ -349,7 +369,9 @@ function probeServer(ctx: StatusContext, conn: TrackingConnection | undefined): 
           () => false,
         )
       : Promise.resolve(false),
-    config.server ? serverState(ctx.environment.dataRoot, config.server, ctx.environment.env).catch(() => undefined) : Promise.resolve(undefined),
+    config.server
+      ? serverState(ctx.environment.dataRoot, config.server, ctx.environment.env).catch(() => undefined)
+      : Promise.resolve(undefined),
   ]);
 }
 
@@ -362,7 +384,10 @@ function serverVersion(conn: TrackingConnection): Promise<string | null> {
 
 /** The experiment's id by its name; null when there is none (any other failure goes to `errors`). */
 function experimentIdByName(ctx: StatusContext, conn: TrackingConnection, name: string | null): Promise<string | null> {
-  return call<{ experiment?: { experiment_id?: string } }>(conn, `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name ?? 'Default')}`).then(
+  return call<{ experiment?: { experiment_id?: string } }>(
+    conn,
+    `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name ?? 'Default')}`,
+  ).then(
     (r) => r.experiment?.experiment_id ?? null,
     (e: { status?: number; message?: string }) => {
       if (e.status !== 404) ctx.errors.push(`experiment lookup: ${e.message}`);
@@ -376,7 +401,13 @@ async function traceFigures(ctx: StatusContext, conn: TrackingConnection, experi
   try {
     const found = await searchTracesSince(conn, experimentId, startOfDay(ctx.now, WINDOW_DAYS - 1), ctx.environment.user);
     const b = bucketTraces(found.traces, ctx.now);
-    return { traces: { ...b.counts, truncated: found.truncated }, tokens: b.tokens, cost: b.cost, daily: b.daily, topSessions: b.topSessions };
+    return {
+      traces: { ...b.counts, truncated: found.truncated },
+      tokens: b.tokens,
+      cost: b.cost,
+      daily: b.daily,
+      topSessions: b.topSessions,
+    };
   } catch (error) {
     ctx.errors.push(`trace search: ${(error as Error).message}`);
     return NO_FIGURES;
@@ -416,7 +447,13 @@ function rejectedTraces(spoolDir: string): number {
   }
 }
 
-function serverStatus(ctx: StatusContext, url: string | null, healthy: boolean, version: string | null, state: ServerState | undefined): StatusData['server'] {
+function serverStatus(
+  ctx: StatusContext,
+  url: string | null,
+  healthy: boolean,
+  version: string | null,
+  state: ServerState | undefined,
+): StatusData['server'] {
   const { server } = ctx.config;
   return {
     url,
@@ -442,7 +479,10 @@ export async function collectStatus(environment: StatusEnvironment): Promise<Sta
   const experimentIdSet = settingOrConfig(ctx, 'MLFLOW_EXPERIMENT_ID', config.experimentId);
   const database = startDatabaseProbe(ctx);
   const [health, state] = await probeServer(ctx, conn);
-  const asked = conn && health ? await askServer(ctx, conn, { name: experimentName, id: experimentIdSet }) : { version: null, experimentId: experimentIdSet, ...NO_FIGURES };
+  const asked =
+    conn && health
+      ? await askServer(ctx, conn, { name: experimentName, id: experimentIdSet })
+      : { version: null, experimentId: experimentIdSet, ...NO_FIGURES };
   const rejected = rejectedTraces(files.spool);
 
   return {

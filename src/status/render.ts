@@ -71,7 +71,9 @@ export function barChart(
 
 function sideBySide(left: string[], right: string[], gap = 6): string[] {
   const width = Math.max(...left.map((l) => l.length));
-  return Array.from({ length: Math.max(left.length, right.length) }, (_, i) => `${(left[i] ?? '').padEnd(width)}${' '.repeat(gap)}${right[i] ?? ''}`.trimEnd());
+  return Array.from({ length: Math.max(left.length, right.length) }, (_, i) =>
+    `${(left[i] ?? '').padEnd(width)}${' '.repeat(gap)}${right[i] ?? ''}`.trimEnd(),
+  );
 }
 
 function chartLabels(daily: DayBucket[]): [string, string] {
@@ -90,49 +92,86 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
       ? c('2', 'no file')
       : !s.readable
         ? c('31', 'ignored by Claude Code (not strict JSON; run claude-mlflow doctor)')
-        : [s.hook ? 'hook' : 'no hook', s.enabled === null ? 'MLFLOW_CLAUDE_TRACING_ENABLED unset' : `MLFLOW_CLAUDE_TRACING_ENABLED=${s.enabled}`].join(' · ');
+        : [
+            s.hook ? 'hook' : 'no hook',
+            s.enabled === null ? 'MLFLOW_CLAUDE_TRACING_ENABLED unset' : `MLFLOW_CLAUDE_TRACING_ENABLED=${s.enabled}`,
+          ].join(' · ');
     lines.push(`${' '.repeat(11)}${s.scope.padEnd(8)} ${state}  ${c('2', s.file)}`);
   }
   const server = data.server;
-  const health = server.url === null ? c('31', 'not set up (run claude-mlflow init)') : server.healthy ? c('32', 'healthy') : c('31', 'not answering /health');
-  const extra = [server.version ? `MLflow ${server.version}` : undefined, server.pid ? `PID ${server.pid}` : undefined].filter(Boolean).join(' · ');
+  const health =
+    server.url === null
+      ? c('31', 'not set up (run claude-mlflow init)')
+      : server.healthy
+        ? c('32', 'healthy')
+        : c('31', 'not answering /health');
+  const extra = [server.version ? `MLflow ${server.version}` : undefined, server.pid ? `PID ${server.pid}` : undefined]
+    .filter(Boolean)
+    .join(' · ');
   lines.push(`${label('Server')}${server.url ?? ''}  ${health}${extra ? ` · ${extra}` : ''}`);
-  lines.push(`${label('Experiment')}${data.experiment.name ?? '(default)'}${data.experiment.id ? ` (id ${data.experiment.id})` : server.healthy ? ' (no traces yet)' : ''}`);
-  if (data.user !== null) lines.push(`${label('User')}${data.user} ${c('2', '(traces, tokens and charts count only the traces of this user)')}`);
+  lines.push(
+    `${label('Experiment')}${data.experiment.name ?? '(default)'}${data.experiment.id ? ` (id ${data.experiment.id})` : server.healthy ? ' (no traces yet)' : ''}`,
+  );
+  if (data.user !== null)
+    lines.push(`${label('User')}${data.user} ${c('2', '(traces, tokens and charts count only the traces of this user)')}`);
   if (data.traces && data.tokens) {
     const t = data.traces;
-    lines.push(`${label('Traces')}today ${t.today} · 7 days ${t.last7Days} · 30 days ${t.last30Days}${t.truncated ? ' (more than counted)' : ''}`);
+    lines.push(
+      `${label('Traces')}today ${t.today} · 7 days ${t.last7Days} · 30 days ${t.last30Days}${t.truncated ? ' (more than counted)' : ''}`,
+    );
     const k = data.tokens;
-    lines.push(`${label('Tokens')}today ${compactNumber(k.today)} · 7 days ${compactNumber(k.last7Days)} · 30 days ${compactNumber(k.last30Days)}`);
+    lines.push(
+      `${label('Tokens')}today ${compactNumber(k.today)} · 7 days ${compactNumber(k.last7Days)} · 30 days ${compactNumber(k.last30Days)}`,
+    );
     if (data.cost) {
       const d = data.cost;
-      lines.push(`${label('Cost')}today ${usd(d.today)} · 7 days ${usd(d.last7Days)} · 30 days ${usd(d.last30Days)} ${c('2', '(list prices of the models used)')}`);
+      lines.push(
+        `${label('Cost')}today ${usd(d.today)} · 7 days ${usd(d.last7Days)} · 30 days ${usd(d.last30Days)} ${c('2', '(list prices of the models used)')}`,
+      );
     }
   } else {
     lines.push(`${label('Traces')}${c('2', 'unknown: the server does not answer')}`);
   }
   if (data.database.postgres) {
-    lines.push(`${label('Database')}PostgreSQL ${data.database.bytes === null ? c('2', 'size unknown') : formatBytes(data.database.bytes)}${c('2', `  ${data.database.postgres}`)}`);
+    lines.push(
+      `${label('Database')}PostgreSQL ${data.database.bytes === null ? c('2', 'size unknown') : formatBytes(data.database.bytes)}${c('2', `  ${data.database.postgres}`)}`,
+    );
   } else {
-    lines.push(`${label('Database')}${data.database.bytes === null ? c('2', data.database.file ? 'not created yet' : 'remote server') : formatBytes(data.database.bytes)}${data.database.file ? c('2', `  ${data.database.file}`) : ''}`);
+    lines.push(
+      `${label('Database')}${data.database.bytes === null ? c('2', data.database.file ? 'not created yet' : 'remote server') : formatBytes(data.database.bytes)}${data.database.file ? c('2', `  ${data.database.file}`) : ''}`,
+    );
   }
   lines.push(`${label('Spool')}${spoolLine(data.spool, Date.parse(data.generatedAt), c)}`);
   if (data.daily) {
     lines.push('');
     const labels = chartLabels(data.daily);
-    const traces = barChart(data.daily.map((d) => d.traces), { title: `Traces per day (${data.daily.length} days)`, labels });
-    const tokens = barChart(data.daily.map((d) => d.tokens), { title: `Tokens per day (${data.daily.length} days)`, labels });
+    const traces = barChart(
+      data.daily.map((d) => d.traces),
+      { title: `Traces per day (${data.daily.length} days)`, labels },
+    );
+    const tokens = barChart(
+      data.daily.map((d) => d.tokens),
+      { title: `Tokens per day (${data.daily.length} days)`, labels },
+    );
     lines.push(...sideBySide(traces, tokens));
     // Only when something was priced: traces of models the price table does not know cost nothing here.
     if (data.daily.some((d) => d.cost > 0)) {
       lines.push('');
-      lines.push(...barChart(data.daily.map((d) => d.cost), { title: `Cost per day (${data.daily.length} days)`, labels, format: usd }));
+      lines.push(
+        ...barChart(
+          data.daily.map((d) => d.cost),
+          { title: `Cost per day (${data.daily.length} days)`, labels, format: usd },
+        ),
+      );
     }
   }
   if (data.topSessions && data.topSessions.length > 0) {
     lines.push('');
     lines.push('Costliest sessions (30 days)');
-    for (const s of data.topSessions) lines.push(`  ${usd(s.cost).padStart(8)}  ${s.session}  ${c('2', `${plural(s.traces, 'trace')}, last ${s.lastAt.slice(0, 16).replace('T', ' ')}`)}`);
+    for (const s of data.topSessions)
+      lines.push(
+        `  ${usd(s.cost).padStart(8)}  ${s.session}  ${c('2', `${plural(s.traces, 'trace')}, last ${s.lastAt.slice(0, 16).replace('T', ' ')}`)}`,
+      );
   }
   for (const e of data.errors) lines.push(c('33', `! ${e}`));
   return lines;

@@ -51,7 +51,9 @@ function processes(): Array<{ pid: number; pgid: number; argv: string[] }> {
 
 /** A process's environment variable, from /proc. */
 function environmentOf(pid: number, name: string): string | undefined {
-  const variable = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith(`${name}=`));
+  const variable = readFileSync(`/proc/${pid}/environ`, 'utf8')
+    .split('\0')
+    .find((v) => v.startsWith(`${name}=`));
   return variable?.slice(name.length + 1);
 }
 
@@ -99,11 +101,16 @@ describe('serverArgs', () => {
   it('is the mlflow server command line', () => {
     expect(serverArgs(spec)).toEqual([
       'server',
-      '--backend-store-uri', spec.backendStoreUri,
-      '--artifacts-destination', spec.artifactsDir,
-      '--host', '127.0.0.1',
-      '--port', String(spec.port),
-      '--workers', '1',
+      '--backend-store-uri',
+      spec.backendStoreUri,
+      '--artifacts-destination',
+      spec.artifactsDir,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(spec.port),
+      '--workers',
+      '1',
     ]);
   });
 });
@@ -112,13 +119,20 @@ describe('serverAddressFor', () => {
   const leader = (args: string[]): string[] => ['/venv/bin/python', '/venv/bin/mlflow', ...args];
   it("finds our server's address in its command line (as /proc shows it: the interpreter, then the mlflow script)", () => {
     expect(serverAddressFor(leader(serverArgs(spec)), spec.artifactsDir)).toEqual({ host: '127.0.0.1', port: spec.port });
-    expect(serverAddressFor(['mlflow', ...serverArgs({ ...spec, host: '0.0.0.0' })], spec.artifactsDir)).toEqual({ host: '0.0.0.0', port: spec.port });
+    expect(serverAddressFor(['mlflow', ...serverArgs({ ...spec, host: '0.0.0.0' })], spec.artifactsDir)).toEqual({
+      host: '0.0.0.0',
+      port: spec.port,
+    });
   });
   it("is undefined for another data folder's server, a worker, or another program", () => {
     expect(serverAddressFor(leader(serverArgs(spec)), `${spec.artifactsDir}-other`)).toBeUndefined();
     expect(serverAddressFor(['/venv/bin/python', '-m', 'uvicorn', '--port', String(spec.port)], spec.artifactsDir)).toBeUndefined();
-    expect(serverAddressFor(['/usr/bin/rsync', 'server', '--artifacts-destination', spec.artifactsDir, '--port', '1'], spec.artifactsDir)).toBeUndefined();
-    expect(serverAddressFor(['/venv/bin/mlflow', 'ui', '--artifacts-destination', spec.artifactsDir, '--port', '1'], spec.artifactsDir)).toBeUndefined();
+    expect(
+      serverAddressFor(['/usr/bin/rsync', 'server', '--artifacts-destination', spec.artifactsDir, '--port', '1'], spec.artifactsDir),
+    ).toBeUndefined();
+    expect(
+      serverAddressFor(['/venv/bin/mlflow', 'ui', '--artifacts-destination', spec.artifactsDir, '--port', '1'], spec.artifactsDir),
+    ).toBeUndefined();
   });
 });
 

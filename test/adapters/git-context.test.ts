@@ -17,7 +17,15 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com', GIT_CONFIG_NOSYSTEM: '1', HOME: tmp.path },
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.com',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.com',
+      GIT_CONFIG_NOSYSTEM: '1',
+      HOME: tmp.path,
+    },
   }).trim();
 }
 
@@ -76,7 +84,12 @@ describe('gitContextOf', () => {
     const { dir } = repo();
     const tree = path.join(tmp.path, `tree-${n}`);
     git(dir, 'worktree', 'add', '-q', '-b', 'feature', tree, 'HEAD~1');
-    expect(gitContextOf(tree)).toEqual({ branch: 'feature', commit: git(tree, 'rev-parse', 'HEAD'), remoteUrl: 'https://github.com/acme/app.git', dirty: false });
+    expect(gitContextOf(tree)).toEqual({
+      branch: 'feature',
+      commit: git(tree, 'rev-parse', 'HEAD'),
+      remoteUrl: 'https://github.com/acme/app.git',
+      dirty: false,
+    });
   });
 
   it('packed refs', () => {
@@ -98,7 +111,9 @@ describe('remote URLs', () => {
     expect(withoutUserInfo('https://user:pw@host/x.git')).toBe('https://host/x.git');
     expect(withoutUserInfo('ssh://git@host:22/x.git')).toBe('ssh://host:22/x.git');
     expect(withoutUserInfo('git@github.com:acme/app.git')).toBe('git@github.com:acme/app.git');
-    expect(remoteUrlOf('[core]\n\tbare = false\n[remote "upstream"]\n\turl = https://a/u.git\n[remote "origin"]\n\turl = https://t@b/o.git\n')).toBe('https://b/o.git');
+    expect(
+      remoteUrlOf('[core]\n\tbare = false\n[remote "upstream"]\n\turl = https://a/u.git\n[remote "origin"]\n\turl = https://t@b/o.git\n'),
+    ).toBe('https://b/o.git');
     expect(remoteUrlOf('[remote "upstream"]\n\turl = https://a/u.git\n')).toBe('https://a/u.git');
   });
 });

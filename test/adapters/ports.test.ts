@@ -8,11 +8,11 @@ import { freePort } from '../helpers/ports.js';
  * execa child is a thenable, which an async function would wait for.)
  */
 async function listenInChild(port: number, host = '127.0.0.1'): Promise<{ child: ResultPromise }> {
-  const child = execa(
-    process.execPath,
-    ['-e', `require('net').createServer().listen(${port}, '${host}', () => console.log('ready'))`],
-    { reject: false, stdin: 'ignore', buffer: false },
-  );
+  const child = execa(process.execPath, ['-e', `require('net').createServer().listen(${port}, '${host}', () => console.log('ready'))`], {
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
     child.once('exit', (code) => reject(new Error(`listener exited (${code})`)));

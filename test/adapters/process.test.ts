@@ -78,13 +78,18 @@ describe('runProcess', () => {
   });
 
   it('runs a command line through a shell', async () => {
-    const r = await runProcess('echo "$GREETING" world; exit 4', [], { shell: posix ? '/bin/sh' : true, env: { ...process.env, GREETING: 'hello' } });
+    const r = await runProcess('echo "$GREETING" world; exit 4', [], {
+      shell: posix ? '/bin/sh' : true,
+      env: { ...process.env, GREETING: 'hello' },
+    });
     expect(r).toMatchObject({ exitCode: 4, stdout: 'hello world' });
   });
 
   it('streams output to onOutput instead of collecting it', async () => {
     const chunks: string[] = [];
-    const r = await runProcess(node, ['-e', 'console.log("one"); console.error("two")'], { onOutput: (chunk, stream) => chunks.push(`${stream}:${chunk}`) });
+    const r = await runProcess(node, ['-e', 'console.log("one"); console.error("two")'], {
+      onOutput: (chunk, stream) => chunks.push(`${stream}:${chunk}`),
+    });
     expect(r).toMatchObject({ exitCode: 0, stdout: '', stderr: '' });
     expect(chunks.sort()).toEqual(['stderr:two\n', 'stdout:one\n']);
   });
@@ -99,7 +104,10 @@ describe('runProcess', () => {
 });
 
 describe('startPiped', () => {
-  const echoLines = ['-e', 'require("readline").createInterface({ input: process.stdin }).on("line", (l) => console.log(`echo ${l}`)).on("close", () => process.exit(7))'];
+  const echoLines = [
+    '-e',
+    'require("readline").createInterface({ input: process.stdin }).on("line", (l) => console.log(`echo ${l}`)).on("close", () => process.exit(7))',
+  ];
 
   it('talks a line protocol over stdin and stdout, and ends when stdin closes', async () => {
     const child = await startPiped(node, echoLines);
@@ -142,7 +150,10 @@ describe('startDetached', () => {
     dirs.push(dir);
     const logFile = join(dir, 'log');
     const log = openSync(logFile, 'a');
-    const child = startDetached(node, ['-e', 'console.log("to the log"); console.error("errors too"); setTimeout(() => {}, 1500)'], { logFd: log, cwd: dir });
+    const child = startDetached(node, ['-e', 'console.log("to the log"); console.error("errors too"); setTimeout(() => {}, 1500)'], {
+      logFd: log,
+      cwd: dir,
+    });
     closeSync(log);
     expect(child.pid).toBeGreaterThan(0);
     expect(await pgidOf(child.pid!)).toBe(child.pid);

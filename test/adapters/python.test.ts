@@ -8,13 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  checkMlflowExecutable,
-  ensureMlflowVenv,
-  findPython,
-  MLFLOW_FLOOR,
-  mlflowVersion,
-} from '../../src/adapters/python.js';
+import { checkMlflowExecutable, ensureMlflowVenv, findPython, MLFLOW_FLOOR, mlflowVersion } from '../../src/adapters/python.js';
 import { CliError } from '../../src/errors.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { repoRoot, testVenv, venvBin } from '../helpers/venv.js';
@@ -184,7 +178,9 @@ describe('ensureMlflowVenv', () => {
     const lines: string[] = [];
     const t0 = performance.now();
     const fresh = await ensureMlflowVenv({ venvDir, python, mlflowVersion: '3.12.0', onLine: (l) => lines.push(l) });
-    console.log(`fresh venv + uv bootstrap + install of locks/mlflow-3.12.0.txt: ${Math.round(performance.now() - t0)} ms, ${lines.length} lines of output`);
+    console.log(
+      `fresh venv + uv bootstrap + install of locks/mlflow-3.12.0.txt: ${Math.round(performance.now() - t0)} ms, ${lines.length} lines of output`,
+    );
     expect(fresh).toEqual({
       mlflowBin: path.join(venvDir, 'bin', 'mlflow'),
       pythonBin: path.join(venvDir, 'bin', 'python'),
@@ -231,7 +227,9 @@ describe('ensureMlflowVenv', () => {
       process.stdout.write(JSON.stringify({ ...result, waited: lines.some((l) => l.includes('is installing MLflow into')) }));
     `;
     const runs = await Promise.all(
-      [0, 1, 2].map(() => execa(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, VENV: venvDir }, timeout: 900_000 })),
+      [0, 1, 2].map(() =>
+        execa(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, VENV: venvDir }, timeout: 900_000 }),
+      ),
     );
     const results = runs.map((r) => JSON.parse(String(r.stdout)) as { version: string; reused: boolean; waited: boolean });
     expect(results.map((r) => r.version)).toEqual(['3.12.0', '3.12.0', '3.12.0']);

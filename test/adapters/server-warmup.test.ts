@@ -15,7 +15,11 @@ afterAll(async () => {
 });
 
 async function post(path: string, body: unknown): Promise<any> {
-  const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   expect(res.status).toBe(200);
   return res.json();
 }
@@ -23,12 +27,17 @@ async function post(path: string, body: unknown): Promise<any> {
 describe('warmTracePath', () => {
   it('sends trace requests until a round is fast, and leaves the store as it was', async () => {
     const result = await warmTracePath(server.url, {});
-    console.log(`warm-up of a fresh server: ${result.rounds} round(s), slowest request ${Math.round(result.firstRoundMs)} ms first, ${Math.round(result.lastRoundMs)} ms last`);
+    console.log(
+      `warm-up of a fresh server: ${result.rounds} round(s), slowest request ${Math.round(result.firstRoundMs)} ms first, ${Math.round(result.lastRoundMs)} ms last`,
+    );
     expect(result.warm).toBe(true);
     expect(result.lastRoundMs).toBeLessThan(150);
     const experiments = (await post('/api/2.0/mlflow/experiments/search', { max_results: 100 })).experiments;
     expect(experiments.map((e: { name: string }) => e.name)).toEqual(['Default']);
-    const traces = await post('/api/3.0/mlflow/traces/search', { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: '0' } }], max_results: 10 });
+    const traces = await post('/api/3.0/mlflow/traces/search', {
+      locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: '0' } }],
+      max_results: 10,
+    });
     expect(traces.traces ?? []).toEqual([]);
   });
 

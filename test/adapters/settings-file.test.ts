@@ -212,7 +212,9 @@ describe('duplicate keys', () => {
     const error = catchError(() => loadSettings(file)) as SettingsError;
     expect(error).toBeInstanceOf(SettingsError);
     expect(error.exitCode).toBe(2);
-    expect(error.message).toBe(`${file}:1:18: duplicate key "env": JSON keeps only the last value, so the one at 1:2 is lost; merge them by hand`);
+    expect(error.message).toBe(
+      `${file}:1:18: duplicate key "env": JSON keeps only the last value, so the one at 1:2 is lost; merge them by hand`,
+    );
     expect(error.message).not.toContain('\n');
   });
 
@@ -239,7 +241,11 @@ describe('duplicate keys', () => {
       file,
       exists: true,
       parse: 'error',
-      error: { line: 3, column: 3, detail: 'duplicate key "env": JSON keeps only the last value, so the one at 2:3 is lost; merge them by hand' },
+      error: {
+        line: 3,
+        column: 3,
+        detail: 'duplicate key "env": JSON keeps only the last value, so the one at 2:3 is lost; merge them by hand',
+      },
     });
   });
 });
@@ -307,11 +313,16 @@ describe('saveSettings', () => {
   });
 
   it('edits a strict file in place: numbers JavaScript cannot hold, key order and spacing stay; taking our keys out gives the same bytes', async () => {
-    const original = '{\n    "big": 1e400, "long": 12345678901234567890,\n    "env": { "EDITOR": "vim" },\n    "hooks": { "SubagentStop": [] }\n}\n';
+    const original =
+      '{\n    "big": 1e400, "long": 12345678901234567890,\n    "env": { "EDITOR": "vim" },\n    "hooks": { "SubagentStop": [] }\n}\n';
     writeFileSync(file, original);
     await applyToFile();
     const text = readFileSync(file, 'utf8');
-    expect(text.startsWith('{\n    "big": 1e400, "long": 12345678901234567890,\n    "env": { "EDITOR": "vim", "MLFLOW_CLAUDE_TRACING_ENABLED": "true"')).toBe(true);
+    expect(
+      text.startsWith(
+        '{\n    "big": 1e400, "long": 12345678901234567890,\n    "env": { "EDITOR": "vim", "MLFLOW_CLAUDE_TRACING_ENABLED": "true"',
+      ),
+    ).toBe(true);
     expect(ourHookCounts(JSON.parse(text) as Doc)).toEqual(ONCE_EACH);
     const loaded = loadSettings(file);
     saveSettings(loaded, JSON.parse(original) as Doc);
@@ -565,9 +576,11 @@ describe('withFileLock', () => {
     expect(ourHookCounts(doc)).toEqual(ONCE_EACH);
     const env = doc.env as Record<string, string>;
     expect(env.USER_VAR).toBe('u');
-    expect(Object.keys(env).filter((key) => key.startsWith('CHILD_')).sort()).toEqual(
-      Array.from({ length: 20 }, (_, id) => `CHILD_${id}`).sort(),
-    );
+    expect(
+      Object.keys(env)
+        .filter((key) => key.startsWith('CHILD_'))
+        .sort(),
+    ).toEqual(Array.from({ length: 20 }, (_, id) => `CHILD_${id}`).sort());
     expect(existsSync(`${file}${LOCK_SUFFIX}`)).toBe(false);
     expect(filesIn(path.dirname(file)).filter((name) => name.includes('lock'))).toEqual([]);
   });

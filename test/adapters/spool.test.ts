@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listSpoolFiles, readSpool, removeSpoolFile, spoolMax, spooledTraceId, spoolTrace, type SpoolTarget } from '../../src/adapters/spool.js';
+import {
+  listSpoolFiles,
+  readSpool,
+  removeSpoolFile,
+  spoolMax,
+  spooledTraceId,
+  spoolTrace,
+  type SpoolTarget,
+} from '../../src/adapters/spool.js';
 import type { TraceModel } from '../../src/core/trace-model.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
@@ -50,7 +58,13 @@ describe('spoolTrace', () => {
     const none = { ...trace(id(7)), spans: [] };
     const several = trace(id(8), 'prompt with [] and ]}} in it');
     several.metadata.odd = '[]}}';
-    several.spans.push({ ...several.spans[0]!, spanId: 'fedcba9876543210', parentSpanId: '0123456789abcdef', name: 'llm', inputs: { messages: [[], {}] } });
+    several.spans.push({
+      ...several.spans[0]!,
+      spanId: 'fedcba9876543210',
+      parentSpanId: '0123456789abcdef',
+      name: 'llm',
+      inputs: { messages: [[], {}] },
+    });
     for (const t of [none, several]) {
       const { file } = spoolTrace(dir, target, t, new Date(5_000));
       const record = JSON.parse(readFileSync(file, 'utf8'));

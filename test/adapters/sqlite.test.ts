@@ -39,7 +39,9 @@ describe('sqlite adapter', () => {
     const dest = path.join(dir.path, 'backup.db');
     await backup(tool(), db, dest);
     expect(statSync(dest).mode & 0o777).toBe(0o600);
-    expect(await py('import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from t").fetchone()[0])', dest)).toBe('2000');
+    expect(await py('import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from t").fetchone()[0])', dest)).toBe(
+      '2000',
+    );
     expect(await integrityCheck(tool(), dest)).toEqual(['ok']);
   });
 

@@ -185,7 +185,9 @@ describe('a 100 MB transcript', () => {
       const trace = builder.build({ sessionId: 's' });
       process.stdout.write(JSON.stringify({ rows, badLines, response: trace.spans[0].outputs.response, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
     `;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TRANSCRIPT: file } });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, TRANSCRIPT: file },
+    });
     const result = JSON.parse(stdout) as { rows: number; badLines: number; response: string; maxRssMB: number };
     console.log(`300 MB single line: max RSS ${result.maxRssMB.toFixed(1)} MB`);
     expect(result).toMatchObject({ rows: 2, badLines: 1, response: 'after the huge line' });

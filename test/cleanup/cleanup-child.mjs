@@ -7,6 +7,6 @@ import { CliError } from '../../dist/errors.js';
 try {
   process.exitCode = await runCleanupCommand(JSON.parse(process.argv[2] ?? '{}'));
 } catch (error) {
-  process.stderr.write(`claude-mlflow: ${error instanceof CliError ? error.message : error?.stack ?? error}\n`);
+  process.stderr.write(`claude-mlflow: ${error instanceof CliError ? error.message : (error?.stack ?? error)}\n`);
   process.exitCode = error instanceof CliError ? error.exitCode : 1;
 }

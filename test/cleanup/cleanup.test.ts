@@ -258,7 +258,9 @@ describe('bad input: a clear error, and nothing deleted', () => {
     expect((await failure(run({ experiments: [e], yes: true }))).message).toMatch(/--older-than 30d .* or --before/);
     expect((await failure(run({ olderThan: '30d', before: '2020-01-01', experiments: [e] }))).exitCode).toBe(2);
     expect((await failure(run({ olderThan: '30d', experiments: [e], allExperiments: true }))).exitCode).toBe(2);
-    expect((await failure(run({ olderThan: '30d', experiments: [e], keepLast: '-3' }))).message).toMatch(/--keep-last needs a whole number/);
+    expect((await failure(run({ olderThan: '30d', experiments: [e], keepLast: '-3' }))).message).toMatch(
+      /--keep-last needs a whole number/,
+    );
     expect((await failure(run({ before: '2026-02-30', experiments: [e] }))).message).toMatch(/not a calendar date/);
   });
 });
@@ -304,7 +306,10 @@ describe('our own files', () => {
     await seedTraces(server.url, e, [NOW - 40 * DAY]);
     const logs = path.join(data.path, 'logs');
     mkdirSync(logs, { recursive: true });
-    writeFileSync(path.join(logs, 'hook.log'), `${new Date(NOW - 40 * DAY).toISOString()} error old\n${new Date(NOW - DAY).toISOString()} error new\n`);
+    writeFileSync(
+      path.join(logs, 'hook.log'),
+      `${new Date(NOW - 40 * DAY).toISOString()} error old\n${new Date(NOW - DAY).toISOString()} error new\n`,
+    );
     const spool = path.join(data.path, 'spool');
     mkdirSync(spool, { recursive: true });
     const old = path.join(spool, `${String(NOW - 40 * DAY).padStart(15, '0')}-abcd.trace.json`);

@@ -27,7 +27,20 @@ describe('claude-mlflow cleanup (CLI)', () => {
   it('--help lists every option', async () => {
     const r = await cli(['--help']);
     expect(r.exitCode).toBe(0);
-    for (const flag of ['--older-than', '--before', '--experiment', '--all-experiments', '--keep-last', '--dry-run', '--yes', '--no-backup', '--no-vacuum', '--json', '--project', '--batch-size']) {
+    for (const flag of [
+      '--older-than',
+      '--before',
+      '--experiment',
+      '--all-experiments',
+      '--keep-last',
+      '--dry-run',
+      '--yes',
+      '--no-backup',
+      '--no-vacuum',
+      '--json',
+      '--project',
+      '--batch-size',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });
@@ -57,11 +70,20 @@ describe('claude-mlflow cleanup (CLI)', () => {
       writeFileSync(
         path.join(data.path, 'config.json'),
         JSON.stringify({
-          server: { manager: 'background', mlflowBin: venvBin('mlflow'), host: '127.0.0.1', port: server.port, backendStoreUri: `sqlite:///${server.dbPath}` },
+          server: {
+            manager: 'background',
+            mlflowBin: venvBin('mlflow'),
+            host: '127.0.0.1',
+            port: server.port,
+            backendStoreUri: `sqlite:///${server.dbPath}`,
+          },
         }),
       );
       mkdirSync(path.join(project.path, '.claude'), { recursive: true });
-      writeFileSync(path.join(project.path, '.claude', 'settings.json'), JSON.stringify({ env: { MLFLOW_EXPERIMENT_NAME: 'cli-project' } }));
+      writeFileSync(
+        path.join(project.path, '.claude', 'settings.json'),
+        JSON.stringify({ env: { MLFLOW_EXPERIMENT_NAME: 'cli-project' } }),
+      );
     });
     afterAll(async () => {
       await server?.stop();

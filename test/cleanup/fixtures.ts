@@ -70,7 +70,11 @@ export async function createExperiment(url: string, name: string): Promise<strin
 
 /** One trace per start time, `batch` traces per OTLP request. */
 export async function seedTraces(url: string, experimentId: string, starts: number[], batch = 200): Promise<Seeded[]> {
-  const exporter = new OTLPTraceExporter({ url: `${url}/v1/traces`, headers: { 'x-mlflow-experiment-id': experimentId }, timeoutMillis: 60_000 });
+  const exporter = new OTLPTraceExporter({
+    url: `${url}/v1/traces`,
+    headers: { 'x-mlflow-experiment-id': experimentId },
+    timeoutMillis: 60_000,
+  });
   const out: Seeded[] = [];
   try {
     for (let i = 0; i < starts.length; i += batch) {

@@ -103,12 +103,16 @@ describe('Ctrl-C during cleanup', () => {
     expect(remainingOld).toHaveLength(OLD - deleted);
 
     // Running it again finishes the job.
-    const again = await execa(process.execPath, [child, JSON.stringify({ olderThan: '30d', experiment: ['interrupt'], yes: true, backup: false })], {
-      cwd: data.path,
-      env: { PATH: process.env.PATH ?? '', HOME: data.path, CLAUDE_MLFLOW_HOME: data.path, CI: 'true' },
-      extendEnv: false,
-      reject: false,
-    });
+    const again = await execa(
+      process.execPath,
+      [child, JSON.stringify({ olderThan: '30d', experiment: ['interrupt'], yes: true, backup: false })],
+      {
+        cwd: data.path,
+        env: { PATH: process.env.PATH ?? '', HOME: data.path, CLAUDE_MLFLOW_HOME: data.path, CI: 'true' },
+        extendEnv: false,
+        reject: false,
+      },
+    );
     expect(again.exitCode, again.stderr).toBe(0);
     expect(await listTraces(server.url, experimentId)).toHaveLength(FRESH);
   });

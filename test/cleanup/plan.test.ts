@@ -41,19 +41,24 @@ const traces = fc
 describe('planExperiment', () => {
   it('deletes exactly what the rule selects, and counts it right', () => {
     fc.assert(
-      fc.property(traces, fc.integer({ min: 1, max: 41 }), fc.option(fc.integer({ min: 1, max: 70 }), { nil: undefined }), (all, cut, keepLast) => {
-        const cutoffMs = cut * 1000;
-        const newestFirst = [...all].sort((a, b) => b.timestampMs - a.timestampMs);
-        const { deleted, planned } = applyPlan(all, cutoffMs, keepLast);
-        const expected = selectByRule(newestFirst, cutoffMs, keepLast);
-        expect(planned).toBe(expected.length);
-        expect(deleted.size).toBe(expected.length);
-        // The same traces (ties at the boundary resolved in MLflow's listing order, here the sort's).
-        expect([...deleted].sort()).toEqual([...expected].sort());
-        // Never a trace at or after the cut-off; never one of the newest keepLast.
-        for (const id of deleted) expect(all.find((t) => t.id === id)!.timestampMs).toBeLessThan(cutoffMs);
-        if (keepLast !== undefined) expect(all.length - deleted.size).toBeGreaterThanOrEqual(Math.min(keepLast, all.length));
-      }),
+      fc.property(
+        traces,
+        fc.integer({ min: 1, max: 41 }),
+        fc.option(fc.integer({ min: 1, max: 70 }), { nil: undefined }),
+        (all, cut, keepLast) => {
+          const cutoffMs = cut * 1000;
+          const newestFirst = [...all].sort((a, b) => b.timestampMs - a.timestampMs);
+          const { deleted, planned } = applyPlan(all, cutoffMs, keepLast);
+          const expected = selectByRule(newestFirst, cutoffMs, keepLast);
+          expect(planned).toBe(expected.length);
+          expect(deleted.size).toBe(expected.length);
+          // The same traces (ties at the boundary resolved in MLflow's listing order, here the sort's).
+          expect([...deleted].sort()).toEqual([...expected].sort());
+          // Never a trace at or after the cut-off; never one of the newest keepLast.
+          for (const id of deleted) expect(all.find((t) => t.id === id)!.timestampMs).toBeLessThan(cutoffMs);
+          if (keepLast !== undefined) expect(all.length - deleted.size).toBeGreaterThanOrEqual(Math.min(keepLast, all.length));
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -13,9 +13,35 @@ describe('scheduledCleanupArgs', () => {
   it('always --older-than, --yes and --project; the options that change the cleanup pass through', () => {
     expect(scheduledCleanupArgs({ olderThan: '30d' }, project)).toEqual(['--older-than', '30d', '--yes', '--project', project]);
     expect(
-      scheduledCleanupArgs({ olderThan: ' 2w ', experiment: ['a', ' b '], keepLast: '010', batchSize: '500', backup: false, vacuum: false }, project),
-    ).toEqual(['--older-than', '2w', '--yes', '--experiment', 'a', '--experiment', 'b', '--keep-last', '10', '--batch-size', '500', '--no-backup', '--no-vacuum', '--project', project]);
-    expect(scheduledCleanupArgs({ olderThan: '12h', allExperiments: true }, project)).toEqual(['--older-than', '12h', '--yes', '--all-experiments', '--project', project]);
+      scheduledCleanupArgs(
+        { olderThan: ' 2w ', experiment: ['a', ' b '], keepLast: '010', batchSize: '500', backup: false, vacuum: false },
+        project,
+      ),
+    ).toEqual([
+      '--older-than',
+      '2w',
+      '--yes',
+      '--experiment',
+      'a',
+      '--experiment',
+      'b',
+      '--keep-last',
+      '10',
+      '--batch-size',
+      '500',
+      '--no-backup',
+      '--no-vacuum',
+      '--project',
+      project,
+    ]);
+    expect(scheduledCleanupArgs({ olderThan: '12h', allExperiments: true }, project)).toEqual([
+      '--older-than',
+      '12h',
+      '--yes',
+      '--all-experiments',
+      '--project',
+      project,
+    ]);
   });
 
   it.each([

@@ -30,7 +30,13 @@ let state: string;
 
 beforeEach(async () => {
   tmp = await makeTempDir('claude-mlflow-schedule-cli-');
-  [home, data, project, bin, state] = ['home', 'data', 'project', 'bin', 'state'].map((d) => path.join(tmp.path, d)) as [string, string, string, string, string];
+  [home, data, project, bin, state] = ['home', 'data', 'project', 'bin', 'state'].map((d) => path.join(tmp.path, d)) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   for (const dir of [home, data, path.join(project, '.claude'), state]) mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(project, '.claude', 'settings.json'), JSON.stringify({ env: { MLFLOW_EXPERIMENT_NAME: 'my-project' } }));
   // systemctl: a user manager answers; launchctl: $STATE/loaded while bootstrapped; schtasks: $STATE/task while created.
@@ -45,7 +51,11 @@ beforeEach(async () => {
 esac
 exit 0`,
   );
-  makeFakeBin(bin, 'schtasks', 'case "$1" in /Create) touch "$STATE/task";; /Delete) rm "$STATE/task" 2>/dev/null || { echo "ERROR: The system cannot find the file specified." >&2; exit 1; };; esac; exit 0');
+  makeFakeBin(
+    bin,
+    'schtasks',
+    'case "$1" in /Create) touch "$STATE/task";; /Delete) rm "$STATE/task" 2>/dev/null || { echo "ERROR: The system cannot find the file specified." >&2; exit 1; };; esac; exit 0',
+  );
   makeFakeBin(bin, 'powershell', 'exit 0');
 });
 afterEach(async () => {
@@ -58,10 +68,21 @@ const config = (): Record<string, unknown> => JSON.parse(readFileSync(path.join(
 const recordServer = (manager: string): void =>
   writeFileSync(
     path.join(data, 'config.json'),
-    JSON.stringify({ server: { manager, mlflowBin: '/opt/mlflow/bin/mlflow', host: '127.0.0.1', port: 5000, backendStoreUri: 'sqlite:////x/mlflow.db' } }),
+    JSON.stringify({
+      server: { manager, mlflowBin: '/opt/mlflow/bin/mlflow', host: '127.0.0.1', port: 5000, backendStoreUri: 'sqlite:////x/mlflow.db' },
+    }),
   );
 const unitDir = (): string => path.join(home, '.config', 'systemd', 'user');
-const jobCommand = (olderThan = '30d'): string[] => [process.execPath, distCli, 'cleanup', '--older-than', olderThan, '--yes', '--project', project];
+const jobCommand = (olderThan = '30d'): string[] => [
+  process.execPath,
+  distCli,
+  'cleanup',
+  '--older-than',
+  olderThan,
+  '--yes',
+  '--project',
+  project,
+];
 
 const systemdAnalyze = gateOn(SYSTEMD_ANALYZE);
 
@@ -70,11 +91,19 @@ describe('cleanup --schedule with systemd --user (detected: no server recorded)'
     const r = await cli(['--schedule', 'weekly', '--older-than', '30d']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Scheduled: .* weekly, with a systemd --user timer/);
-    expect(calls()).toEqual(['systemctl --user show-environment', 'systemctl --user daemon-reload', `systemctl --user enable --now ${TIMER}`]);
+    expect(calls()).toEqual([
+      'systemctl --user show-environment',
+      'systemctl --user daemon-reload',
+      `systemctl --user enable --now ${TIMER}`,
+    ]);
 
     const files = [path.join(unitDir(), SERVICE), path.join(unitDir(), TIMER)];
     const service = readFileSync(files[0]!, 'utf8');
-    expect(service).toContain(`\nExecStart=${jobCommand().map((a) => `"${a}"`).join(' ')}\n`);
+    expect(service).toContain(
+      `\nExecStart=${jobCommand()
+        .map((a) => `"${a}"`)
+        .join(' ')}\n`,
+    );
     expect(service).toContain('\nType=oneshot\n');
     expect(service).toContain(`\nEnvironment="CLAUDE_MLFLOW_HOME=${data}"\n`);
     expect(service).toContain(`\nEnvironment="PATH=${path.dirname(process.execPath)}:`);
@@ -112,7 +141,9 @@ describe('cleanup --schedule with systemd --user (detected: no server recorded)'
       `systemctl --user restart ${TIMER}`,
     ]);
     expect(readFileSync(path.join(unitDir(), TIMER), 'utf8')).toContain('\nOnCalendar=monthly\n');
-    expect(readFileSync(path.join(unitDir(), SERVICE), 'utf8')).toContain('"--older-than" "2w" "--yes" "--all-experiments" "--keep-last" "100" "--project"');
+    expect(readFileSync(path.join(unitDir(), SERVICE), 'utf8')).toContain(
+      '"--older-than" "2w" "--yes" "--all-experiments" "--keep-last" "100" "--project"',
+    );
   });
 
   it('--unschedule: disable --now the timer, remove both files, daemon-reload, forget the record; again: nothing to do', async () => {
@@ -193,8 +224,14 @@ describe('the server’s recorded manager is used', () => {
     const text = readFileSync(plist, 'utf8');
     const validation = validatePlist(plist);
     expect(validation.valid, validation.errors).toBe(true);
-    expect(text).toContain(`<array>\n${jobCommand().map((a) => `\t\t<string>${a}</string>`).join('\n')}\n\t</array>`);
-    expect(text).toContain('<key>StartCalendarInterval</key>\n\t<dict>\n\t\t<key>Weekday</key>\n\t\t<integer>0</integer>\n\t\t<key>Hour</key>\n\t\t<integer>3</integer>');
+    expect(text).toContain(
+      `<array>\n${jobCommand()
+        .map((a) => `\t\t<string>${a}</string>`)
+        .join('\n')}\n\t</array>`,
+    );
+    expect(text).toContain(
+      '<key>StartCalendarInterval</key>\n\t<dict>\n\t\t<key>Weekday</key>\n\t\t<integer>0</integer>\n\t\t<key>Hour</key>\n\t\t<integer>3</integer>',
+    );
     expect(text).not.toMatch(/RunAtLoad|KeepAlive/);
     const target = `gui/${process.getuid!()}/${LABEL}`;
     expect(calls()).toEqual([
@@ -218,7 +255,9 @@ describe('the server’s recorded manager is used', () => {
     const r = await cli(['--schedule', 'weekly', '--older-than', '30d', '--experiment', 'a b']);
     expect(r.exitCode, r.stderr).toBe(0);
     const wrapper = path.join(data, 'claude-mlflow-cleanup.cmd');
-    expect(readFileSync(wrapper, 'utf8')).toContain(`--older-than 30d --yes --experiment "a b" --project ${project} >> "${path.join(data, 'logs', 'cleanup.log')}" 2>&1\r\n`);
+    expect(readFileSync(wrapper, 'utf8')).toContain(
+      `--older-than 30d --yes --experiment "a b" --project ${project} >> "${path.join(data, 'logs', 'cleanup.log')}" 2>&1\r\n`,
+    );
     expect(calls()[0]).toBe(`schtasks /Create /TN claude-mlflow-cleanup /TR "${wrapper}" /SC WEEKLY /D SUN /ST 03:00 /RL LIMITED /F`);
     expect(calls()[1]).toMatch(/^powershell -NoProfile -NonInteractive -EncodedCommand /);
 

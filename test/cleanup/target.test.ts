@@ -27,7 +27,13 @@ function withLocalServer(): { db: string; python: string } {
   write(path.join(bin, 'python'), '');
   const db = path.join(data.path, 'mlflow.db');
   write(path.join(data.path, 'config.json'), {
-    server: { manager: 'background', mlflowBin: path.join(bin, 'mlflow'), host: '127.0.0.1', port: 5123, backendStoreUri: `sqlite:///${db}` },
+    server: {
+      manager: 'background',
+      mlflowBin: path.join(bin, 'mlflow'),
+      host: '127.0.0.1',
+      port: 5123,
+      backendStoreUri: `sqlite:///${db}`,
+    },
   });
   return { db, python: path.join(bin, 'python') };
 }
@@ -44,7 +50,11 @@ describe('resolveTarget', () => {
 
   it('a tracking URI elsewhere (environment, then settings) is cleaned through its API only', () => {
     withLocalServer();
-    const fromEnv = resolveTarget(data.path, { MLFLOW_TRACKING_URI: 'http://mlflow.example:5000' }, { MLFLOW_TRACKING_URI: 'http://other:1' });
+    const fromEnv = resolveTarget(
+      data.path,
+      { MLFLOW_TRACKING_URI: 'http://mlflow.example:5000' },
+      { MLFLOW_TRACKING_URI: 'http://other:1' },
+    );
     expect(fromEnv).toMatchObject({ trackingUri: 'http://mlflow.example:5000' });
     expect(fromEnv.database).toBeUndefined();
     expect(fromEnv.server).toBeUndefined();
@@ -70,9 +80,14 @@ describe('resolveTarget', () => {
 describe('experimentFromSettings', () => {
   it("follows Claude Code's precedence: local, project, user; an id wins over a name in one file", () => {
     const file = (scope: string) =>
-      scope === 'user' ? path.join(home.path, '.claude', 'settings.json') : path.join(project.path, '.claude', scope === 'local' ? 'settings.local.json' : 'settings.json');
+      scope === 'user'
+        ? path.join(home.path, '.claude', 'settings.json')
+        : path.join(project.path, '.claude', scope === 'local' ? 'settings.local.json' : 'settings.json');
     write(file('user'), { env: { MLFLOW_EXPERIMENT_NAME: 'user-exp', MLFLOW_TRACKING_URI: 'http://user:1' } });
-    expect(experimentFromSettings(project.path, home.path)).toMatchObject({ experiment: { name: 'user-exp' }, trackingUri: 'http://user:1' });
+    expect(experimentFromSettings(project.path, home.path)).toMatchObject({
+      experiment: { name: 'user-exp' },
+      trackingUri: 'http://user:1',
+    });
     write(file('project'), { env: { MLFLOW_EXPERIMENT_NAME: 'project-exp', MLFLOW_EXPERIMENT_ID: '7' } });
     expect(experimentFromSettings(project.path, home.path)).toMatchObject({ experiment: { id: '7' }, file: file('project') });
     write(file('local'), { env: { MLFLOW_EXPERIMENT_NAME: 'local-exp' } });

@@ -43,7 +43,12 @@ describe('parsePostgresUri', () => {
   });
 
   it('defaults the port, allows no password, postgresql+psycopg2, IPv6 and a Unix socket in ?host=', () => {
-    expect(pg('postgresql+psycopg2://me@127.0.0.1/db')).toMatchObject({ scheme: 'postgresql+psycopg2', user: 'me', port: 5432, database: 'db' });
+    expect(pg('postgresql+psycopg2://me@127.0.0.1/db')).toMatchObject({
+      scheme: 'postgresql+psycopg2',
+      user: 'me',
+      port: 5432,
+      database: 'db',
+    });
     expect(pg('postgresql+psycopg2://me@127.0.0.1/db').password).toBeUndefined();
     expect(pg('postgresql://u:p@[::1]:5433/db')).toMatchObject({ host: '::1', port: 5433 });
     const socket = pg('postgresql://u@/db?host=/run/postgresql');
@@ -81,7 +86,10 @@ describe('parsePostgresUri', () => {
   });
 
   it('accepts an SQLite file by absolute path', () => {
-    expect(parseBackendStoreUri('sqlite:////data/mlflow.db')).toEqual({ ok: true, store: { kind: 'sqlite', uri: 'sqlite:////data/mlflow.db', file: '/data/mlflow.db' } });
+    expect(parseBackendStoreUri('sqlite:////data/mlflow.db')).toEqual({
+      ok: true,
+      store: { kind: 'sqlite', uri: 'sqlite:////data/mlflow.db', file: '/data/mlflow.db' },
+    });
   });
 });
 
@@ -122,7 +130,14 @@ describe('the URI without its password', () => {
   });
 
   it('gives psycopg2 the libpq keywords, the query included', () => {
-    expect(psycopg2Params(pg(uri))).toEqual({ dbname: 'traces', port: 6543, host: 'db.local', user: 'mlflow', password: 'p@ss:w/rd%', sslmode: 'require' });
+    expect(psycopg2Params(pg(uri))).toEqual({
+      dbname: 'traces',
+      port: 6543,
+      host: 'db.local',
+      user: 'mlflow',
+      password: 'p@ss:w/rd%',
+      sslmode: 'require',
+    });
   });
 
   it('tells PostgreSQL URIs from others', () => {

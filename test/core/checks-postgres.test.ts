@@ -39,7 +39,14 @@ function facts(postgres: PostgresFacts, uri = URI): Facts {
       nodePath: '/usr/bin/node',
       floors: { node: '20.6.0' },
       configured: true,
-      server: { manager: 'background', mlflowBin: '/data/venv/bin/mlflow', host: '127.0.0.1', port: 5000, backendStoreUri: uri, url: 'http://127.0.0.1:5000' },
+      server: {
+        manager: 'background',
+        mlflowBin: '/data/venv/bin/mlflow',
+        host: '127.0.0.1',
+        port: 5000,
+        backendStoreUri: uri,
+        url: 'http://127.0.0.1:5000',
+      },
       installs: [],
       files: {
         config: '/data/config.json',
@@ -61,12 +68,25 @@ const run = (id: string, f: Facts) => runCheck(findCheck(id)!, f);
 describe('doctor on PostgreSQL', () => {
   it('a healthy database: the pg checks pass, the SQLite lock and health checks do not apply', () => {
     const f = facts(connected());
-    expect(run('pg-connection', f)).toMatchObject({ status: 'ok', message: 'PostgreSQL 15.18, PostgreSQL database "traces" on 127.0.0.1:5432 as user "app" (connected in 12 ms)' });
-    expect(run('pg-connections', f)).toMatchObject({ status: 'ok', message: '6 of 97 connections in use (6%; max_connections 100, 3 reserved for superusers)' });
+    expect(run('pg-connection', f)).toMatchObject({
+      status: 'ok',
+      message: 'PostgreSQL 15.18, PostgreSQL database "traces" on 127.0.0.1:5432 as user "app" (connected in 12 ms)',
+    });
+    expect(run('pg-connections', f)).toMatchObject({
+      status: 'ok',
+      message: '6 of 97 connections in use (6%; max_connections 100, 3 reserved for superusers)',
+    });
     expect(run('pg-migration', f)).toMatchObject({ status: 'ok', message: `at revision ${HEAD}, the newest the installed MLflow knows` });
-    expect(run('db-size', f)).toMatchObject({ status: 'ok', message: '8.6 MB in PostgreSQL database "traces" on 127.0.0.1:5432 as user "app"' });
+    expect(run('db-size', f)).toMatchObject({
+      status: 'ok',
+      message: '8.6 MB in PostgreSQL database "traces" on 127.0.0.1:5432 as user "app"',
+    });
     for (const id of ['db-lock', 'db-health']) {
-      expect(run(id, f)).toEqual({ id, status: 'skip', message: 'Not applicable: the server stores traces in PostgreSQL (see pg-connection).' });
+      expect(run(id, f)).toEqual({
+        id,
+        status: 'skip',
+        message: 'Not applicable: the server stores traces in PostgreSQL (see pg-connection).',
+      });
     }
   });
 
@@ -78,7 +98,13 @@ describe('doctor on PostgreSQL', () => {
   });
 
   it('cannot connect: pg-connection fails with pg_isready as the command to copy; the others skip', () => {
-    const f = facts({ ...connected(), connectError: 'connection to server at "127.0.0.1", port 5432 failed: Connection refused.', serverVersion: undefined, schema: undefined, connections: undefined });
+    const f = facts({
+      ...connected(),
+      connectError: 'connection to server at "127.0.0.1", port 5432 failed: Connection refused.',
+      serverVersion: undefined,
+      schema: undefined,
+      connections: undefined,
+    });
     const r = run('pg-connection', f);
     expect(r.status).toBe('fail');
     expect(r.message).toBe(
@@ -118,15 +144,22 @@ describe('doctor on PostgreSQL', () => {
     expect(newer.message).toContain('which the installed MLflow does not know');
     const none = run('pg-migration', facts({ ...connected(), schema: { current: null, head: HEAD } }));
     expect(none).toMatchObject({ status: 'warn', fix: { auto: 'start-server' } });
-    expect(run('pg-migration', facts({ ...connected(), schema: { current: HEAD, headError: 'RuntimeError: 2 heads' } })).status).toBe('skip');
+    expect(run('pg-migration', facts({ ...connected(), schema: { current: HEAD, headError: 'RuntimeError: 2 heads' } })).status).toBe(
+      'skip',
+    );
   });
 
   it('a large database: db-size suggests a cleanup', () => {
-    expect(run('db-size', facts({ ...connected(), sizeBytes: 2 * 1024 ** 3 }))).toMatchObject({ status: 'warn', fix: { command: 'claude-mlflow cleanup --older-than 30d' } });
+    expect(run('db-size', facts({ ...connected(), sizeBytes: 2 * 1024 ** 3 }))).toMatchObject({
+      status: 'warn',
+      fix: { command: 'claude-mlflow cleanup --older-than 30d' },
+    });
   });
 
   it('the probe did not run: pg-connection fails and says why', () => {
-    expect(run('pg-connection', facts({ applicable: true, probeError: '/data/venv/bin/python is missing (see mlflow-installed)' }))).toMatchObject({
+    expect(
+      run('pg-connection', facts({ applicable: true, probeError: '/data/venv/bin/python is missing (see mlflow-installed)' })),
+    ).toMatchObject({
       status: 'fail',
       message: 'Cannot check the PostgreSQL database: /data/venv/bin/python is missing (see mlflow-installed).',
     });

@@ -2,7 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Facts, ScopeSettings } from '../../src/core/checks/facts.js';
 import { isMlflowServerCommand } from '../../src/core/checks/processes.js';
-import { CHECKS, exitCodeFor, findCheck, neededFacts, offeredFixes, runCheck, selectChecks, summarize } from '../../src/core/checks/registry.js';
+import {
+  CHECKS,
+  exitCodeFor,
+  findCheck,
+  neededFacts,
+  offeredFixes,
+  runCheck,
+  selectChecks,
+  summarize,
+} from '../../src/core/checks/registry.js';
 import { sameTrackingUri } from '../../src/core/checks/server.js';
 import { firstRelaxation } from '../../src/core/jsonc.js';
 import { makeMasker, secretValues } from '../../src/core/mask.js';
@@ -17,7 +26,12 @@ const HOOK = '/usr/bin/node /data/runtime/claude-mlflow-hook.mjs';
 const hookGroup = [{ hooks: [{ type: 'command', command: HOOK, timeout: 5 }] }];
 const projectDoc = () => ({
   env: { MLFLOW_CLAUDE_TRACING_ENABLED: 'true', MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', MLFLOW_EXPERIMENT_NAME: 'app' },
-  hooks: { Stop: structuredClone(hookGroup), SubagentStop: structuredClone(hookGroup), StopFailure: structuredClone(hookGroup), SessionEnd: structuredClone(hookGroup) },
+  hooks: {
+    Stop: structuredClone(hookGroup),
+    SubagentStop: structuredClone(hookGroup),
+    StopFailure: structuredClone(hookGroup),
+    SessionEnd: structuredClone(hookGroup),
+  },
 });
 
 function scope(scope: ScopeSettings['scope'], doc?: Record<string, unknown>, extra: Partial<ScopeSettings> = {}): ScopeSettings {
@@ -38,7 +52,14 @@ function healthy(): Facts {
       configured: true,
       trackingUri: 'http://127.0.0.1:5000',
       experimentName: 'app',
-      server: { manager: 'background', mlflowBin: '/data/venv/bin/mlflow', host: '127.0.0.1', port: 5000, backendStoreUri: 'sqlite:////data/mlflow.db', url: 'http://127.0.0.1:5000' },
+      server: {
+        manager: 'background',
+        mlflowBin: '/data/venv/bin/mlflow',
+        host: '127.0.0.1',
+        port: 5000,
+        backendStoreUri: 'sqlite:////data/mlflow.db',
+        url: 'http://127.0.0.1:5000',
+      },
       installs: [{ file: '/project.json', scope: 'project' }],
       redaction: { enabled: true, rules: 221, source: 'gitleaks v8.30.1 default rules', extraPatterns: 0, allow: 0, badPatterns: [] },
       files: {
@@ -64,10 +85,25 @@ function healthy(): Facts {
       scriptExists: true,
       start: { exitCode: 0, ms: 80, timedOut: false, stderr: '' },
     },
-    python: { local: true, floors: { python: '3.10.0', mlflow: '3.6.0' }, mlflowBin: '/data/venv/bin/mlflow', mlflowBinExists: true, pythonBin: '/data/venv/bin/python', pythonExists: true, pythonVersion: '3.11.7', mlflowVersion: '3.12.0', ownVenv: true },
+    python: {
+      local: true,
+      floors: { python: '3.10.0', mlflow: '3.6.0' },
+      mlflowBin: '/data/venv/bin/mlflow',
+      mlflowBinExists: true,
+      pythonBin: '/data/venv/bin/python',
+      pythonExists: true,
+      pythonVersion: '3.11.7',
+      mlflowVersion: '3.12.0',
+      ownVenv: true,
+    },
     server: { url: 'http://127.0.0.1:5000', local: true, healthy: true, version: '3.12.0', ms: 20 },
     service: { manager: 'background', state: 'running', pid: 100, logTail: [] },
-    port: { port: 5000, host: '127.0.0.1', free: false, holders: [{ pid: 101, command: 'python -m uvicorn --port 5000', pgid: 100, ours: true }] },
+    port: {
+      port: 5000,
+      host: '127.0.0.1',
+      free: false,
+      holders: [{ pid: 101, command: 'python -m uvicorn --port 5000', pgid: 100, ours: true }],
+    },
     database: {
       file: '/data/mlflow.db',
       exists: true,
@@ -96,7 +132,10 @@ describe('checks', () => {
     const facts = healthy();
     for (const check of CHECKS) {
       const r = runCheck(check, facts);
-      expect([check.id, r.status]).toEqual([check.id, ['linger', 'deep', 'pg-connection', 'pg-connections', 'pg-migration'].includes(check.id) ? 'skip' : 'ok']);
+      expect([check.id, r.status]).toEqual([
+        check.id,
+        ['linger', 'deep', 'pg-connection', 'pg-connections', 'pg-migration'].includes(check.id) ? 'skip' : 'ok',
+      ]);
     }
   });
 
@@ -139,7 +178,16 @@ describe('checks', () => {
 
   it('python / mlflow-installed / mlflow-version', () => {
     const f = healthy();
-    f.python = { local: true, floors: { python: '3.10.0', mlflow: '3.6.0' }, mlflowBin: '/data/venv/bin/mlflow', mlflowBinExists: false, pythonBin: '/data/venv/bin/python', pythonExists: false, ownVenv: true, system: null };
+    f.python = {
+      local: true,
+      floors: { python: '3.10.0', mlflow: '3.6.0' },
+      mlflowBin: '/data/venv/bin/mlflow',
+      mlflowBinExists: false,
+      pythonBin: '/data/venv/bin/python',
+      pythonExists: false,
+      ownVenv: true,
+      system: null,
+    };
     expect(status('python', f).status).toBe('fail');
     expect(status('mlflow-installed', f)).toMatchObject({ status: 'fail', fix: { auto: 'reinstall-mlflow' } });
     f.python.system = { path: '/usr/bin/python3', version: '3.12.1' };
@@ -160,7 +208,10 @@ describe('checks', () => {
     expect(status('mlflow-version', f)).toMatchObject({ status: 'ok', message: 'MLflow 3.17.2 ≥ 3.6.0, a version claude-mlflow tests' });
     f.python.mlflowVersion = '3.9.0';
     f.server = { ...f.server, version: '3.9.0' } as typeof f.server;
-    expect(status('mlflow-version', f)).toMatchObject({ status: 'ok', message: 'MLflow 3.9.0 ≥ 3.6.0, not a version claude-mlflow tests (3.6.0, 3.12.0, 3.17.2)' });
+    expect(status('mlflow-version', f)).toMatchObject({
+      status: 'ok',
+      message: 'MLflow 3.9.0 ≥ 3.6.0, not a version claude-mlflow tests (3.6.0, 3.12.0, 3.17.2)',
+    });
   });
 
   it('server and tracking-uri', () => {
@@ -177,11 +228,16 @@ describe('checks', () => {
   it('server: a Databricks workspace is checked by its token, not by a /health it does not have', () => {
     const f = healthy();
     f.server = { url: 'databricks://dev', workspace: 'https://x.cloud.databricks.com', local: false, healthy: true, ms: 42 };
-    expect(status('server', f)).toMatchObject({ status: 'ok', message: 'the Databricks workspace at https://x.cloud.databricks.com takes the token of databricks://dev (42 ms)' });
+    expect(status('server', f)).toMatchObject({
+      status: 'ok',
+      message: 'the Databricks workspace at https://x.cloud.databricks.com takes the token of databricks://dev (42 ms)',
+    });
     f.server = { url: 'databricks://dev', workspace: 'https://x.cloud.databricks.com', local: false, healthy: false, status: 401 };
     const r = status('server', f);
     expect(r.status).toBe('fail');
-    expect(r.message).toBe('The Databricks workspace at https://x.cloud.databricks.com does not take the token of databricks://dev (HTTP 401); traces are spooled meanwhile.');
+    expect(r.message).toBe(
+      'The Databricks workspace at https://x.cloud.databricks.com does not take the token of databricks://dev (HTTP 401); traces are spooled meanwhile.',
+    );
     expect(r.fix?.command).toContain('flush');
     f.server = { url: 'databricks://dev', local: false, healthy: false, signIn: 'databricks://dev: ~/.databrickscfg has no profile [dev]' };
     expect(status('server', f)).toMatchObject({
@@ -278,7 +334,9 @@ describe('checks', () => {
 
   it('foreign-tracer, hooks-enabled, tracing-enabled, settings-env', () => {
     const f = healthy();
-    (f.settings.scopes[1]!.doc!.hooks as Record<string, unknown[]>).Stop!.push({ hooks: [{ type: 'command', command: 'mlflow autolog claude stop-hook' }] });
+    (f.settings.scopes[1]!.doc!.hooks as Record<string, unknown[]>).Stop!.push({
+      hooks: [{ type: 'command', command: 'mlflow autolog claude stop-hook' }],
+    });
     expect(status('foreign-tracer', f).status).toBe('fail');
 
     const g = healthy();
@@ -307,7 +365,13 @@ describe('checks', () => {
 
   it('service shows the log tail; spool and hook-log', () => {
     const f = healthy();
-    f.service = { manager: 'background', state: 'dead', pid: 100, logTail: ['Traceback', 'OSError: [Errno 98] Address already in use'], logFile: '/data/logs/server.log' };
+    f.service = {
+      manager: 'background',
+      state: 'dead',
+      pid: 100,
+      logTail: ['Traceback', 'OSError: [Errno 98] Address already in use'],
+      logFile: '/data/logs/server.log',
+    };
     const r = status('service', f);
     expect(r).toMatchObject({ status: 'fail', fix: { auto: 'start-server' } });
     expect(r.details).toContain('  OSError: [Errno 98] Address already in use');
@@ -320,7 +384,11 @@ describe('checks', () => {
     expect(status('spool', f).details).toContain('a delivery process is at work (PID 4242)');
     // Nothing at work on them: a warning, with flush as the fix.
     f.spool.delivery = { lastSuccessAt: now - 60_000 };
-    expect(status('spool', f)).toMatchObject({ status: 'warn', message: expect.stringContaining('no delivery process is at work'), fix: { auto: 'flush-spool' } });
+    expect(status('spool', f)).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining('no delivery process is at work'),
+      fix: { auto: 'flush-spool' },
+    });
     // The server refuses them, while the delivery process retries.
     f.spool.delivery = { runningPid: 4242, lastSuccessAt: now - 60_000, lastFailureAt: now - 1_000, lastError: 'connect ECONNREFUSED' };
     expect(status('spool', f)).toMatchObject({ status: 'warn', message: expect.stringContaining('the server does not take them') });
@@ -335,7 +403,10 @@ describe('checks', () => {
     expect(status('hook-log', f).status).toBe('ok');
     // Traces dropped from a full spool are lost: a warning, until a day has passed.
     f.hookLog.evicted = { count: 1, lastAt: new Date(f.hookLog.nowMs - 7200_000).toISOString() };
-    expect(status('hook-log', f)).toMatchObject({ status: 'warn', message: 'The spool was full: the hook dropped 1 trace without delivering it (last 2 h ago).' });
+    expect(status('hook-log', f)).toMatchObject({
+      status: 'warn',
+      message: 'The spool was full: the hook dropped 1 trace without delivering it (last 2 h ago).',
+    });
     f.hookLog.evicted.lastAt = new Date(f.hookLog.nowMs - 2 * 86400_000).toISOString();
     expect(status('hook-log', f).status).toBe('ok');
   });
@@ -346,7 +417,14 @@ describe('checks', () => {
     expect(status('service', f).status).toBe('ok');
     f.service.enabled = false;
     expect(status('service', f).status).toBe('warn');
-    f.service = { manager: 'systemd', state: 'stopped', installed: true, enabled: true, logTail: ['boom'], logFile: '/data/logs/server.log' };
+    f.service = {
+      manager: 'systemd',
+      state: 'stopped',
+      installed: true,
+      enabled: true,
+      logTail: ['boom'],
+      logFile: '/data/logs/server.log',
+    };
     expect(status('service', f)).toMatchObject({ status: 'fail', fix: { auto: 'start-server' } });
     f.service.installed = false;
     expect(status('service', f)).toMatchObject({ status: 'fail', fix: { command: 'claude-mlflow init' } });
@@ -395,7 +473,8 @@ describe('helpers', () => {
   });
 
   it("builds the server URL exactly as local-server's serverUrl does", () => {
-    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', '192.168.1.5']) expect(urlOf(host, 5000)).toBe(serverUrl({ host, port: 5000 }));
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', '192.168.1.5'])
+      expect(urlOf(host, 5000)).toBe(serverUrl({ host, port: 5000 }));
   });
 
   it('compares tracking URIs loosely', () => {
@@ -409,10 +488,33 @@ describe('helpers', () => {
   });
 
   it('drops our duplicate hooks and keeps everything else', () => {
-    const doc = { hooks: { Stop: [{ hooks: [{ type: 'command', command: 'echo hi' }, { type: 'command', command: HOOK }] }, { hooks: [{ type: 'command', command: HOOK }] }] } };
+    const doc = {
+      hooks: {
+        Stop: [
+          {
+            hooks: [
+              { type: 'command', command: 'echo hi' },
+              { type: 'command', command: HOOK },
+            ],
+          },
+          { hooks: [{ type: 'command', command: HOOK }] },
+        ],
+      },
+    };
     const { doc: out, dropped } = filterOurHooks(doc, (_e, nth) => nth === 0);
     expect(dropped).toBe(1);
-    expect(out).toEqual({ hooks: { Stop: [{ hooks: [{ type: 'command', command: 'echo hi' }, { type: 'command', command: HOOK }] }] } });
+    expect(out).toEqual({
+      hooks: {
+        Stop: [
+          {
+            hooks: [
+              { type: 'command', command: 'echo hi' },
+              { type: 'command', command: HOOK },
+            ],
+          },
+        ],
+      },
+    });
     expect(filterOurHooks(doc, () => false).doc).toEqual({ hooks: { Stop: [{ hooks: [{ type: 'command', command: 'echo hi' }] }] } });
     expect(stringifyEnv({ env: { A: 1, B: true, C: 'x' } })).toEqual({ doc: { env: { A: '1', B: 'true', C: 'x' } }, changed: ['A', 'B'] });
   });
@@ -434,14 +536,20 @@ describe('helpers', () => {
     expect(b.tokens).toEqual({ today: 15, last7Days: 115, last30Days: 115 });
     expect(b.daily).toHaveLength(14);
     expect(b.daily.at(-1)).toEqual({ date: '2026-11-25', traces: 2, tokens: 15, cost: 0 });
-    const chart = barChart(b.daily.map((d) => d.traces), { title: 'Traces', labels: ['11-12', '11-25'] });
+    const chart = barChart(
+      b.daily.map((d) => d.traces),
+      { title: 'Traces', labels: ['11-12', '11-25'] },
+    );
     expect(chart).toHaveLength(6);
     expect(new Set(chart.map((l) => l.length)).size).toBe(1);
     expect(chart[1]!.trimEnd().endsWith('█')).toBe(true);
   });
 
   it('redaction: on with its rules; off is a warning with the way back; a pattern that does not compile is named', () => {
-    expect(status('redaction', healthy())).toMatchObject({ status: 'ok', message: 'on: 221 rules (gitleaks v8.30.1 default rules) and ours' });
+    expect(status('redaction', healthy())).toMatchObject({
+      status: 'ok',
+      message: 'on: 221 rules (gitleaks v8.30.1 default rules) and ours',
+    });
     const off = healthy();
     off.context.redaction = { ...off.context.redaction!, enabled: false };
     expect(status('redaction', off)).toMatchObject({ status: 'warn', fix: { command: 'claude-mlflow init --redact' } });
@@ -450,4 +558,3 @@ describe('helpers', () => {
     expect(status('redaction', bad)).toMatchObject({ status: 'warn', details: ['('] });
   });
 });
-

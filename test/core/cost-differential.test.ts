@@ -37,10 +37,20 @@ describe('cost: ours against MLflow 3.17.2', () => {
     // token, the cached ones included (OpenAI's convention), where Anthropic's leaves them out: converted.
     const asked = cases.map((c) => ({
       model: c.model.replace(/\[1m\]$/, ''),
-      usage: { ...c.usage, input_tokens: c.usage.input_tokens + (c.usage.cache_read_input_tokens ?? 0) + (c.usage.cache_creation_input_tokens ?? 0) },
+      usage: {
+        ...c.usage,
+        input_tokens: c.usage.input_tokens + (c.usage.cache_read_input_tokens ?? 0) + (c.usage.cache_creation_input_tokens ?? 0),
+      },
     }));
-    const { stdout } = await execa(defaultVenvBin('python'), ['-c', MLFLOW_COST_PY], { input: JSON.stringify(asked), env: { MLFLOW_DISABLE_TELEMETRY: 'true' } });
-    const theirs = JSON.parse(stdout.trim().split('\n').at(-1)!) as Array<{ input_cost: number; output_cost: number; total_cost: number } | null>;
+    const { stdout } = await execa(defaultVenvBin('python'), ['-c', MLFLOW_COST_PY], {
+      input: JSON.stringify(asked),
+      env: { MLFLOW_DISABLE_TELEMETRY: 'true' },
+    });
+    const theirs = JSON.parse(stdout.trim().split('\n').at(-1)!) as Array<{
+      input_cost: number;
+      output_cost: number;
+      total_cost: number;
+    } | null>;
     const differences: string[] = [];
     cases.forEach((c, i) => {
       const ours = costOf(c.model, c.usage);
@@ -50,7 +60,8 @@ describe('cost: ours against MLflow 3.17.2', () => {
         return;
       }
       for (const key of ['input_cost', 'output_cost', 'total_cost'] as const) {
-        if (!ours || Math.abs(ours[key] - mlflow[key]) > 1e-8) differences.push(`${c.model} ${JSON.stringify(c.usage)} ${key}: ours ${ours?.[key]}, MLflow ${mlflow[key]}`);
+        if (!ours || Math.abs(ours[key] - mlflow[key]) > 1e-8)
+          differences.push(`${c.model} ${JSON.stringify(c.usage)} ${key}: ours ${ours?.[key]}, MLflow ${mlflow[key]}`);
       }
     });
     expect(differences).toEqual([]);

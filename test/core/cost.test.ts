@@ -40,8 +40,14 @@ describe('costOf', () => {
 
 describe('withTraceCost', () => {
   it('sums the llm spans, nested ones included, into mlflow.trace.cost', () => {
-    const span = (spanType: string, cost?: number) => ({ spanType, attributes: cost === undefined ? {} : { 'mlflow.llm.cost': { input_cost: cost, output_cost: cost * 2, total_cost: cost * 3 } } });
-    const trace = withTraceCost({ spans: [span('AGENT'), span('LLM', 1), span('TOOL'), span('AGENT'), span('LLM', 2), span('LLM')], metadata: { a: 'b' } as Record<string, string> });
+    const span = (spanType: string, cost?: number) => ({
+      spanType,
+      attributes: cost === undefined ? {} : { 'mlflow.llm.cost': { input_cost: cost, output_cost: cost * 2, total_cost: cost * 3 } },
+    });
+    const trace = withTraceCost({
+      spans: [span('AGENT'), span('LLM', 1), span('TOOL'), span('AGENT'), span('LLM', 2), span('LLM')],
+      metadata: { a: 'b' } as Record<string, string>,
+    });
     expect(JSON.parse(trace.metadata['mlflow.trace.cost']!)).toEqual({ input_cost: 3, output_cost: 6, total_cost: 9 });
     expect(withTraceCost({ spans: [span('LLM')], metadata: {} }).metadata).toEqual({});
   });

@@ -12,7 +12,10 @@ describe('credentialsFrom', () => {
   });
 
   it('user name and password together, or whichever is set', () => {
-    expect(credentialsFrom({ MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' })?.env).toEqual({ MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' });
+    expect(credentialsFrom({ MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' })?.env).toEqual({
+      MLFLOW_TRACKING_USERNAME: 'u',
+      MLFLOW_TRACKING_PASSWORD: 'p',
+    });
     expect(credentialsFrom({ MLFLOW_TRACKING_PASSWORD: 'p' })?.label).toBe('MLFLOW_TRACKING_PASSWORD');
     expect(credentialsFrom({ MLFLOW_TRACKING_TOKEN: '' })).toBeUndefined();
     expect(credentialsFrom({})).toBeUndefined();
@@ -21,7 +24,7 @@ describe('credentialsFrom', () => {
 
 describe('credentialsFrom, for a Databricks workspace', () => {
   const env = { DATABRICKS_HOST: 'https://x.cloud.databricks.com', DATABRICKS_TOKEN: 'dapi1', MLFLOW_TRACKING_TOKEN: 'other' };
-  it('plain databricks: the host and token variables, not MLflow\'s', () => {
+  it("plain databricks: the host and token variables, not MLflow's", () => {
     expect(credentialsFrom(env, 'databricks')).toEqual({
       kind: 'token',
       env: { DATABRICKS_HOST: 'https://x.cloud.databricks.com', DATABRICKS_TOKEN: 'dapi1' },
@@ -43,7 +46,10 @@ describe('applyCredentials', () => {
     expect(r.doc).toEqual({ model: 'opus', env: { EDITOR: 'vim', MLFLOW_TRACKING_TOKEN: 'tok-1' } });
     expect(input.env).toEqual({ EDITOR: 'vim' });
     expect(r.changes).toEqual(['set MLFLOW_TRACKING_TOKEN']);
-    expect(r.previous).toEqual({ env: { MLFLOW_TRACKING_TOKEN: null }, created: { env: false, hooks: true, events: ['Stop', 'SubagentStop', 'StopFailure', 'SessionEnd'] } });
+    expect(r.previous).toEqual({
+      env: { MLFLOW_TRACKING_TOKEN: null },
+      created: { env: false, hooks: true, events: ['Stop', 'SubagentStop', 'StopFailure', 'SessionEnd'] },
+    });
   });
 
   it('an unchanged value is no change; an old one is recorded for uninstall', () => {
@@ -67,8 +73,14 @@ describe('applyCredentials', () => {
 
 describe('mergePrevious', () => {
   it('the older record wins for the keys it knows; new keys are added', () => {
-    const older = { env: { MLFLOW_TRACKING_URI: null, MLFLOW_TRACKING_TOKEN: 'first' }, created: { env: true, hooks: true, events: ['Stop'] } };
-    const newer = { env: { MLFLOW_TRACKING_TOKEN: 'later', MLFLOW_TRACKING_USERNAME: null }, created: { env: false, hooks: false, events: [] } };
+    const older = {
+      env: { MLFLOW_TRACKING_URI: null, MLFLOW_TRACKING_TOKEN: 'first' },
+      created: { env: true, hooks: true, events: ['Stop'] },
+    };
+    const newer = {
+      env: { MLFLOW_TRACKING_TOKEN: 'later', MLFLOW_TRACKING_USERNAME: null },
+      created: { env: false, hooks: false, events: [] },
+    };
     expect(mergePrevious(older, newer)).toEqual({
       env: { MLFLOW_TRACKING_URI: null, MLFLOW_TRACKING_TOKEN: 'first', MLFLOW_TRACKING_USERNAME: null },
       created: older.created,

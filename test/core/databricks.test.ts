@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isDatabricksUri, normalizeHost, parseDatabricksUri, parseIni, resolveDatabricksAuth, workspaceExperimentPath } from '../../src/core/databricks.js';
+import {
+  isDatabricksUri,
+  normalizeHost,
+  parseDatabricksUri,
+  parseIni,
+  resolveDatabricksAuth,
+  workspaceExperimentPath,
+} from '../../src/core/databricks.js';
 
 const CFG = '~/.databrickscfg';
 
@@ -15,7 +22,9 @@ describe('parseDatabricksUri', () => {
   });
 
   it('refuses a secret-scope URI and names that are not profile names', () => {
-    expect(parseDatabricksUri('databricks://scope:prefix')).toMatchObject({ error: expect.stringContaining('only works inside Databricks') });
+    expect(parseDatabricksUri('databricks://scope:prefix')).toMatchObject({
+      error: expect.stringContaining('only works inside Databricks'),
+    });
     expect(parseDatabricksUri('databricks://a b')).toMatchObject({ error: '"a b" is not a profile name' });
     expect(parseDatabricksUri('databricksx')).toMatchObject({ error: expect.any(String) });
   });
@@ -23,7 +32,8 @@ describe('parseDatabricksUri', () => {
 
 describe('parseIni', () => {
   it('reads sections, = and : pairs, comments, and lower-cases keys', () => {
-    const text = '# comment\n[DEFAULT]\nhost = https://a.cloud.databricks.com\nToken=dapi1\n\n; other\n[dev]\nhost: b.cloud.databricks.com\r\ntoken = dapi2 \n';
+    const text =
+      '# comment\n[DEFAULT]\nhost = https://a.cloud.databricks.com\nToken=dapi1\n\n; other\n[dev]\nhost: b.cloud.databricks.com\r\ntoken = dapi2 \n';
     expect(parseIni(text)).toEqual({
       DEFAULT: { host: 'https://a.cloud.databricks.com', token: 'dapi1' },
       dev: { host: 'b.cloud.databricks.com', token: 'dapi2' },
@@ -32,30 +42,56 @@ describe('parseIni', () => {
 });
 
 describe('resolveDatabricksAuth', () => {
-  const cfgText = '[DEFAULT]\nhost = a.cloud.databricks.com/\ntoken = dapiA\n[dev]\nhost = https://b.cloud.databricks.com\ntoken = dapiB\n[oauth]\nhost = https://c.cloud.databricks.com\nauth_type = databricks-cli\n[m2m]\nhost = https://d\nclient_id = x\nclient_secret = y\n[nohost]\ntoken = t\n';
+  const cfgText =
+    '[DEFAULT]\nhost = a.cloud.databricks.com/\ntoken = dapiA\n[dev]\nhost = https://b.cloud.databricks.com\ntoken = dapiB\n[oauth]\nhost = https://c.cloud.databricks.com\nauth_type = databricks-cli\n[m2m]\nhost = https://d\nclient_id = x\nclient_secret = y\n[nohost]\ntoken = t\n';
 
   it('plain databricks: DATABRICKS_HOST and DATABRICKS_TOKEN first', () => {
     const env = { DATABRICKS_HOST: 'e.cloud.databricks.com', DATABRICKS_TOKEN: 'dapiE' };
-    expect(resolveDatabricksAuth({ uri: {}, env, cfgText, cfgPath: CFG })).toEqual({ host: 'https://e.cloud.databricks.com', token: 'dapiE', source: 'DATABRICKS_HOST and DATABRICKS_TOKEN' });
+    expect(resolveDatabricksAuth({ uri: {}, env, cfgText, cfgPath: CFG })).toEqual({
+      host: 'https://e.cloud.databricks.com',
+      token: 'dapiE',
+      source: 'DATABRICKS_HOST and DATABRICKS_TOKEN',
+    });
   });
 
   it('plain databricks without both variables: the DEFAULT profile, or DATABRICKS_CONFIG_PROFILE', () => {
-    expect(resolveDatabricksAuth({ uri: {}, env: { DATABRICKS_HOST: 'only-host' }, cfgText, cfgPath: CFG })).toMatchObject({ host: 'https://a.cloud.databricks.com', token: 'dapiA' });
-    expect(resolveDatabricksAuth({ uri: {}, env: { DATABRICKS_CONFIG_PROFILE: 'dev' }, cfgText, cfgPath: CFG })).toMatchObject({ token: 'dapiB', source: `profile [dev] of ${CFG}` });
+    expect(resolveDatabricksAuth({ uri: {}, env: { DATABRICKS_HOST: 'only-host' }, cfgText, cfgPath: CFG })).toMatchObject({
+      host: 'https://a.cloud.databricks.com',
+      token: 'dapiA',
+    });
+    expect(resolveDatabricksAuth({ uri: {}, env: { DATABRICKS_CONFIG_PROFILE: 'dev' }, cfgText, cfgPath: CFG })).toMatchObject({
+      token: 'dapiB',
+      source: `profile [dev] of ${CFG}`,
+    });
   });
 
   it('a named profile wins over the variables', () => {
     const env = { DATABRICKS_HOST: 'e', DATABRICKS_TOKEN: 'dapiE' };
-    expect(resolveDatabricksAuth({ uri: { profile: 'dev' }, env, cfgText, cfgPath: CFG })).toMatchObject({ host: 'https://b.cloud.databricks.com', token: 'dapiB' });
+    expect(resolveDatabricksAuth({ uri: { profile: 'dev' }, env, cfgText, cfgPath: CFG })).toMatchObject({
+      host: 'https://b.cloud.databricks.com',
+      token: 'dapiB',
+    });
   });
 
   it('says why when there is nothing to sign in with', () => {
-    expect(resolveDatabricksAuth({ uri: { profile: 'dev' }, env: {}, cfgPath: CFG })).toEqual({ error: `${CFG} does not exist, so it has no profile [dev]` });
-    expect(resolveDatabricksAuth({ uri: {}, env: {}, cfgPath: CFG })).toEqual({ error: `${CFG} does not exist, so it has no profile [DEFAULT], or set DATABRICKS_HOST and DATABRICKS_TOKEN` });
-    expect(resolveDatabricksAuth({ uri: { profile: 'gone' }, env: {}, cfgText, cfgPath: CFG })).toEqual({ error: `${CFG} has no profile [gone]` });
-    expect(resolveDatabricksAuth({ uri: { profile: 'nohost' }, env: {}, cfgText, cfgPath: CFG })).toEqual({ error: `profile [nohost] of ${CFG} has no host` });
-    expect(resolveDatabricksAuth({ uri: { profile: 'oauth' }, env: {}, cfgText, cfgPath: CFG })).toMatchObject({ error: expect.stringContaining('has no personal access token (databricks-cli)') });
-    expect(resolveDatabricksAuth({ uri: { profile: 'm2m' }, env: {}, cfgText, cfgPath: CFG })).toMatchObject({ error: expect.stringContaining('(OAuth)') });
+    expect(resolveDatabricksAuth({ uri: { profile: 'dev' }, env: {}, cfgPath: CFG })).toEqual({
+      error: `${CFG} does not exist, so it has no profile [dev]`,
+    });
+    expect(resolveDatabricksAuth({ uri: {}, env: {}, cfgPath: CFG })).toEqual({
+      error: `${CFG} does not exist, so it has no profile [DEFAULT], or set DATABRICKS_HOST and DATABRICKS_TOKEN`,
+    });
+    expect(resolveDatabricksAuth({ uri: { profile: 'gone' }, env: {}, cfgText, cfgPath: CFG })).toEqual({
+      error: `${CFG} has no profile [gone]`,
+    });
+    expect(resolveDatabricksAuth({ uri: { profile: 'nohost' }, env: {}, cfgText, cfgPath: CFG })).toEqual({
+      error: `profile [nohost] of ${CFG} has no host`,
+    });
+    expect(resolveDatabricksAuth({ uri: { profile: 'oauth' }, env: {}, cfgText, cfgPath: CFG })).toMatchObject({
+      error: expect.stringContaining('has no personal access token (databricks-cli)'),
+    });
+    expect(resolveDatabricksAuth({ uri: { profile: 'm2m' }, env: {}, cfgText, cfgPath: CFG })).toMatchObject({
+      error: expect.stringContaining('(OAuth)'),
+    });
   });
 });
 
@@ -65,7 +101,7 @@ describe('helpers', () => {
     expect(normalizeHost('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080');
   });
 
-  it('a bare experiment name goes into the user\'s folder; a workspace path stays', () => {
+  it("a bare experiment name goes into the user's folder; a workspace path stays", () => {
     expect(workspaceExperimentPath('claude-code', 'dev@example.com')).toBe('/Users/dev@example.com/claude-code');
     expect(workspaceExperimentPath('/Shared/team', 'dev@example.com')).toBe('/Shared/team');
   });

@@ -43,9 +43,7 @@ describe('resolveHookSettings', () => {
     expect(resolveHookSettings({ MLFLOW_TRACKING_URI: 'http://env:5000' }, { trackingUri: 'http://config:5000' }).trackingUri).toBe(
       'http://env:5000',
     );
-    expect(resolveHookSettings({ MLFLOW_TRACKING_URI: '' }, { trackingUri: 'http://config:5000' }).trackingUri).toBe(
-      'http://config:5000',
-    );
+    expect(resolveHookSettings({ MLFLOW_TRACKING_URI: '' }, { trackingUri: 'http://config:5000' }).trackingUri).toBe('http://config:5000');
   });
 
   it('strips trailing slashes from the tracking URI, and only those', () => {

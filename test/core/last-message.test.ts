@@ -10,7 +10,19 @@ function traceWith(response: unknown): TraceModel {
     requestPreview: 'q',
     responsePreview: '',
     metadata: {},
-    spans: [{ spanId: '1'.repeat(16), name: 'claude_code_conversation', spanType: 'AGENT', startMs: 0, endMs: 1, status: 'OK', inputs: {}, outputs: response === undefined ? { status: 'completed' } : { status: 'completed', response }, attributes: {} }],
+    spans: [
+      {
+        spanId: '1'.repeat(16),
+        name: 'claude_code_conversation',
+        spanType: 'AGENT',
+        startMs: 0,
+        endMs: 1,
+        status: 'OK',
+        inputs: {},
+        outputs: response === undefined ? { status: 'completed' } : { status: 'completed', response },
+        attributes: {},
+      },
+    ],
   };
 }
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { describeSource, intentDigest, missingOnServer, planForTarget, summarizeSource, targetRefusal, type InspectEvent } from '../../src/core/migration.js';
+import {
+  describeSource,
+  intentDigest,
+  missingOnServer,
+  planForTarget,
+  summarizeSource,
+  targetRefusal,
+  type InspectEvent,
+} from '../../src/core/migration.js';
 
 const WHERE = 'PostgreSQL database "mlflow" on 127.0.0.1:5432 as user "me"';
 
@@ -25,20 +33,32 @@ describe('summarizeSource', () => {
 });
 
 describe('targetRefusal', () => {
-  it('writes into an empty database, one with only a new server\'s rows, and one not yet inspected', () => {
+  it("writes into an empty database, one with only a new server's rows, and one not yet inspected", () => {
     expect(targetRefusal(inspect({ state: 'empty' }), WHERE)).toBeUndefined();
-    expect(targetRefusal(inspect({ state: 'fresh', revision: '7d34483879f0', counts: { alembic_version: 1, experiments: 1, workspaces: 1 } }), WHERE)).toBeUndefined();
+    expect(
+      targetRefusal(
+        inspect({ state: 'fresh', revision: '7d34483879f0', counts: { alembic_version: 1, experiments: 1, workspaces: 1 } }),
+        WHERE,
+      ),
+    ).toBeUndefined();
     expect(targetRefusal(inspect({ state: 'unknown' }), WHERE)).toBeUndefined();
   });
 
   it('refuses MLflow data, naming the tables that hold it', () => {
-    const why = targetRefusal(inspect({ state: 'has-data', revision: '7d34483879f0', counts: { alembic_version: 1, experiments: 4, trace_info: 12, spans: 0 } }), WHERE);
-    expect(why).toBe(`${WHERE} already holds MLflow data (experiments (4), trace_info (12)): migrate copies into an empty database only, so that nothing of either is mixed or lost. Use a new database`);
+    const why = targetRefusal(
+      inspect({ state: 'has-data', revision: '7d34483879f0', counts: { alembic_version: 1, experiments: 4, trace_info: 12, spans: 0 } }),
+      WHERE,
+    );
+    expect(why).toBe(
+      `${WHERE} already holds MLflow data (experiments (4), trace_info (12)): migrate copies into an empty database only, so that nothing of either is mixed or lost. Use a new database`,
+    );
   });
 
   it("refuses tables that are not MLflow's, at most five named", () => {
     const counts = Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((t) => [t, null]));
-    expect(targetRefusal(inspect({ state: 'other-tables', counts }), WHERE)).toBe(`${WHERE} already has tables that are not MLflow's (a, b, c, d, e, …): use a database of its own for MLflow`);
+    expect(targetRefusal(inspect({ state: 'other-tables', counts }), WHERE)).toBe(
+      `${WHERE} already has tables that are not MLflow's (a, b, c, d, e, …): use a database of its own for MLflow`,
+    );
   });
 });
 
@@ -53,15 +73,22 @@ describe('missingOnServer', () => {
 });
 
 describe('planForTarget: what a migrate does after an interrupted one', () => {
-  const source = { revision: '7d34483879f0', counts: { alembic_version: 1, experiments: 2, trace_info: 10, spans: 50 }, traces: { '1': 10 } };
-  const withTarget = (counts: Record<string, number>): InspectEvent => ({ ...inspect({ state: 'has-data', revision: '7d34483879f0', counts }), source });
+  const source = {
+    revision: '7d34483879f0',
+    counts: { alembic_version: 1, experiments: 2, trace_info: 10, spans: 50 },
+    traces: { '1': 10 },
+  };
+  const withTarget = (counts: Record<string, number>): InspectEvent => ({
+    ...inspect({ state: 'has-data', revision: '7d34483879f0', counts }),
+    source,
+  });
 
   it('copies into an empty or fresh target, whatever the intent says', () => {
     expect(planForTarget(inspect({ state: 'empty' }), false)).toBe('copy');
     expect(planForTarget(inspect({ state: 'fresh' }), true)).toBe('copy');
   });
 
-  it("refuses data that no interrupted migrate to this target left", () => {
+  it('refuses data that no interrupted migrate to this target left', () => {
     expect(planForTarget(withTarget({ experiments: 2, trace_info: 10, spans: 50 }), false)).toBe('refuse');
     expect(planForTarget(inspect({ state: 'other-tables', counts: { users: null } }), true)).toBe('refuse');
   });

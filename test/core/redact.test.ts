@@ -24,7 +24,9 @@ describe('redaction: the secrets corpus', () => {
       for (const value of Object.values(secrets)) expect(before).toContain(JSON.stringify(value).slice(1, -1).split('\\n')[0]);
       const { trace: redacted, counts } = redactTrace(trace, { knownSecrets: [secrets['mlflow-password-in-env']!] });
       const after = JSON.stringify(redacted);
-      const survivors = Object.entries(secrets).filter(([, v]) => v.split('\n').some((line) => line.length >= 8 && !line.startsWith('-----') && after.includes(JSON.stringify(line).slice(1, -1))));
+      const survivors = Object.entries(secrets).filter(([, v]) =>
+        v.split('\n').some((line) => line.length >= 8 && !line.startsWith('-----') && after.includes(JSON.stringify(line).slice(1, -1))),
+      );
       expect(survivors.map(([k]) => k)).toEqual([]);
       // The ordinary lines stay readable.
       expect(after).toContain('PORT=8080');

@@ -62,7 +62,9 @@ const nonEmptyText = fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !i
 const commandHook = fc.record(
   {
     type: fc.constant('command'),
-    command: fc.oneof(nonEmptyText, fc.constantFrom(
+    command: fc.oneof(
+      nonEmptyText,
+      fc.constantFrom(
         'prettier --write',
         'say done',
         'echo "$CLAUDE_PROJECT_DIR"',
@@ -70,7 +72,8 @@ const commandHook = fc.record(
         // MLflow's own tracers: reported, but left alone unless removeForeign.
         'mlflow autolog claude stop-hook',
         'python -c "from mlflow.claude_code.hooks import stop_hook_handler; stop_hook_handler()"',
-      )),
+      ),
+    ),
     timeout: fc.integer({ min: 1, max: 600 }),
     async: fc.boolean(),
     statusMessage: text,
@@ -111,7 +114,16 @@ const permissions = fc.record(
 );
 
 const plugins = fc
-  .array(fc.tuple(fc.oneof(fc.constant('mlflow-tracing@mlflow-plugins'), word.map((w) => `${w}@market`)), fc.boolean()), { maxLength: 3 })
+  .array(
+    fc.tuple(
+      fc.oneof(
+        fc.constant('mlflow-tracing@mlflow-plugins'),
+        word.map((w) => `${w}@market`),
+      ),
+      fc.boolean(),
+    ),
+    { maxLength: 3 },
+  )
   .map((entries) => Object.fromEntries(entries));
 
 /**
@@ -148,14 +160,16 @@ const spec: fc.Arbitrary<TracingSpec> = fc.record({
     'npx claude-mlflow hook',
   ),
   timeoutSec: fc.integer({ min: 1, max: 30 }),
-  env: fc.record({
-    MLFLOW_CLAUDE_TRACING_ENABLED: fc.constant('true'),
-    MLFLOW_TRACKING_URI: fc.webUrl(),
-    experiment: fc.oneof(
-      word.map((name) => ['MLFLOW_EXPERIMENT_NAME', name] as const),
-      fc.nat().map((id) => ['MLFLOW_EXPERIMENT_ID', String(id)] as const),
-    ),
-  }).map(({ experiment, ...rest }) => ({ ...rest, [experiment[0]]: experiment[1] })),
+  env: fc
+    .record({
+      MLFLOW_CLAUDE_TRACING_ENABLED: fc.constant('true'),
+      MLFLOW_TRACKING_URI: fc.webUrl(),
+      experiment: fc.oneof(
+        word.map((name) => ['MLFLOW_EXPERIMENT_NAME', name] as const),
+        fc.nat().map((id) => ['MLFLOW_EXPERIMENT_ID', String(id)] as const),
+      ),
+    })
+    .map(({ experiment, ...rest }) => ({ ...rest, [experiment[0]]: experiment[1] })),
 });
 
 const format: fc.Arbitrary<SettingsFormat> = fc.record({
@@ -290,20 +304,18 @@ describe('applyTracing over generated settings', () => {
   it('(e) stray and outdated copies of our hook collapse to one up-to-date hook per event', () => {
     const OLD = `/old/node '/old/data/runtime/claude-mlflow-hook.mjs'`;
     const withStrays = settingsDoc.chain((doc) =>
-      fc
-        .array(fc.tuple(fc.constantFrom(...SCHEMA_EVENTS), fc.nat(), fc.nat()), { minLength: 1, maxLength: 5 })
-        .map((places) => {
-          const out = structuredClone(doc);
-          const hooks = (isObject(out.hooks) ? out.hooks : (out.hooks = {})) as Record<string, Doc[]>;
-          for (const [event, g, h] of places) {
-            const groups = (hooks[event] ??= []);
-            if (groups.length === 0 || g % 2 === 0) groups.push({ hooks: [] });
-            const group = groups[g % groups.length]!;
-            const entries = group.hooks as Doc[];
-            entries.splice(h % (entries.length + 1), 0, { type: 'command', command: OLD, timeout: 1 });
-          }
-          return out;
-        }),
+      fc.array(fc.tuple(fc.constantFrom(...SCHEMA_EVENTS), fc.nat(), fc.nat()), { minLength: 1, maxLength: 5 }).map((places) => {
+        const out = structuredClone(doc);
+        const hooks = (isObject(out.hooks) ? out.hooks : (out.hooks = {})) as Record<string, Doc[]>;
+        for (const [event, g, h] of places) {
+          const groups = (hooks[event] ??= []);
+          if (groups.length === 0 || g % 2 === 0) groups.push({ hooks: [] });
+          const group = groups[g % groups.length]!;
+          const entries = group.hooks as Doc[];
+          entries.splice(h % (entries.length + 1), 0, { type: 'command', command: OLD, timeout: 1 });
+        }
+        return out;
+      }),
     );
     fc.assert(
       fc.property(withStrays, spec, (input, s) => {

@@ -155,7 +155,12 @@ describe('applyTracing', () => {
   it('adds one group at the end of Stop, SubagentStop, StopFailure and SessionEnd and sets env, on an empty document', () => {
     const result = applyTracing({}, SPEC);
     expect(result.doc).toEqual({
-      hooks: { Stop: [group(ours())], SubagentStop: [group(ours())], StopFailure: [group(ours())], SessionEnd: [group(oursAtSessionEnd())] },
+      hooks: {
+        Stop: [group(ours())],
+        SubagentStop: [group(ours())],
+        StopFailure: [group(ours())],
+        SessionEnd: [group(oursAtSessionEnd())],
+      },
       env: SPEC.env,
     });
     expect(result.changes).toEqual([
@@ -225,7 +230,10 @@ describe('applyTracing', () => {
       },
     };
     const { doc, changes } = applyTracing(input, SPEC);
-    expect(hooksOf(doc).Stop).toEqual([group({ type: 'command', command: 'echo before' }, ours()), group({ type: 'command', command: 'after' })]);
+    expect(hooksOf(doc).Stop).toEqual([
+      group({ type: 'command', command: 'echo before' }, ours()),
+      group({ type: 'command', command: 'after' }),
+    ]);
     expect(hooksOf(doc).SubagentStop).toEqual([group(ours())]);
     expect(hooksOf(doc).SessionEnd).toEqual([group(oursAtSessionEnd())]);
     expect(changes).toContain('updated Stop hook (command, timeout)');
@@ -243,7 +251,10 @@ describe('applyTracing', () => {
   it('collapses duplicates of ours, in any event and group, to one per hook event', () => {
     const input = {
       hooks: {
-        PreToolUse: [{ matcher: 'Bash', hooks: [ours(OLD_COMMAND)] }, { matcher: 'Edit', hooks: [{ type: 'command', command: 'fmt' }] }],
+        PreToolUse: [
+          { matcher: 'Bash', hooks: [ours(OLD_COMMAND)] },
+          { matcher: 'Edit', hooks: [{ type: 'command', command: 'fmt' }] },
+        ],
         Stop: [group(ours()), group({ type: 'command', command: 'keep' }, ours(OLD_COMMAND)), group(ours('npx claude-mlflow hook'))],
         SubagentStop: [group(ours(), ours())],
         StopFailure: [group(ours())],
@@ -322,7 +333,13 @@ describe('applyTracing', () => {
       hooks: {
         Stop: [
           group({ type: 'command', command: 'mlflow autolog claude stop-hook' }),
-          { matcher: '', hooks: [{ type: 'command', command: 'say done' }, { type: 'command', command: PYTHON_HOOK }] },
+          {
+            matcher: '',
+            hooks: [
+              { type: 'command', command: 'say done' },
+              { type: 'command', command: PYTHON_HOOK },
+            ],
+          },
         ],
       },
       enabledPlugins: { 'mlflow-tracing@mlflow-plugins': true, 'other@x': true },
@@ -378,7 +395,12 @@ describe('removeTracing', () => {
     const removed = removeTracing(applied.doc, applied.previous);
     expect(JSON.stringify(removed.doc)).toBe(JSON.stringify(input));
     expect(removed.changes).toEqual(
-      expect.arrayContaining(['removed Stop hook', 'removed SubagentStop hook', 'restored MLFLOW_TRACKING_URI', 'removed MLFLOW_EXPERIMENT_NAME']),
+      expect.arrayContaining([
+        'removed Stop hook',
+        'removed SubagentStop hook',
+        'restored MLFLOW_TRACKING_URI',
+        'removed MLFLOW_EXPERIMENT_NAME',
+      ]),
     );
   });
 
@@ -469,6 +491,11 @@ describe('constants', () => {
       'MLFLOW_TRACKING_URI',
     ]);
     expect(HOOK_EVENTS).toEqual(['Stop', 'SubagentStop', 'StopFailure', 'SessionEnd']);
-    expect(ourCommands(applyTracing({}, SPEC).doc)).toEqual({ Stop: [COMMAND], SubagentStop: [COMMAND], StopFailure: [COMMAND], SessionEnd: [COMMAND] });
+    expect(ourCommands(applyTracing({}, SPEC).doc)).toEqual({
+      Stop: [COMMAND],
+      SubagentStop: [COMMAND],
+      StopFailure: [COMMAND],
+      SessionEnd: [COMMAND],
+    });
   });
 });

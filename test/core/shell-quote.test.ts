@@ -63,7 +63,7 @@ const NASTY = [
   'unicode: héllo 你好 مرحبا 👩‍💻',
   'line\u2028separator\u2029paragraph',
   'C:\\Program Files\\nodejs\\node.exe',
-  "mix 'single' \"double\" $dollar `tick` \\slash",
+  'mix \'single\' "double" $dollar `tick` \\slash',
 ];
 
 describe.runIf(posix)('quoteArg on POSIX', () => {
@@ -89,8 +89,40 @@ describe.runIf(posix)('quoteArg on POSIX', () => {
 
   it('round-trips arbitrary strings (property)', () => {
     const special = fc.constantFrom(
-      "'", '"', '$', '`', '\\', ' ', '\n', '\t', '\r', '!', '*', '?', '~', '#', ';', '&', '|', '<', '>',
-      '(', ')', '{', '}', '[', ']', '%', '=', '-', '\u2028', '\u00a0', 'é', '中', '😀', '👩‍💻',
+      "'",
+      '"',
+      '$',
+      '`',
+      '\\',
+      ' ',
+      '\n',
+      '\t',
+      '\r',
+      '!',
+      '*',
+      '?',
+      '~',
+      '#',
+      ';',
+      '&',
+      '|',
+      '<',
+      '>',
+      '(',
+      ')',
+      '{',
+      '}',
+      '[',
+      ']',
+      '%',
+      '=',
+      '-',
+      '\u2028',
+      '\u00a0',
+      'é',
+      '中',
+      '😀',
+      '👩‍💻',
     );
     const unit = fc.oneof(special, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }));
     fc.assert(

@@ -17,7 +17,14 @@ describe('size caps', () => {
   });
 
   it('cuts the longest strings first and keeps the shape: short fields untouched', () => {
-    const value = { model: 'claude', messages: [{ role: 'user', content: 'a'.repeat(100_000) }, { role: 'user', content: 'short' }, { role: 'user', content: 'b'.repeat(50_000) }] };
+    const value = {
+      model: 'claude',
+      messages: [
+        { role: 'user', content: 'a'.repeat(100_000) },
+        { role: 'user', content: 'short' },
+        { role: 'user', content: 'b'.repeat(50_000) },
+      ],
+    };
     const capped = capValue(value, 32 * 1024) as typeof value;
     expect(bytes(capped)).toBeLessThanOrEqual(32 * 1024);
     expect(capped.model).toBe('claude');

@@ -10,8 +10,30 @@ const trace: TraceModel = {
   responsePreview: 'hello',
   metadata: {},
   spans: [
-    { spanId: '00000000000000aa', name: 'root', spanType: 'AGENT', startMs: 1795467410065, endMs: 1795467411000, status: 'OK', inputs: { prompt: 'hi' }, outputs: 'hello', attributes: { tool_name: 'Read', n: 3 } },
-    { spanId: '00000000000000bb', parentSpanId: '00000000000000aa', name: 'tool', spanType: 'TOOL', startMs: 1795467410100, endMs: 1795467410099, status: 'ERROR', statusMessage: 'boom', inputs: undefined, outputs: null, attributes: {} },
+    {
+      spanId: '00000000000000aa',
+      name: 'root',
+      spanType: 'AGENT',
+      startMs: 1795467410065,
+      endMs: 1795467411000,
+      status: 'OK',
+      inputs: { prompt: 'hi' },
+      outputs: 'hello',
+      attributes: { tool_name: 'Read', n: 3 },
+    },
+    {
+      spanId: '00000000000000bb',
+      parentSpanId: '00000000000000aa',
+      name: 'tool',
+      spanType: 'TOOL',
+      startMs: 1795467410100,
+      endMs: 1795467410099,
+      status: 'ERROR',
+      statusMessage: 'boom',
+      inputs: undefined,
+      outputs: null,
+      attributes: {},
+    },
   ],
 };
 
@@ -19,7 +41,7 @@ describe('traceDataJson', () => {
   const text = traceDataJson(trace);
   const data = JSON.parse(text);
 
-  it('writes times as exact integer nanoseconds (beyond a double\'s precision)', () => {
+  it("writes times as exact integer nanoseconds (beyond a double's precision)", () => {
     expect(text).toContain('"start_time_unix_nano":1795467410065000000');
     expect(text).toContain('"end_time_unix_nano":1795467411000000000');
     // An end before the start is clamped to the start.

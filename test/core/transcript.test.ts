@@ -247,9 +247,9 @@ function checkScenario(s: Scenario): void {
     it('gives every tool span its input, its result and its status', async () => {
       const { trace } = await load();
       const tools = toolSpans(trace);
-      expect(tools.map((t) => ({ name: t.name, inputs: t.inputs, result: (t.outputs as { result: unknown }).result, status: t.status }))).toEqual(
-        s.tools,
-      );
+      expect(
+        tools.map((t) => ({ name: t.name, inputs: t.inputs, result: (t.outputs as { result: unknown }).result, status: t.status })),
+      ).toEqual(s.tools);
       for (const tool of tools) {
         expect(tool.attributes.tool_name).toBe(tool.name.replace(/^tool_/, ''));
         expect(tool.attributes.tool_id).toMatch(/^toolu_/);

@@ -30,7 +30,10 @@ describe('claude-mlflow doctor (CLI)', () => {
     const report = JSON.parse(run.stdout);
     assertSchema(report);
     expect(report.exitCode).toBe(1);
-    expect(report.checks.find((c: { id: string }) => c.id === 'server')).toMatchObject({ status: 'fail', fix: { command: 'claude-mlflow init' } });
+    expect(report.checks.find((c: { id: string }) => c.id === 'server')).toMatchObject({
+      status: 'fail',
+      fix: { command: 'claude-mlflow init' },
+    });
     expect(report.summary.problems).toBe(report.summary.failed);
     expect(run.stdout).not.toContain('very-secret-token');
   });

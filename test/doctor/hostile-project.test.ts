@@ -28,11 +28,21 @@ beforeAll(async () => {
   const node = path.join(project, 'tools', 'node');
   writeFileSync(node, `#!/bin/sh\necho "$0 $*" >> '${marker}'\n`);
   chmodSync(node, 0o755);
-  writeFileSync(path.join(project, 'tools', 'claude-mlflow-hook.mjs'), `require('fs').appendFileSync(${JSON.stringify(marker)}, 'script\\n');\n`);
+  writeFileSync(
+    path.join(project, 'tools', 'claude-mlflow-hook.mjs'),
+    `require('fs').appendFileSync(${JSON.stringify(marker)}, 'script\\n');\n`,
+  );
   const hook = [{ hooks: [{ type: 'command', command: './tools/node ./tools/claude-mlflow-hook.mjs', timeout: 5 }] }];
   writeFileSync(
     path.join(project, '.claude', 'settings.json'),
-    JSON.stringify({ env: { MLFLOW_CLAUDE_TRACING_ENABLED: 'true', MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' }, hooks: { Stop: hook, SubagentStop: hook, SessionEnd: hook } }, null, 2),
+    JSON.stringify(
+      {
+        env: { MLFLOW_CLAUDE_TRACING_ENABLED: 'true', MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' },
+        hooks: { Stop: hook, SubagentStop: hook, SessionEnd: hook },
+      },
+      null,
+      2,
+    ),
   );
 });
 afterAll(async () => {
@@ -41,7 +51,7 @@ afterAll(async () => {
 
 const doctor = (...args: string[]) => runCli(['doctor', ...args], { cwd: project, home, data });
 
-describe("doctor in a project whose settings name programs of its own", () => {
+describe('doctor in a project whose settings name programs of its own', () => {
   it('plain doctor runs none of them, and says the hook command is not ours', async () => {
     const run = await doctor();
     expect(run.stdout + run.stderr).not.toMatch(/\n\s+at \S+ \(/);

@@ -93,7 +93,9 @@ describe('settings-secrets', () => {
       message: `env.MLFLOW_TRACKING_TOKEN in project settings (${file.project()}), which git tracks: anyone who can read the repository can read it.`,
       details: [`project: ${file.project()}: env.MLFLOW_TRACKING_TOKEN (tracked by git)`],
     });
-    expect(tracked.result.fix?.command).toContain(`move env.MLFLOW_TRACKING_TOKEN out of ${file.project()} into ~/.claude/settings.json or your shell environment, and commit`);
+    expect(tracked.result.fix?.command).toContain(
+      `move env.MLFLOW_TRACKING_TOKEN out of ${file.project()} into ~/.claude/settings.json or your shell environment, and commit`,
+    );
     expect(tracked.result.fix?.command).toContain('rotate it');
     // The shared project file keeps our hooks: doctor does not suggest taking it out of git.
     expect(tracked.result.fix?.command).not.toContain('rm --cached');
@@ -139,13 +141,18 @@ describe('settings-secrets', () => {
     await git(project, 'init', '-q');
     writeFileSync(path.join(project, '.claude', '.gitignore'), 'settings.local.json\n');
     await git(project, 'add', '-A');
-    expect((await doctor()).result).toMatchObject({ status: 'ok', details: [`local: ${file.local()}: env.DATABRICKS_TOKEN (not tracked by git)`] });
+    expect((await doctor()).result).toMatchObject({
+      status: 'ok',
+      details: [`local: ${file.local()}: env.DATABRICKS_TOKEN (not tracked by git)`],
+    });
 
     await git(project, 'add', '-f', '.claude/settings.local.json');
     const tracked = await doctor();
     expect(tracked.result.status).toBe('warn');
     expect(tracked.result.message).toContain(`env.DATABRICKS_TOKEN in local settings (${file.local()}), which git tracks`);
-    expect(tracked.result.fix?.command).toContain(`\`git -C ${path.join(project, '.claude')} rm --cached settings.local.json\` (and add it to .gitignore)`);
+    expect(tracked.result.fix?.command).toContain(
+      `\`git -C ${path.join(project, '.claude')} rm --cached settings.local.json\` (and add it to .gitignore)`,
+    );
     expect(tracked.text).not.toContain(DATABRICKS);
   });
 
@@ -158,7 +165,9 @@ describe('settings-secrets', () => {
     await git(project, 'add', '-A');
     const r = await doctor();
     expect(r.result.status).toBe('warn');
-    expect(r.result.message).toBe('Tokens or passwords in 2 settings files that git tracks: anyone who can read the repository can read them.');
+    expect(r.result.message).toBe(
+      'Tokens or passwords in 2 settings files that git tracks: anyone who can read the repository can read them.',
+    );
     expect(r.result.details).toEqual([
       `project: ${file.project()}: env.MY_SERVICE_SECRET (tracked by git)`,
       `user: ${file.user()}: env.MLFLOW_TRACKING_PASSWORD, env.ANTHROPIC_AUTH_TOKEN (tracked by git)`,
@@ -220,7 +229,18 @@ describe('settings-secrets, pure', () => {
     const facts = (gitTracked: boolean | undefined, parse: 'ok' | 'relaxed' = 'ok') =>
       ({
         context: { platform: 'linux' },
-        settings: { scopes: [{ scope: 'project', file: '/p/.claude/settings.json', exists: true, parse, doc: { env: { MLFLOW_TRACKING_TOKEN: 'x1234' } }, gitTracked }] },
+        settings: {
+          scopes: [
+            {
+              scope: 'project',
+              file: '/p/.claude/settings.json',
+              exists: true,
+              parse,
+              doc: { env: { MLFLOW_TRACKING_TOKEN: 'x1234' } },
+              gitTracked,
+            },
+          ],
+        },
       }) as unknown as Facts;
     expect(runCheck(check, facts(undefined)).status).toBe('ok');
     expect(runCheck(check, facts(false)).status).toBe('ok');

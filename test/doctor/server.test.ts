@@ -42,7 +42,9 @@ describe('doctor on a real setup', () => {
     assertSchema(report);
     // linger: not a systemd service; pg-*: the server stores traces in SQLite.
     const notApplicable = ['linger', 'pg-connection', 'pg-connections', 'pg-migration'];
-    const bad = report.checks.filter((c: { status: string; id: string }) => c.status !== 'ok' && !(c.status === 'skip' && notApplicable.includes(c.id)));
+    const bad = report.checks.filter(
+      (c: { status: string; id: string }) => c.status !== 'ok' && !(c.status === 'skip' && notApplicable.includes(c.id)),
+    );
     expect(bad, JSON.stringify(bad, null, 2)).toEqual([]);
     expect(report.summary.checks).toBeGreaterThanOrEqual(15);
     expect(run.exitCode).toBe(0);
@@ -74,10 +76,16 @@ describe('doctor on a real setup', () => {
     // The delivery process the hook started finds no server and records it.
     const record = path.join(s.data, 'spool', '.delivery.json');
     const until = Date.now() + 30_000;
-    while (!(existsSync(record) && JSON.parse(readFileSync(record, 'utf8')).lastFailureAt) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!(existsSync(record) && JSON.parse(readFileSync(record, 'utf8')).lastFailureAt) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
 
     const broken = await s.doctor();
-    expect(statuses(broken.report, ['server', 'service', 'spool', 'port'])).toEqual({ server: 'fail', service: 'fail', spool: 'warn', port: 'ok' });
+    expect(statuses(broken.report, ['server', 'service', 'spool', 'port'])).toEqual({
+      server: 'fail',
+      service: 'fail',
+      spool: 'warn',
+      port: 'ok',
+    });
     expect(check(broken.report, 'spool').message).toMatch(/^1 trace waiting \(the oldest for \d+ s\): the server does not take them\.$/);
     expect(check(broken.report, 'service').fix?.auto).toBe('start-server');
     expect(broken.exitCode).toBe(1);
@@ -106,7 +114,11 @@ describe('doctor on a real setup', () => {
     const db = path.join(s.data, 'mlflow.db');
     const holder = execa(
       venvBin('python'),
-      ['-c', 'import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked", flush=True)\ntime.sleep(120)', db],
+      [
+        '-c',
+        'import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked", flush=True)\ntime.sleep(120)',
+        db,
+      ],
       { reject: false },
     );
     children.push(holder);
@@ -134,7 +146,13 @@ describe('doctor on a real setup', () => {
     const stray = execa(
       venvBin('mlflow'),
       ['server', '--backend-store-uri', `sqlite:///${db}`, '--host', '127.0.0.1', '--port', String(port), '--workers', '1'],
-      { reject: false, detached: true, stdout: 'ignore', stderr: 'ignore', env: { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false', MLFLOW_DISABLE_TELEMETRY: 'true' } },
+      {
+        reject: false,
+        detached: true,
+        stdout: 'ignore',
+        stderr: 'ignore',
+        env: { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false', MLFLOW_DISABLE_TELEMETRY: 'true' },
+      },
     );
     children.push(stray);
     const killStray = () => {
@@ -147,13 +165,20 @@ describe('doctor on a real setup', () => {
     try {
       const deadline = Date.now() + 120_000;
       for (;;) {
-        const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+        const up = await fetch(`http://127.0.0.1:${port}/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (up) break;
         if (Date.now() > deadline) throw new Error('the stray server did not start');
         await new Promise((r) => setTimeout(r, 300));
       }
       // Make it open the database.
-      await fetch(`http://127.0.0.1:${port}/api/2.0/mlflow/experiments/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"max_results": 1}' });
+      await fetch(`http://127.0.0.1:${port}/api/2.0/mlflow/experiments/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"max_results": 1}',
+      });
 
       const run = await s.doctor({ check: 'db-lock' });
       const c = check(run.report, 'db-lock');
@@ -175,7 +200,11 @@ describe('doctor on a real setup', () => {
   it('another program listening on the port: port fails with its PID; --fix moves our server to a free port', async () => {
     const oldPort = config().server.port;
     await s.cli(['server', 'stop']);
-    const listener = execa(process.execPath, ['-e', `require('net').createServer().listen(${oldPort}, '127.0.0.1', () => console.log('up'))`], { reject: false });
+    const listener = execa(
+      process.execPath,
+      ['-e', `require('net').createServer().listen(${oldPort}, '127.0.0.1', () => console.log('up'))`],
+      { reject: false },
+    );
     children.push(listener);
     await new Promise<void>((resolve, reject) => {
       listener.stdout?.once('data', () => resolve());
@@ -201,7 +230,12 @@ describe('doctor on a real setup', () => {
     const newPort = config().server.port;
     expect(newPort).not.toBe(oldPort);
     expect(settingsEnv().MLFLOW_TRACKING_URI).toBe(`http://127.0.0.1:${newPort}`);
-    expect(statuses(fixed.report, ['port', 'server', 'tracking-uri', 'service'])).toEqual({ port: 'ok', server: 'ok', 'tracking-uri': 'ok', service: 'ok' });
+    expect(statuses(fixed.report, ['port', 'server', 'tracking-uri', 'service'])).toEqual({
+      port: 'ok',
+      server: 'ok',
+      'tracking-uri': 'ok',
+      service: 'ok',
+    });
     // The other program still runs: doctor never stops what it did not start.
     expect(() => process.kill(listener.pid!, 0)).not.toThrow();
     listener.kill('SIGTERM');
@@ -255,9 +289,20 @@ describe('doctor on a real setup', () => {
     await s.cli(['server', 'stop']);
     const db = path.join(s.data, 'mlflow.db');
     const sql = (statement: string): Promise<unknown> =>
-      execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()', db, statement]);
+      execa(venvBin('python'), [
+        '-c',
+        'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()',
+        db,
+        statement,
+      ]);
     const tagCount = async (): Promise<string> =>
-      (await execa(venvBin('python'), ['-c', 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM tags").fetchone()[0])', db], { reject: false })).stdout.trim();
+      (
+        await execa(
+          venvBin('python'),
+          ['-c', 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM tags").fetchone()[0])', db],
+          { reject: false },
+        )
+      ).stdout.trim();
     const tags = await tagCount();
     // Where alembic's batch mode stops between "drop tags" and "rename the copy to tags", and a second copy begun.
     await sql('ALTER TABLE tags RENAME TO _alembic_tmp_tags');
@@ -265,12 +310,17 @@ describe('doctor on a real setup', () => {
 
     const broken = check((await s.doctor({ check: 'db-health', cli: `${process.execPath} ${distCli}` })).report, 'db-health');
     expect(broken.status).toBe('fail');
-    expect(broken.message).toBe(`A schema migration of ${db} was cut short (_alembic_tmp_experiments, _alembic_tmp_tags left behind): MLflow's server does not start on it ("table _alembic_tmp_experiments already exists").`);
+    expect(broken.message).toBe(
+      `A schema migration of ${db} was cut short (_alembic_tmp_experiments, _alembic_tmp_tags left behind): MLflow's server does not start on it ("table _alembic_tmp_experiments already exists").`,
+    );
     expect(broken.details).toEqual([
       '_alembic_tmp_experiments: a leftover copy of experiments, which is intact',
       '_alembic_tmp_tags: holds tags, which the migration had already dropped',
     ]);
-    const fix = await execa('sh', ['-c', broken.fix!.command!], { env: { ...process.env, HOME: s.home, CLAUDE_MLFLOW_HOME: s.data }, reject: false });
+    const fix = await execa('sh', ['-c', broken.fix!.command!], {
+      env: { ...process.env, HOME: s.home, CLAUDE_MLFLOW_HOME: s.data },
+      reject: false,
+    });
     expect(fix.exitCode, fix.stderr).toBe(0);
     expect(await tagCount()).toBe(tags);
     expect(existsSync(`${db}.before-repair`)).toBe(true);

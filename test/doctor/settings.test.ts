@@ -151,7 +151,9 @@ describe('tracing-enabled', () => {
 describe('foreign-tracer', () => {
   it("MLflow's own hook, written by `mlflow autolog claude`, fails; passes once it is gone", async () => {
     const url = read(s.projectSettings).env.MLFLOW_TRACKING_URI;
-    await execa(venvBin('mlflow'), ['autolog', 'claude', '-d', s.project, '-u', url, '-n', 'my-app'], { env: { MLFLOW_DISABLE_TELEMETRY: 'true' } });
+    await execa(venvBin('mlflow'), ['autolog', 'claude', '-d', s.project, '-u', url, '-n', 'my-app'], {
+      env: { MLFLOW_DISABLE_TELEMETRY: 'true' },
+    });
     const bad = await s.doctor({ check: 'foreign-tracer' });
     const c = check(bad.report, 'foreign-tracer');
     expect(c.status).toBe('fail');
@@ -168,7 +170,10 @@ describe('tracking-uri', () => {
     const doc = read(s.projectSettings);
     doc.env.MLFLOW_TRACKING_URI = 'http://127.0.0.1:1';
     write(s.projectSettings, doc);
-    expect(check((await s.doctor({ check: 'tracking-uri' })).report, 'tracking-uri')).toMatchObject({ status: 'fail', fix: { auto: 'set-tracking-uri' } });
+    expect(check((await s.doctor({ check: 'tracking-uri' })).report, 'tracking-uri')).toMatchObject({
+      status: 'fail',
+      fix: { auto: 'set-tracking-uri' },
+    });
     const fixed = await s.doctor({ check: 'tracking-uri', fix: true, yes: true });
     expect(check(fixed.report, 'tracking-uri').status).toBe('ok');
     expect(read(s.projectSettings)).toEqual(JSON.parse(original));

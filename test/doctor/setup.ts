@@ -115,9 +115,22 @@ export function assertSchema(value: unknown): void {
 }
 
 /** A one-turn transcript dated `at`, and the Stop hook input for it. */
-export function syntheticSession(dir: string, sessionId: string, at: Date, tokens: Record<string, number> = { input_tokens: 10, output_tokens: 5 }, model = 'claude-test'): string {
+export function syntheticSession(
+  dir: string,
+  sessionId: string,
+  at: Date,
+  tokens: Record<string, number> = { input_tokens: 10, output_tokens: 5 },
+  model = 'claude-test',
+): string {
   const rows = [
-    { type: 'user', uuid: `${sessionId}-u`, timestamp: new Date(at.getTime() - 2000).toISOString(), sessionId, version: '2.1.197', message: { role: 'user', content: `hello from ${sessionId}` } },
+    {
+      type: 'user',
+      uuid: `${sessionId}-u`,
+      timestamp: new Date(at.getTime() - 2000).toISOString(),
+      sessionId,
+      version: '2.1.197',
+      message: { role: 'user', content: `hello from ${sessionId}` },
+    },
     {
       type: 'assistant',
       uuid: `${sessionId}-a`,

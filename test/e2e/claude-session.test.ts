@@ -175,7 +175,12 @@ describe('real Claude Code → our hook → real MLflow', () => {
         cwd: p.dir,
         home: p.home,
         baseUrl: fake.url,
-        steps: [{ prompt: 'read notes.txt' }, { until: () => fake.served >= 2 }, { interrupt: true }, { prompt: 'never mind, just say hi' }],
+        steps: [
+          { prompt: 'read notes.txt' },
+          { until: () => fake.served >= 2 },
+          { interrupt: true },
+          { prompt: 'never mind, just say hi' },
+        ],
         args: ['--allowedTools', 'Read'],
         env: { CLAUDE_MLFLOW_HOME: p.data },
       });
@@ -218,12 +223,15 @@ describe('real Claude Code → our hook → real MLflow', () => {
     expect(traces[0]!.info.trace_metadata['claude_code.turn_status']).toBe('interrupted');
   });
 
-  it('a subagent in the background: the turn is one trace in the session (the same trace again after the task notification), the run a trace of its own outside it', () => backgroundSubagent(shared));
+  it('a subagent in the background: the turn is one trace in the session (the same trace again after the task notification), the run a trace of its own outside it', () =>
+    backgroundSubagent(shared));
 
   it('a session that reads a file of secrets: the trace MLflow holds has none of them, and every ordinary line', async () => {
     const p = await project('secrets', 'e2e-secrets');
     const secrets = secretCorpus();
-    const lines = Object.entries(secrets).filter(([k]) => k !== 'pem-private-key' && k !== 'mlflow-password-in-env').map(([k, v]) => `${k.toUpperCase().replace(/-/g, '_')}_SECRET=${v}`);
+    const lines = Object.entries(secrets)
+      .filter(([k]) => k !== 'pem-private-key' && k !== 'mlflow-password-in-env')
+      .map(([k, v]) => `${k.toUpperCase().replace(/-/g, '_')}_SECRET=${v}`);
     const ordinary = ['# deployment settings', 'REGION=eu-west-1', 'REPLICAS=3'];
     const file = path.join(p.dir, 'secrets.env');
     await writeFile(file, [...ordinary, ...lines, secrets['pem-private-key']].join('\n') + '\n');
@@ -232,14 +240,25 @@ describe('real Claude Code → our hook → real MLflow', () => {
       { text: `Done. The GitHub token is ${secrets['github-classic-pat']}.` },
     ]);
     try {
-      const run = await runClaude({ cwd: p.dir, home: p.home, baseUrl: fake.url, prompt: `read secrets.env; my key is ${secrets['anthropic-api-key']}`, args: ['--allowedTools', 'Read'], env: { CLAUDE_MLFLOW_HOME: p.data } });
+      const run = await runClaude({
+        cwd: p.dir,
+        home: p.home,
+        baseUrl: fake.url,
+        prompt: `read secrets.env; my key is ${secrets['anthropic-api-key']}`,
+        args: ['--allowedTools', 'Read'],
+        env: { CLAUDE_MLFLOW_HOME: p.data },
+      });
       expect(run.exitCode, run.stderr).toBe(0);
     } finally {
       await fake.close();
     }
     const [trace] = await searchTraces(shared.server, 'e2e-secrets');
     const whole = JSON.stringify(trace);
-    const leaked = Object.entries(secrets).filter(([k, v]) => k !== 'mlflow-password-in-env' && v.split('\n').some((l) => l.length >= 8 && !l.startsWith('-----') && whole.includes(JSON.stringify(l).slice(1, -1))));
+    const leaked = Object.entries(secrets).filter(
+      ([k, v]) =>
+        k !== 'mlflow-password-in-env' &&
+        v.split('\n').some((l) => l.length >= 8 && !l.startsWith('-----') && whole.includes(JSON.stringify(l).slice(1, -1))),
+    );
     expect(leaked.map(([k]) => k)).toEqual([]);
     for (const line of ordinary) expect(whole).toContain(line);
     expect(whole).toContain('[REDACTED:');
@@ -258,21 +277,41 @@ async function backgroundSubagent(on: ServerAndTmp): Promise<void> {
   const fake = await startFakeAnthropic((rec) => {
     const messages = (rec.body?.messages ?? []) as Array<{ content: unknown }>;
     const first = JSON.stringify(messages[0]?.content ?? '');
-    const results = messages.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).filter((b: { type?: string }) => b.type === 'tool_result');
+    const results = messages
+      .flatMap((m) => (Array.isArray(m.content) ? m.content : []))
+      .filter((b: { type?: string }) => b.type === 'tool_result');
     if (first.includes(`Read ${notes} and report`)) {
-      return results.length === 0 ? { toolUse: { name: 'Read', input: { file_path: notes } }, delayMs: 300 } : { text: 'notes.txt contains: hello from the e2e test', delayMs: 300 };
+      return results.length === 0
+        ? { toolUse: { name: 'Read', input: { file_path: notes } }, delayMs: 300 }
+        : { text: 'notes.txt contains: hello from the e2e test', delayMs: 300 };
     }
     if (results.length === 0) {
       return {
         text: 'Starting a background subagent.',
-        toolUse: { name: 'Agent', input: { description: 'Read notes.txt', prompt: `Read ${notes} and report its content.`, subagent_type: 'general-purpose', run_in_background: true } },
+        toolUse: {
+          name: 'Agent',
+          input: {
+            description: 'Read notes.txt',
+            prompt: `Read ${notes} and report its content.`,
+            subagent_type: 'general-purpose',
+            run_in_background: true,
+          },
+        },
       };
     }
-    if (JSON.stringify(messages).includes('<task-notification>')) return { text: 'The background subagent has finished: hello from the e2e test.' };
+    if (JSON.stringify(messages).includes('<task-notification>'))
+      return { text: 'The background subagent has finished: hello from the e2e test.' };
     return { text: 'The background subagent is on it.' };
   });
   try {
-    const run = await runClaude({ cwd: p.dir, home: p.home, baseUrl: fake.url, prompt: 'read notes.txt in the background', args: ['--allowedTools', 'Read,Agent'], env: { CLAUDE_MLFLOW_HOME: p.data } });
+    const run = await runClaude({
+      cwd: p.dir,
+      home: p.home,
+      baseUrl: fake.url,
+      prompt: 'read notes.txt in the background',
+      args: ['--allowedTools', 'Read,Agent'],
+      env: { CLAUDE_MLFLOW_HOME: p.data },
+    });
     expect(run.exitCode, run.stderr).toBe(0);
   } finally {
     await fake.close();
@@ -294,5 +333,6 @@ async function backgroundSubagent(on: ServerAndTmp): Promise<void> {
 }
 
 describe(`the same on MLflow ${DEFAULT_MLFLOW_VERSION}, the version init installs by default`, () => {
-  it('a subagent in the background: the turn is one trace in the session (the same trace again after the task notification), the run a trace of its own outside it', () => backgroundSubagent(onDefault));
+  it('a subagent in the background: the turn is one trace in the session (the same trace again after the task notification), the run a trace of its own outside it', () =>
+    backgroundSubagent(onDefault));
 });

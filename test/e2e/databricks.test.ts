@@ -92,7 +92,9 @@ describe('init --tracking-uri databricks', () => {
     const c = fresh('none');
     const run = await runCli(['init', '--yes', '--tracking-uri', 'databricks://dev', '--project', c.project, '--scope', 'project'], c);
     expect(run.exitCode).toBe(2);
-    expect(run.stderr.trim()).toBe(`claude-mlflow: --tracking-uri databricks://dev: ${path.join(c.home, '.databrickscfg')} does not exist, so it has no profile [dev]; nothing was changed.`);
+    expect(run.stderr.trim()).toBe(
+      `claude-mlflow: --tracking-uri databricks://dev: ${path.join(c.home, '.databrickscfg')} does not exist, so it has no profile [dev]; nothing was changed.`,
+    );
     expect(existsSync(c.settings)).toBe(false);
     expect(readdirSync(c.data)).toEqual([]);
   });
@@ -104,9 +106,12 @@ describe('init --tracking-uri databricks', () => {
     expect(run.stderr).toContain('only works inside Databricks');
   });
 
-  it('DATABRICKS_HOST and DATABRICKS_TOKEN: the experiment goes into the user\'s workspace folder, the hook delivers, MLflow\'s Databricks client reads it', async () => {
+  it("DATABRICKS_HOST and DATABRICKS_TOKEN: the experiment goes into the user's workspace folder, the hook delivers, MLflow's Databricks client reads it", async () => {
     const c = fresh('env');
-    const run = await runCli(['init', '--yes', '--tracking-uri', 'databricks', '--project', c.project, '--scope', 'project', '--experiment', 'claude-code'], { ...c, env: envCreds() });
+    const run = await runCli(
+      ['init', '--yes', '--tracking-uri', 'databricks', '--project', c.project, '--scope', 'project', '--experiment', 'claude-code'],
+      { ...c, env: envCreds() },
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.stdout + run.stderr).not.toContain(workspace.token);
     const experiment = `/Users/${USER}/claude-code`;
@@ -116,7 +121,11 @@ describe('init --tracking-uri databricks', () => {
     // The token was not saved (--yes alone), and the summary says how sessions get it.
     expect(run.stdout).toContain('DATABRICKS_HOST and DATABRICKS_TOKEN were not saved');
     const doc = JSON.parse(readFileSync(c.settings, 'utf8'));
-    expect(doc.env).toEqual({ MLFLOW_CLAUDE_TRACING_ENABLED: 'true', MLFLOW_TRACKING_URI: 'databricks', MLFLOW_EXPERIMENT_NAME: experiment });
+    expect(doc.env).toEqual({
+      MLFLOW_CLAUDE_TRACING_ENABLED: 'true',
+      MLFLOW_TRACKING_URI: 'databricks',
+      MLFLOW_EXPERIMENT_NAME: experiment,
+    });
     const config = JSON.parse(readFileSync(c.config, 'utf8'));
     expect(config).toMatchObject({ trackingUri: 'databricks', experimentName: experiment });
     expect(config.server).toBeUndefined();
@@ -124,7 +133,10 @@ describe('init --tracking-uri databricks', () => {
 
     const session = 'db000000-0000-4000-8000-000000000001';
     const { stdin } = sampleWithSession(c.root, session);
-    const hook = await runHookProcess(stdin, makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks' }, { ...doc.env, ...envCreds() }));
+    const hook = await runHookProcess(
+      stdin,
+      makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks' }, { ...doc.env, ...envCreds() }),
+    );
     expect(hook.exitCode).toBe(0);
     // The hook spools; its delivery process sends.
     await waitForSpoolEmpty(c.data);
@@ -139,7 +151,22 @@ describe('init --tracking-uri databricks', () => {
   it('--store-credentials: DATABRICKS_HOST and DATABRICKS_TOKEN go to the user settings (0600), sessions trace without them in the shell, uninstall takes them out', async () => {
     const c = fresh('store-env');
     const userFile = path.join(c.home, '.claude', 'settings.json');
-    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', 'databricks', '--project', c.project, '--scope', 'project', '--experiment', 'stored'], { ...c, env: envCreds() });
+    const run = await runCli(
+      [
+        'init',
+        '--yes',
+        '--store-credentials',
+        '--tracking-uri',
+        'databricks',
+        '--project',
+        c.project,
+        '--scope',
+        'project',
+        '--experiment',
+        'stored',
+      ],
+      { ...c, env: envCreds() },
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain(`Saved DATABRICKS_HOST and DATABRICKS_TOKEN in ${userFile}`);
     expect(run.stdout + run.stderr).not.toContain(workspace.token);
@@ -152,7 +179,14 @@ describe('init --tracking-uri databricks', () => {
     const before = workspace.blobs.size;
     const { stdin } = sampleWithSession(c.root, 'db000000-0000-4000-8000-000000000401');
     const project = JSON.parse(readFileSync(c.settings, 'utf8'));
-    expect((await runHookProcess(stdin, makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks' }, { ...user.env, ...project.env }))).exitCode).toBe(0);
+    expect(
+      (
+        await runHookProcess(
+          stdin,
+          makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: 'databricks' }, { ...user.env, ...project.env }),
+        )
+      ).exitCode,
+    ).toBe(0);
     await waitForSpoolEmpty(c.data);
     expect(spooled(c.data)).toEqual([]);
     expect(workspace.blobs.size).toBe(before + 1);
@@ -172,7 +206,7 @@ describe('init --tracking-uri databricks', () => {
   });
 });
 
-describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s own client', () => {
+describe("databricks://<profile>: every cloud's upload, read back by MLflow's own client", () => {
   let c: ReturnType<typeof fresh>;
   let settingsEnv: Record<string, string>;
   let reference: FoundTrace;
@@ -181,8 +215,14 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
   beforeAll(async () => {
     c = fresh('profile');
     // ~/.databrickscfg as the Databricks CLI writes it: the host without a scheme is https; this one is http on loopback.
-    writeFileSync(path.join(c.home, '.databrickscfg'), `[DEFAULT]\nhost = https://other.cloud.databricks.com\n\n[dev]\nhost = ${workspace.url}\ntoken = ${workspace.token}\n`);
-    const run = await runCli(['init', '--yes', '--tracking-uri', 'databricks://dev', '--project', c.project, '--scope', 'project', '--experiment', 'team'], c);
+    writeFileSync(
+      path.join(c.home, '.databrickscfg'),
+      `[DEFAULT]\nhost = https://other.cloud.databricks.com\n\n[dev]\nhost = ${workspace.url}\ntoken = ${workspace.token}\n`,
+    );
+    const run = await runCli(
+      ['init', '--yes', '--tracking-uri', 'databricks://dev', '--project', c.project, '--scope', 'project', '--experiment', 'team'],
+      c,
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     settingsEnv = JSON.parse(readFileSync(c.settings, 'utf8')).env;
     expect(settingsEnv).toMatchObject({ MLFLOW_TRACKING_URI: 'databricks://dev', MLFLOW_EXPERIMENT_NAME: `/Users/${USER}/team` });
@@ -190,7 +230,10 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     // The same transcript over OTLP to the MLflow server itself: what MLflow makes of our spans there.
     const ref = fresh('reference');
     const { stdin } = sampleWithSession(ref.root, referenceSession);
-    const hook = await runHookProcess(stdin, makeHookEnv({ home: ref.home, dataRoot: ref.data, trackingUri: server.url, experiment: 'otlp-reference' }));
+    const hook = await runHookProcess(
+      stdin,
+      makeHookEnv({ home: ref.home, dataRoot: ref.data, trackingUri: server.url, experiment: 'otlp-reference' }),
+    );
     expect(hook.exitCode).toBe(0);
     await waitForSpoolEmpty(ref.data);
     [reference] = (await searchTraces(server, 'otlp-reference')) as [FoundTrace];
@@ -211,7 +254,12 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     expect(spooled(c.data)).toEqual([]);
 
     const requests = workspace.storageRequests.slice(before);
-    const shape = requests.map((r) => `${r.method} ${Object.keys(r.query).filter((k) => k !== 'sig' && k !== 'mode').sort().join('&')}`.trim());
+    const shape = requests.map((r) =>
+      `${r.method} ${Object.keys(r.query)
+        .filter((k) => k !== 'sig' && k !== 'mode')
+        .sort()
+        .join('&')}`.trim(),
+    );
     expect(shape).toEqual(cloud === 'AZURE_ADLS_GEN2_SAS_URI' ? ['PUT resource', 'PATCH action&flush&position'] : ['PUT']);
     if (cloud === 'AZURE_SAS_URI') expect(requests[0]!.headers['x-ms-blob-type']).toBe('BlockBlob');
 
@@ -248,7 +296,10 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     const res = await fetch(`${server.url}/api/3.0/mlflow/traces/search`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: await experimentId(`/Users/${USER}/team`) } }], max_results: 100 }),
+      body: JSON.stringify({
+        locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: await experimentId(`/Users/${USER}/team`) } }],
+        max_results: 100,
+      }),
     });
     const rows = ((await res.json()) as any).traces as { trace_metadata: Record<string, string> }[];
     expect(rows.filter((t) => t.trace_metadata['mlflow.trace.session'] === session)).toHaveLength(1);
@@ -264,7 +315,10 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     const doctor = await runCli(['doctor', '--json'], { ...c, cwd: c.project });
     const report = JSON.parse(doctor.stdout);
     const serverCheck = report.checks.find((k: any) => k.id === 'server');
-    expect(serverCheck).toMatchObject({ status: 'ok', message: expect.stringContaining(`the Databricks workspace at ${workspace.url} takes the token of databricks://dev`) });
+    expect(serverCheck).toMatchObject({
+      status: 'ok',
+      message: expect.stringContaining(`the Databricks workspace at ${workspace.url} takes the token of databricks://dev`),
+    });
     expect(doctor.stdout).not.toContain(workspace.token);
   });
 
@@ -276,15 +330,23 @@ describe('databricks://<profile>: every cloud\'s upload, read back by MLflow\'s 
     expect(spooled(d.data)).toHaveLength(1);
     const log = await waitForHookLog(d.data, /delivery failed/);
     await stopDelivery(d.data);
-    expect(log).toContain(`delivery failed, 1 trace(s) wait in the spool: databricks://dev: ${path.join(d.home, '.databrickscfg')} does not exist, so it has no profile [dev]`);
+    expect(log).toContain(
+      `delivery failed, 1 trace(s) wait in the spool: databricks://dev: ${path.join(d.home, '.databrickscfg')} does not exist, so it has no profile [dev]`,
+    );
     expect(spooled(d.data)).toHaveLength(1);
     // doctor says the same, in its server check.
-    writeFileSync(path.join(d.data, 'config.json'), JSON.stringify({ trackingUri: 'databricks://dev', experimentName: `/Users/${USER}/team` }));
+    writeFileSync(
+      path.join(d.data, 'config.json'),
+      JSON.stringify({ trackingUri: 'databricks://dev', experimentName: `/Users/${USER}/team` }),
+    );
     const doctor = JSON.parse((await runCli(['doctor', '--json'], { ...d, cwd: d.project })).stdout);
-    expect(doctor.checks.find((k: any) => k.id === 'server')).toMatchObject({ status: 'fail', message: expect.stringContaining('has no profile [dev]: the hook cannot sign in to the workspace') });
+    expect(doctor.checks.find((k: any) => k.id === 'server')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('has no profile [dev]: the hook cannot sign in to the workspace'),
+    });
   });
 
-  it('cleanup deletes the workspace\'s old traces through its API', async () => {
+  it("cleanup deletes the workspace's old traces through its API", async () => {
     const dry = await runCli(['cleanup', '--older-than', '1d', '--dry-run', '--json'], { ...c, cwd: c.project });
     expect(dry.exitCode, dry.stderr).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({ backend: 'server', where: workspace.url, planned: 5 });

@@ -47,7 +47,14 @@ afterAll(async () => {
 });
 
 async function session(prompt: string) {
-  const run = await runClaude({ cwd: project, home, baseUrl: fake.url, prompt, args: ['--allowedTools', 'Read'], env: { CLAUDE_MLFLOW_HOME: data } });
+  const run = await runClaude({
+    cwd: project,
+    home,
+    baseUrl: fake.url,
+    prompt,
+    args: ['--allowedTools', 'Read'],
+    env: { CLAUDE_MLFLOW_HOME: data },
+  });
   expect(run.exitCode, run.stderr).toBe(0);
   // Usually delivered before claude -p returns (our SessionEnd hook waits up to 1 s); on a loaded machine, soon after.
   await waitForSpoolEmpty(data);

@@ -59,7 +59,8 @@ async function cli(args: string[]): Promise<CliRun> {
 const config = (): { server: { backendStoreUri: string }; migratedFrom?: { backendStoreUri: string } } =>
   JSON.parse(readFileSync(path.join(data, 'config.json'), 'utf8'));
 const serverPid = (): number => JSON.parse(readFileSync(path.join(data, 'server.pid'), 'utf8')).pid;
-const publicTables = async (database: string): Promise<number> => Number(await pg.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database));
+const publicTables = async (database: string): Promise<number> =>
+  Number(await pg.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database));
 
 /** The span trees of some traces, through MLflow's Python client: everything a span holds, ids included. */
 async function spanTrees(trackingUri: string, ids: string[]): Promise<unknown> {
@@ -111,9 +112,17 @@ beforeAll(async () => {
   experimentId = ((await res.json()) as { experiment: { experiment_id: string } }).experiment.experiment_id;
 
   const now = Date.now();
-  await seedTraces(url, experimentId, Array.from({ length: TRACES }, (_, i) => now - (i + 1) * (60 * DAY / TRACES)));
+  await seedTraces(
+    url,
+    experimentId,
+    Array.from({ length: TRACES }, (_, i) => now - (i + 1) * ((60 * DAY) / TRACES)),
+  );
   otherId = await createExperiment(url, 'other-project');
-  await seedTraces(url, otherId, Array.from({ length: OTHER_TRACES }, (_, i) => now - (i + 1) * DAY));
+  await seedTraces(
+    url,
+    otherId,
+    Array.from({ length: OTHER_TRACES }, (_, i) => now - (i + 1) * DAY),
+  );
   const run = await fetch(`${url}/api/2.0/mlflow/runs/create`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -150,16 +159,29 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     expect(readFileSync(path.join(data, 'config.json'), 'utf8')).toBe(before);
   });
 
-  it('a SQLite schema behind the installed MLflow: refused, with MLflow\'s own upgrade command as the way out', async () => {
+  it("a SQLite schema behind the installed MLflow: refused, with MLflow's own upgrade command as the way out", async () => {
     const python = (statement: string): Promise<unknown> =>
-      execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()', sqliteFile, statement]);
-    const head = (await execa(venvBin('python'), ['-c', 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT version_num FROM alembic_version").fetchone()[0])', sqliteFile])).stdout.trim();
+      execa(venvBin('python'), [
+        '-c',
+        'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()',
+        sqliteFile,
+        statement,
+      ]);
+    const head = (
+      await execa(venvBin('python'), [
+        '-c',
+        'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT version_num FROM alembic_version").fetchone()[0])',
+        sqliteFile,
+      ])
+    ).stdout.trim();
     await python("UPDATE alembic_version SET version_num = 'ae8bbe7743c9'");
     try {
       const run = await cli(['migrate', '--to', pg.uri, '--dry-run']);
       expect(run.exitCode).toBe(1);
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
-      expect(run.stderr).toContain(`the SQLite database is at schema revision ae8bbe7743c9, the installed MLflow's is ${head}. Nothing was changed.`);
+      expect(run.stderr).toContain(
+        `the SQLite database is at schema revision ae8bbe7743c9, the installed MLflow's is ${head}. Nothing was changed.`,
+      );
       expect(run.stderr).toContain(`run \`${venvBin('mlflow')} db upgrade sqlite:///${sqliteFile}\``);
       expect(await publicTables(pg.database)).toBe(0);
     } finally {
@@ -172,7 +194,9 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     const run = await cli(['migrate', '--to', pg.uri, '--dry-run']);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain(`From: SQLite ${sqliteFile}`);
-    expect(run.stdout).toContain(`${(TRACES + OTHER_TRACES).toLocaleString('en-US')} traces (${((TRACES + OTHER_TRACES) * SPANS_PER_TRACE).toLocaleString('en-US')} spans) in 3 experiments, 1 run`);
+    expect(run.stdout).toContain(
+      `${(TRACES + OTHER_TRACES).toLocaleString('en-US')} traces (${((TRACES + OTHER_TRACES) * SPANS_PER_TRACE).toLocaleString('en-US')} spans) in 3 experiments, 1 run`,
+    );
     expect(run.stdout).toContain(`To:   PostgreSQL database "${pg.database}" on 127.0.0.1:${pg.port} as user "${pg.user}"`);
     expect(run.stdout).toContain('empty (MLflow creates its schema there)');
     expect(run.stdout).toContain('Dry run: nothing was changed.');
@@ -198,7 +222,9 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     await pg.sql(`ALTER TABLE invoices OWNER TO ${pg.user}`, busyDb);
     const busy = await cli(['migrate', '--to', pg.uri.replace(/\/[^/]+$/, `/${busyDb}`), '--yes']);
     expect(busy.exitCode, busy.stdout + busy.stderr).toBe(1);
-    expect(busy.stderr).toContain(`PostgreSQL database "${busyDb}" on 127.0.0.1:${pg.port} as user "${pg.user}" already has tables that are not MLflow's (invoices)`);
+    expect(busy.stderr).toContain(
+      `PostgreSQL database "${busyDb}" on 127.0.0.1:${pg.port} as user "${pg.user}" already has tables that are not MLflow's (invoices)`,
+    );
     expect(busy.stderr).toContain('Nothing was changed.');
     expect(await pg.sql('SELECT count(*) FROM invoices', busyDb)).toBe('1');
 
@@ -209,7 +235,9 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     const denied = await cli(['migrate', '--to', pg.uri.replace(/\/[^/]+$/, `/${readonlyDb}`), '--yes']);
     expect(denied.exitCode, denied.stdout + denied.stderr).toBe(1);
     expect(denied.stdout).toContain('Stopped the MLflow server.');
-    expect(denied.stderr).toMatch(/the copy failed: .*permission denied for schema public.*It was rolled back; the server runs on SQLite again, as before\./);
+    expect(denied.stderr).toMatch(
+      /the copy failed: .*permission denied for schema public.*It was rolled back; the server runs on SQLite again, as before\./,
+    );
     expect(serverPid()).not.toBe(pid);
     expect(config().server.backendStoreUri).toBe(`sqlite:///${sqliteFile}`);
     expect((await listTraces(url, experimentId)).length).toBe(TRACES);
@@ -219,13 +247,21 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     // Test-only tampering: a tag value with a NUL character, which SQLite keeps and PostgreSQL's text type refuses.
     const tampered = sampled[SAMPLE - 1]!;
     const sqlite = (statement: string): Promise<unknown> =>
-      execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2], (sys.argv[3],)); c.commit()', sqliteFile, statement, tampered]);
+      execa(venvBin('python'), [
+        '-c',
+        'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2], (sys.argv[3],)); c.commit()',
+        sqliteFile,
+        statement,
+        tampered,
+      ]);
     await sqlite("INSERT INTO trace_tags (key, value, request_id) VALUES ('nul', 'a' || char(0) || 'b', ?)");
     try {
       const run = await cli(['migrate', '--to', pg.uri, '--yes']);
       expect(run.exitCode, run.stdout + run.stderr).toBe(1);
       expect(run.stdout).toMatch(/copied trace_info: 1,010 rows/);
-      expect(run.stderr).toMatch(/the copy failed: table trace_tags, rows \d+ to \d+: .*NUL.*It was rolled back; the server runs on SQLite again, as before\./);
+      expect(run.stderr).toMatch(
+        /the copy failed: table trace_tags, rows \d+ to \d+: .*NUL.*It was rolled back; the server runs on SQLite again, as before\./,
+      );
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       // MLflow's schema is there, every copied row is gone.
       expect(await publicTables(pg.database)).toBeGreaterThan(10);
@@ -284,7 +320,7 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     const sqliteBytes = readFileSync(sqliteFile);
     const run = await cli(['migrate', '--to', pg.uri, '--yes']);
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain('every table\'s count matches');
+    expect(run.stdout).toContain("every table's count matches");
     expect(run.stdout).toContain(`now stores traces in PostgreSQL database "${pg.database}"`);
     // The delivery process the hook started steps aside while the server moves: migrate counts what it copied,
     // then delivers the spooled trace itself.
@@ -327,7 +363,9 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
     expect(status.exitCode, status.stdout + status.stderr).toBe(0);
     const line = status.stdout.split('\n').find((l) => l.startsWith('Old:'));
     expect(line).toContain(`${sqliteFile} (`);
-    expect(line).toMatch(/ MB\), the SQLite database before `migrate` on \d{4}-\d\d-\d\d; nothing reads it: remove it when you are satisfied$/);
+    expect(line).toMatch(
+      / MB\), the SQLite database before `migrate` on \d{4}-\d\d-\d\d; nothing reads it: remove it when you are satisfied$/,
+    );
     const json = JSON.parse((await cli(['server', 'status', '--json'])).stdout);
     expect(json.oldSqlite).toMatchObject({ file: sqliteFile });
     // The user removes it: the line goes, and the server does not miss it.
@@ -341,7 +379,14 @@ describe.skipIf(postgres.skip)(postgres.title('migrate --to postgresql://'), () 
   it('after the move: doctor passes on PostgreSQL, and a second migrate has nothing to do', async () => {
     const doctor = await cli(['doctor', '--json']);
     const report = JSON.parse(doctor.stdout) as DoctorReport;
-    expect(doctor.exitCode, JSON.stringify(report.checks.filter((c) => c.status === 'fail'), null, 2)).toBe(0);
+    expect(
+      doctor.exitCode,
+      JSON.stringify(
+        report.checks.filter((c) => c.status === 'fail'),
+        null,
+        2,
+      ),
+    ).toBe(0);
     expect(report.checks.find((c) => c.id === 'pg-connection')).toMatchObject({ status: 'ok' });
     // The same move again (say, after a kill the first time): nothing to do, and it says so.
     const again = await cli(['migrate', '--to', pg.uri, '--yes']);

@@ -72,7 +72,14 @@ describe('every MLflow version we claim', () => {
       expect(init.stdout).toContain(`Installed MLflow ${version} into ${m.data}/venv, every package pinned by its lock.`);
       expect(init.stdout).not.toContain('not a version claude-mlflow tests');
 
-      const run = await runClaude({ cwd: m.project, home: m.home, baseUrl: fake.url, prompt: `hello ${version}`, args: ['--allowedTools', 'Read'], env: { CLAUDE_MLFLOW_HOME: m.data } });
+      const run = await runClaude({
+        cwd: m.project,
+        home: m.home,
+        baseUrl: fake.url,
+        prompt: `hello ${version}`,
+        args: ['--allowedTools', 'Read'],
+        env: { CLAUDE_MLFLOW_HOME: m.data },
+      });
       expect(run.exitCode, run.stderr).toBe(0);
       await waitForSpoolEmpty(m.data);
       const traces = await listedTraces(url, 'shop');
@@ -102,7 +109,9 @@ describe('every MLflow version we claim', () => {
     // The floor's venv from its test above, given what an unpinned install of it gets today: SQLAlchemy 2.1,
     // which its server cannot import.
     const venv = path.join(tmp.path, `mlflow-${TESTED_MLFLOW_VERSIONS[0]}`, 'data', 'venv', 'bin');
-    await execa(path.join(venv, 'uv'), ['pip', 'install', '--python', path.join(venv, 'python'), 'sqlalchemy==2.1.9'], { env: { ...process.env, UV_CACHE_DIR: uvCache } });
+    await execa(path.join(venv, 'uv'), ['pip', 'install', '--python', path.join(venv, 'python'), 'sqlalchemy==2.1.9'], {
+      env: { ...process.env, UV_CACHE_DIR: uvCache },
+    });
 
     const m = freshMachine('broken');
     const init = await m.cli(['init', '--yes', '--no-service', '--port', String(await freePort()), '--mlflow', path.join(venv, 'mlflow')]);

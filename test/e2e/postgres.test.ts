@@ -73,7 +73,9 @@ beforeAll(async () => {
   port = await freePort();
   url = `http://127.0.0.1:${port}`;
   fake = await startFakeAnthropic((_req, ctx) =>
-    ctx.index % 2 === 0 ? { toolUse: { name: 'Read', input: { file_path: path.join(project, 'notes.txt') } } } : { text: 'notes.txt says hello from postgres' },
+    ctx.index % 2 === 0
+      ? { toolUse: { name: 'Read', input: { file_path: path.join(project, 'notes.txt') } } }
+      : { text: 'notes.txt says hello from postgres' },
   );
 });
 
@@ -137,7 +139,14 @@ describe.skipIf(postgres.skip)(postgres.title('local server on a real PostgreSQL
   });
 
   it('a real Claude Code session is traced into PostgreSQL', async () => {
-    const session = await runClaude({ cwd: project, home, baseUrl: fake.url, prompt: 'first session', args: ['--allowedTools', 'Read'], env: { CLAUDE_MLFLOW_HOME: data } });
+    const session = await runClaude({
+      cwd: project,
+      home,
+      baseUrl: fake.url,
+      prompt: 'first session',
+      args: ['--allowedTools', 'Read'],
+      env: { CLAUDE_MLFLOW_HOME: data },
+    });
     expect(session.exitCode, session.stderr).toBe(0);
     const traces = await searchTracesAt(url, EXPERIMENT);
     expect(traces.map((t) => t.info.request_preview)).toEqual(['first session']);
@@ -166,12 +175,21 @@ describe.skipIf(postgres.skip)(postgres.title('local server on a real PostgreSQL
     const report = JSON.parse(run.stdout) as DoctorReport;
     assertSchema(report);
     const by = Object.fromEntries(report.checks.map((c) => [c.id, c]));
-    expect(run.exitCode, JSON.stringify(report.checks.filter((c) => c.status === 'fail'), null, 2)).toBe(0);
+    expect(
+      run.exitCode,
+      JSON.stringify(
+        report.checks.filter((c) => c.status === 'fail'),
+        null,
+        2,
+      ),
+    ).toBe(0);
     expect(by['pg-connection']).toMatchObject({ status: 'ok' });
     expect(by['pg-connection']!.message).toMatch(/^PostgreSQL \d+/);
     expect(by['pg-connections']).toMatchObject({ status: 'ok' });
     // The test server's max_connections (test/helpers/postgres.ts), less the superuser reserve of 3.
-    expect(by['pg-connections']!.message).toMatch(new RegExp(`^\\d+ of ${pg.maxConnections - 3} connections in use \\(\\d+%; max_connections ${pg.maxConnections}`));
+    expect(by['pg-connections']!.message).toMatch(
+      new RegExp(`^\\d+ of ${pg.maxConnections - 3} connections in use \\(\\d+%; max_connections ${pg.maxConnections}`),
+    );
     expect(by['pg-migration']).toMatchObject({ status: 'ok' });
     expect(by['pg-migration']!.message).toContain(await pg.sql('SELECT version_num FROM alembic_version', pg.database));
     expect(by['db-size']).toMatchObject({ status: 'ok' });
@@ -196,7 +214,9 @@ describe.skipIf(postgres.skip)(postgres.title('local server on a real PostgreSQL
       expect(run.exitCode).toBe(1);
       expect(c.status).toBe('fail');
       expect(c.message).toContain(`at revision ${older}, but the installed MLflow expects ${head}`);
-      expect(c.fix?.command).toContain(`PGUSER=${pg.user} PGPASSFILE=${path.join(data, 'pgpass')} ${venvBin('mlflow')} db upgrade postgresql+psycopg2://127.0.0.1:${pg.port}/${pg.database}`);
+      expect(c.fix?.command).toContain(
+        `PGUSER=${pg.user} PGPASSFILE=${path.join(data, 'pgpass')} ${venvBin('mlflow')} db upgrade postgresql+psycopg2://127.0.0.1:${pg.port}/${pg.database}`,
+      );
     } finally {
       await pg.sql(`UPDATE alembic_version SET version_num = '${head}'`, pg.database);
     }
@@ -232,7 +252,7 @@ describe.skipIf(postgres.skip)(postgres.title('local server on a real PostgreSQL
     expect(await pg.sql('SELECT count(*) FROM spans WHERE trace_id NOT IN (SELECT request_id FROM trace_info)', pg.database)).toBe('0');
   });
 
-  it('cleanup with the server stopped goes through MLflow\'s Python client on the PostgreSQL URI', async () => {
+  it("cleanup with the server stopped goes through MLflow's Python client on the PostgreSQL URI", async () => {
     const now = Date.now();
     await seedTraces(url, experimentId, [now - 4 * DAY, now - 2 * DAY]);
     expect((await cli(['server', 'stop'])).exitCode).toBe(0);

@@ -28,7 +28,12 @@ function basic(user: { username: string; password: string }): string {
   return `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
 }
 
-async function api(user: { username: string; password: string } | undefined, method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function api(
+  user: { username: string; password: string } | undefined,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
   const res = await fetch(`${server.url}${route}`, {
     method,
     headers: { ...(user ? { authorization: basic(user) } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -73,7 +78,8 @@ afterAll(async () => {
 describe('the basic-auth server itself', () => {
   it('serves /health to anyone but the API only with valid credentials', async () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
-    const search = (user?: { username: string; password: string }) => api(user, 'POST', '/api/2.0/mlflow/experiments/search', { max_results: 1 });
+    const search = (user?: { username: string; password: string }) =>
+      api(user, 'POST', '/api/2.0/mlflow/experiments/search', { max_results: 1 });
     expect((await search()).status).toBe(401);
     expect((await search({ ...ALICE, password: WRONG })).status).toBe(401);
     expect((await search(ALICE)).status).toBe(200);
@@ -83,10 +89,13 @@ describe('the basic-auth server itself', () => {
 describe('init --tracking-uri against a server with auth', () => {
   it('a wrong password: exit 1, one clear line naming the server and the variables, nothing written, no secret printed', async () => {
     const c = fresh('wrong');
-    const run = await runCli(['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team-wrong'], {
-      ...c,
-      env: creds(WRONG),
-    });
+    const run = await runCli(
+      ['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team-wrong'],
+      {
+        ...c,
+        env: creds(WRONG),
+      },
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(1);
     const lines = run.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -108,17 +117,22 @@ describe('init --tracking-uri against a server with auth', () => {
     const run = await runCli(['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project'], c);
     expect(run.exitCode).toBe(1);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toContain(`the MLflow server at ${server.url} requires credentials (HTTP 401): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)`);
+    expect(run.stderr).toContain(
+      `the MLflow server at ${server.url} requires credentials (HTTP 401): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)`,
+    );
     expect(existsSync(c.settings)).toBe(false);
     expect(existsSync(c.config)).toBe(false);
   });
 
   it('good credentials: settings written (without the password), the experiment created, no local server or venv; the hook delivers with them', async () => {
     const c = fresh('good');
-    const run = await runCli(['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team'], {
-      ...c,
-      env: creds(ALICE.password),
-    });
+    const run = await runCli(
+      ['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team'],
+      {
+        ...c,
+        env: creds(ALICE.password),
+      },
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.stdout + run.stderr).not.toContain(ALICE.password);
 
@@ -140,18 +154,26 @@ describe('init --tracking-uri against a server with auth', () => {
 
     // The hook command init wrote, as Claude Code runs it: settings env + the user's own environment (the credentials).
     const command: string = doc.hooks.Stop[0].hooks[0].command;
-    const script = command.split(' ').at(-1)!.replace(/^['"]|['"]$/g, '');
+    const script = command
+      .split(' ')
+      .at(-1)!
+      .replace(/^['"]|['"]$/g, '');
     expect(existsSync(script)).toBe(true);
     const session = 'a11ce000-0000-4000-8000-000000000001';
     const { stdin } = sampleWithSession(path.join(tmp.path, 'good'), session);
-    const env = makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: server.url }, { ...doc.env, ...creds(ALICE.password), USER: 'alice' });
+    const env = makeHookEnv(
+      { home: c.home, dataRoot: c.data, trackingUri: server.url },
+      { ...doc.env, ...creds(ALICE.password), USER: 'alice' },
+    );
     const hook = await runHookProcess(stdin, env, script);
     expect(hook.exitCode).toBe(0);
     // The hook spools; the delivery process it started sends, with the credentials it was given.
     await waitForSpoolEmpty(c.data);
     const log = path.join(c.data, 'logs', 'hook.log');
     expect(existsSync(log) ? readFileSync(log, 'utf8') : '').toBe('');
-    expect(existsSync(path.join(c.data, 'spool')) ? readdirSync(path.join(c.data, 'spool')).filter((n) => n.endsWith('.trace.json')) : []).toEqual([]);
+    expect(
+      existsSync(path.join(c.data, 'spool')) ? readdirSync(path.join(c.data, 'spool')).filter((n) => n.endsWith('.trace.json')) : [],
+    ).toEqual([]);
 
     const found = await api(ALICE, 'POST', '/api/3.0/mlflow/traces/search', {
       locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }],
@@ -176,7 +198,10 @@ describe('init --tracking-uri against a server with auth', () => {
     const flush = await runCli(['flush'], { ...c, env: creds(ALICE.password) });
     expect(flush.exitCode, flush.stdout + flush.stderr).toBe(0);
     expect(flush.stdout).toContain('Delivered 1 of 1');
-    const after = await api(ALICE, 'POST', '/api/3.0/mlflow/traces/search', { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }], max_results: 10 });
+    const after = await api(ALICE, 'POST', '/api/3.0/mlflow/traces/search', {
+      locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }],
+      max_results: 10,
+    });
     expect(after.json.traces).toHaveLength(2);
   });
 });
@@ -185,23 +210,37 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
   const spooled = spooledTraces;
   const tracesIn = async (name: string): Promise<number> => {
     const id = await experimentId(name);
-    const found = await api(ADMIN, 'POST', '/api/3.0/mlflow/traces/search', { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }], max_results: 50 });
+    const found = await api(ADMIN, 'POST', '/api/3.0/mlflow/traces/search', {
+      locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: id } }],
+      max_results: 50,
+    });
     return (found.json.traces ?? []).length;
   };
   /** The hook command init wrote, run as Claude Code runs it: with the env of every settings file, and nothing from the shell. */
   async function runHookAsClaude(c: ReturnType<typeof fresh>, project: any, user: any, session: string): Promise<void> {
     const command: string = project.hooks.Stop[0].hooks[0].command;
-    const script = command.split(' ').at(-1)!.replace(/^['"]|['"]$/g, '');
+    const script = command
+      .split(' ')
+      .at(-1)!
+      .replace(/^['"]|['"]$/g, '');
     const { stdin } = sampleWithSession(path.join(c.home, '..'), session);
-    const env = makeHookEnv({ home: c.home, dataRoot: c.data, trackingUri: server.url }, { ...(user?.env ?? {}), ...project.env, USER: 'alice' });
+    const env = makeHookEnv(
+      { home: c.home, dataRoot: c.data, trackingUri: server.url },
+      { ...(user?.env ?? {}), ...project.env, USER: 'alice' },
+    );
     expect((await runHookProcess(stdin, env, script)).exitCode).toBe(0);
   }
 
   it('--yes alone saves nothing, and says how the hook gets the credentials', async () => {
     const c = fresh('not-saved');
-    const run = await runCli(['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team-unsaved'], { ...c, env: creds(ALICE.password) });
+    const run = await runCli(
+      ['init', '--yes', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team-unsaved'],
+      { ...c, env: creds(ALICE.password) },
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain('MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD were not saved: the hook sends traces only from Claude Code sessions started with them in their environment.');
+    expect(run.stdout).toContain(
+      'MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD were not saved: the hook sends traces only from Claude Code sessions started with them in their environment.',
+    );
     expect(run.stdout).toContain(`run init again with --store-credentials`);
     expect(existsSync(path.join(c.home, '.claude', 'settings.json'))).toBe(false);
     expect(readFileSync(c.settings, 'utf8')).not.toContain(ALICE.password);
@@ -209,10 +248,15 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
 
   it('--store-credentials without credentials in the environment: exit 2, nothing written', async () => {
     const c = fresh('no-creds-to-store');
-    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project'], c);
+    const run = await runCli(
+      ['init', '--yes', '--store-credentials', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project'],
+      c,
+    );
     expect(run.exitCode).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toContain('--store-credentials: none of MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD is set');
+    expect(run.stderr).toContain(
+      '--store-credentials: none of MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD is set',
+    );
     expect(existsSync(c.settings)).toBe(false);
     expect(existsSync(c.config)).toBe(false);
   });
@@ -220,16 +264,35 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
   it('project scope: the credentials go to the user settings (0600), never the project file; sessions trace without them in the shell; uninstall takes them out', async () => {
     const c = fresh('saved-project');
     const userFile = path.join(c.home, '.claude', 'settings.json');
-    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', server.url, '--project', c.project, '--scope', 'project', '--experiment', 'team-saved'], {
-      ...c,
-      env: creds(ALICE.password),
-    });
+    const run = await runCli(
+      [
+        'init',
+        '--yes',
+        '--store-credentials',
+        '--tracking-uri',
+        server.url,
+        '--project',
+        c.project,
+        '--scope',
+        'project',
+        '--experiment',
+        'team-saved',
+      ],
+      {
+        ...c,
+        env: creds(ALICE.password),
+      },
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain(`Saved MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in ${userFile}; \`claude-mlflow uninstall\` removes them again.`);
+    expect(run.stdout).toContain(
+      `Saved MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in ${userFile}; \`claude-mlflow uninstall\` removes them again.`,
+    );
     expect(run.stdout + run.stderr).not.toContain(ALICE.password);
     const project = JSON.parse(readFileSync(c.settings, 'utf8'));
     expect(readFileSync(c.settings, 'utf8')).not.toContain(ALICE.password);
-    expect(Object.keys(project.env).filter((k) => ['MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN'].includes(k))).toEqual([]);
+    expect(
+      Object.keys(project.env).filter((k) => ['MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN'].includes(k)),
+    ).toEqual([]);
     const user = JSON.parse(readFileSync(userFile, 'utf8'));
     expect(user).toEqual({ env: creds(ALICE.password) });
     expect(statSync(userFile).mode & 0o777).toBe(0o600);
@@ -250,17 +313,25 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
     const c = fresh('in-uri');
     const userFile = path.join(c.home, '.claude', 'settings.json');
     const secretPassword = 'p@ss:w/rd-8812';
-    const changed = await api(ADMIN, 'PATCH', '/api/2.0/mlflow/users/update-password', { username: ALICE.username, password: secretPassword });
+    const changed = await api(ADMIN, 'PATCH', '/api/2.0/mlflow/users/update-password', {
+      username: ALICE.username,
+      password: secretPassword,
+    });
     expect(changed.status).toBe(200);
     try {
       const url = new URL(server.url);
       url.username = ALICE.username;
       url.password = encodeURIComponent(secretPassword);
-      const run = await runCli(['init', '--yes', '--tracking-uri', url.toString(), '--project', c.project, '--scope', 'project', '--experiment', 'team-in-uri'], c);
+      const run = await runCli(
+        ['init', '--yes', '--tracking-uri', url.toString(), '--project', c.project, '--scope', 'project', '--experiment', 'team-in-uri'],
+        c,
+      );
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
       const printed = run.stdout + run.stderr;
       for (const secret of [secretPassword, encodeURIComponent(secretPassword)]) expect(printed).not.toContain(secret);
-      expect(printed).toContain(`Saved the user name and password in --tracking-uri (as MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD) in ${userFile}`);
+      expect(printed).toContain(
+        `Saved the user name and password in --tracking-uri (as MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD) in ${userFile}`,
+      );
       const project = JSON.parse(readFileSync(c.settings, 'utf8'));
       expect(project.env.MLFLOW_TRACKING_URI).toBe(server.url);
       const user = JSON.parse(readFileSync(userFile, 'utf8'));
@@ -271,7 +342,8 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
       await waitForSpoolEmpty(c.data);
       expect(await tracesIn('team-in-uri')).toBe(1);
       const written = [c.settings, c.config, path.join(c.data, 'logs', 'hook.log')].filter(existsSync).map((f) => readFileSync(f, 'utf8'));
-      for (const text of written) for (const secret of [secretPassword, encodeURIComponent(secretPassword)]) expect(text).not.toContain(secret);
+      for (const text of written)
+        for (const secret of [secretPassword, encodeURIComponent(secretPassword)]) expect(text).not.toContain(secret);
 
       expect((await runCli(['uninstall', '--project', c.project], c)).exitCode).toBe(0);
       expect(existsSync(userFile)).toBe(false);
@@ -287,12 +359,29 @@ describe('init --tracking-uri: saving the credentials only when the user agrees'
     const original = `${JSON.stringify({ model: 'opus', env: { EDITOR: 'vim' } }, null, 2)}\n`;
     writeFileSync(userFile, original, { mode: 0o644 });
     chmodSync(userFile, 0o644);
-    const run = await runCli(['init', '--yes', '--store-credentials', '--tracking-uri', server.url, '--project', c.project, '--scope', 'user', '--experiment', 'team-user'], {
-      ...c,
-      env: creds(ALICE.password),
-    });
+    const run = await runCli(
+      [
+        'init',
+        '--yes',
+        '--store-credentials',
+        '--tracking-uri',
+        server.url,
+        '--project',
+        c.project,
+        '--scope',
+        'user',
+        '--experiment',
+        'team-user',
+      ],
+      {
+        ...c,
+        env: creds(ALICE.password),
+      },
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain(`Saved MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in ${userFile}, and made that file readable by you only`);
+    expect(run.stdout).toContain(
+      `Saved MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in ${userFile}, and made that file readable by you only`,
+    );
     expect(run.stdout + run.stderr).not.toContain(ALICE.password);
     const user = JSON.parse(readFileSync(userFile, 'utf8'));
     expect(user.model).toBe('opus');
@@ -317,7 +406,9 @@ describe('the access-denied message', () => {
     expect(token).toContain('refused the token in MLFLOW_TRACKING_TOKEN (HTTP 401)');
     expect(token).not.toContain('tok-secret-123');
     const forbidden = accessDeniedMessage(url, { status: 403, on: 'experiment' }, 'team', creds('pw-secret-456'));
-    expect(forbidden).toContain(`the MLflow server at ${url} denies user "alice" (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) access to the experiment "team" (HTTP 403)`);
+    expect(forbidden).toContain(
+      `the MLflow server at ${url} denies user "alice" (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) access to the experiment "team" (HTTP 403)`,
+    );
     expect(forbidden).toContain('--experiment');
     expect(forbidden).not.toContain('pw-secret-456');
   });

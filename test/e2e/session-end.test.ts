@@ -35,7 +35,14 @@ describe('SessionEnd', () => {
       { text: 'notes.txt says: hello from the container' },
     ]);
     try {
-      const run = await runClaude({ cwd: dir, home, baseUrl: fake.url, prompt: 'read notes.txt', args: ['--allowedTools', 'Read'], env: { CLAUDE_MLFLOW_HOME: data } });
+      const run = await runClaude({
+        cwd: dir,
+        home,
+        baseUrl: fake.url,
+        prompt: 'read notes.txt',
+        args: ['--allowedTools', 'Read'],
+        env: { CLAUDE_MLFLOW_HOME: data },
+      });
       // The container stops: every process of ours dies with it.
       const survivors = deliveryProcesses(data);
       await stopDelivery(data);

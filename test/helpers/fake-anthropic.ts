@@ -16,9 +16,9 @@
  * {input_tokens: 11, output_tokens: 1, cache_*: 0}, message_delta carries
  * {output_tokens: 7}. A non-streaming answer carries output_tokens 7.
  */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import zlib from "node:zlib";
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 
 export interface ToolUseSpec {
   name: string;
@@ -120,9 +120,7 @@ export const DEFAULT_USAGE: Usage = {
   cache_creation_input_tokens: 0,
 };
 
-type Block =
-  | { type: "text"; text: string }
-  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+type Block = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 
 function defaultIsMain(req: RecordedRequest): boolean {
   return Array.isArray(req.body?.tools) && req.body.tools.length > 0;
@@ -131,26 +129,26 @@ function defaultIsMain(req: RecordedRequest): boolean {
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
       let buf = Buffer.concat(chunks);
-      const enc = String(req.headers["content-encoding"] ?? "").toLowerCase();
+      const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
       try {
-        if (enc === "gzip") buf = zlib.gunzipSync(buf);
-        else if (enc === "deflate") buf = zlib.inflateSync(buf);
-        else if (enc === "br") buf = zlib.brotliDecompressSync(buf);
+        if (enc === 'gzip') buf = zlib.gunzipSync(buf);
+        else if (enc === 'deflate') buf = zlib.inflateSync(buf);
+        else if (enc === 'br') buf = zlib.brotliDecompressSync(buf);
       } catch {
         /* keep raw */
       }
       resolve(buf);
     });
-    req.on("error", reject);
+    req.on('error', reject);
   });
 }
 
 function parseBody(buf: Buffer): any {
   if (buf.length === 0) return null;
-  const s = buf.toString("utf8");
+  const s = buf.toString('utf8');
   try {
     return JSON.parse(s);
   } catch {
@@ -161,20 +159,17 @@ function parseBody(buf: Buffer): any {
 function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-    "request-id": "req_fake",
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'request-id': 'req_fake',
   });
   res.end(body);
 }
 
-export async function startFakeAnthropic(
-  script: Script,
-  options: FakeAnthropicOptions = {},
-): Promise<FakeAnthropic> {
+export async function startFakeAnthropic(script: Script, options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
   const isMain = options.isMain ?? defaultIsMain;
-  const sideText = options.sideText ?? "OK";
-  const exhaustedText = options.exhaustedText ?? "(fake-anthropic: script exhausted)";
+  const sideText = options.sideText ?? 'OK';
+  const exhaustedText = options.exhaustedText ?? '(fake-anthropic: script exhausted)';
   const usage: Usage = { ...DEFAULT_USAGE, ...options.usage };
   const startOutputTokens = options.startOutputTokens ?? 1;
   const requests: RecordedRequest[] = [];
@@ -184,7 +179,7 @@ export async function startFakeAnthropic(
   let toolCounter = 0;
 
   function nextTurn(rec: RecordedRequest): Turn {
-    if (typeof script === "function") {
+    if (typeof script === 'function') {
       const turn = script(rec, { index: scriptIndex, requests });
       scriptIndex++;
       return turn;
@@ -200,44 +195,44 @@ export async function startFakeAnthropic(
 
   function blocksOf(turn: Turn): Block[] {
     const blocks: Block[] = [];
-    if (turn.text !== undefined && turn.text !== "") blocks.push({ type: "text", text: turn.text });
+    if (turn.text !== undefined && turn.text !== '') blocks.push({ type: 'text', text: turn.text });
     if (turn.toolUse !== undefined) {
       const uses = Array.isArray(turn.toolUse) ? turn.toolUse : [turn.toolUse];
       for (const u of uses) {
         blocks.push({
-          type: "tool_use",
+          type: 'tool_use',
           id: u.id ?? `toolu_fake_${++toolCounter}`,
           name: u.name,
           input: u.input,
         });
       }
     }
-    if (blocks.length === 0) blocks.push({ type: "text", text: "" });
+    if (blocks.length === 0) blocks.push({ type: 'text', text: '' });
     return blocks;
   }
 
   async function handleMessages(rec: RecordedRequest, res: http.ServerResponse): Promise<void> {
-    const body = rec.body && typeof rec.body === "object" ? rec.body : {};
+    const body = rec.body && typeof rec.body === 'object' ? rec.body : {};
     const main = isMain(rec);
     rec.scripted = main;
     const turn: Turn = main ? nextTurn(rec) : { text: sideText };
     rec.turn = turn;
     if (turn.delayMs) await new Promise((resolve) => setTimeout(resolve, turn.delayMs));
     if (turn.error) {
-      sendJson(res, turn.error.status, { type: "error", error: { type: turn.error.type, message: turn.error.message } });
+      sendJson(res, turn.error.status, { type: 'error', error: { type: turn.error.type, message: turn.error.message } });
       return;
     }
     const blocks = blocksOf(turn);
-    const stopReason = blocks.some((b) => b.type === "tool_use") ? "tool_use" : "end_turn";
+    const stopReason = blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
     const id = `msg_fake_${++messageCounter}`;
     rec.messageId = id;
-    const model: string = typeof body.model === "string" ? body.model : (options.model ?? "claude-fake");
+    const model: string = typeof body.model === 'string' ? body.model : (options.model ?? 'claude-fake');
 
     if (body.stream !== true) {
       sendJson(res, 200, {
         id,
-        type: "message",
-        role: "assistant",
+        type: 'message',
+        role: 'assistant',
         model,
         content: blocks,
         stop_reason: stopReason,
@@ -248,21 +243,21 @@ export async function startFakeAnthropic(
     }
 
     res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "request-id": "req_fake",
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'request-id': 'req_fake',
     });
     const events: Array<[string, unknown]> = [];
     const send = (event: string, data: unknown) => {
       events.push([event, data]);
     };
-    send("message_start", {
-      type: "message_start",
+    send('message_start', {
+      type: 'message_start',
       message: {
         id,
-        type: "message",
-        role: "assistant",
+        type: 'message',
+        role: 'assistant',
         model,
         content: [],
         stop_reason: null,
@@ -275,38 +270,38 @@ export async function startFakeAnthropic(
         },
       },
     });
-    send("ping", { type: "ping" });
+    send('ping', { type: 'ping' });
     blocks.forEach((block, index) => {
-      if (block.type === "text") {
-        send("content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } });
+      if (block.type === 'text') {
+        send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
         // Split into two deltas (by code point) to exercise accumulation.
         const chars = Array.from(block.text);
         const half = Math.ceil(chars.length / 2);
-        for (const part of [chars.slice(0, half).join(""), chars.slice(half).join("")]) {
-          if (part === "") continue;
-          send("content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: part } });
+        for (const part of [chars.slice(0, half).join(''), chars.slice(half).join('')]) {
+          if (part === '') continue;
+          send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: part } });
         }
       } else {
-        send("content_block_start", {
-          type: "content_block_start",
+        send('content_block_start', {
+          type: 'content_block_start',
           index,
-          content_block: { type: "tool_use", id: block.id, name: block.name, input: {} },
+          content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
         });
         const json = JSON.stringify(block.input);
         const cut = Math.floor(json.length / 2);
         for (const part of [json.slice(0, cut), json.slice(cut)]) {
-          if (part === "") continue;
-          send("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: part } });
+          if (part === '') continue;
+          send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: part } });
         }
       }
-      send("content_block_stop", { type: "content_block_stop", index });
+      send('content_block_stop', { type: 'content_block_stop', index });
     });
-    send("message_delta", {
-      type: "message_delta",
+    send('message_delta', {
+      type: 'message_delta',
       delta: { stop_reason: stopReason, stop_sequence: null },
       usage: { output_tokens: usage.output_tokens },
     });
-    send("message_stop", { type: "message_stop" });
+    send('message_stop', { type: 'message_stop' });
     const delay = options.eventDelayMs ?? 0;
     for (const [event, data] of events) {
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
@@ -319,10 +314,10 @@ export async function startFakeAnthropic(
   const server = http.createServer(async (req, res) => {
     try {
       const buf = await readBody(req);
-      const url = req.url ?? "/";
-      const path = url.split("?")[0] ?? "/";
+      const url = req.url ?? '/';
+      const path = url.split('?')[0] ?? '/';
       const rec: RecordedRequest = {
-        method: req.method ?? "GET",
+        method: req.method ?? 'GET',
         path,
         url,
         headers: req.headers,
@@ -331,34 +326,34 @@ export async function startFakeAnthropic(
       };
       requests.push(rec);
 
-      if (rec.method === "HEAD") {
+      if (rec.method === 'HEAD') {
         res.writeHead(200);
         res.end();
         return;
       }
-      if (rec.method === "POST" && /\/v1\/messages\/count_tokens$/.test(path)) {
+      if (rec.method === 'POST' && /\/v1\/messages\/count_tokens$/.test(path)) {
         sendJson(res, 200, { input_tokens: usage.input_tokens });
         return;
       }
-      if (rec.method === "POST" && /\/v1\/messages$/.test(path)) {
+      if (rec.method === 'POST' && /\/v1\/messages$/.test(path)) {
         await handleMessages(rec, res);
         return;
       }
-      if (rec.method === "GET" && /\/v1\/models/.test(path)) {
+      if (rec.method === 'GET' && /\/v1\/models/.test(path)) {
         sendJson(res, 200, { data: [], has_more: false, first_id: null, last_id: null });
         return;
       }
       sendJson(res, 200, {});
     } catch (err) {
-      if (!res.headersSent) sendJson(res, 500, { type: "error", error: { type: "api_error", message: String(err) } });
+      if (!res.headersSent) sendJson(res, 500, { type: 'error', error: { type: 'api_error', message: String(err) } });
       else res.end();
     }
   });
   server.keepAliveTimeout = 1000;
 
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 

@@ -68,7 +68,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-export async function startFakeDatabricks(options: { mlflowUrl: string; token?: string; userName?: string; cloud?: CloudKind }): Promise<FakeDatabricks> {
+export async function startFakeDatabricks(options: {
+  mlflowUrl: string;
+  token?: string;
+  userName?: string;
+  cloud?: CloudKind;
+}): Promise<FakeDatabricks> {
   const secret = randomBytes(16).toString('hex');
   const sign = (traceId: string, mode: 'r' | 'w'): string => createHmac('sha256', secret).update(`${mode}:${traceId}`).digest('hex');
   const pending = new Map<string, Buffer>();
@@ -119,9 +124,16 @@ export async function startFakeDatabricks(options: { mlflowUrl: string; token?: 
       sendJson(res, 200, { userName: fake.userName, active: true });
       return;
     }
-    const name = path.endsWith('/experiments/get-by-name') ? query.get('experiment_name') : path.endsWith('/experiments/create') ? JSON.parse(body.toString() || '{}').name : undefined;
+    const name = path.endsWith('/experiments/get-by-name')
+      ? query.get('experiment_name')
+      : path.endsWith('/experiments/create')
+        ? JSON.parse(body.toString() || '{}').name
+        : undefined;
     if (name !== undefined && name !== null && !String(name).startsWith('/')) {
-      sendJson(res, 400, { error_code: 'INVALID_PARAMETER_VALUE', message: `Got an invalid experiment name '${name}'. An experiment name must be an absolute path within the Databricks workspace.` });
+      sendJson(res, 400, {
+        error_code: 'INVALID_PARAMETER_VALUE',
+        message: `Got an invalid experiment name '${name}'. An experiment name must be an absolute path within the Databricks workspace.`,
+      });
       return;
     }
     const credentials = /^\/api\/2\.0\/mlflow\/traces\/([^/]+)\/credentials-for-data-(upload|download)$/.exec(path);
@@ -131,13 +143,22 @@ export async function startFakeDatabricks(options: { mlflowUrl: string; token?: 
     }
     // A trace read back: where a workspace keeps its data (the dbfs form MLflow's client resolves).
     const getTrace = req.method === 'GET' && /^\/api\/3\.0\/mlflow\/traces\/tr-[0-9a-f]+$/.test(path);
-    const forwarded = await forward(req, body, getTrace ? (json) => {
-      const info = json.trace?.trace_info;
-      if (!info) return;
-      const experimentId = info.trace_location?.mlflow_experiment?.experiment_id;
-      info.tags = { ...info.tags, 'mlflow.artifactLocation': `dbfs:/databricks/mlflow-tracking/${experimentId}/${info.trace_id}/artifacts` };
-      delete info.tags['mlflow.trace.spansLocation'];
-    } : undefined);
+    const forwarded = await forward(
+      req,
+      body,
+      getTrace
+        ? (json) => {
+            const info = json.trace?.trace_info;
+            if (!info) return;
+            const experimentId = info.trace_location?.mlflow_experiment?.experiment_id;
+            info.tags = {
+              ...info.tags,
+              'mlflow.artifactLocation': `dbfs:/databricks/mlflow-tracking/${experimentId}/${info.trace_id}/artifacts`,
+            };
+            delete info.tags['mlflow.trace.spansLocation'];
+          }
+        : undefined,
+    );
     res.writeHead(forwarded.status, { 'content-type': 'application/json' });
     res.end(forwarded.text);
   }

@@ -30,7 +30,9 @@ function step(name, target) {
 }
 
 function writes(flags) {
-  return typeof flags === 'string' ? /[wax+]/.test(flags) : typeof flags === 'number' && (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT)) !== 0;
+  return typeof flags === 'string'
+    ? /[wax+]/.test(flags)
+    : typeof flags === 'number' && (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT)) !== 0;
 }
 
 const wrap = (name, when = () => true) => {

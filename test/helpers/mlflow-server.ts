@@ -23,7 +23,10 @@ export interface MlflowServer {
 async function waitForHealth(url: string, child: ResultPromise, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
-  child.then(() => (exited = true), () => (exited = true));
+  child.then(
+    () => (exited = true),
+    () => (exited = true),
+  );
   while (Date.now() < deadline) {
     if (exited) throw new Error('mlflow server exited before it was healthy');
     try {
@@ -60,7 +63,11 @@ export interface StartOptions {
  * hash (scrypt, ~0.15 s idle, ~0.5 s on a loaded 2-core machine) on every
  * request unless this cache is on; only successful checks are cached.
  */
-export function basicAuth(dir: string, admin: { username: string; password: string }, options: { cacheSeconds?: number } = {}): Pick<StartOptions, 'appName' | 'env'> {
+export function basicAuth(
+  dir: string,
+  admin: { username: string; password: string },
+  options: { cacheSeconds?: number } = {},
+): Pick<StartOptions, 'appName' | 'env'> {
   const ini = path.join(dir, 'basic_auth.ini');
   writeFileSync(
     ini,
@@ -106,11 +113,16 @@ export async function startMlflowServer(options: StartOptions = {}): Promise<Mlf
     mlflowBin,
     [
       'server',
-      '--backend-store-uri', `sqlite:///${dbPath}`,
-      '--artifacts-destination', artifacts,
-      '--host', '127.0.0.1',
-      '--port', String(port),
-      '--workers', '1',
+      '--backend-store-uri',
+      `sqlite:///${dbPath}`,
+      '--artifacts-destination',
+      artifacts,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--workers',
+      '1',
       ...(options.appName ? ['--app-name', options.appName] : []),
     ],
     { cwd: dir.path, reject: false, stdout: 'ignore', stderr: ['pipe'], env: { ...SERVER_ENV, ...options.env }, cleanup: true },
@@ -195,7 +207,14 @@ export interface FoundSpan {
 }
 
 export interface FoundTrace {
-  info: { trace_id: string; trace_metadata: Record<string, string>; request_preview?: string; response_preview?: string; state: string; [k: string]: any };
+  info: {
+    trace_id: string;
+    trace_metadata: Record<string, string>;
+    request_preview?: string;
+    response_preview?: string;
+    state: string;
+    [k: string]: any;
+  };
   spans: FoundSpan[];
 }
 

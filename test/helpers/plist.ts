@@ -24,8 +24,7 @@ export interface PlistValidation {
 let plistValidator: DtdValidator | undefined;
 const validator = (): DtdValidator => (plistValidator ??= new DtdValidator(XmlDtd.fromString(readFileSync(PLIST_DTD, 'utf8'))));
 
-const formatDetails = (details: ErrorDetail[]): string =>
-  details.map((d) => `${d.file ?? '?'}:${d.line}: ${d.message.trim()}`).join('\n');
+const formatDetails = (details: ErrorDetail[]): string => details.map((d) => `${d.file ?? '?'}:${d.line}: ${d.message.trim()}`).join('\n');
 
 /**
  * A file that is not well-formed XML or does not follow the DTD is invalid.

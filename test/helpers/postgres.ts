@@ -112,13 +112,17 @@ const randomSuffix = (): string => Math.random().toString(36).slice(2, 8);
 /** The psql runner for a server whose socket is in `dir`. */
 function sqlRunner(bin: string, dir: string, port: number): Postgres['sql'] {
   return async (statement: string, db = 'postgres') => {
-    const r = await execa(path.join(bin, 'psql'), ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', statement], {
-      env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' },
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      timeout: 60_000,
-    });
+    const r = await execa(
+      path.join(bin, 'psql'),
+      ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', statement],
+      {
+        env: { PATH: process.env.PATH ?? '', LC_ALL: 'C' },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+        timeout: 60_000,
+      },
+    );
     if (r.exitCode !== 0) throw new Error(`psql ${statement}: ${String(r.stderr).trim()}`);
     return String(r.stdout).trim();
   };
@@ -195,8 +199,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 
   try {
     await asServerUser(path.join(bin, 'initdb'), [
-      '-D', data,
-      '-U', 'postgres',
+      '-D',
+      data,
+      '-U',
+      'postgres',
       '--auth-local=trust',
       '--auth-host=scram-sha-256',
       '--encoding=UTF8',
@@ -218,7 +224,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     started = true;
 
     const sql = sqlRunner(bin, dir, port);
-    const pg: Postgres = { ...(await createLogin(sql, { host, port, database, user, password })), dir, maxConnections: OWN_MAX_CONNECTIONS, sql, stop };
+    const pg: Postgres = {
+      ...(await createLogin(sql, { host, port, database, user, password })),
+      dir,
+      maxConnections: OWN_MAX_CONNECTIONS,
+      sql,
+      stop,
+    };
     return pg;
   } catch (error) {
     let tail = '';

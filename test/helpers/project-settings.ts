@@ -12,15 +12,14 @@ export async function printHookCommand(dataRoot: string): Promise<string> {
   return stdout.trim();
 }
 
-export async function writeTracingSettings(
-  project: string,
-  hookCommand: string,
-  env: Record<string, string>,
-): Promise<string> {
+export async function writeTracingSettings(project: string, hookCommand: string, env: Record<string, string>): Promise<string> {
   const hook = [{ hooks: [{ type: 'command', command: hookCommand, timeout: 5 }] }];
   const atSessionEnd = [{ hooks: [{ type: 'command', command: hookCommand, timeout: 1.5 }] }];
   const file = path.join(project, '.claude', 'settings.json');
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify({ env, hooks: { Stop: hook, SubagentStop: hook, StopFailure: hook, SessionEnd: atSessionEnd } }, null, 2)}\n`);
+  await writeFile(
+    file,
+    `${JSON.stringify({ env, hooks: { Stop: hook, SubagentStop: hook, StopFailure: hook, SessionEnd: atSessionEnd } }, null, 2)}\n`,
+  );
   return file;
 }

@@ -33,10 +33,21 @@ export async function runHookProcess(stdin: string, env: Record<string, string>,
  * The same, measuring the hook process's own peak RSS: a module preloaded
  * into it writes `process.resourceUsage().maxRSS` as it exits.
  */
-export async function runHookMeasured(stdin: string, env: Record<string, string>, scratchDir: string): Promise<HookProcessResult & { peakRssMb: number }> {
+export async function runHookMeasured(
+  stdin: string,
+  env: Record<string, string>,
+  scratchDir: string,
+): Promise<HookProcessResult & { peakRssMb: number }> {
   const measure = path.join(scratchDir, 'measure-rss.mjs');
   const rssFile = path.join(scratchDir, `rss-${process.hrtime.bigint()}`);
-  writeFileSync(measure, "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.CLAUDE_MLFLOW_TEST_RSS_FILE, String(process.resourceUsage().maxRSS)));\n");
-  const result = await runHookProcess(stdin, { ...env, CLAUDE_MLFLOW_TEST_RSS_FILE: rssFile, NODE_OPTIONS: `--import=${pathToFileURL(measure).href}` });
+  writeFileSync(
+    measure,
+    "import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.CLAUDE_MLFLOW_TEST_RSS_FILE, String(process.resourceUsage().maxRSS)));\n",
+  );
+  const result = await runHookProcess(stdin, {
+    ...env,
+    CLAUDE_MLFLOW_TEST_RSS_FILE: rssFile,
+    NODE_OPTIONS: `--import=${pathToFileURL(measure).href}`,
+  });
   return { ...result, peakRssMb: Number(readFileSync(rssFile, 'utf8')) / 1024 };
 }

@@ -44,7 +44,10 @@ export function secretCorpus(): Record<string, string> {
     jwt: `${jwtPart({ alg: 'HS256', typ: 'JWT' })}.${jwtPart({ sub: pick(DIGITS, 10), name: pick(LOWER, 8), iat: randomInt(1e9) })}.${b64url(32)}`,
     'postgres-password': pick(ALNUM, 18),
     'dotenv-password': pick(ALNUM, 16),
-    'pem-private-key': `-----BEGIN RSA PRIVATE KEY-----\n${randomBytes(600).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END RSA PRIVATE KEY-----`,
+    'pem-private-key': `-----BEGIN RSA PRIVATE KEY-----\n${randomBytes(600)
+      .toString('base64')
+      .match(/.{1,64}/g)!
+      .join('\n')}\n-----END RSA PRIVATE KEY-----`,
     'sendgrid-key': `SG.${pick(B64URL, 22)}.${pick(B64URL, 43)}`,
     'twilio-api-key': `SK${pick(HEX, 32)}`,
     'shopify-token': `shpat_${pick(HEX, 32)}`,
@@ -90,7 +93,13 @@ export function sessionWithSecrets(s: Record<string, string>): TranscriptRow[] {
     type: 'assistant',
     uuid: `a-${id}`,
     timestamp: ts(),
-    message: { id: `m-${id}`, role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'tool_use', id, name, input }], usage: { input_tokens: 1, output_tokens: 1 } },
+    message: {
+      id: `m-${id}`,
+      role: 'assistant',
+      model: 'claude-sonnet-4-5',
+      content: [{ type: 'tool_use', id, name, input }],
+      usage: { input_tokens: 1, output_tokens: 1 },
+    },
   });
   const result = (id: string, content: string, isError = false): TranscriptRow => ({
     type: 'user',
@@ -99,18 +108,42 @@ export function sessionWithSecrets(s: Record<string, string>): TranscriptRow[] {
     message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content, ...(isError ? { is_error: true } : {}) }] },
   });
   return [
-    { type: 'user', uuid: 'p', timestamp: ts(), message: { role: 'user', content: `deploy with my token ${s['github-fine-grained-pat']} and the JWT ${s.jwt}` } },
-    use('t1', 'Bash', { command: `curl -H "Authorization: token ${s['github-oauth']}" https://api.github.com/user && npm publish --otp 123456 //registry.npmjs.org/:_authToken=${s['npm-token']}` }),
+    {
+      type: 'user',
+      uuid: 'p',
+      timestamp: ts(),
+      message: { role: 'user', content: `deploy with my token ${s['github-fine-grained-pat']} and the JWT ${s.jwt}` },
+    },
+    use('t1', 'Bash', {
+      command: `curl -H "Authorization: token ${s['github-oauth']}" https://api.github.com/user && npm publish --otp 123456 //registry.npmjs.org/:_authToken=${s['npm-token']}`,
+    }),
     result('t1', 'ok'),
     use('t2', 'Read', { file_path: '/app/.env' }),
     result('t2', envFile),
     use('t3', 'Edit', { file_path: '/app/config.js', old_string: 'x', new_string: diff }),
     result('t3', diff),
-    use('t4', 'mcp__deploy__push', { config: { api_key: s['json-api-key'], region: 'eu-west-1' }, twilio: s['twilio-api-key'], shopify: s['shopify-token'] }),
+    use('t4', 'mcp__deploy__push', {
+      config: { api_key: s['json-api-key'], region: 'eu-west-1' },
+      twilio: s['twilio-api-key'],
+      shopify: s['shopify-token'],
+    }),
     result('t4', `auth failed for key ${s['anthropic-admin-key']} (app ${s['github-app']}, refresh ${s['github-refresh']})`, true),
-    use('t5', 'Bash', { command: `echo ${s['slack-bot']} ${s['stripe-restricted']} ${s['pypi-token']} ${s['digitalocean-pat']} ${s['age-secret-key']} ${s['aws-access-key-id']}` }),
+    use('t5', 'Bash', {
+      command: `echo ${s['slack-bot']} ${s['stripe-restricted']} ${s['pypi-token']} ${s['digitalocean-pat']} ${s['age-secret-key']} ${s['aws-access-key-id']}`,
+    }),
     result('t5', `MLFLOW_TRACKING_PASSWORD is ${s['mlflow-password-in-env']}`),
-    { type: 'assistant', uuid: 'final', timestamp: ts(), message: { id: 'm-final', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'done' }], usage: { input_tokens: 1, output_tokens: 1 } } },
+    {
+      type: 'assistant',
+      uuid: 'final',
+      timestamp: ts(),
+      message: {
+        id: 'm-final',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [{ type: 'text', text: 'done' }],
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
+    },
   ];
 }
 
@@ -142,4 +175,3 @@ export function harmlessCorpus(): string[] {
     'https://github.com/anthropics/claude-code/blob/main/README.md',
   ];
 }
-

@@ -55,6 +55,8 @@ const ciRequiresEverything = (): boolean => process.env.CI === 'true';
 export function gateOn(tool: SystemTool): ToolGate {
   const skip = !ciRequiresEverything() && !tool.isFound();
   if (!skip) return { skip, title: (name) => name };
-  console.warn(`Skipping the tests that need ${tool.name}: not found here (${tool.install} to run them; under CI=true they run, and fail without it).`);
+  console.warn(
+    `Skipping the tests that need ${tool.name}: not found here (${tool.install} to run them; under CI=true they run, and fail without it).`,
+  );
   return { skip, title: (name) => `${name} [skipped: no ${tool.name} here; ${tool.install}]` };
 }

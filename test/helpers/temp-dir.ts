@@ -4,9 +4,9 @@
  * Paths are realpath'd (macOS /var -> /private/var) so that what a child
  * process sees as its cwd equals the path the test holds.
  */
-import { mkdtemp, realpath, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 export interface TempDir {
   /** Absolute, symlink-free path of the new directory. */
@@ -15,7 +15,7 @@ export interface TempDir {
   cleanup(): Promise<void>;
 }
 
-export async function makeTempDir(prefix = "claude-mlflow-"): Promise<TempDir> {
+export async function makeTempDir(prefix = 'claude-mlflow-'): Promise<TempDir> {
   const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), prefix)));
   return {
     path: dir,
@@ -25,5 +25,5 @@ export async function makeTempDir(prefix = "claude-mlflow-"): Promise<TempDir> {
 
 /** A temp directory to use as HOME for a child process. */
 export function makeTempHome(): Promise<TempDir> {
-  return makeTempDir("claude-mlflow-home-");
+  return makeTempDir('claude-mlflow-home-');
 }

@@ -12,13 +12,17 @@ export interface ListedTrace {
 
 async function json(url: string, init?: RequestInit): Promise<any> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw Object.assign(new Error(`${init?.method ?? 'GET'} ${url} → HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`), { status: res.status });
+  if (!res.ok)
+    throw Object.assign(new Error(`${init?.method ?? 'GET'} ${url} → HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`), {
+      status: res.status,
+    });
   return res.json();
 }
 
 export async function experimentId(server: string, name: string): Promise<string | undefined> {
   try {
-    return (await json(`${server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`)).experiment.experiment_id;
+    return (await json(`${server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`)).experiment
+      .experiment_id;
   } catch (error) {
     if ((error as { status?: number }).status === 404) return undefined;
     throw error;

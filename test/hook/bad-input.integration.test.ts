@@ -50,7 +50,9 @@ function env(data: string, extra: Record<string, string> = {}): Record<string, s
 }
 
 function logLines(data: string): string[] {
-  return readFileSync(path.join(data, 'logs', 'hook.log'), 'utf8').trim().split('\n');
+  return readFileSync(path.join(data, 'logs', 'hook.log'), 'utf8')
+    .trim()
+    .split('\n');
 }
 
 function spooled(data: string): string[] {
@@ -108,7 +110,9 @@ describe('bad input', () => {
       mkdirSync(path.join(dir, 'dir.jsonl'));
       const { stdin } = sampleStopInput(dir, { transcript_path: path.join(dir, 'dir.jsonl') });
       await expectQuietExit(stdin, env(data));
-      expect(logLines(data)[0]).toMatch(/error transcript is not a regular file \(a FIFO, a device or a folder\), so it is not read: .*dir\.jsonl/);
+      expect(logLines(data)[0]).toMatch(
+        /error transcript is not a regular file \(a FIFO, a device or a folder\), so it is not read: .*dir\.jsonl/,
+      );
       return;
     }
     const { dir, data } = caseDir();
@@ -119,18 +123,23 @@ describe('bad input', () => {
   });
 
   it.each([
-    ['a FIFO, which would block a reader for ever', (dir: string) => {
-      const fifo = path.join(dir, 'fifo.jsonl');
-      execFileSync('mkfifo', [fifo]);
-      return fifo;
-    }],
+    [
+      'a FIFO, which would block a reader for ever',
+      (dir: string) => {
+        const fifo = path.join(dir, 'fifo.jsonl');
+        execFileSync('mkfifo', [fifo]);
+        return fifo;
+      },
+    ],
     ['/dev/zero, which never ends', () => '/dev/zero'],
   ])('a transcript path that is %s: not read; the hook exits at once and leaves nothing behind', async (_label, make) => {
     const { dir, data } = caseDir();
     const { stdin } = sampleStopInput(dir, { transcript_path: make(dir) });
     const result = await expectQuietExit(stdin, env(data));
     expect(result.stderr).toBe('');
-    expect(logLines(data)).toEqual([expect.stringMatching(/error transcript is not a regular file \(a FIFO, a device or a folder\), so it is not read: /)]);
+    expect(logLines(data)).toEqual([
+      expect.stringMatching(/error transcript is not a regular file \(a FIFO, a device or a folder\), so it is not read: /),
+    ]);
     expect(spooled(data)).toEqual([]);
     expect(existsSync(path.join(data, 'spool', 'pending')) ? readdirSync(path.join(data, 'spool', 'pending')) : []).toEqual([]);
     expect(deliveryProcesses(data)).toEqual([]);
@@ -191,7 +200,9 @@ describe('bad input', () => {
       await expectQuietExit(stdin, env(data, { MLFLOW_TRACKING_URI: failingUrl }));
       // The delivery process retries with backoff: a few attempts, one log line for them all.
       await waitUntil(() => failingHits >= hitsBefore + 3, 30_000, 'three attempts at the failing server').catch((error: Error) => {
-        throw new Error(`${error.message}: ${failingHits - hitsBefore} seen; delivery processes ${deliveryProcesses(data)}; hook.log:\n${logLines(data).join('\n')}`);
+        throw new Error(
+          `${error.message}: ${failingHits - hitsBefore} seen; delivery processes ${deliveryProcesses(data)}; hook.log:\n${logLines(data).join('\n')}`,
+        );
       });
       const lines = logLines(data);
       expect(lines).toHaveLength(1);

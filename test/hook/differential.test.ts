@@ -79,9 +79,7 @@ async function traceBoth(scenario: string): Promise<{ ours: FoundTrace; theirs: 
 /** Differences 4 and 7: `{role, content}` only, and a user message repeated back to back once. */
 function normaliseTheirMessages(raw: any[]): any[] {
   const messages = raw.map((m) => ({ role: m.role, content: m.content }));
-  return messages.filter(
-    (m, i) => !(i > 0 && m.role === 'user' && JSON.stringify(m) === JSON.stringify(messages[i - 1])),
-  );
+  return messages.filter((m, i) => !(i > 0 && m.role === 'user' && JSON.stringify(m) === JSON.stringify(messages[i - 1])));
 }
 
 /** Difference 8: of MLflow's input messages, those after the model's last message: what is new to this call. */
@@ -166,9 +164,7 @@ describe.each(SCENARIOS)('differential: %s', (scenario) => {
     }
     // Difference 1: every tool call is answered by an llm span of ours that made it.
     for (const tool of ours.spans.filter((s) => s.span_type === 'TOOL')) {
-      const caller = ourLlms.filter((o) =>
-        o.outputs.content.some((b: any) => b.type === 'tool_use' && b.id === tool.attributes.tool_id),
-      );
+      const caller = ourLlms.filter((o) => o.outputs.content.some((b: any) => b.type === 'tool_use' && b.id === tool.attributes.tool_id));
       expect(caller, tool.name).toHaveLength(1);
     }
   });

@@ -138,9 +138,7 @@ describe('hook → real MLflow server', () => {
       expect(result.exitCode).toBe(0);
       expect(() => statSync(data)).toThrow();
     }
-    const exists = await shared.server.python(
-      'import mlflow; print(mlflow.get_experiment_by_name("hook-off") is not None)',
-    );
+    const exists = await shared.server.python('import mlflow; print(mlflow.get_experiment_by_name("hook-off") is not None)');
     expect(exists.trim()).toBe('False');
   });
 

@@ -33,10 +33,43 @@ function longTurn(file: string): void {
   const sessionId = 'long-turn';
   rows.push({ type: 'user', uuid: 'p', sessionId, timestamp: ts(), message: { role: 'user', content: 'read all the files' } });
   for (let i = 0; i < CALLS; i++) {
-    rows.push({ type: 'assistant', uuid: `a${i}`, sessionId, timestamp: ts(), message: { id: `msg_${i}`, role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'tool_use', id: `tu_${i}`, name: 'Read', input: { file_path: `/p/f${i}.txt` } }], usage: { input_tokens: 10, output_tokens: 5 } } });
-    rows.push({ type: 'user', uuid: `r${i}`, sessionId, timestamp: ts(), message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: `tu_${i}`, content: `file ${i}: ${'x'.repeat(RESULT_BYTES)}` }] } });
+    rows.push({
+      type: 'assistant',
+      uuid: `a${i}`,
+      sessionId,
+      timestamp: ts(),
+      message: {
+        id: `msg_${i}`,
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [{ type: 'tool_use', id: `tu_${i}`, name: 'Read', input: { file_path: `/p/f${i}.txt` } }],
+        usage: { input_tokens: 10, output_tokens: 5 },
+      },
+    });
+    rows.push({
+      type: 'user',
+      uuid: `r${i}`,
+      sessionId,
+      timestamp: ts(),
+      message: {
+        role: 'user',
+        content: [{ type: 'tool_result', tool_use_id: `tu_${i}`, content: `file ${i}: ${'x'.repeat(RESULT_BYTES)}` }],
+      },
+    });
   }
-  rows.push({ type: 'assistant', uuid: 'final', sessionId, timestamp: ts(), message: { id: 'msg_final', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'done reading' }], usage: { input_tokens: 10, output_tokens: 5 } } });
+  rows.push({
+    type: 'assistant',
+    uuid: 'final',
+    sessionId,
+    timestamp: ts(),
+    message: {
+      id: 'msg_final',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5',
+      content: [{ type: 'text', text: 'done reading' }],
+      usage: { input_tokens: 10, output_tokens: 5 },
+    },
+  });
   writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
@@ -45,8 +78,18 @@ describe('a turn with 1,000 tool calls of 10 KB', () => {
     const transcript = path.join(tmp.path, 'long.jsonl');
     longTurn(transcript);
     const data = path.join(tmp.path, 'data');
-    const stdin = JSON.stringify({ session_id: 'long-turn', transcript_path: transcript, cwd: '/p', hook_event_name: 'Stop', last_assistant_message: 'done reading' });
-    const result = await runHookMeasured(stdin, makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: 'http://127.0.0.1:9' }), tmp.path);
+    const stdin = JSON.stringify({
+      session_id: 'long-turn',
+      transcript_path: transcript,
+      cwd: '/p',
+      hook_event_name: 'Stop',
+      last_assistant_message: 'done reading',
+    });
+    const result = await runHookMeasured(
+      stdin,
+      makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: 'http://127.0.0.1:9' }),
+      tmp.path,
+    );
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('');
     expect(result.wallMs).toBeLessThan(2000);
@@ -55,7 +98,9 @@ describe('a turn with 1,000 tool calls of 10 KB', () => {
     const [entry] = readSpool(path.join(data, 'spool')).entries;
     const stored = statSync(entry!.file).size;
     const turnBytes = statSync(transcript).size;
-    console.log(`1,000-call turn (${(turnBytes / 1e6).toFixed(1)} MB): hook ${Math.round(result.wallMs)} ms, peak RSS ${peakMb.toFixed(0)} MB, stored ${(stored / 1e6).toFixed(1)} MB (${(stored / turnBytes).toFixed(2)}x)`);
+    console.log(
+      `1,000-call turn (${(turnBytes / 1e6).toFixed(1)} MB): hook ${Math.round(result.wallMs)} ms, peak RSS ${peakMb.toFixed(0)} MB, stored ${(stored / 1e6).toFixed(1)} MB (${(stored / turnBytes).toFixed(2)}x)`,
+    );
     expect(peakMb).toBeLessThan(150);
     expect(stored / turnBytes).toBeLessThan(2.1);
 

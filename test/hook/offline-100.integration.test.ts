@@ -74,7 +74,11 @@ describe('100 sessions with the server unreachable', () => {
     await stopDelivery(data);
     expect(deliveryProcesses(data)).toEqual([]);
     server = await startMlflowServer({ port, dir: serverDir });
-    const flush = await execa(process.execPath, [distCli, 'flush', '--json', '--timeout', '120'], { env: env(), extendEnv: false, reject: false });
+    const flush = await execa(process.execPath, [distCli, 'flush', '--json', '--timeout', '120'], {
+      env: env(),
+      extendEnv: false,
+      reject: false,
+    });
     expect(flush.exitCode, String(flush.stderr)).toBe(0);
     expect(JSON.parse(String(flush.stdout))).toMatchObject({ waiting: SESSIONS, delivered: SESSIONS, remaining: 0 });
     expect(spooled()).toHaveLength(0);

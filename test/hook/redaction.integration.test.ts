@@ -29,9 +29,23 @@ async function spoolSession(name: string, config?: object) {
   if (config) writeFileSync(path.join(data, 'config.json'), JSON.stringify(config));
   const secrets = secretCorpus();
   const transcript = path.join(tmp.path, `${name}.jsonl`);
-  writeFileSync(transcript, sessionWithSecrets(secrets).map((r) => JSON.stringify({ ...r, sessionId: name })).join('\n') + '\n');
-  const stdin = JSON.stringify({ session_id: name, transcript_path: transcript, cwd: tmp.path, hook_event_name: 'Stop', last_assistant_message: 'done' });
-  const env = makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: 'http://127.0.0.1:9' }, { MLFLOW_TRACKING_PASSWORD: secrets['mlflow-password-in-env']! });
+  writeFileSync(
+    transcript,
+    sessionWithSecrets(secrets)
+      .map((r) => JSON.stringify({ ...r, sessionId: name }))
+      .join('\n') + '\n',
+  );
+  const stdin = JSON.stringify({
+    session_id: name,
+    transcript_path: transcript,
+    cwd: tmp.path,
+    hook_event_name: 'Stop',
+    last_assistant_message: 'done',
+  });
+  const env = makeHookEnv(
+    { home: tmp.path, dataRoot: data, trackingUri: 'http://127.0.0.1:9' },
+    { MLFLOW_TRACKING_PASSWORD: secrets['mlflow-password-in-env']! },
+  );
   const run = await runHookProcess(stdin, env);
   expect(run.exitCode).toBe(0);
   const spool = path.join(data, 'spool');
@@ -43,7 +57,9 @@ async function spoolSession(name: string, config?: object) {
 /** The secrets whose value (or a line of it) is in `text`. */
 function found(secrets: Record<string, string>, text: string): string[] {
   return Object.entries(secrets)
-    .filter(([, v]) => v.split('\n').some((line) => line.length >= 8 && !line.startsWith('-----') && text.includes(JSON.stringify(line).slice(1, -1))))
+    .filter(([, v]) =>
+      v.split('\n').some((line) => line.length >= 8 && !line.startsWith('-----') && text.includes(JSON.stringify(line).slice(1, -1))),
+    )
     .map(([k]) => k);
 }
 
@@ -68,17 +84,61 @@ describe('redaction in the hook', () => {
     const transcript = path.join(tmp.path, 'big.jsonl');
     const text = Array.from({ length: 80_000 }, (_, i) => `line ${i}: const value${i} = compute(${i}); // ordinary output`).join('\n');
     const rows = [
-      { type: 'user', uuid: 'p', sessionId: 'big', timestamp: '2026-11-30T10:00:00.000Z', message: { role: 'user', content: 'read the log' } },
-      { type: 'assistant', uuid: 'a', sessionId: 'big', timestamp: '2026-11-30T10:00:01.000Z', message: { id: 'm1', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'tool_use', id: 't1', name: 'Read', input: { file_path: '/p/big.log' } }], usage: { input_tokens: 1, output_tokens: 1 } } },
-      { type: 'user', uuid: 'r', sessionId: 'big', timestamp: '2026-11-30T10:00:02.000Z', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: text }] } },
-      { type: 'assistant', uuid: 'f', sessionId: 'big', timestamp: '2026-11-30T10:00:03.000Z', message: { id: 'm2', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'read it' }], usage: { input_tokens: 1, output_tokens: 1 } } },
+      {
+        type: 'user',
+        uuid: 'p',
+        sessionId: 'big',
+        timestamp: '2026-11-30T10:00:00.000Z',
+        message: { role: 'user', content: 'read the log' },
+      },
+      {
+        type: 'assistant',
+        uuid: 'a',
+        sessionId: 'big',
+        timestamp: '2026-11-30T10:00:01.000Z',
+        message: {
+          id: 'm1',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'tool_use', id: 't1', name: 'Read', input: { file_path: '/p/big.log' } }],
+          usage: { input_tokens: 1, output_tokens: 1 },
+        },
+      },
+      {
+        type: 'user',
+        uuid: 'r',
+        sessionId: 'big',
+        timestamp: '2026-11-30T10:00:02.000Z',
+        message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: text }] },
+      },
+      {
+        type: 'assistant',
+        uuid: 'f',
+        sessionId: 'big',
+        timestamp: '2026-11-30T10:00:03.000Z',
+        message: {
+          id: 'm2',
+          role: 'assistant',
+          model: 'claude-sonnet-4-5',
+          content: [{ type: 'text', text: 'read it' }],
+          usage: { input_tokens: 1, output_tokens: 1 },
+        },
+      },
     ];
     writeFileSync(transcript, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const stdin = JSON.stringify({ session_id: 'big', transcript_path: transcript, cwd: tmp.path, hook_event_name: 'Stop', last_assistant_message: 'read it' });
+    const stdin = JSON.stringify({
+      session_id: 'big',
+      transcript_path: transcript,
+      cwd: tmp.path,
+      hook_event_name: 'Stop',
+      last_assistant_message: 'read it',
+    });
     const run = await runHookMeasured(stdin, makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: 'http://127.0.0.1:9' }), tmp.path);
     expect(run.exitCode).toBe(0);
     expect(run.wallMs).toBeLessThan(2000);
-    console.log(`5 MB tool output (${(text.length / 1e6).toFixed(1)} MB): hook ${Math.round(run.wallMs)} ms, peak RSS ${run.peakRssMb.toFixed(0)} MB`);
+    console.log(
+      `5 MB tool output (${(text.length / 1e6).toFixed(1)} MB): hook ${Math.round(run.wallMs)} ms, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
+    );
     const spool = path.join(data, 'spool');
     const [file] = readdirSync(spool).filter((f) => f.endsWith('.trace.json'));
     const record = JSON.parse(readFileSync(path.join(spool, file!), 'utf8'));

@@ -25,7 +25,13 @@ describe('flush with no spool folder', () => {
   it('--json says 0 waiting and 0 delivered', async () => {
     tmp = await makeTempDir();
     const lines: string[] = [];
-    const code = await runFlush({ dataRoot: path.join(tmp.path, 'data'), env: {}, print: (line) => lines.push(line), json: true, timeoutSeconds: 1 });
+    const code = await runFlush({
+      dataRoot: path.join(tmp.path, 'data'),
+      env: {},
+      print: (line) => lines.push(line),
+      json: true,
+      timeoutSeconds: 1,
+    });
     expect(code).toBe(0);
     expect(JSON.parse(lines[0]!)).toEqual({ waiting: 0, delivered: 0, remaining: 0, unreadable: [], rejected: [] });
   });

@@ -48,7 +48,9 @@ describe('awaitSessionDelivery', () => {
 
   it('stops waiting when the delivery process records a failure', async () => {
     spoolFile(3);
-    const wait = await awaitSessionDelivery(spool, () => setTimeout(() => updateDeliveryRecord(spool, { lastFailureAt: Date.now(), lastError: 'ECONNREFUSED' }), 100));
+    const wait = await awaitSessionDelivery(spool, () =>
+      setTimeout(() => updateDeliveryRecord(spool, { lastFailureAt: Date.now(), lastError: 'ECONNREFUSED' }), 100),
+    );
     expect(wait).toMatchObject({ waiting: 1, left: 1 });
     expect(wait.waitedMs).toBeLessThan(SESSION_END_WAIT_MS);
   });

@@ -21,7 +21,9 @@ function heldBack(name: string, session: string): { stdin: string; transcript: s
   const dir = path.join(shared.tmp.path, name);
   mkdirSync(dir);
   const { stdin, transcript } = sampleWithSession(dir, session);
-  const lines = readFileSync(transcript, 'utf8').split('\n').filter((l) => l.trim());
+  const lines = readFileSync(transcript, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   const last = lines.findLastIndex((l) => l.includes('The file says hello. Done.'));
   expect(last).toBeGreaterThan(0);
   writeFileSync(transcript, `${lines.filter((_, i) => i !== last).join('\n')}\n`);

@@ -50,7 +50,12 @@ interface Case {
 function freshCase(): Case {
   n += 1;
   const root = path.join(tmp.path, `case-${n}`);
-  const c = { home: path.join(root, 'home'), data: path.join(root, 'data'), project: path.join(root, 'app'), file: path.join(root, 'app', '.claude', 'settings.json') };
+  const c = {
+    home: path.join(root, 'home'),
+    data: path.join(root, 'data'),
+    project: path.join(root, 'app'),
+    file: path.join(root, 'app', '.claude', 'settings.json'),
+  };
   mkdirSync(c.home, { recursive: true });
   mkdirSync(path.dirname(c.file), { recursive: true });
   writeFileSync(c.file, ORIGINAL);

@@ -183,7 +183,22 @@ describe('a server that fails to start', () => {
     const c = fresh();
     const port = await freePort();
     // MLflow creates its tables, then cannot bind this address (TEST-NET-1, on no interface here) and exits.
-    const run = await runCli(['init', '--yes', '--no-service', '--host', '192.0.2.1', '--project', c.project, '--port', String(port), '--mlflow', venvBin('mlflow')], c);
+    const run = await runCli(
+      [
+        'init',
+        '--yes',
+        '--no-service',
+        '--host',
+        '192.0.2.1',
+        '--project',
+        c.project,
+        '--port',
+        String(port),
+        '--mlflow',
+        venvBin('mlflow'),
+      ],
+      c,
+    );
     expect(run.exitCode, run.stdout + run.stderr).toBe(1);
     // It says why, from the server's log, and where that log is.
     expect(run.stderr).toMatch(/exited before it answered .*\/health: .*(?:rror|ddress).* \(server log: .*server\.log\)/);

@@ -21,7 +21,14 @@ describe('resolveAnswers', () => {
   it('takes the defaults under --yes without asking', async () => {
     const p = prompter();
     const answers = await resolveAnswers({ ...base, yes: true }, p);
-    expect(answers).toEqual({ scope: 'project', remoteUri: undefined, experiment: 'my-app', port: 5000, portExplicit: false, service: true });
+    expect(answers).toEqual({
+      scope: 'project',
+      remoteUri: undefined,
+      experiment: 'my-app',
+      port: 5000,
+      portExplicit: false,
+      service: true,
+    });
     expect(p.asked).toEqual([]);
   });
 
@@ -33,7 +40,10 @@ describe('resolveAnswers', () => {
   });
 
   it('asks about the service only without --no-service, and takes the answer', async () => {
-    const declined = await resolveAnswers({ ...base, scope: 'project', experiment: 'e', port: '5001' }, prompter({ service: async () => false }));
+    const declined = await resolveAnswers(
+      { ...base, scope: 'project', experiment: 'e', port: '5001' },
+      prompter({ service: async () => false }),
+    );
     expect(declined.service).toBe(false);
     const p = prompter();
     const flagged = await resolveAnswers({ ...base, service: false, scope: 'project', experiment: 'e', port: '5001' }, p);
@@ -58,16 +68,15 @@ describe('resolveAnswers', () => {
   });
 
   it('needs no terminal when every answer is a flag', async () => {
-    const answers = await resolveAnswers(
-      { ...base, scope: 'user', trackingUri: 'http://10.0.0.5:5000/', experiment: 'e' },
-      undefined,
-    );
+    const answers = await resolveAnswers({ ...base, scope: 'user', trackingUri: 'http://10.0.0.5:5000/', experiment: 'e' }, undefined);
     expect(answers).toMatchObject({ scope: 'user', remoteUri: 'http://10.0.0.5:5000', experiment: 'e' });
   });
 
   it('takes a Databricks workspace: databricks, or databricks://<profile>', async () => {
     expect((await resolveAnswers({ ...base, yes: true, trackingUri: 'databricks' }, undefined)).remoteUri).toBe('databricks');
-    expect((await resolveAnswers({ ...base, yes: true, trackingUri: 'Databricks://team/' }, undefined)).remoteUri).toBe('databricks://team');
+    expect((await resolveAnswers({ ...base, yes: true, trackingUri: 'Databricks://team/' }, undefined)).remoteUri).toBe(
+      'databricks://team',
+    );
   });
 
   it.each([
@@ -76,7 +85,10 @@ describe('resolveAnswers', () => {
     [{ port: '50a' }, /--port must be/],
     [{ trackingUri: 'ftp://x' }, /--tracking-uri must be an http\(s\) URL/],
     [{ trackingUri: 'not a url' }, /--tracking-uri must be/],
-    [{ trackingUri: 'databricks://scope:key' }, /--tracking-uri databricks:\/\/scope:key: a secret-scope URI .* only works inside Databricks/],
+    [
+      { trackingUri: 'databricks://scope:key' },
+      /--tracking-uri databricks:\/\/scope:key: a secret-scope URI .* only works inside Databricks/,
+    ],
     [{ trackingUri: 'databricks://two words' }, /"two words" is not a profile name/],
     [{ experiment: '  ' }, /--experiment must not be empty/],
   ])('rejects bad flag %o with exit 2', async (flags, message) => {
@@ -88,8 +100,11 @@ describe('resolveAnswers', () => {
 });
 
 describe('--server-jobs', () => {
-  it("is an answer for the local server: on, off, or (absent) what init chose before", async () => {
-    expect(await resolveAnswers({ ...base, yes: true, serverJobs: true }, undefined)).toMatchObject({ remoteUri: undefined, serverJobs: true });
+  it('is an answer for the local server: on, off, or (absent) what init chose before', async () => {
+    expect(await resolveAnswers({ ...base, yes: true, serverJobs: true }, undefined)).toMatchObject({
+      remoteUri: undefined,
+      serverJobs: true,
+    });
     expect(await resolveAnswers({ ...base, yes: true, serverJobs: false }, undefined)).toMatchObject({ serverJobs: false });
     expect(await resolveAnswers({ ...base, yes: true }, undefined)).not.toHaveProperty('serverJobs');
   });
@@ -113,13 +128,20 @@ describe('redaction flags', () => {
     expect(parseRedactionFlags({})).toBeUndefined();
     expect(parseRedactionFlags({ redact: false })).toEqual({ enabled: false });
     expect(mergeRedaction({ extraPatterns: ['a'] }, { enabled: false })).toEqual({ extraPatterns: ['a'], enabled: false });
-    expect(mergeRedaction({ enabled: false, extraPatterns: ['a'] }, parseRedactionFlags({ redact: true }))).toEqual({ enabled: true, extraPatterns: ['a'] });
-    expect(mergeRedaction({ extraPatterns: ['a'], allow: ['x'] }, parseRedactionFlags({ redactPattern: ['a', 'b'], redactAllow: ['y'] }))).toEqual({ enabled: true, extraPatterns: ['a', 'b'], allow: ['x', 'y'] });
+    expect(mergeRedaction({ enabled: false, extraPatterns: ['a'] }, parseRedactionFlags({ redact: true }))).toEqual({
+      enabled: true,
+      extraPatterns: ['a'],
+    });
+    expect(
+      mergeRedaction({ extraPatterns: ['a'], allow: ['x'] }, parseRedactionFlags({ redactPattern: ['a', 'b'], redactAllow: ['y'] })),
+    ).toEqual({ enabled: true, extraPatterns: ['a', 'b'], allow: ['x', 'y'] });
     expect(mergeRedaction({ allow: ['x'] }, undefined)).toEqual({ allow: ['x'] });
   });
 
   it('a pattern that is not a regular expression: exit 2 before anything is written', async () => {
     const { parseRedactionFlags } = await import('../../src/init/options.js');
-    expect(() => parseRedactionFlags({ redactPattern: ['('] })).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--redact-pattern (') }));
+    expect(() => parseRedactionFlags({ redactPattern: ['('] })).toThrow(
+      expect.objectContaining({ exitCode: 2, message: expect.stringContaining('--redact-pattern (') }),
+    );
   });
 });

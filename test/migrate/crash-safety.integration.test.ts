@@ -48,7 +48,8 @@ let sqliteDigest: string;
 const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => runCli(args, { cwd: project, home, data, env });
 const digestOf = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 const pidOf = (): number => (JSON.parse(readFileSync(path.join(data, 'server.pid'), 'utf8')) as { pid: number }).pid;
-const config = (): { server: { backendStoreUri: string }; migrating?: unknown } => JSON.parse(readFileSync(path.join(data, 'config.json'), 'utf8'));
+const config = (): { server: { backendStoreUri: string }; migrating?: unknown } =>
+  JSON.parse(readFileSync(path.join(data, 'config.json'), 'utf8'));
 
 /** A database of its own for each run, on the one PostgreSQL server. */
 async function freshDatabase(name: string): Promise<string> {
@@ -87,7 +88,11 @@ beforeAll(async () => {
   const res = await fetch(`${url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=crashshop`);
   experimentId = ((await res.json()) as { experiment: { experiment_id: string } }).experiment.experiment_id;
   const now = Date.now();
-  await seedTraces(url, experimentId, Array.from({ length: TRACES }, (_, i) => now - (i + 1) * 60_000));
+  await seedTraces(
+    url,
+    experimentId,
+    Array.from({ length: TRACES }, (_, i) => now - (i + 1) * 60_000),
+  );
   const stop = await cli(['server', 'stop']);
   if (stop.exitCode !== 0) throw new Error(`server stop failed: ${stop.stderr}`);
   cpSync(data, template, { recursive: true });
@@ -111,7 +116,10 @@ describe.skipIf(postgres.skip)(postgres.title('migrate under SIGKILL'), () => {
       expect(start.exitCode, `k=${k}, server start: ${start.stderr}`).toBe(0);
       const target = await freshDatabase(`migcrash_k${k}`);
 
-      const killed = await cli(['migrate', '--to', target, '--yes'], { NODE_OPTIONS: `--require ${KILLER}`, CLAUDE_MLFLOW_TEST_KILL_AT: String(k) });
+      const killed = await cli(['migrate', '--to', target, '--yes'], {
+        NODE_OPTIONS: `--require ${KILLER}`,
+        CLAUDE_MLFLOW_TEST_KILL_AT: String(k),
+      });
       if (killed.exitCode === 0) {
         await cli(['server', 'stop']);
         break; // fewer than k operations: every step was covered
@@ -140,19 +148,24 @@ describe.skipIf(postgres.skip)(postgres.title('migrate under SIGKILL'), () => {
     const target = await freshDatabase('migcrash_orphan');
     const worker = spawn(venvBin('python'), [pythonScript('migrate_worker')], { stdio: ['pipe', 'pipe', 'ignore'] });
     const exited = new Promise<number | null>((resolve) => worker.on('close', (code) => resolve(code)));
-    worker.stdin.write(`${JSON.stringify({ mode: 'copy', sourceFile: path.join(template, 'mlflow.db'), target: withPsycopg2(target), batch: 1 })}\n`);
+    worker.stdin.write(
+      `${JSON.stringify({ mode: 'copy', sourceFile: path.join(template, 'mlflow.db'), target: withPsycopg2(target), batch: 1 })}\n`,
+    );
     // Its stdout is never read: once the pipe (a Unix socket, from Node) is full, the worker blocks in a write of a
     // progress line, which it only emits inside the copy's transaction.
     const blockedInCopy = (): boolean => /pipe_write|sock_alloc_send/.test(readFileSync(`/proc/${worker.pid}/wchan`, 'utf8'));
     for (let i = 0; i < 600 && !blockedInCopy(); i++) await new Promise((r) => setTimeout(r, 100));
     expect(blockedInCopy()).toBe(true);
-    const inTransaction = await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'claude-mlflow-migrate' AND state = 'idle in transaction'");
+    const inTransaction = await pg.sql(
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'claude-mlflow-migrate' AND state = 'idle in transaction'",
+    );
     expect(inTransaction.trim()).toBe('1');
 
     worker.stdin.end();
     expect(await exited).toBe(70);
     expect((await pg.sql('SELECT count(*) FROM trace_info', 'migcrash_orphan')).trim()).toBe('0');
-    const connected = async (): Promise<string> => (await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'claude-mlflow-migrate'")).trim();
+    const connected = async (): Promise<string> =>
+      (await pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'claude-mlflow-migrate'")).trim();
     for (let i = 0; i < 100 && (await connected()) !== '0'; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await connected()).toBe('0');
   }, 120_000);

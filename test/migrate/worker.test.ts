@@ -20,9 +20,18 @@ beforeAll(async () => {
   plain = path.join(tmp.path, 'plain', 'mlflow.db');
   mkdirSync(path.dirname(plain));
   // A database as MLflow makes it: its schema at the head, the Default experiment.
-  await execa(venvBin('python'), ['-c', 'import sys; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; SqlAlchemyStore("sqlite:///" + sys.argv[1], sys.argv[2])', plain, path.join(tmp.path, 'artifacts')], {
-    env: { MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
-  });
+  await execa(
+    venvBin('python'),
+    [
+      '-c',
+      'import sys; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore; SqlAlchemyStore("sqlite:///" + sys.argv[1], sys.argv[2])',
+      plain,
+      path.join(tmp.path, 'artifacts'),
+    ],
+    {
+      env: { MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
+    },
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -47,14 +56,20 @@ describe('the migration worker', () => {
     expect(readdirSync(path.join(tmp.path, 'Application Support')).sort()).toEqual(['odd #1?x']);
   });
 
-  it('a database behind the installed MLflow\'s schema is refused, naming both revisions', async () => {
+  it("a database behind the installed MLflow's schema is refused, naming both revisions", async () => {
     const file = path.join(tmp.path, 'older.db');
     copyFileSync(plain, file);
     // Test-only: pretend an older MLflow made it (the revision before MLflow 3.12.0's head).
-    await execa(venvBin('python'), ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE alembic_version SET version_num = \'ae8bbe7743c9\'"); c.commit()', file]);
+    await execa(venvBin('python'), [
+      '-c',
+      'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE alembic_version SET version_num = \'ae8bbe7743c9\'"); c.commit()',
+      file,
+    ]);
     const event = await runMigrationWorker(venvBin('python'), { mode: 'inspect', sourceFile: file, target: null });
     expect(event).toMatchObject({ event: 'error', kind: 'source-schema' });
-    expect(event.event === 'error' && event.message).toMatch(/^the SQLite database is at schema revision ae8bbe7743c9, the installed MLflow's is [0-9a-f]{12}$/);
+    expect(event.event === 'error' && event.message).toMatch(
+      /^the SQLite database is at schema revision ae8bbe7743c9, the installed MLflow's is [0-9a-f]{12}$/,
+    );
   });
 
   it('a missing file is an error, and no file is created', async () => {

@@ -23,7 +23,14 @@ import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 /** config.json's server record as an older version wrote it: no jobExecution. */
 function olderRecord(overrides: Partial<LocalServerConfig> = {}): LocalServerConfig {
-  return { manager: 'systemd', mlflowBin: '/data/venv/bin/mlflow', host: '127.0.0.1', port: 5000, backendStoreUri: 'sqlite:////data/mlflow.db', ...overrides };
+  return {
+    manager: 'systemd',
+    mlflowBin: '/data/venv/bin/mlflow',
+    host: '127.0.0.1',
+    port: 5000,
+    backendStoreUri: 'sqlite:////data/mlflow.db',
+    ...overrides,
+  };
 }
 
 const windows = (server: LocalServerConfig): LocalServerConfig => ({ ...server, mlflowBin: 'C:\\data\\venv\\Scripts\\mlflow.exe' });
@@ -81,7 +88,11 @@ describe('a systemd unit that an older version wrote', () => {
     });
     await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
     const data = path.join(tmp.path, 'data');
-    server = olderRecord({ mlflowBin: path.join(data, 'venv', 'bin', 'mlflow'), port: (health.address() as AddressInfo).port, backendStoreUri: sqliteUri(path.join(data, 'mlflow.db')) });
+    server = olderRecord({
+      mlflowBin: path.join(data, 'venv', 'bin', 'mlflow'),
+      port: (health.address() as AddressInfo).port,
+      backendStoreUri: sqliteUri(path.join(data, 'mlflow.db')),
+    });
     bin = path.join(tmp.path, 'bin');
     // An active unit, whatever is asked.
     makeFakeBin(bin, 'systemctl', `[ "$2" = show ] && printf 'ActiveState=active\\nUnitFileState=enabled\\nMainPID=4242\\n'\nexit 0`);
@@ -90,7 +101,9 @@ describe('a systemd unit that an older version wrote', () => {
     unitFile = path.join(config, 'systemd', 'user', 'claude-mlflow-server.service');
     // As the version before wrote it: two workers, job execution left to MLflow (on).
     const current = renderUnit(serviceSpecOf(data, server));
-    const older = current.replace('"--workers" "1"', '"--workers" "2"').replace('Environment="MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false"\n', '');
+    const older = current
+      .replace('"--workers" "1"', '"--workers" "2"')
+      .replace('Environment="MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false"\n', '');
     expect(older).not.toBe(current);
     mkdirSync(path.dirname(unitFile), { recursive: true });
     writeFileSync(unitFile, older);
@@ -108,7 +121,11 @@ describe('a systemd unit that an older version wrote', () => {
     await restartServer(data(), server, env);
     expect(readFileSync(unitFile, 'utf8')).toBe(renderUnit(serviceSpecOf(data(), server)));
     expect(readFileSync(unitFile, 'utf8')).toContain('Environment="MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false"');
-    expect(systemctlCalls().filter((c) => !c.startsWith('show'))).toEqual(['daemon-reload', 'enable claude-mlflow-server.service', 'restart claude-mlflow-server.service']);
+    expect(systemctlCalls().filter((c) => !c.startsWith('show'))).toEqual([
+      'daemon-reload',
+      'enable claude-mlflow-server.service',
+      'restart claude-mlflow-server.service',
+    ]);
 
     writeFileSync(callsFile(bin), '');
     await restartServer(data(), server, env);

@@ -26,12 +26,17 @@ afterAll(async () => {
 
 /** How many times a server was started on this data folder, from the lines the server log gets at each start. */
 function startsLogged(data: string): number {
-  return readFileSync(path.join(data, 'logs', 'server.log'), 'utf8').split('\n').filter((line) => line.includes('claude-mlflow starts:')).length;
+  return readFileSync(path.join(data, 'logs', 'server.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('claude-mlflow starts:')).length;
 }
 
 describe('server start, five at once', () => {
   it('starts one server on a stopped data folder', async () => {
-    const init = await runCli(['init', '--yes', '--no-service', '--port', String(await freePort()), '--mlflow', venvBin('mlflow'), '--project', c.cwd], c);
+    const init = await runCli(
+      ['init', '--yes', '--no-service', '--port', String(await freePort()), '--mlflow', venvBin('mlflow'), '--project', c.cwd],
+      c,
+    );
     expect(init.exitCode, init.stderr + init.stdout).toBe(0);
     expect((await runCli(['server', 'stop'], c)).exitCode).toBe(0);
     const database = path.join(c.data, 'mlflow.db');

@@ -27,7 +27,12 @@ afterAll(async () => {
 function turnWithoutCost(session: string, model: string, usage: Record<string, number>) {
   const rows: TranscriptRow[] = [
     { type: 'user', uuid: `${session}-u`, timestamp: '2026-11-30T10:00:00.000Z', message: { role: 'user', content: 'hi' } },
-    { type: 'assistant', uuid: `${session}-a`, timestamp: '2026-11-30T10:00:01.000Z', message: { id: `${session}-m`, role: 'assistant', model, content: [{ type: 'text', text: 'hello' }], usage } },
+    {
+      type: 'assistant',
+      uuid: `${session}-a`,
+      timestamp: '2026-11-30T10:00:01.000Z',
+      message: { id: `${session}-m`, role: 'assistant', model, content: [{ type: 'text', text: 'hello' }], usage },
+    },
   ];
   const trace = traceFromRows(rows, { sessionId: session, user: 'dev' })!;
   const ours = trace.spans[1]!.attributes['mlflow.llm.cost'] as LlmCost;

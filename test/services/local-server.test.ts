@@ -42,7 +42,9 @@ describe('the server on PostgreSQL', () => {
     expect(serverArgs(spec)).toContain('postgresql+psycopg2://app@127.0.0.1:5432/traces');
     expectNoPassword(serverArgs(spec).join(' '));
     // A bare postgresql:// (a hand-edited config) still runs on the driver we install.
-    expect(serverSpec('/data', config('postgresql://app@127.0.0.1/traces')).backendStoreUri).toBe('postgresql+psycopg2://app@127.0.0.1/traces');
+    expect(serverSpec('/data', config('postgresql://app@127.0.0.1/traces')).backendStoreUri).toBe(
+      'postgresql+psycopg2://app@127.0.0.1/traces',
+    );
   });
 
   it('the systemd unit, launchd plist and Task Scheduler wrapper carry PGPASSFILE, never the password', () => {
@@ -63,7 +65,10 @@ describe('the server on PostgreSQL', () => {
     const spec = serverSpec('/data', config(sqlite));
     expect(spec.backendStoreUri).toBe(sqlite);
     expect(spec.env).toBeUndefined();
-    expect(serviceSpecOf('/data', config(sqlite)).environment).toEqual({ PYTHONUNBUFFERED: '1', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' });
+    expect(serviceSpecOf('/data', config(sqlite)).environment).toEqual({
+      PYTHONUNBUFFERED: '1',
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
+    });
   });
 
   it('writes the password file 0600 (libpq ignores a readable one), and removes it when no password is needed', () => {

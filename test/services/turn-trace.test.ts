@@ -30,7 +30,8 @@ beforeEach(async () => {
   subagents = path.join(project, stop.session_id!, 'subagents');
   mkdirSync(subagents, { recursive: true });
   copyFileSync(path.join(FIXTURE, 'transcript.jsonl'), transcript);
-  for (const ext of ['jsonl', 'meta.json']) copyFileSync(path.join(FIXTURE, `agent-${AGENT}.${ext}`), path.join(subagents, `agent-${AGENT}.${ext}`));
+  for (const ext of ['jsonl', 'meta.json'])
+    copyFileSync(path.join(FIXTURE, `agent-${AGENT}.${ext}`), path.join(subagents, `agent-${AGENT}.${ext}`));
   stopInput = { ...stop, transcript_path: transcript };
   const sub = JSON.parse(readFileSync(path.join(FIXTURE, 'subagent-stdin.json'), 'utf8')) as HookInput;
   subagentInput = { ...sub, transcript_path: transcript, agent_transcript_path: path.join(subagents, `agent-${AGENT}.jsonl`) };
@@ -76,7 +77,11 @@ describe('a foreground subagent', () => {
     const [agent] = byName(trace, 'subagent_general-purpose');
     expect(agent!.spanType).toBe('AGENT');
     expect(agent!.parentSpanId).toBe(tool!.spanId);
-    expect(agent!.inputs).toEqual({ prompt: 'Read /home/dev/project/notes.txt and report its content.', description: 'Read notes.txt', subagent_type: 'general-purpose' });
+    expect(agent!.inputs).toEqual({
+      prompt: 'Read /home/dev/project/notes.txt and report its content.',
+      description: 'Read notes.txt',
+      subagent_type: 'general-purpose',
+    });
     expect(agent!.attributes).toMatchObject({ subagent_type: 'general-purpose', agent_id: 'ab194b24f0da2848d' });
     const inside = trace.spans.filter((s) => s.parentSpanId === agent!.spanId);
     expect(inside.map((s) => s.name)).toEqual(['llm', 'tool_Read', 'llm']);
@@ -92,18 +97,26 @@ describe('a foreground subagent', () => {
     // Every call priced (the subagent's too), and the trace's cost is their sum.
     const costs = byName(trace, 'llm').map((s) => (s.attributes['mlflow.llm.cost'] as { total_cost: number }).total_cost);
     expect(costs).toHaveLength(4);
-    expect(JSON.parse(trace.metadata['mlflow.trace.cost']!).total_cost).toBeCloseTo(costs.reduce((a, b) => a + b, 0), 12);
+    expect(JSON.parse(trace.metadata['mlflow.trace.cost']!).total_cost).toBeCloseTo(
+      costs.reduce((a, b) => a + b, 0),
+      12,
+    );
   });
 
   it('gives no trace of its own at SubagentStop, whichever of SubagentStop and Stop comes first', async () => {
     const first = await traceOfTurn(subagentInput, { USER: 'dev' }, options);
     expect(first).toMatchObject({ elsewhere: expect.stringContaining('foreground') });
     const turn = await traceOf(stopInput);
-    expect(await traceOfTurn(subagentInput, { USER: 'dev' }, options)).toMatchObject({ elsewhere: expect.stringContaining(`tr-${turn.traceId}`) });
+    expect(await traceOfTurn(subagentInput, { USER: 'dev' }, options)).toMatchObject({
+      elsewhere: expect.stringContaining(`tr-${turn.traceId}`),
+    });
   });
 
   it('a run never nests in itself, even when its meta says so', async () => {
-    writeFileSync(path.join(subagents, `agent-${AGENT}.meta.json`), JSON.stringify({ agentType: 'general-purpose', toolUseId: 'toolu_fake_2' }));
+    writeFileSync(
+      path.join(subagents, `agent-${AGENT}.meta.json`),
+      JSON.stringify({ agentType: 'general-purpose', toolUseId: 'toolu_fake_2' }),
+    );
     const trace = await traceOf(stopInput);
     expect(byName(trace, 'subagent_general-purpose')).toEqual([]);
   });
@@ -113,7 +126,10 @@ describe('a foreground subagent', () => {
     const inner = 'b0000000000000001';
     const innerRows = readFileSync(path.join(subagents, `agent-${AGENT}.jsonl`), 'utf8').replaceAll('toolu_fake_2', 'toolu_inner_2');
     writeFileSync(path.join(subagents, `agent-${inner}.jsonl`), innerRows);
-    writeFileSync(path.join(subagents, `agent-${inner}.meta.json`), JSON.stringify({ agentType: 'Explore', toolUseId: 'toolu_fake_2', spawnDepth: 2 }));
+    writeFileSync(
+      path.join(subagents, `agent-${inner}.meta.json`),
+      JSON.stringify({ agentType: 'Explore', toolUseId: 'toolu_fake_2', spawnDepth: 2 }),
+    );
     const trace = await traceOf(stopInput);
     const [outer] = byName(trace, 'subagent_general-purpose');
     const [nested] = byName(trace, 'subagent_Explore');
@@ -142,7 +158,9 @@ function layout(name: string): { inputs: Record<string, HookInput> } {
   const from = path.join(FIXTURES, name);
   const files = readdirSync(from);
   const inputs: Record<string, HookInput> = {};
-  const first = JSON.parse(readFileSync(path.join(from, files.find((f) => f.endsWith('-stdin.json') || f.includes('-stdin-'))!), 'utf8')) as HookInput;
+  const first = JSON.parse(
+    readFileSync(path.join(from, files.find((f) => f.endsWith('-stdin.json') || f.includes('-stdin-'))!), 'utf8'),
+  ) as HookInput;
   const project = path.join(tmp.path, name, '-home-dev-project');
   const main = path.join(project, `${first.session_id}.jsonl`);
   const agents = path.join(project, first.session_id!, 'subagents');
@@ -203,17 +221,25 @@ describe('recorded: a compaction inside the session', () => {
     const trace = await traceOf(inputs['stop-stdin']!);
     expect(trace.spans[0]!.inputs).toEqual({ prompt: 'what did notes.txt say?' });
     expect(trace.spans[0]!.outputs).toMatchObject({ response: 'It said: hello world' });
-    expect(await traceOfTurn(inputs['subagent-stdin']!, { USER: 'dev' }, options)).toMatchObject({ elsewhere: expect.stringContaining('compaction') });
+    expect(await traceOfTurn(inputs['subagent-stdin']!, { USER: 'dev' }, options)).toMatchObject({
+      elsewhere: expect.stringContaining('compaction'),
+    });
   });
 
   it('a compaction in the middle of a turn keeps the turn whole: its prompt, every call and tool', async () => {
     const { inputs } = layout('compaction');
     const file = inputs['stop-stdin']!.transcript_path!;
-    const rows = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const rows = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, any>);
     const boundary = rows.filter((r) => r.subtype === 'compact_boundary' || r.isCompactSummary === true);
     expect(boundary).toHaveLength(2);
     // The first turn only, with the compaction's rows put between the tool result and the answer.
-    const firstTurn = rows.slice(0, rows.findIndex((r) => r.type === 'last-prompt'));
+    const firstTurn = rows.slice(
+      0,
+      rows.findIndex((r) => r.type === 'last-prompt'),
+    );
     const answer = firstTurn.findLastIndex((r) => r.type === 'assistant');
     const midTurn = [...firstTurn.slice(0, answer), ...boundary, ...firstTurn.slice(answer)];
     writeFileSync(file, `${midTurn.map((r) => JSON.stringify(r)).join('\n')}\n`);
@@ -242,7 +268,10 @@ describe('recorded: a turn the user stopped, then another', () => {
 
     // One more turn that ends on its own: its Stop traces it alone (the stopped one was traced already).
     const file = inputs['stop-stdin']!.transcript_path!;
-    const rows = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+    const rows = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, any>);
     const lastTurn = rows.slice(rows.findIndex((r) => r.type === 'user' && r.message?.content === 'never mind, just say hi'));
     const again = lastTurn.map((r) => ({ ...r, ...(r.uuid ? { uuid: `${r.uuid}-again` } : {}) }));
     writeFileSync(file, `${[...rows, ...again].map((r) => JSON.stringify(r)).join('\n')}\n`);
@@ -318,4 +347,3 @@ describe('recorded: a Skill', () => {
     expect(trace.spans.map(skillOf)).toEqual([undefined, undefined, 'greet', 'greet', 'greet', 'greet']);
   });
 });
-

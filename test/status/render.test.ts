@@ -14,7 +14,15 @@ function data(spool: StatusData['spool']): StatusData {
     project: '/project',
     user: null,
     tracing: { on: true, reason: 'project settings', scopes: [] },
-    server: { url: 'http://127.0.0.1:5000', local: true, healthy: true, version: '3.17.2', manager: 'background', state: 'running', pid: 1 },
+    server: {
+      url: 'http://127.0.0.1:5000',
+      local: true,
+      healthy: true,
+      version: '3.17.2',
+      manager: 'background',
+      state: 'running',
+      pid: 1,
+    },
     experiment: { name: 'app', id: '1' },
     traces: null,
     tokens: null,
@@ -29,7 +37,9 @@ const spoolLine = (spool: StatusData['spool']): string => renderStatus(data(spoo
 
 describe('status: the spool line', () => {
   it('empty, with the last delivery', () => {
-    expect(spoolLine({ waiting: 0, rejected: 0, oldestSpooledAt: null, deliveryPid: null, lastDeliveryAt: iso(120_000) })).toBe('Spool      empty · last delivery 2 min ago');
+    expect(spoolLine({ waiting: 0, rejected: 0, oldestSpooledAt: null, deliveryPid: null, lastDeliveryAt: iso(120_000) })).toBe(
+      'Spool      empty · last delivery 2 min ago',
+    );
   });
 
   it('traces in flight, with the delivery process at work', () => {
@@ -47,7 +57,12 @@ describe('status: the spool line', () => {
 
 describe('status: cost', () => {
   it('a cost line, a cost chart and the costliest sessions, in dollars', () => {
-    const daily = Array.from({ length: 14 }, (_, i) => ({ date: `2026-11-${String(17 + i).padStart(2, '0')}`, traces: 1, tokens: 10, cost: i === 13 ? 1.5 : 0.25 }));
+    const daily = Array.from({ length: 14 }, (_, i) => ({
+      date: `2026-11-${String(17 + i).padStart(2, '0')}`,
+      traces: 1,
+      tokens: 10,
+      cost: i === 13 ? 1.5 : 0.25,
+    }));
     const lines = renderStatus({
       ...data({ waiting: 0, rejected: 0, oldestSpooledAt: null, deliveryPid: null, lastDeliveryAt: null }),
       traces: { today: 1, last7Days: 7, last30Days: 14, truncated: false },
@@ -63,4 +78,3 @@ describe('status: cost', () => {
     expect(lines.some((l) => /^ +\$123 {2}s-1 {2}3 traces, last 2026-11-30 11:59$/.test(l))).toBe(true);
   });
 });
-

@@ -52,7 +52,11 @@ describe('status', () => {
       ['forty-days', now - 40 * day, 3],
     ];
     for (const [id, at, out] of sessions) {
-      const hook = await runHookProcess(syntheticSession(s.tmp.path, id, new Date(at), { input_tokens: 10, output_tokens: out }), env, script);
+      const hook = await runHookProcess(
+        syntheticSession(s.tmp.path, id, new Date(at), { input_tokens: 10, output_tokens: out }),
+        env,
+        script,
+      );
       expect(hook.exitCode).toBe(0);
     }
     await waitForSpoolEmpty(s.data);
@@ -96,7 +100,11 @@ describe('status', () => {
       ["o'brien", 'obrien-1', now - 45_000, 1],
     ];
     for (const [user, id, at, out] of sessions) {
-      const hook = await runHookProcess(syntheticSession(s.tmp.path, id, new Date(at), { input_tokens: 10, output_tokens: out }), { ...env, USER: user }, script);
+      const hook = await runHookProcess(
+        syntheticSession(s.tmp.path, id, new Date(at), { input_tokens: 10, output_tokens: out }),
+        { ...env, USER: user },
+        script,
+      );
       expect(hook.exitCode).toBe(0);
     }
     await waitForSpoolEmpty(s.data);
@@ -141,7 +149,15 @@ describe('status', () => {
       expect(hook.exitCode).toBe(0);
     }
     await waitForSpoolEmpty(s.data);
-    const expected = priced.map(([, , u]) => costOf('claude-sonnet-4-5', { input_tokens: u.input_tokens!, output_tokens: u.output_tokens!, total_tokens: 0, ...(u.cache_read_input_tokens ? { cache_read_input_tokens: u.cache_read_input_tokens } : {}) })!.total_cost);
+    const expected = priced.map(
+      ([, , u]) =>
+        costOf('claude-sonnet-4-5', {
+          input_tokens: u.input_tokens!,
+          output_tokens: u.output_tokens!,
+          total_tokens: 0,
+          ...(u.cache_read_input_tokens ? { cache_read_input_tokens: u.cache_read_input_tokens } : {}),
+        })!.total_cost,
+    );
     const { data } = await status(true);
     expect(data.cost!.last30Days).toBeCloseTo(expected[0]! + expected[1]!, 9);
     expect(data.cost!.last7Days).toBeCloseTo(expected[0]! + expected[1]!, 9);

@@ -52,7 +52,6 @@ export interface BackgroundState {
   strays?: number[];
 }
 
-
 /**
  * Uvicorn workers for a personal tracing server: one. Each worker is a whole
  * MLflow app (about 250 MB on MLflow 3.17) and MLflow's default is 4; with one,
@@ -86,11 +85,16 @@ export function serverEnvironment(spec: Pick<ServerSpec, 'jobExecution'>): Recor
 export function serverArgs(spec: ServerSpec): string[] {
   return [
     'server',
-    '--backend-store-uri', spec.backendStoreUri,
-    '--artifacts-destination', spec.artifactsDir,
-    '--host', spec.host,
-    '--port', String(spec.port),
-    '--workers', String(SERVER_WORKERS),
+    '--backend-store-uri',
+    spec.backendStoreUri,
+    '--artifacts-destination',
+    spec.artifactsDir,
+    '--host',
+    spec.host,
+    '--port',
+    String(spec.port),
+    '--workers',
+    String(SERVER_WORKERS),
   ];
 }
 
@@ -130,7 +134,11 @@ async function commandLineOf(pid: number): Promise<string[] | undefined> {
   }
   const r =
     process.platform === 'win32'
-      ? await runProcess('powershell', ['-NoProfile', '-Command', `(Get-CimInstance Win32_Process -Filter 'ProcessId=${pid}').CommandLine`], { timeoutMs: 10_000, killSignal: 'SIGTERM' })
+      ? await runProcess(
+          'powershell',
+          ['-NoProfile', '-Command', `(Get-CimInstance Win32_Process -Filter 'ProcessId=${pid}').CommandLine`],
+          { timeoutMs: 10_000, killSignal: 'SIGTERM' },
+        )
       : await runProcess('ps', ['-o', 'command=', '-p', String(pid)], { timeoutMs: 5000, killSignal: 'SIGTERM' });
   const line = r.stdout.trim();
   return r.exitCode === 0 && line ? line.split(/\s+/) : undefined;
@@ -319,7 +327,11 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
   try {
     fchmodSync(log, 0o600);
     const settings = Object.entries(serverEnvironment(spec)).map(([name, value]) => `${name}=${value}`);
-    for (const pgid of unnamed) writeSync(log, `\n=== ${new Date().toISOString()} claude-mlflow stopped a server of this data folder that no pidfile named (pid ${pgid})\n`);
+    for (const pgid of unnamed)
+      writeSync(
+        log,
+        `\n=== ${new Date().toISOString()} claude-mlflow stopped a server of this data folder that no pidfile named (pid ${pgid})\n`,
+      );
     writeSync(log, `\n=== ${new Date().toISOString()} claude-mlflow starts: ${[...settings, ...command].join(' ')}\n`);
     // Its own process group (and session), so we can stop the whole tree.
     const child = startDetached(spec.mlflowBin, args, {
@@ -333,7 +345,14 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
     closeSync(log);
   }
 
-  const record: PidRecord = { pid, port: spec.port, host: spec.host, startedAt: new Date().toISOString(), command, environment: serverEnvironment(spec) };
+  const record: PidRecord = {
+    pid,
+    port: spec.port,
+    host: spec.host,
+    startedAt: new Date().toISOString(),
+    command,
+    environment: serverEnvironment(spec),
+  };
   writeFileAtomic(spec.pidFile, `${JSON.stringify(record, null, 2)}\n`, 0o600);
   return record;
 }
@@ -415,8 +434,13 @@ export function startFailureCause(logFile: string): string | undefined {
     return undefined;
   }
   const since = text.lastIndexOf('claude-mlflow starts:');
-  const lines = (since >= 0 ? text.slice(text.indexOf('\n', since) + 1) : text).split('\n').map((l) => l.trim()).filter(Boolean);
-  const errors = lines.filter((line) => /\b(?:\w*Error|\w*Exception|ERROR|FATAL)\b/.test(line) && !/^Traceback \(most recent call last\)/.test(line));
+  const lines = (since >= 0 ? text.slice(text.indexOf('\n', since) + 1) : text)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const errors = lines.filter(
+    (line) => /\b(?:\w*Error|\w*Exception|ERROR|FATAL)\b/.test(line) && !/^Traceback \(most recent call last\)/.test(line),
+  );
   const cause = errors.at(-1) ?? lines.at(-1);
   return cause === undefined ? undefined : cause.length > 300 ? `${cause.slice(0, 300)}…` : cause;
 }

@@ -64,7 +64,10 @@ export function assertLabel(label: string): void {
 export function assertPrintable(what: string, value: string): void {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
-    throw new CliError(`${what} contains a control character (newline?), which a service file cannot carry: ${JSON.stringify(value)}`, EXIT.failure);
+    throw new CliError(
+      `${what} contains a control character (newline?), which a service file cannot carry: ${JSON.stringify(value)}`,
+      EXIT.failure,
+    );
   }
 }
 

@@ -11,7 +11,10 @@ import type { ManagerContext, ManagerName, ServiceManager } from './types.js';
  * show-environment` exits 0); containers and WSL without systemd get the
  * background process. win32: Task Scheduler. Anything else: background.
  */
-export async function chooseManager(ctx: ManagerContext, platform: NodeJS.Platform = process.platform): Promise<ManagerName | 'background'> {
+export async function chooseManager(
+  ctx: ManagerContext,
+  platform: NodeJS.Platform = process.platform,
+): Promise<ManagerName | 'background'> {
   if (platform === 'darwin') {
     const r = await ctx.run('launchctl', ['print', `gui/${ctx.uid}`]);
     return r.exitCode === 0 ? 'launchd' : 'background';

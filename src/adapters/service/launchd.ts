@@ -27,12 +27,7 @@ export interface LaunchdOptions {
 
 /** XML character data / attribute value escaping. */
 export function xmlEscape(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
 const xmlString = (value: string, indent: string): string => `${indent}<string>${xmlEscape(value)}</string>`;
@@ -125,7 +120,10 @@ async function bootout(launchd: Launchd, spec: ServiceSpec): Promise<void> {
   for (;;) {
     if (!(await isLoaded(launchd, spec))) return;
     if (Date.now() >= deadline) {
-      throw new CliError(`launchd still has ${target} loaded ${Math.round(launchd.unloadTimeoutMs / 1000)} s after \`launchctl bootout\``, EXIT.failure);
+      throw new CliError(
+        `launchd still has ${target} loaded ${Math.round(launchd.unloadTimeoutMs / 1000)} s after \`launchctl bootout\``,
+        EXIT.failure,
+      );
     }
     await sleep(launchd.pollIntervalMs);
   }

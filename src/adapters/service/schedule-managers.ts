@@ -105,7 +105,8 @@ function systemdSchedule(ctx: ManagerContext): ScheduleManager {
         const args = systemctl('disable', '--now', timer);
         const r = await ctx.run('systemctl', args);
         const known = written.some((f) => existsSync(f));
-        if (r.exitCode !== 0 && known && !/not (be )?found|does not exist|not loaded/i.test(r.stderr)) throw commandError('systemctl', args, r);
+        if (r.exitCode !== 0 && known && !/not (be )?found|does not exist|not loaded/i.test(r.stderr))
+          throw commandError('systemctl', args, r);
       }
       for (const file of written) rmSync(file, { force: true });
       await must(ctx, 'systemctl', systemctl('daemon-reload'));

@@ -89,9 +89,20 @@ export function renderCleanupTimer(job: Pick<CleanupJob, 'label' | 'every'>): st
 // ---------------------------------------------------------------- launchd
 
 const CALENDAR: Record<ScheduleEvery, Array<[string, number]>> = {
-  daily: [['Hour', 3], ['Minute', 0]],
-  weekly: [['Weekday', 0], ['Hour', 3], ['Minute', 0]],
-  monthly: [['Day', 1], ['Hour', 3], ['Minute', 0]],
+  daily: [
+    ['Hour', 3],
+    ['Minute', 0],
+  ],
+  weekly: [
+    ['Weekday', 0],
+    ['Hour', 3],
+    ['Minute', 0],
+  ],
+  monthly: [
+    ['Day', 1],
+    ['Hour', 3],
+    ['Minute', 0],
+  ],
 };
 
 const plistString = (value: string): string => `\t\t<string>${xmlEscape(value)}</string>`;
@@ -168,6 +179,8 @@ export function crontabLine(job: CleanupJob): string {
   const spec = jobServiceSpec(job);
   assertSpec(spec, posix.isAbsolute);
   const env = posixEnvironment(spec).map(([k, v]) => `${k}=${quoteArg(v, 'linux')}`);
-  const command = [...env, ...[job.node, ...job.args].map((a) => quoteArg(a, 'linux')), '>>', quoteArg(job.logPath, 'linux'), '2>&1'].join(' ');
+  const command = [...env, ...[job.node, ...job.args].map((a) => quoteArg(a, 'linux')), '>>', quoteArg(job.logPath, 'linux'), '2>&1'].join(
+    ' ',
+  );
   return `${CRON_TIME[job.every]} ${command.replace(/%/g, '\\%')}`;
 }

@@ -16,7 +16,16 @@ import { dirname, join, posix } from 'node:path';
 import { CliError, EXIT } from '../../errors.js';
 import { quoteArg } from '../../core/shell-quote.js';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { assertSpec, commandError, ensureLogDirs, fillTemplate, loadTemplate, posixEnvironment, runChecked, serviceName } from './common.js';
+import {
+  assertSpec,
+  commandError,
+  ensureLogDirs,
+  fillTemplate,
+  loadTemplate,
+  posixEnvironment,
+  runChecked,
+  serviceName,
+} from './common.js';
 import type { ManagerContext, RunResult, ServiceManager, ServiceSpec, ServiceStatus } from './types.js';
 
 const escapeQuoted = (s: string): string => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%');
@@ -42,7 +51,10 @@ export function systemdQuoteExecutable(path: string): string {
 /** An unquoted path setting (WorkingDirectory=, append:): only specifiers are escaped. */
 export function systemdPath(what: string, path: string): string {
   if (/^\s|\s$|\\$/.test(path)) {
-    throw new CliError(`${what} cannot start or end with whitespace or end with a backslash in a systemd unit: ${JSON.stringify(path)}`, EXIT.failure);
+    throw new CliError(
+      `${what} cannot start or end with whitespace or end with a backslash in a systemd unit: ${JSON.stringify(path)}`,
+      EXIT.failure,
+    );
   }
   return path.replace(/%/g, '%%');
 }
@@ -77,7 +89,8 @@ export function parseShow(text: string): Record<string, string> {
 }
 
 export function createSystemdManager(ctx: ManagerContext): ServiceManager {
-  const configHome = ctx.env.XDG_CONFIG_HOME && posix.isAbsolute(ctx.env.XDG_CONFIG_HOME) ? ctx.env.XDG_CONFIG_HOME : join(ctx.home, '.config');
+  const configHome =
+    ctx.env.XDG_CONFIG_HOME && posix.isAbsolute(ctx.env.XDG_CONFIG_HOME) ? ctx.env.XDG_CONFIG_HOME : join(ctx.home, '.config');
   const unitPath = (spec: ServiceSpec): string => join(configHome, 'systemd', 'user', systemdUnitName(spec.label));
   return {
     name: 'systemd',

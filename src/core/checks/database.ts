@@ -14,9 +14,13 @@ export const DB_SIZE_THRESHOLD = 1024 ** 3;
 export const CLEANUP_AGE = '30d';
 
 /** For db-lock and db-health: our local server's SQLite file and the venv's probe of it, or why there is none to check. */
-function probedDatabase({ context, database: db }: Pick<Facts, 'context' | 'database'>): { file: string; probe: SqliteProbeFacts } | CheckOutcome {
+function probedDatabase({
+  context,
+  database: db,
+}: Pick<Facts, 'context' | 'database'>): { file: string; probe: SqliteProbeFacts } | CheckOutcome {
   if (!context.server) return skip('No local server.');
-  if (isPostgresUri(context.server.backendStoreUri)) return skip('Not applicable: the server stores traces in PostgreSQL (see pg-connection).');
+  if (isPostgresUri(context.server.backendStoreUri))
+    return skip('Not applicable: the server stores traces in PostgreSQL (see pg-connection).');
   if (!db.file) return skip('The server does not use a SQLite file.');
   if (!db.exists) return skip(`No database yet (${db.file}).`);
   if (!db.probe) return skip(`Cannot probe the database: ${db.probeError ?? 'no Python'}.`);
@@ -39,7 +43,10 @@ export const dbLockCheck: Check = {
       return { status: 'fail', message: `Cannot open ${file}: ${probe.lockError ?? 'unknown error'}.` };
     }
     if (probe.lock === 'locked') {
-      const details = [...strays.map((h) => `a second MLflow server: ${describeProcess(h)}`), ...others.map((h) => `another writer: ${describeProcess(h)}`)];
+      const details = [
+        ...strays.map((h) => `a second MLflow server: ${describeProcess(h)}`),
+        ...others.map((h) => `another writer: ${describeProcess(h)}`),
+      ];
       if (strays.length || others.length) {
         const pids = pidsOf([...strays, ...others]);
         return {
@@ -87,13 +94,21 @@ export const dbHealthCheck: Check = {
     const check = probe.quickCheck;
     if (check === undefined) return skip(`${file} is locked: quick_check could not read it (see db-lock).`);
     if (check && !(check.length === 1 && check[0] === 'ok')) {
-      return { status: 'fail', message: `${file} is corrupted (PRAGMA quick_check).`, details: check.slice(0, 8), fix: { command: recover } };
+      return {
+        status: 'fail',
+        message: `${file} is corrupted (PRAGMA quick_check).`,
+        details: check.slice(0, 8),
+        fix: { command: recover },
+      };
     }
     const leftovers = probe.leftoverMigrationTables ?? [];
     if (leftovers.length > 0) return interruptedMigration(file, leftovers, context, p.pythonBin ?? 'python3');
     const details = [`journal mode ${probe.journalMode ?? '?'}`, `size ${formatBytes(db.sizeBytes)}`];
     if (check === null) details.push('quick_check skipped for a large file; run with --deep');
-    return ok(`quick_check ${check === null ? 'skipped' : 'ok'}, journal mode ${probe.journalMode ?? '?'}, ${formatBytes(db.sizeBytes)}`, details);
+    return ok(
+      `quick_check ${check === null ? 'skipped' : 'ok'}, journal mode ${probe.journalMode ?? '?'}, ${formatBytes(db.sizeBytes)}`,
+      details,
+    );
   },
 };
 
@@ -103,7 +118,12 @@ export const dbHealthCheck: Check = {
  * start. The repair: back up; where the table is still there the copy is
  * dropped, where it is gone the copy becomes it; then MLflow's own upgrade.
  */
-function interruptedMigration(file: string, leftovers: NonNullable<SqliteProbeFacts['leftoverMigrationTables']>, context: Facts['context'], python: string): CheckOutcome {
+function interruptedMigration(
+  file: string,
+  leftovers: NonNullable<SqliteProbeFacts['leftoverMigrationTables']>,
+  context: Facts['context'],
+  python: string,
+): CheckOutcome {
   const statements = leftovers.map((l) => (l.originalExists ? `DROP TABLE ${l.table}` : `ALTER TABLE ${l.table} RENAME TO ${l.original}`));
   const repair = `import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); [c.execute(s) for s in sys.argv[2:]]; c.commit()`;
   const steps = [
@@ -116,14 +136,22 @@ function interruptedMigration(file: string, leftovers: NonNullable<SqliteProbeFa
   return {
     status: 'fail',
     message: `A schema migration of ${file} was cut short (${leftovers.map((l) => l.table).join(', ')} left behind): MLflow's server does not start on it ("table ${leftovers[0]!.table} already exists").`,
-    details: leftovers.map((l) => (l.originalExists ? `${l.table}: a leftover copy of ${l.original}, which is intact` : `${l.table}: holds ${l.original}, which the migration had already dropped`)),
+    details: leftovers.map((l) =>
+      l.originalExists
+        ? `${l.table}: a leftover copy of ${l.original}, which is intact`
+        : `${l.table}: holds ${l.original}, which the migration had already dropped`,
+    ),
     fix: { command: steps.join(' && ') },
   };
 }
 
 /** db-size's warning, for SQLite and PostgreSQL alike. */
 function tooLarge(summary: string, cli: string): CheckOutcome {
-  return { status: 'warn', message: `${summary}: the database is getting large; delete old traces.`, fix: { command: `${cli} cleanup --older-than ${CLEANUP_AGE}` } };
+  return {
+    status: 'warn',
+    message: `${summary}: the database is getting large; delete old traces.`,
+    fix: { command: `${cli} cleanup --older-than ${CLEANUP_AGE}` },
+  };
 }
 
 export const dbSizeCheck: Check = {

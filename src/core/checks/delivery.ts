@@ -40,8 +40,18 @@ export const spoolCheck: Check = {
     const d = spool.delivery ?? {};
     const failing = d.lastFailureAt !== undefined && d.lastFailureAt >= (d.lastSuccessAt ?? 0);
     if ((waited ?? 0) > SPOOL_WAIT_WARN_MS || failing || !d.runningPid) {
-      const why = (waited ?? 0) > SPOOL_WAIT_WARN_MS ? 'waited more than an hour' : failing ? 'the server does not take them' : 'no delivery process is at work';
-      return { status: 'warn', message: `${waiting}: ${why}.`, details: [...delivery, ...details], fix: { command: 'claude-mlflow flush', auto: 'flush-spool' } };
+      const why =
+        (waited ?? 0) > SPOOL_WAIT_WARN_MS
+          ? 'waited more than an hour'
+          : failing
+            ? 'the server does not take them'
+            : 'no delivery process is at work';
+      return {
+        status: 'warn',
+        message: `${waiting}: ${why}.`,
+        details: [...delivery, ...details],
+        fix: { command: 'claude-mlflow flush', auto: 'flush-spool' },
+      };
     }
     return ok(`${waiting}, being delivered`, [...delivery, ...details]);
   },
@@ -94,10 +104,19 @@ export const redactionCheck: Check = {
         fix: { command: `${context.cli} init --redact` },
       };
     }
-    const extra = [r.extraPatterns ? plural(r.extraPatterns, 'extra pattern') : undefined, r.allow ? plural(r.allow, 'allowed value') : undefined].filter(Boolean).join(', ');
+    const extra = [
+      r.extraPatterns ? plural(r.extraPatterns, 'extra pattern') : undefined,
+      r.allow ? plural(r.allow, 'allowed value') : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
     const message = `on: ${r.rules} rules (${r.source}) and ours${extra ? `; ${extra}` : ''}`;
     if (r.badPatterns.length) {
-      return { status: 'warn', message: `${message}; ${plural(r.badPatterns.length, 'extra pattern')} in config.json ${r.badPatterns.length === 1 ? 'does' : 'do'} not compile and ${r.badPatterns.length === 1 ? 'is' : 'are'} skipped.`, details: r.badPatterns };
+      return {
+        status: 'warn',
+        message: `${message}; ${plural(r.badPatterns.length, 'extra pattern')} in config.json ${r.badPatterns.length === 1 ? 'does' : 'do'} not compile and ${r.badPatterns.length === 1 ? 'is' : 'are'} skipped.`,
+        details: r.badPatterns,
+      };
     }
     return ok(message);
   },
@@ -119,7 +138,11 @@ export const deepCheck: Check = {
     }
     const failDetails = [...details, ...(deep.error ? [deep.error] : [])];
     if (deep.spooled) {
-      return { status: 'fail', message: `The hook ran (${ms} ms) but the trace was still in the spool 10 s later: the server did not take it.`, details: failDetails };
+      return {
+        status: 'fail',
+        message: `The hook ran (${ms} ms) but the trace was still in the spool 10 s later: the server did not take it.`,
+        details: failDetails,
+      };
     }
     return { status: 'fail', message: `The hook ran (exit ${deep.exitCode ?? '?'}, ${ms} ms) but no trace arrived.`, details: failDetails };
   },

@@ -2,12 +2,20 @@
 import type { CheckOutcome, Fix, FixId } from './check.js';
 import type { Facts } from './facts.js';
 
-export const ok = (message: string, details?: string[]): CheckOutcome => ({ status: 'ok', message, ...(details?.length ? { details } : {}) });
+export const ok = (message: string, details?: string[]): CheckOutcome => ({
+  status: 'ok',
+  message,
+  ...(details?.length ? { details } : {}),
+});
 export const skip = (message: string): CheckOutcome => ({ status: 'skip', message });
 
 export function notSetUp(facts: Pick<Facts, 'context'>): CheckOutcome | undefined {
   if (facts.context.configured) return undefined;
-  return { status: 'fail', message: 'claude-mlflow is not set up here (no config.json in the data folder).', fix: { command: `${facts.context.cli} init` } };
+  return {
+    status: 'fail',
+    message: 'claude-mlflow is not set up here (no config.json in the data folder).',
+    fix: { command: `${facts.context.cli} init` },
+  };
 }
 
 /** For the checks after the first: one "not set up" failure is enough. */

@@ -19,7 +19,8 @@ function noPostgres({ context, postgres: pg }: Pick<Facts, 'context' | 'postgres
 function connectedPostgres(facts: Pick<Facts, 'context' | 'postgres'>): CheckOutcome | undefined {
   const none = noPostgres(facts);
   if (none) return none;
-  if (facts.postgres.probeError || facts.postgres.driverError || facts.postgres.connectError) return skip('Not connected (see pg-connection).');
+  if (facts.postgres.probeError || facts.postgres.driverError || facts.postgres.connectError)
+    return skip('Not connected (see pg-connection).');
   return undefined;
 }
 
@@ -32,27 +33,42 @@ export const pgConnectionCheck: Check = {
     const none = noPostgres({ context, postgres: pg });
     if (none) return none;
     const target = pg.target ?? 'the PostgreSQL database';
-    if (pg.probeError) return { status: 'fail', message: `Cannot check ${target}: ${pg.probeError}.`, fix: { command: `${context.cli} init` } };
+    if (pg.probeError)
+      return { status: 'fail', message: `Cannot check ${target}: ${pg.probeError}.`, fix: { command: `${context.cli} init` } };
     if (pg.driverError) {
       return {
         status: 'fail',
         message: `The PostgreSQL driver psycopg2 does not import in ${pg.python ?? "the venv's Python"}: MLflow's server cannot reach ${target}.`,
         details: [pg.driverError],
-        fix: { command: pg.python ? commandLine([pg.python, '-m', 'pip', 'install', PSYCOPG2_REQUIREMENT], context.platform) : `${context.cli} init` },
+        fix: {
+          command: pg.python
+            ? commandLine([pg.python, '-m', 'pip', 'install', PSYCOPG2_REQUIREMENT], context.platform)
+            : `${context.cli} init`,
+        },
       };
     }
     if (pg.connectError) {
-      const ready = ['pg_isready', ...(pg.host ? ['-h', pg.host] : []), ...(pg.port ? ['-p', String(pg.port)] : []), ...(pg.database ? ['-d', pg.database] : [])];
+      const ready = [
+        'pg_isready',
+        ...(pg.host ? ['-h', pg.host] : []),
+        ...(pg.port ? ['-p', String(pg.port)] : []),
+        ...(pg.database ? ['-d', pg.database] : []),
+      ];
       return {
         status: 'fail',
         message: `Cannot connect to ${target}: ${pg.connectError.replace(/\.$/, '')}. The server cannot store traces; they are spooled meanwhile.`,
-        details: ['Is PostgreSQL running there, and are the user and password in `--backend-store-uri` right? (`init --backend-store-uri …` changes them.)'],
+        details: [
+          'Is PostgreSQL running there, and are the user and password in `--backend-store-uri` right? (`init --backend-store-uri …` changes them.)',
+        ],
         fix: { command: commandLine(ready, context.platform) },
       };
     }
     if (pg.queryError) return { status: 'fail', message: `Connected to ${target}, but a catalog query failed: ${pg.queryError}.` };
     const details = [`driver psycopg2 ${pg.driver ?? '?'} (${pg.python ?? '?'})`];
-    return ok(`PostgreSQL ${pg.serverVersion ?? '?'}, ${target}${pg.connectMs !== undefined ? ` (connected in ${pg.connectMs} ms)` : ''}`, details);
+    return ok(
+      `PostgreSQL ${pg.serverVersion ?? '?'}, ${target}${pg.connectMs !== undefined ? ` (connected in ${pg.connectMs} ms)` : ''}`,
+      details,
+    );
   },
 };
 
@@ -72,7 +88,10 @@ export const pgConnectionsCheck: Check = {
       return {
         status: 'warn',
         message: `${summary}: near the limit, where PostgreSQL refuses new connections and MLflow's server cannot store traces.`,
-        fix: { command: 'close idle sessions (SELECT pid, usename, application_name, state FROM pg_stat_activity), or raise max_connections in postgresql.conf and restart PostgreSQL' },
+        fix: {
+          command:
+            'close idle sessions (SELECT pid, usename, application_name, state FROM pg_stat_activity), or raise max_connections in postgresql.conf and restart PostgreSQL',
+        },
       };
     }
     return ok(summary);
@@ -109,7 +128,7 @@ export const pgMigrationCheck: Check = {
     return {
       status: 'fail',
       message: `The database schema is at revision ${schema.current}, but the installed MLflow expects ${schema.head}: MLflow's server refuses to start until the database is upgraded.`,
-      details: ['Back up the database first (pg_dump): the migration changes MLflow\'s tables.'],
+      details: ["Back up the database first (pg_dump): the migration changes MLflow's tables."],
       fix: { command: `${context.cli} server stop; ${upgrade} && ${context.cli} server start` },
     };
   },

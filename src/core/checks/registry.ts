@@ -14,10 +14,26 @@ import type { FactKey, Facts } from './facts.js';
 import { dbHealthCheck, dbLockCheck, dbSizeCheck } from './database.js';
 import { deepCheck, hookLogCheck, redactionCheck, spoolCheck } from './delivery.js';
 import { pgConnectionCheck, pgConnectionsCheck, pgMigrationCheck } from './postgres.js';
-import { hookCommandCheck, hookRuntimeCheck, hookStartsCheck, mlflowInstalledCheck, mlflowVersionCheck, nodeCheck, pythonCheck } from './runtime.js';
+import {
+  hookCommandCheck,
+  hookRuntimeCheck,
+  hookStartsCheck,
+  mlflowInstalledCheck,
+  mlflowVersionCheck,
+  nodeCheck,
+  pythonCheck,
+} from './runtime.js';
 import { portCheck, serverCheck, trackingUriCheck } from './server.js';
 import { lingerCheck, serviceCheck } from './service.js';
-import { foreignTracerCheck, hooksEnabledCheck, hookOnceCheck, settingsEnvCheck, settingsJsonCheck, settingsSecretsCheck, tracingEnabledCheck } from './settings.js';
+import {
+  foreignTracerCheck,
+  hooksEnabledCheck,
+  hookOnceCheck,
+  settingsEnvCheck,
+  settingsJsonCheck,
+  settingsSecretsCheck,
+  tracingEnabledCheck,
+} from './settings.js';
 
 /** doctor's groups, in the order it prints them. */
 export const GROUPS: ReadonlyArray<{ id: GroupId; title: string }> = [
@@ -116,6 +132,11 @@ export function exitCodeFor(results: readonly CheckResult[]): 0 | 1 {
 
 /** The auto fixes offered by these results, once each, in the order they are applied. */
 export function offeredFixes(results: readonly CheckResult[]): FixId[] {
-  const wanted = new Set(results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.fix?.auto).filter((f): f is FixId => !!f));
+  const wanted = new Set(
+    results
+      .filter((r) => r.status === 'fail' || r.status === 'warn')
+      .map((r) => r.fix?.auto)
+      .filter((f): f is FixId => !!f),
+  );
   return FIX_IDS.filter((id) => wanted.has(id));
 }

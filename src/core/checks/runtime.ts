@@ -22,7 +22,14 @@ export const nodeCheck: Check = {
     const details = [`claude-mlflow runs on Node ${context.nodeVersion} (${context.nodePath})`];
     if (hookProcess.nodeVersion) details.push(`the hook runs on Node ${hookProcess.nodeVersion} (${hookProcess.nodePath})`);
     if (atLeast(context.nodeVersion, floor) === false) {
-      return { status: 'fail', message: `Node ${context.nodeVersion} is older than ${floor}.`, details, fix: { command: `install Node.js ${floor.replace(/\.0$/, '')} or newer (https://nodejs.org), then run \`claude-mlflow init\` again` } };
+      return {
+        status: 'fail',
+        message: `Node ${context.nodeVersion} is older than ${floor}.`,
+        details,
+        fix: {
+          command: `install Node.js ${floor.replace(/\.0$/, '')} or newer (https://nodejs.org), then run \`claude-mlflow init\` again`,
+        },
+      };
     }
     if (hookProcess.nodeVersion && atLeast(hookProcess.nodeVersion, floor) === false) {
       return {
@@ -32,7 +39,10 @@ export const nodeCheck: Check = {
         fix: doctorFix(context.cli, 'rewrite-hook-command'),
       };
     }
-    return ok(`Node ${context.nodeVersion}${hookProcess.nodeVersion && hookProcess.nodeVersion !== context.nodeVersion ? `; the hook uses Node ${hookProcess.nodeVersion}` : ''}`, details);
+    return ok(
+      `Node ${context.nodeVersion}${hookProcess.nodeVersion && hookProcess.nodeVersion !== context.nodeVersion ? `; the hook uses Node ${hookProcess.nodeVersion}` : ''}`,
+      details,
+    );
   },
 };
 
@@ -108,7 +118,10 @@ export const hookStartsCheck: Check = {
   title: 'Hook runtime starts',
   needs: ['hookProcess'],
   run({ hookProcess: h }) {
-    if (h.notOurs) return skip(`The hook command is not exactly ours (this node, and the runtime in the data folder), so doctor runs none of it: ${h.command}`);
+    if (h.notOurs)
+      return skip(
+        `The hook command is not exactly ours (this node, and the runtime in the data folder), so doctor runs none of it: ${h.command}`,
+      );
     if (!h.start) return skip(h.command ? 'The hook command cannot be started (see hook-command).' : 'No hook command to start.');
     const { exitCode, ms, timedOut, stderr } = h.start;
     const tail = stderr.trim().split('\n').filter(Boolean).slice(-5);
@@ -127,7 +140,9 @@ export const pythonCheck: Check = {
     if (!p.local) return skip('No local server: MLflow runs elsewhere.');
     if (p.pythonExists && p.pythonVersion) return ok(`Python ${p.pythonVersion} (${p.pythonBin})`);
     if (p.system) {
-      return ok(`Python ${p.system.version} (${p.system.path}); the venv's own Python ${p.pythonBin ?? ''} is missing (see mlflow-installed)`);
+      return ok(
+        `Python ${p.system.version} (${p.system.path}); the venv's own Python ${p.pythonBin ?? ''} is missing (see mlflow-installed)`,
+      );
     }
     return {
       status: 'fail',
@@ -173,7 +188,10 @@ export const mlflowVersionCheck: Check = {
     const upgrade = p.pythonBin
       ? `${p.pythonBin} -m pip install --upgrade 'mlflow>=${floor}' && ${context.cli} server stop && ${context.cli} server start`
       : `pip install --upgrade 'mlflow>=${floor}'`;
-    for (const [what, v] of [['installed', installed], ['server', running]] as const) {
+    for (const [what, v] of [
+      ['installed', installed],
+      ['server', running],
+    ] as const) {
       if (v && atLeast(v, floor) === false) {
         return {
           status: 'fail',
@@ -190,6 +208,8 @@ export const mlflowVersionCheck: Check = {
       };
     }
     const tested = isTestedMlflow(semver.coerce(version)?.version ?? version);
-    return ok(`MLflow ${version} ≥ ${floor}, ${tested ? 'a version claude-mlflow tests' : `not a version claude-mlflow tests (${TESTED_MLFLOW_VERSIONS.join(', ')})`}`);
+    return ok(
+      `MLflow ${version} ≥ ${floor}, ${tested ? 'a version claude-mlflow tests' : `not a version claude-mlflow tests (${TESTED_MLFLOW_VERSIONS.join(', ')})`}`,
+    );
   },
 };

@@ -38,11 +38,15 @@ export const serverCheck: Check = {
       return {
         status: 'fail',
         message: `${server.signIn}: the hook cannot sign in to the workspace, so traces are spooled.`,
-        fix: { command: 'add the profile (host and token) to ~/.databrickscfg, or set DATABRICKS_HOST and DATABRICKS_TOKEN, then `claude-mlflow flush`' },
+        fix: {
+          command:
+            'add the profile (host and token) to ~/.databrickscfg, or set DATABRICKS_HOST and DATABRICKS_TOKEN, then `claude-mlflow flush`',
+        },
       };
     }
     if (server.workspace) {
-      if (server.healthy) return ok(`the Databricks workspace at ${server.workspace} takes the token of ${server.url} (${Math.round(server.ms ?? 0)} ms)`);
+      if (server.healthy)
+        return ok(`the Databricks workspace at ${server.workspace} takes the token of ${server.url} (${Math.round(server.ms ?? 0)} ms)`);
       const why = whyNoAnswer(server);
       return {
         status: 'fail',

@@ -14,15 +14,26 @@ export const serviceCheck: Check = {
     if (service.manager && service.manager !== 'background') {
       const name = service.manager;
       const detail = service.detail ? [service.detail] : [];
-      if (service.state === 'unknown') return { status: 'warn', message: `Could not ask ${name} about the server.`, details: [...detail, ...tail] };
+      if (service.state === 'unknown')
+        return { status: 'warn', message: `Could not ask ${name} about the server.`, details: [...detail, ...tail] };
       if (service.installed === false) {
-        return { status: 'fail', message: `The ${name} service for the server is not installed.`, details: [...detail, ...tail], fix: { command: `${context.cli} init` } };
+        return {
+          status: 'fail',
+          message: `The ${name} service for the server is not installed.`,
+          details: [...detail, ...tail],
+          fix: { command: `${context.cli} init` },
+        };
       }
       if (service.state !== 'running') {
         return { status: 'fail', message: `The ${name} service is installed but not running.`, details: [...detail, ...tail], fix };
       }
       if (service.enabled === false) {
-        return { status: 'warn', message: `The ${name} service runs, but does not start by itself at login.`, details: detail, fix: { command: `${context.cli} init` } };
+        return {
+          status: 'warn',
+          message: `The ${name} service runs, but does not start by itself at login.`,
+          details: detail,
+          fix: { command: `${context.cli} init` },
+        };
       }
       return ok(`running under ${name}${service.pid ? ` (PID ${service.pid})` : ''}, installed and enabled`, detail);
     }

@@ -31,14 +31,20 @@ export const settingsJsonCheck: Check = {
       return {
         status: 'fail',
         message: `Claude Code ignores this whole file: ${relaxed
-          .map((s) => `${s.file}:${s.relaxed?.line}:${s.relaxed?.column} has a ${s.relaxed?.kind === 'comment' ? 'comment' : 'trailing comma'}`)
+          .map(
+            (s) =>
+              `${s.file}:${s.relaxed?.line}:${s.relaxed?.column} has a ${s.relaxed?.kind === 'comment' ? 'comment' : 'trailing comma'}`,
+          )
           .join('; ')}.`,
         details: relaxed.map((s) => `${s.scope}: ${s.file} (line ${s.relaxed?.line}, column ${s.relaxed?.column}: ${s.relaxed?.kind})`),
         fix: doctorFix('claude-mlflow', 'rewrite-strict-json'),
       };
     }
     if (present.length === 0) return ok('no settings files yet');
-    return ok(`${present.length === 1 ? '1 file parses' : `${present.length} files parse`} as strict JSON`, present.map((s) => `${s.scope}: ${s.file}`));
+    return ok(
+      `${present.length === 1 ? '1 file parses' : `${present.length} files parse`} as strict JSON`,
+      present.map((s) => `${s.scope}: ${s.file}`),
+    );
   },
 };
 
@@ -75,7 +81,9 @@ export const hookOnceCheck: Check = {
       };
     }
     if (stop.length === 0) {
-      const details = ignored.length ? [`our hook is in ${[...new Set(ignored.map((h) => h.file))].join(', ')}, which Claude Code ignores (see settings-json)`] : [];
+      const details = ignored.length
+        ? [`our hook is in ${[...new Set(ignored.map((h) => h.file))].join(', ')}, which Claude Code ignores (see settings-json)`]
+        : [];
       return {
         status: 'fail',
         message: 'No Stop hook of ours in any settings file Claude Code reads: sessions are not traced.',
@@ -103,7 +111,9 @@ export const foreignTracerCheck: Check = {
   title: 'No second tracer',
   needs: ['settings'],
   run({ settings }) {
-    const found = readScopes(settings).flatMap((s) => (s.doc ? findForeignTracers(s.doc).map((f) => ({ ...f, scope: s.scope, file: s.file })) : []));
+    const found = readScopes(settings).flatMap((s) =>
+      s.doc ? findForeignTracers(s.doc).map((f) => ({ ...f, scope: s.scope, file: s.file })) : [],
+    );
     if (found.length === 0) return ok("MLflow's own hook and plugin are not configured");
     const first = found[0]!;
     return {
@@ -131,7 +141,12 @@ export const hooksEnabledCheck: Check = {
       return {
         status: 'fail',
         message: `disableAllHooks is true in ${scopeLabel(disabled)}: Claude Code runs no hooks, ours included.`,
-        fix: { command: disabled.scope === 'managed' ? 'ask your administrator: managed settings switch hooks off' : `remove "disableAllHooks" from ${disabled.file}` },
+        fix: {
+          command:
+            disabled.scope === 'managed'
+              ? 'ask your administrator: managed settings switch hooks off'
+              : `remove "disableAllHooks" from ${disabled.file}`,
+        },
       };
     }
     const managedOnly = effectiveSetting(settings, 'allowManagedHooksOnly');
@@ -207,7 +222,10 @@ export const settingsSecretsCheck: Check = {
     const { dir, name } = splitFile(first.s.file);
     const move = `move ${list(first.keys)} out of ${first.s.file} into ${first.s.scope === 'user' ? 'your shell environment (e.g. ~/.profile)' : '~/.claude/settings.json or your shell environment'}`;
     // The project file is meant to be shared (it holds our hooks): take the secret out of it, not the file out of git.
-    const untrack = first.s.scope === 'project' ? 'and commit' : `or stop tracking the file: \`${commandLine(['git', '-C', dir, 'rm', '--cached', name], context.platform)}\` (and add it to .gitignore)`;
+    const untrack =
+      first.s.scope === 'project'
+        ? 'and commit'
+        : `or stop tracking the file: \`${commandLine(['git', '-C', dir, 'rm', '--cached', name], context.platform)}\` (and add it to .gitignore)`;
     return {
       status: 'warn',
       message:

@@ -6,7 +6,14 @@ import { MlflowClient } from '../../adapters/mlflow.js';
 import { exportTrace } from '../../adapters/otlp.js';
 import { uploadTraceData } from '../../adapters/trace-data-upload.js';
 import { trackingConnection, TrackingConnectionError } from '../../adapters/tracking-connection.js';
-import { listSpoolFiles, quarantineSpoolFile, readSpoolEntry, removeSpoolFile, removeStaleTempFiles, type SpoolTarget } from '../../adapters/spool.js';
+import {
+  listSpoolFiles,
+  quarantineSpoolFile,
+  readSpoolEntry,
+  removeSpoolFile,
+  removeStaleTempFiles,
+  type SpoolTarget,
+} from '../../adapters/spool.js';
 import { existsSync } from 'node:fs';
 
 /**
@@ -41,7 +48,12 @@ export function deliveryContext(spoolDir?: string): DeliveryContext {
   return { agents: keepAliveAgents(), ...(spoolDir ? { cacheFile: experimentCacheFileIn(spoolDir) } : {}) };
 }
 
-async function experimentIdFor(client: MlflowClient, target: SpoolTarget, ctx: DeliveryContext, timeoutMs: number): Promise<{ id: string; cached: boolean }> {
+async function experimentIdFor(
+  client: MlflowClient,
+  target: SpoolTarget,
+  ctx: DeliveryContext,
+  timeoutMs: number,
+): Promise<{ id: string; cached: boolean }> {
   const experiment = target.experiment;
   if ('id' in experiment) return { id: experiment.id, cached: false };
   const cached = ctx.cacheFile ? cachedExperimentId(ctx.cacheFile, target.trackingUri, experiment.name) : undefined;

@@ -39,7 +39,11 @@ function hold(lock: HeldLock): HeldDelivery {
  * next pass (migrate, which stops the server it delivers to). Undefined when
  * the lock stayed taken.
  */
-export async function holdDelivery(dataRoot: string, timeoutMs: number, options: { pause?: boolean } = {}): Promise<HeldDelivery | undefined> {
+export async function holdDelivery(
+  dataRoot: string,
+  timeoutMs: number,
+  options: { pause?: boolean } = {},
+): Promise<HeldDelivery | undefined> {
   const spool = paths(dataRoot).spool;
   const file = deliveryLockFile(spool);
   if (options.pause) {
@@ -70,7 +74,12 @@ export async function holdDelivery(dataRoot: string, timeoutMs: number, options:
 }
 
 /** `held`: the lock, taken earlier with holdDelivery; it is released here. */
-export async function deliverSpoolNow(dataRoot: string, deadline: number, env: NodeJS.ProcessEnv, held?: HeldDelivery): Promise<FlushResult> {
+export async function deliverSpoolNow(
+  dataRoot: string,
+  deadline: number,
+  env: NodeJS.ProcessEnv,
+  held?: HeldDelivery,
+): Promise<FlushResult> {
   const spool = paths(dataRoot).spool;
   // No spool folder: nothing was ever spooled here, and there is no lock to take.
   if (!held && !existsSync(spool)) return { delivered: 0, remaining: 0, unreadable: [], rejected: [], down: false, seen: [] };
@@ -96,7 +105,15 @@ export async function deliverSpoolNow(dataRoot: string, deadline: number, env: N
     if (left.length === 0 || Date.now() >= deadline) {
       const remaining = left.length;
       const delivered = before.filter((file) => !left.includes(file)).length;
-      return { delivered, remaining, unreadable: [], rejected: [], down: remaining > 0, seen: before, ...(remaining ? { error: 'a delivery process is still at work on the spool' } : {}) };
+      return {
+        delivered,
+        remaining,
+        unreadable: [],
+        rejected: [],
+        down: remaining > 0,
+        seen: before,
+        ...(remaining ? { error: 'a delivery process is still at work on the spool' } : {}),
+      };
     }
     await sleep(WAIT_POLL_MS);
   }

@@ -69,7 +69,11 @@ export async function adoptPending(spoolDir: string, log: WorkerOptions['log'], 
     if (turn) {
       // Redacted as the hook would have: with the config and the secrets of the environment it ran in (ours).
       const shaping = traceShapingFor(readConfig(paths(dirname(spoolDir)).config), process.env);
-      const trace = await traceOfTurn(turn.input as HookInput, { USER: turn.user }, { started: 0, catchUpMs: 0, bytes: turn.bytes, log, ...shaping });
+      const trace = await traceOfTurn(
+        turn.input as HookInput,
+        { USER: turn.user },
+        { started: 0, catchUpMs: 0, bytes: turn.bytes, log, ...shaping },
+      );
       if (typeof trace === 'string') log('error', `a hook stopped before it had spooled its turn, which cannot be traced: ${trace}`);
       else if (!('elsewhere' in trace)) {
         for (const one of [...trace.interrupted, trace.trace]) spoolTrace(spoolDir, turn.target, one);
@@ -123,9 +127,11 @@ export async function runDeliveryWorker(options: WorkerOptions): Promise<WorkerO
       const pass = await flushSpool(spoolDir, { deadline: started + timing.maxLifeMs, perTraceMs: timing.perTraceMs }, env, ctx);
       recordPass(spoolDir, pass);
       delivered += pass.delivered;
-      if (pass.rejected.length > 0) log('error', `the server refused ${pass.rejected.length} trace(s) for good; moved to ${spoolDir}/rejected: ${pass.error ?? ''}`);
+      if (pass.rejected.length > 0)
+        log('error', `the server refused ${pass.rejected.length} trace(s) for good; moved to ${spoolDir}/rejected: ${pass.error ?? ''}`);
       // One line per distinct failure, not one per retry.
-      else if (pass.error && pass.error !== lastLogged) log('error', `delivery failed, ${pass.remaining} trace(s) wait in the spool: ${pass.error}`);
+      else if (pass.error && pass.error !== lastLogged)
+        log('error', `delivery failed, ${pass.remaining} trace(s) wait in the spool: ${pass.error}`);
       lastLogged = pass.error;
       if (!pass.down && young > 0) {
         // A hook is still at work on its turn, or was stopped: wait to see which.
@@ -161,7 +167,10 @@ export async function runDeliveryWorker(options: WorkerOptions): Promise<WorkerO
   function done(reason: 'empty' | 'gave-up'): WorkerOutcome {
     const left = listSpoolFiles(spoolDir).length;
     if (reason === 'gave-up') {
-      log('warn', `delivery gave up for now: the server did not take traces for ${Math.round((Date.now() - started) / 1000)} s; ${left} wait in the spool for the next session, claude-mlflow flush or server start`);
+      log(
+        'warn',
+        `delivery gave up for now: the server did not take traces for ${Math.round((Date.now() - started) / 1000)} s; ${left} wait in the spool for the next session, claude-mlflow flush or server start`,
+      );
     }
     return { status: 'done', delivered, left, reason: reason === 'empty' && left > 0 ? 'waiting' : reason };
   }

@@ -50,7 +50,10 @@ export async function checkReachable(store: PostgresStore, timeoutMs = CONNECT_T
     });
   });
   if (error) {
-    throw new CliError(`cannot reach ${describePostgres(store)} (${error}): is PostgreSQL running and listening there? Nothing was changed.`, EXIT.failure);
+    throw new CliError(
+      `cannot reach ${describePostgres(store)} (${error}): is PostgreSQL running and listening there? Nothing was changed.`,
+      EXIT.failure,
+    );
   }
 }
 
@@ -82,7 +85,8 @@ export async function ensureDriver(
   if (present) return { version: present, installed: false };
   const { tool } = await installIntoPython({ pythonBin: python, requirements: [PSYCOPG2_REQUIREMENT], env, onLine });
   const version = await importedVersion(python, 'psycopg2', env);
-  if (!version) throw new CliError(`installed ${PSYCOPG2_REQUIREMENT} with ${python}, but psycopg2 still does not import there`, EXIT.failure);
+  if (!version)
+    throw new CliError(`installed ${PSYCOPG2_REQUIREMENT} with ${python}, but psycopg2 still does not import there`, EXIT.failure);
   return { version, installed: true, tool };
 }
 

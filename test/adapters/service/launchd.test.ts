@@ -130,7 +130,10 @@ describe('plist rendering', () => {
     expect(validatePlist(raw)).toMatchObject({ valid: false, errors: expect.stringMatching(/EntityRef/) });
     const invalid = path.join(tmp.path, 'invalid.plist');
     writeFileSync(invalid, text.replace('<key>RunAtLoad</key>', ''));
-    expect(validatePlist(invalid)).toMatchObject({ valid: false, errors: expect.stringMatching(/Element dict content does not follow the DTD/) });
+    expect(validatePlist(invalid)).toMatchObject({
+      valid: false,
+      errors: expect.stringMatching(/Element dict content does not follow the DTD/),
+    });
   });
 });
 
@@ -233,7 +236,12 @@ describe('launchd manager against a recording launchctl', () => {
     await unloaded.manager.stop(spec);
     const before = unloaded.calls().length;
     await unloaded.manager.restart(spec);
-    expect(unloaded.calls().slice(before)).toEqual([`kickstart -k ${TARGET}`, `print ${TARGET}`, `enable ${TARGET}`, `bootstrap gui/${UID} ${unloaded.plist}`]);
+    expect(unloaded.calls().slice(before)).toEqual([
+      `kickstart -k ${TARGET}`,
+      `print ${TARGET}`,
+      `enable ${TARGET}`,
+      `bootstrap gui/${UID} ${unloaded.plist}`,
+    ]);
   });
 
   it('start: kickstart when loaded, bootstrap when not', async () => {
@@ -288,7 +296,10 @@ describe('launchd manager against a recording launchctl', () => {
   });
 
   it('parseLaunchctlPrint and isDisabled', () => {
-    expect(parseLaunchctlPrint('gui/501/x = {\n\tstate = running\n\tpid = 77\n\tendpoints = {\n\t\tstate = active\n\t}\n}')).toEqual({ state: 'running', pid: 77 });
+    expect(parseLaunchctlPrint('gui/501/x = {\n\tstate = running\n\tpid = 77\n\tendpoints = {\n\t\tstate = active\n\t}\n}')).toEqual({
+      state: 'running',
+      pid: 77,
+    });
     expect(parseLaunchctlPrint('x = {\n\tstate = not running\n}')).toEqual({ state: 'not running' });
     expect(isDisabled(`disabled services = {\n\t"${LABEL}" => disabled\n}`, LABEL)).toBe(true);
     expect(isDisabled(`disabled services = {\n\t"${LABEL}" => true\n}`, LABEL)).toBe(true);

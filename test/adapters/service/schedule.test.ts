@@ -61,7 +61,15 @@ function awkwardJob(root: string): CleanupJob {
   return {
     ...job(root),
     node: path.join(root, 'node 100%h $HOME', 'bin', 'node'),
-    args: [path.join(root, 'pkg "x" 50%', 'cli.js'), 'cleanup', '--older-than', '30d', '--yes', '--project', path.join(root, 'my $project')],
+    args: [
+      path.join(root, 'pkg "x" 50%', 'cli.js'),
+      'cleanup',
+      '--older-than',
+      '30d',
+      '--yes',
+      '--project',
+      path.join(root, 'my $project'),
+    ],
     workingDirectory: data,
     logPath: path.join(data, 'logs', 'cleanup 100%.log'),
     environment: { CLAUDE_MLFLOW_HOME: data },
@@ -122,12 +130,15 @@ describe('systemd service and timer', () => {
     );
   });
 
-  it.each(['daily', 'weekly', 'monthly'] as const)('the %s timer: OnCalendar, Persistent, a small random delay, enabled under timers.target', (every) => {
-    const text = renderCleanupTimer({ label: CLEANUP_LABEL, every });
-    expect(text).toContain(`\n[Timer]\nOnCalendar=${every}\nPersistent=true\nRandomizedDelaySec=15min\n`);
-    expect(text).toContain('\n[Install]\nWantedBy=timers.target\n');
-    expect(text).not.toMatch(/\{\{|\}\}/);
-  });
+  it.each(['daily', 'weekly', 'monthly'] as const)(
+    'the %s timer: OnCalendar, Persistent, a small random delay, enabled under timers.target',
+    (every) => {
+      const text = renderCleanupTimer({ label: CLEANUP_LABEL, every });
+      expect(text).toContain(`\n[Timer]\nOnCalendar=${every}\nPersistent=true\nRandomizedDelaySec=15min\n`);
+      expect(text).toContain('\n[Install]\nWantedBy=timers.target\n');
+      expect(text).not.toMatch(/\{\{|\}\}/);
+    },
+  );
 
   describe.skipIf(systemdAnalyze.skip)(systemdAnalyze.title('systemd-analyze verify --user'), () => {
     it('accepts both units, for paths with spaces, %, $ and quotes', () => {
@@ -214,7 +225,15 @@ describe('Task Scheduler wrapper and crontab line', () => {
     label: CLEANUP_LABEL,
     every: 'weekly',
     node: 'C:\\Program Files\\nodejs\\node.exe',
-    args: ['C:\\Users\\A B\\AppData\\Roaming\\npm\\node_modules\\claude-mlflow\\dist\\cli.js', 'cleanup', '--older-than', '30d', '--yes', '--project', 'C:\\src\\R&D 100%'],
+    args: [
+      'C:\\Users\\A B\\AppData\\Roaming\\npm\\node_modules\\claude-mlflow\\dist\\cli.js',
+      'cleanup',
+      '--older-than',
+      '30d',
+      '--yes',
+      '--project',
+      'C:\\src\\R&D 100%',
+    ],
     workingDirectory: 'C:\\Users\\A B\\AppData\\Local\\claude-mlflow',
     logPath: 'C:\\Users\\A B\\AppData\\Local\\claude-mlflow\\logs\\cleanup.log',
     environment: { CLAUDE_MLFLOW_HOME: 'C:\\Users\\A B\\AppData\\Local\\claude-mlflow' },
@@ -237,13 +256,59 @@ describe('Task Scheduler wrapper and crontab line', () => {
 
   it('schtasks /Create: DAILY, WEEKLY on Sunday, MONTHLY on the 1st, at 03:00, replacing (/F)', () => {
     const w = 'C:\\x\\claude-mlflow-cleanup.cmd';
-    expect(schtasksCreateArgs('claude-mlflow-cleanup', w, 'daily')).toEqual(['/Create', '/TN', 'claude-mlflow-cleanup', '/TR', `"${w}"`, '/SC', 'DAILY', '/ST', '03:00', '/RL', 'LIMITED', '/F']);
-    expect(schtasksCreateArgs('t', w, 'weekly')).toEqual(['/Create', '/TN', 't', '/TR', `"${w}"`, '/SC', 'WEEKLY', '/D', 'SUN', '/ST', '03:00', '/RL', 'LIMITED', '/F']);
-    expect(schtasksCreateArgs('t', w, 'monthly')).toEqual(['/Create', '/TN', 't', '/TR', `"${w}"`, '/SC', 'MONTHLY', '/D', '1', '/ST', '03:00', '/RL', 'LIMITED', '/F']);
+    expect(schtasksCreateArgs('claude-mlflow-cleanup', w, 'daily')).toEqual([
+      '/Create',
+      '/TN',
+      'claude-mlflow-cleanup',
+      '/TR',
+      `"${w}"`,
+      '/SC',
+      'DAILY',
+      '/ST',
+      '03:00',
+      '/RL',
+      'LIMITED',
+      '/F',
+    ]);
+    expect(schtasksCreateArgs('t', w, 'weekly')).toEqual([
+      '/Create',
+      '/TN',
+      't',
+      '/TR',
+      `"${w}"`,
+      '/SC',
+      'WEEKLY',
+      '/D',
+      'SUN',
+      '/ST',
+      '03:00',
+      '/RL',
+      'LIMITED',
+      '/F',
+    ]);
+    expect(schtasksCreateArgs('t', w, 'monthly')).toEqual([
+      '/Create',
+      '/TN',
+      't',
+      '/TR',
+      `"${w}"`,
+      '/SC',
+      'MONTHLY',
+      '/D',
+      '1',
+      '/ST',
+      '03:00',
+      '/RL',
+      'LIMITED',
+      '/F',
+    ]);
   });
 
   it('the crontab line: explicit environment, quoted words, % escaped for cron', () => {
-    const j = { ...job('/home/me'), args: ['/opt/claude mlflow/cli.js', 'cleanup', '--older-than', '30d', '--yes', '--project', '/home/me/100% done'] };
+    const j = {
+      ...job('/home/me'),
+      args: ['/opt/claude mlflow/cli.js', 'cleanup', '--older-than', '30d', '--yes', '--project', '/home/me/100% done'],
+    };
     expect(crontabLine(j)).toBe(
       "0 3 * * 0 PATH=/home/me/node/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin CLAUDE_MLFLOW_HOME=/home/me/data /home/me/node/bin/node '/opt/claude mlflow/cli.js' cleanup --older-than 30d --yes --project '/home/me/100\\% done' >> /home/me/data/logs/cleanup.log 2>&1",
     );
@@ -258,7 +323,9 @@ describe('Task Scheduler wrapper and crontab line', () => {
     chmodSync(path.join(bin, 'node'), 0o755);
     const j = { ...job(tmp.path), args: ['a b', "it's 100%"] };
     mkdirSync(path.dirname(j.logPath), { recursive: true });
-    const command = crontabLine(j).replace(/^(\S+ ){5}/, '').replace(/\\%/g, '%');
+    const command = crontabLine(j)
+      .replace(/^(\S+ ){5}/, '')
+      .replace(/\\%/g, '%');
     expect(spawnSync('sh', ['-c', command], { env: {} }).status).toBe(0);
     expect(readFileSync(j.logPath, 'utf8')).toBe(`${j.workingDirectory}|a b|it's 100%|`);
   });
@@ -346,8 +413,16 @@ describe('schedule managers against recording fakes', () => {
 
   it('systemd: a failing systemctl fails install and remove with its message', async () => {
     const j = job(tmp.path);
-    await expect(createScheduleManager('systemd', setup({ FAIL: 'enable' }).ctx).install(j)).rejects.toThrow(/enable --now claude-mlflow-cleanup\.timer.*Access denied/);
-    await expect(createScheduleManager('systemd', setup({ FAIL: 'disable' }).ctx).remove(createScheduleManager('systemd', setup().ctx).files(j).map((f) => f.path))).rejects.toThrow(/disable --now.*Access denied/);
+    await expect(createScheduleManager('systemd', setup({ FAIL: 'enable' }).ctx).install(j)).rejects.toThrow(
+      /enable --now claude-mlflow-cleanup\.timer.*Access denied/,
+    );
+    await expect(
+      createScheduleManager('systemd', setup({ FAIL: 'disable' }).ctx).remove(
+        createScheduleManager('systemd', setup().ctx)
+          .files(j)
+          .map((f) => f.path),
+      ),
+    ).rejects.toThrow(/disable --now.*Access denied/);
   });
 
   it('launchd: writes the plist, bootout (polled), enable, bootstrap; remove boots it out and deletes it', async () => {
@@ -361,11 +436,25 @@ describe('schedule managers against recording fakes', () => {
     expect(readFileSync(plist, 'utf8')).toBe(renderCleanupPlist(j));
     expect(existsSync(path.join(state, 'loaded'))).toBe(true);
     const installed = calls().map((c) => c.slice(1).join(' '));
-    expect(installed).toEqual([`bootout ${target}`, `print ${target}`, `print ${target}`, `enable ${target}`, `bootstrap gui/501 ${plist}`]);
-    expect(manager.installCommands(j).map((c) => c.slice(1).join(' '))).toEqual([`bootout ${target}`, `enable ${target}`, `bootstrap gui/501 ${plist}`]);
+    expect(installed).toEqual([
+      `bootout ${target}`,
+      `print ${target}`,
+      `print ${target}`,
+      `enable ${target}`,
+      `bootstrap gui/501 ${plist}`,
+    ]);
+    expect(manager.installCommands(j).map((c) => c.slice(1).join(' '))).toEqual([
+      `bootout ${target}`,
+      `enable ${target}`,
+      `bootstrap gui/501 ${plist}`,
+    ]);
 
     await manager.remove([plist]);
-    expect(calls().slice(installed.length).map((c) => c.slice(1).join(' '))).toEqual([`bootout ${target}`, `print ${target}`]);
+    expect(
+      calls()
+        .slice(installed.length)
+        .map((c) => c.slice(1).join(' ')),
+    ).toEqual([`bootout ${target}`, `print ${target}`]);
     expect(existsSync(plist)).toBe(false);
     expect(existsSync(path.join(state, 'loaded'))).toBe(false);
   });

@@ -66,7 +66,16 @@ describe('wrapper rendering', () => {
   const spec: ServiceSpec = {
     label: 'dev.claude-mlflow.server',
     mlflowBin: 'C:\\Users\\A B\\AppData\\Local\\claude-mlflow\\venv\\Scripts\\mlflow.exe',
-    args: ['server', '--backend-store-uri', 'sqlite:///C:\\Users\\A B\\R&D 100%\\mlflow.db', '--host', '127.0.0.1', '--port', '5000', 'x|y'],
+    args: [
+      'server',
+      '--backend-store-uri',
+      'sqlite:///C:\\Users\\A B\\R&D 100%\\mlflow.db',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '5000',
+      'x|y',
+    ],
     workingDirectory: 'C:\\Users\\A B\\AppData\\Local\\claude-mlflow',
     stdoutPath: 'C:\\Users\\A B\\AppData\\Local\\claude-mlflow\\logs\\server.log',
     stderrPath: 'C:\\Users\\A B\\AppData\\Local\\claude-mlflow\\logs\\server.log',
@@ -153,7 +162,11 @@ describe('schtasks manager against recording fakes', () => {
     mkdirSync(state, { recursive: true });
     fakes(bin);
     const appData = path.join(root, 'Roaming');
-    const ctx = fakeContext({ binDir: bin, home: root, env: { APPDATA: appData, SCHTASKS_STATE: state, QUERY_OUTPUT: QUERY('Running', 'Enabled'), ...env } });
+    const ctx = fakeContext({
+      binDir: bin,
+      home: root,
+      env: { APPDATA: appData, SCHTASKS_STATE: state, QUERY_OUTPUT: QUERY('Running', 'Enabled'), ...env },
+    });
     const spec: ServiceSpec = {
       label: 'dev.claude-mlflow.server',
       mlflowBin: path.join(data, 'venv', 'Scripts', 'mlflow.exe'),
@@ -172,7 +185,11 @@ describe('schtasks manager against recording fakes', () => {
   }
 
   const isKill = (c: string[], wrapper: string): boolean =>
-    c[0] === 'powershell' && c[1] === '-NoProfile' && c[2] === '-NonInteractive' && (c[3] ?? '').includes(psQuote(wrapper)) && (c[3] ?? '').includes('taskkill.exe /PID $_.ProcessId /T /F');
+    c[0] === 'powershell' &&
+    c[1] === '-NoProfile' &&
+    c[2] === '-NonInteractive' &&
+    (c[3] ?? '').includes(psQuote(wrapper)) &&
+    (c[3] ?? '').includes('taskkill.exe /PID $_.ProcessId /T /F');
 
   it('install: wrapper in the data folder, /Create ONLOGON, task settings, stop any old instance, /Run', async () => {
     const { manager, spec, wrapper, startup, calls } = setup();
@@ -266,7 +283,12 @@ describe('schtasks manager against recording fakes', () => {
   it('status parses /Query /FO LIST /V', async () => {
     const running = setup();
     await running.manager.install(running.spec);
-    expect(await running.manager.status(running.spec)).toEqual({ installed: true, enabled: true, running: true, detail: 'Status: Running' });
+    expect(await running.manager.status(running.spec)).toEqual({
+      installed: true,
+      enabled: true,
+      running: true,
+      detail: 'Status: Running',
+    });
     expect(running.calls().at(-1)).toEqual(['schtasks', '/Query', '/TN', TASK, '/FO', 'LIST', '/V']);
 
     const ready = setup({ QUERY_OUTPUT: QUERY('Ready', 'Disabled') });

@@ -52,7 +52,9 @@ function sampleDelivery(dataRoot: string, port: number) {
 async function hundredHooks(label: string, url: string) {
   const data = path.join(tmp.path, label);
   const env = makeHookEnv({ home: tmp.path, dataRoot: data, trackingUri: url, experiment: `hundred-${label}` });
-  const inputs = Array.from({ length: HOOKS }, (_, i) => sampleWithSession(tmp.path, `00000000-0000-4000-b${label.length}00-${String(i).padStart(12, '0')}`));
+  const inputs = Array.from({ length: HOOKS }, (_, i) =>
+    sampleWithSession(tmp.path, `00000000-0000-4000-b${label.length}00-${String(i).padStart(12, '0')}`),
+  );
   const sampler = sampleDelivery(data, Number(new URL(url).port));
   const results = await Promise.all(inputs.map(({ stdin }) => runHookProcess(stdin, env)));
   for (const r of results) {

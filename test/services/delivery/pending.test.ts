@@ -30,7 +30,13 @@ describe('adoptPending', () => {
   it('leaves a young record alone (its hook may still be at work), then builds the turn and removes it', async () => {
     const spool = path.join(tmp.path, 'spool');
     const { stdin, transcript } = sampleWithSession(tmp.path, '00000000-0000-4000-c000-000000000001');
-    const file = writePending(spool, { version: 1, input: JSON.parse(stdin), target, user: 'dev', bytes: { file: statSync(transcript).size } });
+    const file = writePending(spool, {
+      version: 1,
+      input: JSON.parse(stdin),
+      target,
+      user: 'dev',
+      bytes: { file: statSync(transcript).size },
+    });
     const lines: string[] = [];
     const log = (level: string, message: string): void => void lines.push(`${level} ${message}`);
     expect(await adoptPending(spool, log)).toBe(1);
@@ -55,7 +61,13 @@ describe('adoptPending', () => {
     // The next turn starts after the hook ran.
     appendFileSync(
       transcript,
-      JSON.stringify({ type: 'user', uuid: 'later-1', timestamp: new Date().toISOString(), sessionId: '00000000-0000-4000-c000-000000000002', message: { role: 'user', content: 'a later prompt' } }) + '\n',
+      JSON.stringify({
+        type: 'user',
+        uuid: 'later-1',
+        timestamp: new Date().toISOString(),
+        sessionId: '00000000-0000-4000-c000-000000000002',
+        message: { role: 'user', content: 'a later prompt' },
+      }) + '\n',
     );
     age(file, 10_000);
     await adoptPending(spool, () => undefined);
@@ -71,6 +83,8 @@ describe('adoptPending', () => {
     const lines: string[] = [];
     expect(await adoptPending(spool, (level, message) => void lines.push(`${level} ${message}`))).toBe(0);
     expect(listPending(spool)).toEqual([]);
-    expect(lines).toEqual([expect.stringMatching(/^error a hook stopped before it had spooled its turn, which cannot be traced: transcript not found: /)]);
+    expect(lines).toEqual([
+      expect.stringMatching(/^error a hook stopped before it had spooled its turn, which cannot be traced: transcript not found: /),
+    ]);
   });
 });

@@ -70,7 +70,11 @@ describe('runDeliveryWorker', () => {
     expect(listSpoolFiles(spool)).toHaveLength(1);
     holder.kill('SIGKILL');
     await holder;
-    expect(await runDeliveryWorker({ spoolDir: spool, env: {}, log, timing: FAST })).toMatchObject({ status: 'done', delivered: 1, left: 0 });
+    expect(await runDeliveryWorker({ spoolDir: spool, env: {}, log, timing: FAST })).toMatchObject({
+      status: 'done',
+      delivered: 1,
+      left: 0,
+    });
   });
 
   it('retries while the server is down and delivers once it answers, logging the failure once', async () => {
@@ -98,13 +102,20 @@ describe('runDeliveryWorker', () => {
   it('gives up when the newest waiting trace has waited past the retry window, keeping the spool', async () => {
     const port = await freePort();
     const spool = path.join(tmp.path, 'd', 'spool');
-    spoolSample(spool, session(30), { trackingUri: `http://127.0.0.1:${port}`, experiment: { name: 'worker-d' } }, new Date(Date.now() - 5_000));
+    spoolSample(
+      spool,
+      session(30),
+      { trackingUri: `http://127.0.0.1:${port}`, experiment: { name: 'worker-d' } },
+      new Date(Date.now() - 5_000),
+    );
     const { log, lines } = logger();
     const outcome = await runDeliveryWorker({ spoolDir: spool, env: {}, log, timing: { ...FAST, retryWindowMs: 1_000 } });
     expect(outcome).toEqual({ status: 'done', delivered: 0, left: 1, reason: 'gave-up' });
     expect(listSpoolFiles(spool)).toHaveLength(1);
     expect(existsSync(deliveryLockFile(spool))).toBe(false);
-    expect(lines.at(-1)).toMatch(/^warn delivery gave up for now: .*1 wait in the spool for the next session, claude-mlflow flush or server start$/);
+    expect(lines.at(-1)).toMatch(
+      /^warn delivery gave up for now: .*1 wait in the spool for the next session, claude-mlflow flush or server start$/,
+    );
   });
 
   it('does not retry a trace refused for a reason time does not fix (404: no such experiment), and keeps it', async () => {

@@ -34,7 +34,12 @@ describe('--backend-store-uri', () => {
   });
 
   it('a malformed URI is a usage error of one line that never shows the password', () => {
-    for (const bad of ['postgres://u:hunter22@h/db', 'postgresql://u:hunter22@h/', 'postgresql://u:hunter22@h:0/db', 'mysql://u:hunter22@h/db']) {
+    for (const bad of [
+      'postgres://u:hunter22@h/db',
+      'postgresql://u:hunter22@h/',
+      'postgresql://u:hunter22@h:0/db',
+      'mysql://u:hunter22@h/db',
+    ]) {
       const e = usage(() => parseBackendStoreFlag(bad));
       expect(e.message).toMatch(/^--backend-store-uri "[^"]*:\*\*\*@h[^"]*": /);
       expect(e.message).not.toContain('hunter22');
@@ -43,8 +48,13 @@ describe('--backend-store-uri', () => {
   });
 
   it('is checked before any question, and refused with --tracking-uri (your own server stores its traces)', async () => {
-    await expect(resolveAnswers({ ...base, yes: false, backendStoreUri: 'nope' }, undefined)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--backend-store-uri') });
-    await expect(resolveAnswers({ ...base, trackingUri: 'http://mlflow:5000', backendStoreUri: 'postgresql://u@h/db' }, undefined)).rejects.toMatchObject({
+    await expect(resolveAnswers({ ...base, yes: false, backendStoreUri: 'nope' }, undefined)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining('--backend-store-uri'),
+    });
+    await expect(
+      resolveAnswers({ ...base, trackingUri: 'http://mlflow:5000', backendStoreUri: 'postgresql://u@h/db' }, undefined),
+    ).rejects.toMatchObject({
       exitCode: 2,
       message: expect.stringContaining('with --tracking-uri your own server decides'),
     });
