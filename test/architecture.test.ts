@@ -30,13 +30,13 @@ interface Layer {
   rank: number;
 }
 
-export interface Edge {
+interface Edge {
   /** src-relative paths, with `/`. */
   from: string;
   to: string;
 }
 
-export function layerOf(file: string): Layer | undefined {
+function layerOf(file: string): Layer | undefined {
   const [top, ...rest] = file.split('/');
   if (rest.length === 0) {
     const layer = TOP_LEVEL[top!];
@@ -47,7 +47,7 @@ export function layerOf(file: string): Layer | undefined {
 }
 
 /** An import that goes up a layer, or sideways from one feature to another. */
-export function layerViolations(edges: readonly Edge[]): string[] {
+function layerViolations(edges: readonly Edge[]): string[] {
   const out: string[] = [];
   for (const { from, to } of edges) {
     const a = layerOf(from);
@@ -62,7 +62,7 @@ export function layerViolations(edges: readonly Edge[]): string[] {
 }
 
 /** Every module a source text imports: static imports, re-exports and dynamic import() calls. */
-export function importedSpecifiers(text: string): string[] {
+function importedSpecifiers(text: string): string[] {
   return ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
 }
 

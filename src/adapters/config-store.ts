@@ -2,7 +2,7 @@
  * Our config file (`config.json` in the data folder): what `init` decided and
  * where it wrote, so that `uninstall` removes exactly that.
  */
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { type Config, readConfig } from '../config.js';
 import { mergePrevious } from '../core/credentials.js';
 import type { MigrationIntent } from '../core/migration.js';

@@ -59,7 +59,11 @@ export async function resolveExperiments(
     found = [await experimentOfSettings(backend, settings)];
   }
   const seen = new Set<string>();
-  return found.filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)));
+  return found.filter((e) => {
+    if (seen.has(e.id)) return false;
+    seen.add(e.id);
+    return true;
+  });
 }
 
 /** --experiment NAME|ID, repeated: every one must exist. */

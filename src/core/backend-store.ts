@@ -149,7 +149,7 @@ export function withPsycopg2(uri: string): string {
 /** `sqlite:////abs/mlflow.db` → `/abs/mlflow.db` (a relative path from `dataRoot`); undefined for any other store. */
 export function sqliteFile(backendStoreUri: string, dataRoot: string): string | undefined {
   const m = /^sqlite:\/\/\/(.*)$/.exec(backendStoreUri);
-  if (!m || !m[1] || m[1] === ':memory:') return undefined;
+  if (!m?.[1] || m[1] === ':memory:') return undefined;
   const file = m[1].split('?')[0]!;
   return isAbsolute(file) ? file : resolve(dataRoot, file);
 }

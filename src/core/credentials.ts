@@ -95,7 +95,7 @@ export function applyCredentials(
   credentials: Credentials,
 ): { doc: Record<string, unknown>; previous: PreviousState; changes: string[] } {
   const doc = structuredClone(input);
-  const hadEnv = Object.prototype.hasOwnProperty.call(doc, 'env');
+  const hadEnv = Object.hasOwn(doc, 'env');
   if (hadEnv && !isObject(doc.env)) throw new Error('"env" is not an object');
   const env = (isObject(doc.env) ? doc.env : (doc.env = {})) as Record<string, unknown>;
   // What was absent before this write: what uninstall may drop again once it is empty.
@@ -104,13 +104,13 @@ export function applyCredentials(
     env: {},
     created: {
       env: !hadEnv,
-      hooks: !Object.prototype.hasOwnProperty.call(doc, 'hooks'),
+      hooks: !Object.hasOwn(doc, 'hooks'),
       events: HOOK_EVENTS.filter((e) => !hooks || !(e in hooks)),
     },
   };
   const changes: string[] = [];
   for (const [key, value] of Object.entries(credentials.env)) {
-    const before = Object.prototype.hasOwnProperty.call(env, key) ? env[key] : undefined;
+    const before = Object.hasOwn(env, key) ? env[key] : undefined;
     previous.env[key] = before === undefined ? null : typeof before === 'string' ? before : JSON.stringify(before);
     if (before === value) continue;
     changes.push(`${before === undefined ? 'set' : 'updated'} ${key}`);

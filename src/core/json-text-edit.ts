@@ -102,9 +102,9 @@ class TextEditor {
   /** Turn the value at `path` from `before` into `after`, touching as little text as it can. */
   change(path: JSONPath, before: Json, after: Json): void {
     if (same(before, after)) return;
-    if (isObject(before) && isObject(after)) return this.changeObject(path, before, after);
-    if (Array.isArray(before) && Array.isArray(after)) return this.changeArray(path, before, after);
-    this.set(path, after);
+    if (isObject(before) && isObject(after)) this.changeObject(path, before, after);
+    else if (Array.isArray(before) && Array.isArray(after)) this.changeArray(path, before, after);
+    else this.set(path, after);
   }
 
   private changeObject(path: JSONPath, before: Record<string, Json>, after: Record<string, Json>): void {

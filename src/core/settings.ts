@@ -70,7 +70,7 @@ function clone<T>(value: T): T {
 }
 
 function hasOwn(object: object, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(object, key);
+  return Object.hasOwn(object, key);
 }
 
 /** `hooks.Stop[0].hooks[1]`, `enabledPlugins["a@b"]`. */

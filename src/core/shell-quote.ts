@@ -1,7 +1,7 @@
 /** Quote one argument for the shell that runs Claude Code hook commands. */
 export function quoteArg(arg: string, platform: NodeJS.Platform = process.platform): string {
   if (platform === 'win32') return `"${arg.replace(/"/g, '""')}"`;
-  if (/^[A-Za-z0-9_\/.,:@%+=-]+$/.test(arg)) return arg;
+  if (/^[A-Za-z0-9_/.,:@%+=-]+$/.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 

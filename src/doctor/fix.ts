@@ -211,7 +211,7 @@ async function flush(fx: FixEnvironment): Promise<string> {
 }
 
 async function movePort(fx: FixEnvironment): Promise<string> {
-  const { config, server } = localServer(fx);
+  const { server } = localServer(fx);
   const oldPort = server.port;
   const oldUrl = serverUrl(server);
   const state = await serverState(fx.dataRoot, server, fx.env);
@@ -241,7 +241,7 @@ async function movePort(fx: FixEnvironment): Promise<string> {
 }
 
 async function reinstallMlflow(fx: FixEnvironment): Promise<string> {
-  const { config, server } = localServer(fx);
+  const { server } = localServer(fx);
   const venvDir = paths(fx.dataRoot).venv;
   const python = await findPython({ env: fx.env });
   const venv = await ensureMlflowVenv({ venvDir, python, env: fx.env, onLine: fx.progress });

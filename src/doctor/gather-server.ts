@@ -34,8 +34,8 @@ import { runVenvProbe } from '../services/store/sqlite-probe.js';
 import type { GatherContext, VenvProbeResult } from './facts.js';
 import { fileHolders, processInfo, selfOrAncestor } from './proc.js';
 
-// The adapters that load execa (~100 ms) are imported where they are used,
-// after doctor's own probes have started: see spawn.ts.
+// The larger adapters are imported where they are used, after doctor's own
+// probes have started (process.ts loads execa only when the first child runs).
 const portsModule = () => import('../adapters/ports.js');
 const pythonModule = () => import('../adapters/python.js');
 const backgroundModule = () => import('../adapters/service/background.js');

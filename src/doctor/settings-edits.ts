@@ -81,7 +81,7 @@ export function replaceEnvValue(
   when: (current: unknown) => boolean,
 ): { doc: Doc; changed: boolean } {
   const doc = structuredClone(input);
-  if (!isObject(doc.env) || !Object.prototype.hasOwnProperty.call(doc.env, key) || !when(doc.env[key])) return { doc, changed: false };
+  if (!isObject(doc.env) || !Object.hasOwn(doc.env, key) || !when(doc.env[key])) return { doc, changed: false };
   if (doc.env[key] === value) return { doc, changed: false };
   doc.env[key] = value;
   return { doc, changed: true };

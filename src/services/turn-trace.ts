@@ -16,7 +16,6 @@ import {
   traceIdFor,
   TurnBuilder,
   type TraceContext,
-  type TranscriptRow,
 } from '../core/transcript.js';
 import { mlflowTraceId, type TraceModel } from '../core/trace-model.js';
 import { withTraceCost } from '../core/cost.js';

@@ -129,7 +129,7 @@ export function parseQuery(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split(/\r?\n/)) {
     const m = /^([^:]+):\s*(.*)$/.exec(line);
-    if (m && m[1] && out[m[1].trim()] === undefined) out[m[1].trim()] = (m[2] ?? '').trim();
+    if (m?.[1] && out[m[1].trim()] === undefined) out[m[1].trim()] = (m[2] ?? '').trim();
   }
   return out;
 }

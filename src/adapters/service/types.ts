@@ -56,6 +56,6 @@ export interface ManagerContext {
   home: string;
   uid: number;
   env: NodeJS.ProcessEnv;
-  /** execa with reject: false; a command that cannot be spawned answers exit code 127. */
+  /** The process runner (never rejects); a command that cannot be spawned answers exit code 127. */
   run(cmd: string, args: string[]): Promise<RunResult>;
 }

@@ -1,5 +1,5 @@
 /**
- * The facts the checks read, gathered by src/doctor/facts.ts. Each check
+ * The facts the checks read, gathered by doctor (src/doctor/gather-*.ts). Each check
  * names the facts it reads (`needs`), so `doctor --check <id>` gathers only those.
  */
 import type { SettingsScope } from '../scopes.js';

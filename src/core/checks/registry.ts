@@ -4,7 +4,7 @@
  * select, run and sum them up. The fact types are in facts.ts, what a check is
  * in check.ts, and the checks themselves in one module per group.
  *
- * The adapters in `src/doctor/facts.ts` gather the facts; each check names
+ * doctor gathers the facts (`src/doctor/facts.ts` and its `gather-*.ts`); each check names
  * the facts it reads (`needs`), so `doctor --check <id>` gathers only those.
  * A check never reads a fact it did not declare (test/core/checks.test.ts
  * holds every check to that with a proxy that throws).

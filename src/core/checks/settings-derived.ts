@@ -38,7 +38,7 @@ export function ourHooks(scopes: ScopeSettings[]): OurHook[] {
 export function effectiveEnv(settings: SettingsFacts, key: string): { value: unknown; scope: SettingsScope; file: string } | undefined {
   for (const s of readScopes(settings)) {
     const env = s.doc?.env;
-    if (isObject(env) && Object.prototype.hasOwnProperty.call(env, key)) return { value: env[key], scope: s.scope, file: s.file };
+    if (isObject(env) && Object.hasOwn(env, key)) return { value: env[key], scope: s.scope, file: s.file };
   }
   return undefined;
 }
@@ -49,7 +49,7 @@ export function effectiveSetting(settings: SettingsFacts, key: string): { value:
   const managed = scopes.find((s) => s.scope === 'managed' && s.doc?.[key] === true);
   if (managed) return { value: true, scope: 'managed', file: managed.file };
   for (const s of scopes) {
-    if (s.doc && Object.prototype.hasOwnProperty.call(s.doc, key)) return { value: s.doc[key], scope: s.scope, file: s.file };
+    if (s.doc && Object.hasOwn(s.doc, key)) return { value: s.doc[key], scope: s.scope, file: s.file };
   }
   return undefined;
 }

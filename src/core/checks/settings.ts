@@ -247,7 +247,7 @@ export const settingsEnvCheck: Check = {
     const problems: string[] = [];
     for (const s of settings.scopes) {
       if (!s.doc || s.parse === 'error') continue;
-      if (Object.prototype.hasOwnProperty.call(s.doc, 'environment')) {
+      if (Object.hasOwn(s.doc, 'environment')) {
         const keys = isObject(s.doc.environment) ? Object.keys(s.doc.environment) : [];
         problems.push(`${s.file}: legacy "environment" key${keys.length ? ` (${keys.join(', ')})` : ''}: Claude Code never reads it`);
       }

@@ -9,7 +9,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createScheduleManager, removeCleanupSchedule } from '../../../src/adapters/service/schedule-managers.js';
 import {
@@ -30,7 +29,6 @@ import { gateOn, SYSTEMD_ANALYZE } from '../../helpers/system-tools.js';
 import { verifyUserUnits } from '../../helpers/systemd-verify.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SERVICE = 'claude-mlflow-cleanup.service';
 const TIMER = 'claude-mlflow-cleanup.timer';
 
