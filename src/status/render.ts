@@ -80,13 +80,31 @@ function chartLabels(daily: DayBucket[]): [string, string] {
   return [daily[0]!.date.slice(5), daily[daily.length - 1]!.date.slice(5)];
 }
 
+/** Colours a text when asked to (an ANSI SGR code), and pads a section's label. */
+interface Paint {
+  c: (code: string, text: string) => string;
+  label: (name: string) => string;
+}
+
 export function renderStatus(data: StatusData, options: { color?: boolean } = {}): string[] {
   const c = (code: string, text: string): string => (options.color ? `\u001b[${code}m${text}\u001b[0m` : text);
-  const lines: string[] = [];
-  const label = (name: string): string => c('1', name.padEnd(11));
-  lines.push(`${c('1', 'claude-mlflow status')}  ${c('2', `project ${data.project}`)}`);
-  lines.push('');
-  lines.push(`${label('Tracing')}${data.tracing.on ? c('32', 'on') : c('31', 'off')} · ${data.tracing.reason}`);
+  const paint: Paint = { c, label: (name) => c('1', name.padEnd(11)) };
+  return [
+    `${c('1', 'claude-mlflow status')}  ${c('2', `project ${data.project}`)}`,
+    '',
+    ...tracingLines(data, paint),
+    ...serverLines(data, paint),
+    ...usageLines(data, paint),
+    ...databaseLines(data, paint),
+    `${paint.label('Spool')}${spoolLine(data.spool, Date.parse(data.generatedAt), c)}`,
+    ...chartLines(data),
+    ...topSessionLines(data, paint),
+    ...data.errors.map((e) => c('33', `! ${e}`)),
+  ];
+}
+
+function tracingLines(data: StatusData, { c, label }: Paint): string[] {
+  const lines = [`${label('Tracing')}${data.tracing.on ? c('32', 'on') : c('31', 'off')} · ${data.tracing.reason}`];
   for (const s of data.tracing.scopes) {
     const state = !s.exists
       ? c('2', 'no file')
@@ -98,6 +116,10 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
           ].join(' · ');
     lines.push(`${' '.repeat(11)}${s.scope.padEnd(8)} ${state}  ${c('2', s.file)}`);
   }
+  return lines;
+}
+
+function serverLines(data: StatusData, { c, label }: Paint): string[] {
   const server = data.server;
   const health =
     server.url === null
@@ -108,71 +130,78 @@ export function renderStatus(data: StatusData, options: { color?: boolean } = {}
   const extra = [server.version ? `MLflow ${server.version}` : undefined, server.pid ? `PID ${server.pid}` : undefined]
     .filter(Boolean)
     .join(' · ');
-  lines.push(`${label('Server')}${server.url ?? ''}  ${health}${extra ? ` · ${extra}` : ''}`);
-  lines.push(
+  const lines = [
+    `${label('Server')}${server.url ?? ''}  ${health}${extra ? ` · ${extra}` : ''}`,
     `${label('Experiment')}${data.experiment.name ?? '(default)'}${data.experiment.id ? ` (id ${data.experiment.id})` : server.healthy ? ' (no traces yet)' : ''}`,
-  );
+  ];
   if (data.user !== null)
     lines.push(`${label('User')}${data.user} ${c('2', '(traces, tokens and charts count only the traces of this user)')}`);
-  if (data.traces && data.tokens) {
-    const t = data.traces;
-    lines.push(
-      `${label('Traces')}today ${t.today} · 7 days ${t.last7Days} · 30 days ${t.last30Days}${t.truncated ? ' (more than counted)' : ''}`,
-    );
-    const k = data.tokens;
-    lines.push(
-      `${label('Tokens')}today ${compactNumber(k.today)} · 7 days ${compactNumber(k.last7Days)} · 30 days ${compactNumber(k.last30Days)}`,
-    );
-    if (data.cost) {
-      const d = data.cost;
-      lines.push(
-        `${label('Cost')}today ${usd(d.today)} · 7 days ${usd(d.last7Days)} · 30 days ${usd(d.last30Days)} ${c('2', '(list prices of the models used)')}`,
-      );
-    }
-  } else {
-    lines.push(`${label('Traces')}${c('2', 'unknown: the server does not answer')}`);
-  }
-  if (data.database.postgres) {
-    lines.push(
-      `${label('Database')}PostgreSQL ${data.database.bytes === null ? c('2', 'size unknown') : formatBytes(data.database.bytes)}${c('2', `  ${data.database.postgres}`)}`,
-    );
-  } else {
-    lines.push(
-      `${label('Database')}${data.database.bytes === null ? c('2', data.database.file ? 'not created yet' : 'remote server') : formatBytes(data.database.bytes)}${data.database.file ? c('2', `  ${data.database.file}`) : ''}`,
-    );
-  }
-  lines.push(`${label('Spool')}${spoolLine(data.spool, Date.parse(data.generatedAt), c)}`);
-  if (data.daily) {
-    lines.push('');
-    const labels = chartLabels(data.daily);
-    const traces = barChart(
-      data.daily.map((d) => d.traces),
-      { title: `Traces per day (${data.daily.length} days)`, labels },
-    );
-    const tokens = barChart(
-      data.daily.map((d) => d.tokens),
-      { title: `Tokens per day (${data.daily.length} days)`, labels },
-    );
-    lines.push(...sideBySide(traces, tokens));
-    // Only when something was priced: traces of models the price table does not know cost nothing here.
-    if (data.daily.some((d) => d.cost > 0)) {
-      lines.push('');
-      lines.push(
-        ...barChart(
-          data.daily.map((d) => d.cost),
-          { title: `Cost per day (${data.daily.length} days)`, labels, format: usd },
-        ),
-      );
-    }
-  }
-  if (data.topSessions && data.topSessions.length > 0) {
-    lines.push('');
-    lines.push('Costliest sessions (30 days)');
-    for (const s of data.topSessions)
-      lines.push(
-        `  ${usd(s.cost).padStart(8)}  ${s.session}  ${c('2', `${plural(s.traces, 'trace')}, last ${s.lastAt.slice(0, 16).replace('T', ' ')}`)}`,
-      );
-  }
-  for (const e of data.errors) lines.push(c('33', `! ${e}`));
   return lines;
+}
+
+function usageLines(data: StatusData, { c, label }: Paint): string[] {
+  if (!data.traces || !data.tokens) return [`${label('Traces')}${c('2', 'unknown: the server does not answer')}`];
+  const t = data.traces;
+  const k = data.tokens;
+  const lines = [
+    `${label('Traces')}today ${t.today} · 7 days ${t.last7Days} · 30 days ${t.last30Days}${t.truncated ? ' (more than counted)' : ''}`,
+    `${label('Tokens')}today ${compactNumber(k.today)} · 7 days ${compactNumber(k.last7Days)} · 30 days ${compactNumber(k.last30Days)}`,
+  ];
+  if (data.cost) {
+    const d = data.cost;
+    lines.push(
+      `${label('Cost')}today ${usd(d.today)} · 7 days ${usd(d.last7Days)} · 30 days ${usd(d.last30Days)} ${c('2', '(list prices of the models used)')}`,
+    );
+  }
+  return lines;
+}
+
+function databaseLines(data: StatusData, { c, label }: Paint): string[] {
+  const db = data.database;
+  if (db.postgres) {
+    return [
+      `${label('Database')}PostgreSQL ${db.bytes === null ? c('2', 'size unknown') : formatBytes(db.bytes)}${c('2', `  ${db.postgres}`)}`,
+    ];
+  }
+  return [
+    `${label('Database')}${db.bytes === null ? c('2', db.file ? 'not created yet' : 'remote server') : formatBytes(db.bytes)}${db.file ? c('2', `  ${db.file}`) : ''}`,
+  ];
+}
+
+function chartLines(data: StatusData): string[] {
+  if (!data.daily) return [];
+  const labels = chartLabels(data.daily);
+  const days = data.daily.length;
+  const traces = barChart(
+    data.daily.map((d) => d.traces),
+    { title: `Traces per day (${days} days)`, labels },
+  );
+  const tokens = barChart(
+    data.daily.map((d) => d.tokens),
+    { title: `Tokens per day (${days} days)`, labels },
+  );
+  const lines = ['', ...sideBySide(traces, tokens)];
+  // Only when something was priced: traces of models the price table does not know cost nothing here.
+  if (data.daily.some((d) => d.cost > 0)) {
+    lines.push(
+      '',
+      ...barChart(
+        data.daily.map((d) => d.cost),
+        { title: `Cost per day (${days} days)`, labels, format: usd },
+      ),
+    );
+  }
+  return lines;
+}
+
+function topSessionLines(data: StatusData, { c }: Paint): string[] {
+  if (!data.topSessions || data.topSessions.length === 0) return [];
+  return [
+    '',
+    'Costliest sessions (30 days)',
+    ...data.topSessions.map(
+      (s) =>
+        `  ${usd(s.cost).padStart(8)}  ${s.session}  ${c('2', `${plural(s.traces, 'trace')}, last ${s.lastAt.slice(0, 16).replace('T', ' ')}`)}`,
+    ),
+  ];
 }
