@@ -2,12 +2,16 @@
 // commander), reporting its own peak RSS:
 //   node bench/cleanup-child.mjs '<options as JSON>'
 // The last stderr line is {"maxRssKb": n}.
-import { runCleanupCommand } from '../dist/commands/cleanup.js';
-import { CliError } from '../dist/errors.js';
+// Loaded by URL rather than a static import so that the type-check reads the
+// sources (src/) instead of following the import into dist/.
+/** @type {typeof import('../src/commands/cleanup.js')} */
+const { runCleanupCommand } = await import(new URL('../dist/commands/cleanup.js', import.meta.url).href);
+/** @type {typeof import('../src/errors.js')} */
+const { CliError } = await import(new URL('../dist/errors.js', import.meta.url).href);
 
 try {
   process.exitCode = await runCleanupCommand(JSON.parse(process.argv[2] ?? '{}'));
-} catch (error) {
+} catch (/** @type {any} */ error) {
   process.stderr.write(`claude-mlflow: ${error instanceof CliError ? error.message : (error?.stack ?? error)}\n`);
   process.exitCode = error instanceof CliError ? error.exitCode : 1;
 }

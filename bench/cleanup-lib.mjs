@@ -4,17 +4,21 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ensureExperiment, generateTraces, startTimes } from './gen-traces.mjs';
-import { freePort, repoRoot, startServer, venvBin } from './lib.mjs';
+import { freePort, fromDist, repoRoot, startServer, venvBin } from './lib.mjs';
 
 const DAY = 86_400_000;
-const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const dist = (rel) => import(pathToFileURL(path.join(repoRoot, 'dist', rel)).href);
-const { ensureServerRunning } = await dist('services/local-server.js');
-const { stopBackground } = await dist('adapters/service/background.js');
+const s = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
+/** @type {typeof import('../src/services/local-server.js')} */
+const { ensureServerRunning } = await fromDist('services/local-server.js');
+/** @type {typeof import('../src/adapters/service/background.js')} */
+const { stopBackground } = await fromDist('adapters/service/background.js');
 
-/** Copy, and flush the copy to disk: no contender pays for the previous copy's writeback. */
+/**
+ * Copy, and flush the copy to disk: no contender pays for the previous copy's writeback.
+ * @param {string} from
+ * @param {string} to
+ */
 export function copy(from, to) {
   copyFileSync(from, to);
   const fd = openSync(to, 'r+');
@@ -23,7 +27,11 @@ export function copy(from, to) {
 }
 export const env = { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' };
 
-/** Bench-only reads of MLflow's tables, to check that every contender left the same traces. */
+/**
+ * Bench-only reads of MLflow's tables, to check that every contender left the same traces.
+ * @param {string} db
+ * @returns {{ traces: number, spans: number, older: number }}
+ */
 export function census(db) {
   const code = `
 import json, sqlite3, sys
@@ -34,6 +42,10 @@ print(json.dumps({"traces": c.execute("select count(*) from trace_info").fetchon
   return JSON.parse(execFileSync(venvBin('python'), ['-c', code, db, String(Date.now() - 30 * DAY)], { encoding: 'utf8' }));
 }
 
+/**
+ * @param {string} file
+ * @param {{ traces: number, work: string }} options
+ */
 export async function generate(file, { traces, work }) {
   const dir = path.join(work, 'gen');
   mkdirSync(dir, { recursive: true });
@@ -57,11 +69,17 @@ export async function generate(file, { traces, work }) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A data folder as `init` leaves it: config.json naming a background server on a copy of the database. */
+/**
+ * A data folder as `init` leaves it: config.json naming a background server on a copy of the database.
+ * @param {string} name
+ * @param {string} base
+ * @param {string} work
+ */
 export async function localServer(name, base, work) {
   const data = path.join(work, name);
   mkdirSync(data, { recursive: true });
   copy(base, path.join(data, 'mlflow.db'));
+  /** @type {import('../src/adapters/config-store.js').LocalServerConfig} */
   const server = {
     manager: 'background',
     mlflowBin: venvBin('mlflow'),
@@ -79,6 +97,11 @@ export async function localServer(name, base, work) {
   };
 }
 
+/**
+ * @param {string} data
+ * @param {import('../src/cleanup/options.js').CleanupFlags} options
+ * @returns {Promise<{ ms: number, rssMb: number, report: any }>}
+ */
 export function runOurs(data, options) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -94,13 +117,17 @@ export function runOurs(data, options) {
     child.on('exit', (code) => {
       const ms = performance.now() - started;
       if (code !== 0) return reject(new Error(`cleanup exited ${code}\n${out}\n${err}`));
-      const rss = JSON.parse(err.trim().split('\n').pop()).maxRssKb;
+      const rss = JSON.parse(/** @type {string} */ (err.trim().split('\n').pop())).maxRssKb;
       resolve({ ms, rssMb: rss / 1024, report: JSON.parse(out.trim().split('\n')[0]) });
     });
   });
 }
 
-/** The benches' starting database in `work`: a copy of `saved` when it exists, else generated (and kept in `saved` when given). */
+/**
+ * The benches' starting database in `work`: a copy of `saved` when it exists, else generated (and kept in `saved` when given).
+ * @param {string} work
+ * @param {{ traces: number, saved?: string }} options
+ */
 export async function baseDatabase(work, { traces, saved }) {
   const base = path.join(work, 'base.db');
   if (saved && existsSync(saved)) {

@@ -27,20 +27,21 @@ import { baseDatabase, census, env, localServer, runOurs } from './cleanup-lib.m
 import { repoRoot, tempDir } from './lib.mjs';
 
 const argv = process.argv.slice(2);
-const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const arg = (/** @type {string} */ name, /** @type {string | undefined} */ fallback = undefined) =>
+  argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback;
 const traces = Number(arg('--traces', '100000'));
 const saved = arg('--db');
 const keep = argv.includes('--keep');
 const work = tempDir('claude-mlflow-pg-bench-');
-const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
+const s = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
+const mb = (/** @type {number} */ bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
 
 /** A PostgreSQL of our own for this run, with its default durability (the tests' server turns fsync off): fair against SQLite. */
 function postgres() {
   const out = execFileSync('bash', [path.join(repoRoot, 'scripts', 'test-postgres.sh'), 'start', '--durable'], { encoding: 'utf8' });
-  const dir = /CLAUDE_MLFLOW_TEST_PG_DIR='([^']+)'/.exec(out)[1];
-  const port = /CLAUDE_MLFLOW_TEST_PG_PORT='([^']+)'/.exec(out)[1];
-  const psql = (sql, db = 'postgres') =>
+  const dir = /** @type {RegExpExecArray} */ (/CLAUDE_MLFLOW_TEST_PG_DIR='([^']+)'/.exec(out))[1];
+  const port = /** @type {RegExpExecArray} */ (/CLAUDE_MLFLOW_TEST_PG_PORT='([^']+)'/.exec(out))[1];
+  const psql = (/** @type {string} */ sql, db = 'postgres') =>
     execFileSync('psql', ['-h', dir, '-p', port, '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {
       encoding: 'utf8',
     }).trim();
@@ -52,7 +53,7 @@ function postgres() {
   psql(`CREATE DATABASE ${database} OWNER ${user}`);
   return {
     uri: `postgresql://${user}:${password}@127.0.0.1:${port}/${database}`,
-    count: (table) => Number(psql(`SELECT count(*) FROM ${table}`, database)),
+    count: (/** @type {string} */ table) => Number(psql(`SELECT count(*) FROM ${table}`, database)),
     size: () => Number(psql(`SELECT pg_database_size('${database}')`)),
     version: psql('SHOW server_version'),
     stop() {
@@ -63,6 +64,10 @@ function postgres() {
   };
 }
 
+/**
+ * @param {string} data
+ * @param {string[]} args
+ */
 function cli(data, args) {
   const started = performance.now();
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli.js'), ...args], {

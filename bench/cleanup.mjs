@@ -28,21 +28,32 @@ import { median, tempDir, venvBin } from './lib.mjs';
 
 const DAY = 86_400_000;
 const argv = process.argv.slice(2);
-const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const arg = (/** @type {string} */ name, /** @type {string | undefined} */ fallback = undefined) =>
+  argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback;
 const traces = Number(arg('--traces', '100000'));
 const saved = arg('--db');
 const keep = argv.includes('--keep');
 const runs = Math.max(1, Number(arg('--runs', '1')));
 const work = tempDir('claude-mlflow-p3-');
-const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
-const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const mb = (/** @type {number} */ bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
+const s = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
+/**
+ * @param {string} url
+ * @param {unknown} body
+ * @returns {Promise<any>} MLflow's answer
+ */
 async function post(url, body) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
   return res.json();
 }
 
-/** The UI's way: the ids of the traces to delete (listed 500 at a time, the server's maximum), then 100 ids per delete call. */
+/**
+ * The UI's way: the ids of the traces to delete (listed 500 at a time, the server's maximum), then 100 ids per delete call.
+ * @param {string} url
+ * @param {string} experimentId
+ * @param {number} cutoffMs
+ */
 async function chunked(url, experimentId, cutoffMs) {
   const started = performance.now();
   const ids = [];
@@ -68,7 +79,12 @@ async function chunked(url, experimentId, cutoffMs) {
   return { ms: done - started, listMs: listed - started, deleteMs: done - listed, deleted };
 }
 
-/** The physical limit: one DELETE with cascade, in one transaction, on a copy (bench only). */
+/**
+ * The physical limit: one DELETE with cascade, in one transaction, on a copy (bench only).
+ * @param {string} db
+ * @param {number} cutoffMs
+ * @returns {{ ms: number, deleted: number }}
+ */
 function rawSql(db, cutoffMs) {
   const code = `
 import json, sqlite3, sys, time
@@ -99,9 +115,10 @@ try {
   const leans = [];
   const uis = [];
   const raws = [];
-  let afterLean;
-  let afterUi;
-  let afterRaw;
+  // What each contender left, from its last run (every run sets them: runs >= 1).
+  let afterLean = before;
+  let afterUi = before;
+  let afterRaw = before;
   for (let i = 0; i < runs; i++) {
     const leanServer = await localServer(`ours-lean-${i}`, base, work);
     leans.push(
@@ -112,8 +129,9 @@ try {
     rmSync(leanServer.data, { recursive: true, force: true });
 
     const ui = await localServer(`ui-${i}`, base, work);
-    const experimentId = (await (await fetch(`${ui.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=bench`)).json()).experiment
-      .experiment_id;
+    const experimentId = /** @type {any} */ (
+      await (await fetch(`${ui.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=bench`)).json()
+    ).experiment.experiment_id;
     uis.push(await chunked(ui.url, experimentId, cutoffMs));
     await ui.stop();
     afterUi = census(ui.db);

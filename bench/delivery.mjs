@@ -32,7 +32,7 @@ import { generateTranscript } from './gen-transcript.mjs';
 import { fmt, freePort, listenOnLoopback, median, repoRoot, startServer, tempDir, timeRunAsync, venvBin } from './lib.mjs';
 
 const args = process.argv.slice(2);
-const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const option = (/** @type {string} */ name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const runs = Number(option('--runs')) || 20;
 const visibleRuns = Number(option('--visible-runs')) || 10;
 const mlflowHookRuns = Math.max(3, Math.ceil(runs / 4));
@@ -47,35 +47,56 @@ const SETTLE_MS = 30_000;
 const VISIBLE_TIMEOUT_MS = 60_000;
 const POLL_MS = 25;
 
+/** The Stop hook input for one session: `(sessionId) => JSON`. */
+/** @typedef {(sessionId: string) => string} HookInput */
+/** Of an experiment's listed traces: how many load their spans, and the batchGet errors. */
+/** @typedef {{ listed: number, loaded: number, errors: string[] }} Delivered */
+/** One server state of P1: where the hooks send, and where to look for their traces. */
+/** @typedef {{ state: string, url: string, up: boolean, visibleUrl?: string, beforeRun?: () => Promise<unknown> }} ServerState */
+/** @typedef {{ state: string, ours: number[], before?: number[], unsettled: number, delivered?: Record<string, Delivered> }} StateResult */
+/** @typedef {{ label: string, times: (number | undefined)[], halfWritten: number, spanErrors: string[], polls: number }} VisibleResult */
+
 const root = tempDir('claude-mlflow-bench-delivery-');
+/** @type {(() => unknown)[]} */
 const cleanups = [];
+/** @type {string[]} */
 const homes = [];
+/** @type {number[]} */
 const serverPorts = [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 const loadLine = () =>
   loadavg()
     .map((l) => l.toFixed(1))
     .join(' ');
-const max = (values) => Math.max(...values);
+const max = (/** @type {number[]} */ values) => Math.max(...values);
 
 // ---------------------------------------------------------------- hook input
 
-/** The last assistant text of the transcript: the hook checks the transcript against it. */
+/**
+ * The last assistant text of the transcript: the hook checks the transcript against it.
+ * @param {string} transcript
+ */
 function lastAssistantText(transcript) {
   const rows = readFileSync(transcript, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l));
-  const last = rows.findLast((r) => r.type === 'assistant' && r.message?.content?.some?.((b) => b.type === 'text'));
+  /** @typedef {{ type: string, text: string }} Block */
+  const last = rows.findLast((r) => r.type === 'assistant' && r.message?.content?.some?.((/** @type {Block} */ b) => b.type === 'text'));
   return last?.message.content
-    .filter((b) => b.type === 'text')
-    .map((b) => b.text)
+    .filter((/** @type {Block} */ b) => b.type === 'text')
+    .map((/** @type {Block} */ b) => b.text)
     .join('\n')
     .trim();
 }
 
-/** The Stop hook input Claude Code gives, for a new session each time (so each trace is new). */
+/**
+ * The Stop hook input Claude Code gives, for a new session each time (so each trace is new).
+ * @param {string} transcript
+ * @param {string | undefined} lastMessage
+ * @param {string} sessionId
+ */
 function hookInput(transcript, lastMessage, sessionId) {
   return JSON.stringify({
     session_id: sessionId,
@@ -86,7 +107,10 @@ function hookInput(transcript, lastMessage, sessionId) {
   });
 }
 
-/** A data folder of its own, for one state and one hook. */
+/**
+ * A data folder of its own, for one state and one hook.
+ * @param {string} name
+ */
 function newHome(name) {
   const home = path.join(root, 'homes', name);
   mkdirSync(home, { recursive: true });
@@ -94,6 +118,7 @@ function newHome(name) {
   return home;
 }
 
+/** @param {{ url: string, experiment: string, home?: string }} where */
 function hookEnv({ url, experiment, home }) {
   return {
     PATH: process.env.PATH,
@@ -109,6 +134,10 @@ function hookEnv({ url, experiment, home }) {
 
 // ------------------------------------------------------- delivery processes
 
+/**
+ * @param {number} pid
+ * @param {string} file
+ */
 function readProc(pid, file) {
   try {
     return readFileSync(`/proc/${pid}/${file}`, 'utf8');
@@ -117,7 +146,10 @@ function readProc(pid, file) {
   }
 }
 
-/** The delivery lock's content: the holder's pid, then its host. */
+/**
+ * The delivery lock's content: the holder's pid, then its host.
+ * @param {string} home
+ */
 function readLock(home) {
   try {
     return readFileSync(path.join(home, 'spool', '.delivery.lock'), 'utf8');
@@ -132,8 +164,12 @@ function allPids() {
     .map(Number);
 }
 
-/** The delivery processes working for this data folder: the lock's holder, and any found in /proc. */
+/**
+ * The delivery processes working for this data folder: the lock's holder, and any found in /proc.
+ * @param {string} home
+ */
 function deliveryPids(home) {
+  /** @type {Set<number>} */
   const pids = new Set();
   const lockPid = Number(readLock(home).split('\n')[0]);
   if (Number.isInteger(lockPid) && lockPid > 0 && existsSync(`/proc/${lockPid}`)) pids.add(lockPid);
@@ -144,6 +180,7 @@ function deliveryPids(home) {
   return [...pids].filter((pid) => !readProc(pid, 'stat').includes(') Z '));
 }
 
+/** @param {string} home */
 function killDelivery(home) {
   for (const pid of deliveryPids(home)) {
     try {
@@ -152,7 +189,10 @@ function killDelivery(home) {
   }
 }
 
-/** Wait, bounded, until no delivery process works for this data folder. Returns whether it finished. */
+/**
+ * Wait, bounded, until no delivery process works for this data folder. Returns whether it finished.
+ * @param {string} home
+ */
 async function waitDeliveryIdle(home, timeoutMs = SETTLE_MS) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -164,6 +204,11 @@ async function waitDeliveryIdle(home, timeoutMs = SETTLE_MS) {
 
 // ------------------------------------------------------------- MLflow REST
 
+/**
+ * @param {string} url
+ * @param {RequestInit} [init]
+ * @returns {Promise<any>} MLflow's answer
+ */
 async function getJson(url, init) {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) });
   if (!res.ok)
@@ -173,6 +218,11 @@ async function getJson(url, init) {
   return res.json();
 }
 
+/**
+ * @param {string} server
+ * @param {string} name
+ * @returns {Promise<string | undefined>}
+ */
 async function experimentId(server, name) {
   try {
     return (await getJson(`${server}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`)).experiment
@@ -182,7 +232,12 @@ async function experimentId(server, name) {
   }
 }
 
-/** The experiment's listed traces (search), newest first. */
+/**
+ * The experiment's listed traces (search), newest first.
+ * @param {string} server
+ * @param {string} expId
+ * @returns {Promise<any[]>}
+ */
 async function searchTraces(server, expId) {
   const found = await getJson(`${server}/api/3.0/mlflow/traces/search`, {
     method: 'POST',
@@ -196,6 +251,11 @@ async function searchTraces(server, expId) {
   return found.traces ?? [];
 }
 
+/**
+ * @param {string} server
+ * @param {string} traceId
+ * @returns {Promise<number>}
+ */
 async function spanCount(server, traceId) {
   const got = await getJson(`${server}/api/3.0/mlflow/traces/batchGet?trace_ids=${encodeURIComponent(traceId)}`);
   return got.traces?.[0]?.spans?.length ?? 0;
@@ -205,6 +265,10 @@ async function spanCount(server, traceId) {
  * One look, as MLflow's UI would take it: is the session's trace listed, and
  * do its spans load? Returns { seen: 'absent' | 'listed-without-spans' |
  * 'listed-spans-error' | 'visible', error? }.
+ * @param {string} server
+ * @param {string} experiment
+ * @param {string} sessionId
+ * @returns {Promise<{ seen: 'absent' | 'listed-without-spans' | 'visible' } | { seen: 'listed-spans-error', error: string }>}
  */
 async function lookForSession(server, experiment, sessionId) {
   let listed;
@@ -218,7 +282,7 @@ async function lookForSession(server, experiment, sessionId) {
   }
   try {
     return { seen: (await spanCount(server, listed.trace_id)) > 0 ? 'visible' : 'listed-without-spans' };
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     return { seen: 'listed-spans-error', error: `${listed.trace_id}: ${error.message}` };
   }
 }
@@ -226,8 +290,13 @@ async function lookForSession(server, experiment, sessionId) {
 /**
  * Poll every POLL_MS until the session's trace is visible. Returns { ms,
  * halfWritten, spanErrors, polls }; ms is undefined on timeout.
+ * @param {string} server
+ * @param {string} experiment
+ * @param {string} sessionId
+ * @param {number} startedAt
  */
 async function pollUntilVisible(server, experiment, sessionId, startedAt, timeoutMs = VISIBLE_TIMEOUT_MS) {
+  /** @type {{ ms: number | undefined, halfWritten: number, spanErrors: string[], polls: number }} */
   const result = { ms: undefined, halfWritten: 0, spanErrors: [], polls: 0 };
   while (performance.now() - startedAt < timeoutMs) {
     const look = await lookForSession(server, experiment, sessionId);
@@ -240,8 +309,13 @@ async function pollUntilVisible(server, experiment, sessionId, startedAt, timeou
   return result;
 }
 
-/** Of the experiment's listed traces: how many load their spans, and the batchGet errors. */
+/**
+ * Of the experiment's listed traces: how many load their spans, and the batchGet errors.
+ * @param {string} server
+ * @param {string} experiment
+ */
 async function deliveredCount(server, experiment) {
+  /** @type {Delivered} */
   const result = { listed: 0, loaded: 0, errors: [] };
   const expId = await experimentId(server, experiment);
   if (expId === undefined) return result;
@@ -249,7 +323,7 @@ async function deliveredCount(server, experiment) {
     result.listed += 1;
     try {
       if ((await spanCount(server, t.trace_id)) > 0) result.loaded += 1;
-    } catch (error) {
+    } catch (/** @type {any} */ error) {
       result.errors.push(`${t.trace_id}: ${error.message}`);
     }
   }
@@ -260,6 +334,7 @@ async function deliveredCount(server, experiment) {
 
 /** A loopback TCP server that accepts connections and never answers. */
 function startHangingServer() {
+  /** @type {Set<net.Socket>} */
   const sockets = new Set();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -269,7 +344,10 @@ function startHangingServer() {
   return listenOnLoopback(server, sockets);
 }
 
-/** Wait, bounded, until nothing accepts connections on the port any more. */
+/**
+ * Wait, bounded, until nothing accepts connections on the port any more.
+ * @param {number} port
+ */
 async function waitPortClosed(port, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -284,7 +362,10 @@ async function waitPortClosed(port, timeoutMs = 15_000) {
   throw new Error(`port ${port} still open after ${timeoutMs} ms`);
 }
 
-/** A server that can be restarted on the same port (so hooks keep the same tracking URI). */
+/**
+ * A server that can be restarted on the same port (so hooks keep the same tracking URI).
+ * @param {string} dir
+ */
 async function restartableServer(dir) {
   const logFile = `${dir}.log`;
   let current = await startServer(dir, { logFile });
@@ -302,6 +383,7 @@ async function restartableServer(dir) {
   return handle;
 }
 
+/** @param {string} dir */
 async function plainServer(dir) {
   const server = await startServer(dir, { logFile: `${dir}.log` });
   serverPorts.push(server.port);
@@ -316,11 +398,13 @@ async function plainServer(dir) {
  * prepares the server for each run (the restarted state restarts it);
  * `settle` waits for our delivery process to empty the spool after each run
  * (on a live server, as between two turns).
+ * @param {{ state: string, variant: string, script: string, url: string, settle: boolean }} options
  */
 function hookRunner({ state, variant, script, url, settle }) {
   const home = newHome(`${state}-${variant}`);
   const experiment = `bench-delivery-${state}-${variant}`;
   const env = hookEnv({ url, experiment, home });
+  /** @type {number[]} */
   const times = [];
   let unsettled = 0;
   return {
@@ -330,7 +414,11 @@ function hookRunner({ state, variant, script, url, settle }) {
     get unsettled() {
       return unsettled;
     },
-    /** One cold run; returns the session id. */
+    /**
+     * One cold run; returns the session id.
+     * @param {HookInput} input
+     * @param {{ timed?: boolean }} [options]
+     */
     async run(input, { timed = true } = {}) {
       const sessionId = randomUUID();
       const ms = await timeRunAsync(process.execPath, [script], { input: input(sessionId), env, cwd: root });
@@ -341,7 +429,11 @@ function hookRunner({ state, variant, script, url, settle }) {
   };
 }
 
-/** MLflow's own Python hook (`mlflow autolog claude stop-hook`), warm server only. */
+/**
+ * MLflow's own Python hook (`mlflow autolog claude stop-hook`), warm server only.
+ * @param {string} url
+ * @param {HookInput} input
+ */
 async function timeMlflowHook(url, input) {
   const env = hookEnv({ url, experiment: 'bench-delivery-warm-mlflow' });
   const run = () => timeRunAsync(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input: input(randomUUID()), env, cwd: root });
@@ -360,6 +452,8 @@ async function timeNodeBaseline() {
 /**
  * Run `runs` cold hooks per variant in one state, ours and before taking
  * turns (so that the machine's load drifts alike for both).
+ * @param {ServerState} state
+ * @param {HookInput} input
  */
 async function runState({ state, url, up, beforeRun = async () => {}, visibleUrl }, input) {
   const variants = [{ variant: 'ours', script: oursHook }];
@@ -369,7 +463,7 @@ async function runState({ state, url, up, beforeRun = async () => {}, visibleUrl
     // Warm the trace path: the experiment exists and the server has taken a trace of each hook.
     for (const r of runners) {
       const sid = await r.run(input, { timed: false });
-      await pollUntilVisible(visibleUrl, r.experiment, sid, performance.now());
+      await pollUntilVisible(/** @type {string} */ (visibleUrl), r.experiment, sid, performance.now());
     }
   }
   for (let i = 0; i < runs; i++) {
@@ -378,11 +472,13 @@ async function runState({ state, url, up, beforeRun = async () => {}, visibleUrl
       await r.run(input);
     }
   }
+  /** @type {StateResult} */
   const result = { state, ours: runners[0].times, before: runners[1]?.times, unsettled: runners[0].unsettled };
   if (up) {
     await waitDeliveryIdle(runners[0].home);
     result.delivered = {};
-    for (const [i, r] of runners.entries()) result.delivered[variants[i].variant] = await deliveredCount(visibleUrl, r.experiment);
+    for (const [i, r] of runners.entries())
+      result.delivered[variants[i].variant] = await deliveredCount(/** @type {string} */ (visibleUrl), r.experiment);
   }
   for (const r of runners) killDelivery(r.home);
   return result;
@@ -390,14 +486,21 @@ async function runState({ state, url, up, beforeRun = async () => {}, visibleUrl
 
 // -------------------------------------------------------------------- P2
 
-/** Time to visible for `visibleRuns` sessions; `beforeRun` restarts the server for the cold state. */
+/**
+ * Time to visible for `visibleRuns` sessions; `beforeRun` restarts the server for the cold state.
+ * @param {{ state: string, label: string, server: { url: string }, beforeRun?: () => Promise<unknown> }} options
+ * @param {HookInput} input
+ * @returns {Promise<VisibleResult>}
+ */
 async function timeToVisible({ state, label, server, beforeRun = async () => {} }, input) {
   const home = newHome(`visible-${state}`);
   const experiment = `bench-delivery-visible-${state}`;
   const env = hookEnv({ url: server.url, experiment, home });
+  /** @type {(number | undefined)[]} */
   const times = [];
   let halfWritten = 0;
   let polls = 0;
+  /** @type {string[]} */
   const spanErrors = [];
   // One session first, so the experiment exists (a restarted server is not a new one).
   const first = randomUUID();
@@ -423,10 +526,17 @@ async function timeToVisible({ state, label, server, beforeRun = async () => {} 
 
 // ----------------------------------------------------------------- report
 
-const ratio = (a, b) => (a / b).toFixed(1);
-const medMax = (times) => (times?.length ? `${fmt(median(times)).padStart(7)} / ${fmt(max(times)).padStart(7)}` : '      — /       —');
-const meetsGoal = (times) => median(times) <= GOAL.medianMs && max(times) <= GOAL.maxMs;
+const ratio = (/** @type {number} */ a, /** @type {number} */ b) => (a / b).toFixed(1);
+const medMax = (/** @type {number[] | undefined} */ times) =>
+  times?.length ? `${fmt(median(times)).padStart(7)} / ${fmt(max(times)).padStart(7)}` : '      — /       —';
+const meetsGoal = (/** @type {number[]} */ times) => median(times) <= GOAL.medianMs && max(times) <= GOAL.maxMs;
 
+/**
+ * @param {ReturnType<typeof generateTranscript>} summary
+ * @param {StateResult[]} results
+ * @param {number[]} baseline
+ * @param {number[]} mlflowTimes
+ */
 function printP1(summary, results, baseline, mlflowTimes) {
   const nodeMed = median(baseline);
   console.log(
@@ -443,11 +553,12 @@ function printP1(summary, results, baseline, mlflowTimes) {
     );
   }
   console.log(`   node -e 0: ${medMax(baseline).trim()} (n=${baseline.length})`);
-  const warm = results.find((r) => r.state === 'warm');
+  const warm = /** @type {StateResult} */ (results.find((r) => r.state === 'warm'));
   console.log(
     `   MLflow Python hook (warm): ${medMax(mlflowTimes).trim()} (n=${mlflowTimes.length})   ours ${ratio(median(mlflowTimes), median(warm.ours))}x faster (median)`,
   );
-  for (const r of results.filter((x) => x.delivered)) {
+  for (const r of results) {
+    if (!r.delivered) continue;
     const parts = Object.entries(r.delivered).map(
       ([v, d]) => `${v} ${d.loaded}/${runs + 1}${d.listed !== d.loaded ? ` (${d.listed} listed)` : ''}`,
     );
@@ -463,12 +574,14 @@ function printP1(summary, results, baseline, mlflowTimes) {
   );
 }
 
+/** @param {VisibleResult[]} results */
 function printP2(results) {
   console.log(
     `P2 time to visible (hook spawned → trace listed by traces/search and its spans load via traces/batchGet; polled every ${POLL_MS} ms), ${visibleRuns} runs each, ours:`,
   );
   let halfWritten = 0;
   let polls = 0;
+  /** @type {string[]} */
   const spanErrors = [];
   for (const r of results) {
     const done = r.times.filter((t) => t !== undefined);
@@ -526,6 +639,7 @@ async function main() {
   const transcript = path.join(root, 'fifty.jsonl');
   const summary = generateTranscript(transcript, { megabytes: 4, turns: 50 });
   const lastMessage = lastAssistantText(transcript);
+  /** @type {HookInput} */
   const input = (sessionId) => hookInput(transcript, lastMessage, sessionId);
 
   const warm = await plainServer(path.join(root, 'server-warm'));
@@ -538,6 +652,7 @@ async function main() {
 
   const baseline = await timeNodeBaseline();
   const mlflowTimes = await timeMlflowHook(warm.url, input);
+  /** @type {ServerState[]} */
   const states = [
     { state: 'warm', url: warm.url, up: true, visibleUrl: warm.url },
     { state: 'restarted', url: restartable.url, up: true, visibleUrl: restartable.url, beforeRun: () => restartable.restart() },

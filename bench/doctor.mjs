@@ -31,13 +31,17 @@ const env = {
   DO_NOT_TRACK: 'true',
   MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
 };
+/**
+ * @param {string[]} argv
+ * @param {Omit<import('node:child_process').SpawnSyncOptions, 'encoding'>} [options]
+ */
 const run = (argv, options = {}) =>
   spawnSync(argv[0], argv.slice(1), { env, cwd: project, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
 
 // `doctor` through the CLI once it is wired; until then, the same command module in a cold node.
 const wired = /^\s+doctor\b/m.test(run([process.execPath, cli, '--help']).stdout ?? '');
 const doctorModule = path.join(repoRoot, 'dist', 'commands', 'doctor.js');
-const doctorArgv = (extra = []) =>
+const doctorArgv = (/** @type {string[]} */ extra = []) =>
   wired
     ? [process.execPath, cli, 'doctor', ...extra]
     : [
@@ -70,7 +74,8 @@ if (init.status !== 0) {
 try {
   const check = run(doctorArgv(['--json']));
   const report = JSON.parse(check.stdout);
-  const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+  /** @typedef {{ id: string, status: string }} Check */
+  const failed = report.checks.filter((/** @type {Check} */ c) => c.status === 'fail').map((/** @type {Check} */ c) => c.id);
   if (check.status !== 0 || failed.length) throw new Error(`doctor does not pass on a fresh setup: ${failed.join(', ')}\n${check.stderr}`);
   const checks = report.summary.checks;
 

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 
+/** @param {string} file */
 export function generateLongTurn(file, { calls = 1000, resultBytes = 10 * 1024, sessionId = 'long-turn', cwd = '/p' } = {}) {
   const rows = [];
   let t = Date.parse('2026-11-30T10:00:00Z');

@@ -8,6 +8,10 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+/**
+ * @param {string} transcript
+ * @param {string} sessionId
+ */
 export function appendSubagentTurn(transcript, sessionId, { agents = 10, callsPerAgent = 4, cwd = '/home/dev/project' } = {}) {
   let clock = Date.parse('2026-11-30T09:00:00.000Z');
   const ts = () => new Date((clock += 40)).toISOString();
@@ -39,6 +43,7 @@ export function appendSubagentTurn(transcript, sessionId, { agents = 10, callsPe
     });
   for (const [i, use] of uses.entries()) {
     const agentId = `a${String(i).padStart(16, '0')}`;
+    /** @type {object[]} */
     const rows = [
       {
         type: 'user',

@@ -24,17 +24,16 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot } from './lib.mjs';
+import { fromDist, repoRoot } from './lib.mjs';
 
 const DAY = 86_400_000;
 
-async function distModule(rel) {
-  return import(pathToFileURL(path.join(repoRoot, 'dist', rel)).href);
-}
+/** @typedef {import('../src/core/trace-model.js').TraceModel} TraceModel */
 
 /** The template trace: what our hook builds from the multi-tool fixture transcript. */
 export async function templateTrace() {
-  const { traceFromRows } = await distModule('core/transcript.js');
+  /** @type {typeof import('../src/core/transcript.js')} */
+  const { traceFromRows } = await fromDist('core/transcript.js');
   const rows = readFileSync(path.join(repoRoot, 'test', 'fixtures', 'transcripts', 'multi-tool', 'transcript.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim())
@@ -44,7 +43,13 @@ export async function templateTrace() {
   return trace;
 }
 
-/** A copy of `template` with a new trace id and span ids, starting at startMs. */
+/**
+ * A copy of `template` with a new trace id and span ids, starting at startMs.
+ * @param {TraceModel} template
+ * @param {number} startMs
+ * @param {number} n
+ * @returns {TraceModel}
+ */
 export function shiftedTrace(template, startMs, n) {
   const delta = startMs - template.startMs;
   const ids = new Map(template.spans.map((s) => [s.spanId, randomBytes(8).toString('hex')]));
@@ -56,7 +61,7 @@ export function shiftedTrace(template, startMs, n) {
     metadata: { ...template.metadata, 'mlflow.trace.session': `bench-session-${Math.floor(n / 10)}` },
     spans: template.spans.map((s) => ({
       ...s,
-      spanId: ids.get(s.spanId),
+      spanId: /** @type {string} */ (ids.get(s.spanId)),
       parentSpanId: s.parentSpanId ? ids.get(s.parentSpanId) : undefined,
       startMs: s.startMs + delta,
       endMs: s.endMs + delta,
@@ -64,7 +69,11 @@ export function shiftedTrace(template, startMs, n) {
   };
 }
 
-/** Start times (epoch ms) for `count` traces, `oldShare` of them older than `cutoffDays`. */
+/**
+ * Start times (epoch ms) for `count` traces, `oldShare` of them older than `cutoffDays`.
+ * @param {number} count
+ * @param {{ oldShare?: number, cutoffDays?: number, now?: number }} [options]
+ */
 export function startTimes(count, { oldShare = 0.5, cutoffDays = 30, now = Date.now() } = {}) {
   const old = Math.round(count * oldShare);
   const out = [];
@@ -81,24 +90,31 @@ export function startTimes(count, { oldShare = 0.5, cutoffDays = 30, now = Date.
   return out;
 }
 
+/**
+ * @param {string} url
+ * @param {string} name
+ * @returns {Promise<string>}
+ */
 export async function ensureExperiment(url, name) {
   const get = await fetch(`${url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`);
-  if (get.ok) return (await get.json()).experiment.experiment_id;
+  if (get.ok) return /** @type {any} */ (await get.json()).experiment.experiment_id;
   const res = await fetch(`${url}/api/2.0/mlflow/experiments/create`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name }),
   });
   if (!res.ok) throw new Error(`create experiment ${name}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()).experiment_id;
+  return /** @type {any} */ (await res.json()).experiment_id;
 }
 
 /**
  * Send `times.length` traces to the server's OTLP ingest, `batch` traces per
  * request. Returns the MLflow trace ids with their start times.
+ * @param {{ url: string, experimentId: string, times: number[], batch?: number, onProgress?: (sent: number) => void }} options
  */
 export async function generateTraces({ url, experimentId, times, batch = 200, onProgress }) {
-  const { toReadableSpans } = await distModule('adapters/otlp.js');
+  /** @type {typeof import('../src/adapters/otlp.js')} */
+  const { toReadableSpans } = await fromDist('adapters/otlp.js');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
   const { ExportResultCode } = await import('@opentelemetry/core');
   const template = await templateTrace();
@@ -110,16 +126,19 @@ export async function generateTraces({ url, experimentId, times, batch = 200, on
   const made = [];
   try {
     for (let i = 0; i < times.length; i += batch) {
+      /** @type {import('@opentelemetry/sdk-trace-base').ReadableSpan[]} */
       const spans = [];
       for (let j = i; j < Math.min(times.length, i + batch); j++) {
         const trace = shiftedTrace(template, times[j], j);
         spans.push(...toReadableSpans(trace));
         made.push({ traceId: `tr-${trace.traceId}`, startMs: trace.startMs });
       }
-      await new Promise((resolve, reject) =>
-        exporter.export(spans, (r) =>
-          r.code === ExportResultCode.SUCCESS ? resolve() : reject(r.error ?? new Error('OTLP export failed')),
-        ),
+      await /** @type {Promise<void>} */ (
+        new Promise((resolve, reject) =>
+          exporter.export(spans, (r) =>
+            r.code === ExportResultCode.SUCCESS ? resolve() : reject(r.error ?? new Error('OTLP export failed')),
+          ),
+        )
       );
       onProgress?.(Math.min(times.length, i + batch));
     }
@@ -129,9 +148,15 @@ export async function generateTraces({ url, experimentId, times, batch = 200, on
   return made;
 }
 
+/**
+ * @template {string | undefined} [F=undefined]
+ * @param {string} name
+ * @param {F} [fallback]
+ * @returns {string | F}
+ */
 function arg(name, fallback) {
   const i = process.argv.indexOf(name);
-  return i === -1 ? fallback : process.argv[i + 1];
+  return i === -1 ? /** @type {F} */ (fallback) : process.argv[i + 1];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -36,7 +36,10 @@ const USAGE = {
   speed: 'standard',
 };
 
-/** A small deterministic PRNG (mulberry32), so a seed gives the same file. */
+/**
+ * A small deterministic PRNG (mulberry32), so a seed gives the same file.
+ * @param {number} seed
+ */
 function rng(seed) {
   let a = seed >>> 0;
   return () => {
@@ -48,6 +51,9 @@ function rng(seed) {
   };
 }
 
+/** @typedef {() => number} Random */
+
+/** @param {Random} rand */
 function uuidFrom(rand) {
   const h = () =>
     Math.floor(rand() * 0x10000)
@@ -103,6 +109,10 @@ const WORDS = [
   '\t',
 ];
 
+/**
+ * @param {Random} rand
+ * @param {number} count
+ */
 function makeLinePool(rand, count) {
   const lines = [];
   for (let i = 0; i < count; i += 1) {
@@ -131,14 +141,16 @@ export function generateTranscript(file, { megabytes, turns, seed = 1 }) {
 
   let bytes = 0;
   let rows = 0;
+  /** @type {string[]} */
   let chunk = [];
   let chunkBytes = 0;
   let clock = Date.parse('2026-11-25T09:00:00.000Z');
+  /** @type {string | null} */
   let parentUuid = null;
   let messageSeq = 0;
   let toolSeq = 0;
 
-  const tick = (ms) => {
+  const tick = (/** @type {number} */ ms) => {
     clock += ms;
     return new Date(clock).toISOString();
   };
@@ -148,7 +160,7 @@ export function generateTranscript(file, { megabytes, turns, seed = 1 }) {
     chunk = [];
     chunkBytes = 0;
   };
-  const emit = (row) => {
+  const emit = (/** @type {object} */ row) => {
     const line = `${JSON.stringify(row)}\n`;
     const size = Buffer.byteLength(line);
     chunk.push(line);
@@ -157,7 +169,7 @@ export function generateTranscript(file, { megabytes, turns, seed = 1 }) {
     rows += 1;
     if (chunkBytes > 1024 * 1024) flush();
   };
-  const common = (uuid, timestamp) => {
+  const common = (/** @type {string} */ uuid, /** @type {string} */ timestamp) => {
     const base = {
       parentUuid,
       isSidechain: false,
@@ -175,7 +187,7 @@ export function generateTranscript(file, { megabytes, turns, seed = 1 }) {
   };
 
   /** About `size` bytes of Read-style output: numbered lines. */
-  const fileText = (size) => {
+  const fileText = (/** @type {number} */ size) => {
     const out = [];
     let len = 0;
     for (let n = 1; len < size; n += 1) {
@@ -186,6 +198,11 @@ export function generateTranscript(file, { megabytes, turns, seed = 1 }) {
     return out.join('\n');
   };
 
+  /**
+   * @param {string} messageId
+   * @param {object} block
+   * @param {string} stopReason
+   */
   const assistantRow = (messageId, block, stopReason) => ({
     ...common(uuidFrom(rand), tick(2 + Math.floor(rand() * 40))),
     message: {

@@ -16,24 +16,29 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { freePort, median, repoRoot, tempDir, timeRun } from './lib.mjs';
+import { freePort, fromDist, median, repoRoot, tempDir, timeRun } from './lib.mjs';
 import { measureIdleServer } from './server-idle.mjs';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 7;
 const skipBare = args.includes('--skip-bare');
 const cli = path.join(repoRoot, 'dist', 'cli.js');
-const { DEFAULT_MLFLOW_VERSION: version, UV_VERSION } = await import(
-  pathToFileURL(path.join(repoRoot, 'dist', 'core', 'mlflow-versions.js')).href
-);
+/** @type {typeof import('../src/core/mlflow-versions.js')} */
+const { DEFAULT_MLFLOW_VERSION: version, UV_VERSION } = await fromDist('core/mlflow-versions.js');
 const dir = tempDir('claude-mlflow-bench-init-');
-const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const seconds = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
 
-/** A fresh HOME (empty caches) and project; env for commands run "on" it. */
+/** @typedef {{ home: string, project: string, data: string, env: NodeJS.ProcessEnv }} Machine */
+
+/**
+ * A fresh HOME (empty caches) and project; env for commands run "on" it.
+ * @param {string} name
+ * @param {string} [extraPath]
+ */
 function freshMachine(name, extraPath) {
   const root = path.join(dir, name);
-  const m = { home: path.join(root, 'home'), project: path.join(root, 'project'), data: path.join(root, 'data') };
+  /** @type {Machine} */
+  const m = { home: path.join(root, 'home'), project: path.join(root, 'project'), data: path.join(root, 'data'), env: {} };
   mkdirSync(m.home, { recursive: true });
   mkdirSync(m.project, { recursive: true });
   const PATH = extraPath ? `${extraPath}${path.delimiter}${process.env.PATH}` : process.env.PATH;
@@ -41,6 +46,11 @@ function freshMachine(name, extraPath) {
   return m;
 }
 
+/**
+ * @param {string} file
+ * @param {string[]} argv
+ * @param {NodeJS.ProcessEnv} env
+ */
 function timed(file, argv, env) {
   const started = process.hrtime.bigint();
   const r = spawnSync(file, argv, { env, encoding: 'utf8' });
@@ -57,20 +67,25 @@ function pinnedUv() {
   return path.join(venv, 'bin');
 }
 
+/**
+ * @param {string} name
+ * @param {string} [extraPath]
+ */
 async function firstInit(name, extraPath) {
   const m = freshMachine(name, extraPath);
   const port = await freePort();
-  m.args = [cli, 'init', '--yes', '--project', m.project, '--port', String(port), '--no-service'];
-  const run = timed(process.execPath, m.args, m.env);
+  const args = [cli, 'init', '--yes', '--project', m.project, '--port', String(port), '--no-service'];
+  const run = timed(process.execPath, args, m.env);
   const steps = [];
   for (const line of run.stdout.split('\n')) {
     const match = line.match(/^\s*[✔√]\s+(.*?)\s+\[(.+?)\]\s*$/u);
     if (match) steps.push(`${match[2].padStart(6)}  ${match[1]}`);
   }
-  return { m, ms: run.ms, steps };
+  return { m, args, ms: run.ms, steps };
 }
 
-const stopServer = (m) => spawnSync(process.execPath, [cli, 'server', 'stop'], { env: m.env });
+const stopServer = (/** @type {Machine} */ m) => spawnSync(process.execPath, [cli, 'server', 'stop'], { env: m.env });
+/** @type {[string, number][]} */
 const rows = [];
 try {
   const uvBin = pinnedUv();
@@ -85,7 +100,7 @@ try {
   withUv.steps.forEach((s) => console.log(`   ${s}`));
   rows.push(['init --yes --no-service, uv on PATH', withUv.ms]);
 
-  const again = Array.from({ length: runs }, () => timeRun(process.execPath, withUv.m.args, { env: withUv.m.env }));
+  const again = Array.from({ length: runs }, () => timeRun(process.execPath, withUv.args, { env: withUv.m.env }));
   console.log(`Idempotent init (already set up), median of ${runs}: ${median(again).toFixed(0)} ms`);
   stopServer(withUv.m);
 
@@ -119,7 +134,8 @@ try {
     console.log(`  ${what.padEnd(70)} ${seconds(ms).padStart(8)}${base ? `  ${(ms / base).toFixed(2)}× pip` : ''}`);
 
   const mlflowBin = path.join(withUv.m.data, 'venv', 'bin', 'mlflow');
-  const { SERVER_WORKERS } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'adapters', 'service', 'background.js')).href);
+  /** @type {typeof import('../src/adapters/service/background.js')} */
+  const { SERVER_WORKERS } = await fromDist('adapters/service/background.js');
   const ours = await measureIdleServer({ mlflowBin, workers: SERVER_WORKERS, jobs: false });
   const theirs = await measureIdleServer({ mlflowBin, workers: undefined, jobs: undefined });
   console.log(`\nIdle server, MLflow ${version}, 20 s after /health, whole process tree:`);

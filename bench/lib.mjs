@@ -4,21 +4,31 @@ import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const venv = process.env.CLAUDE_MLFLOW_TEST_VENV ?? path.join(repoRoot, '.venv');
-export const venvBin = (name) => path.join(venv, 'bin', name);
+export const venvBin = (/** @type {string} */ name) => path.join(venv, 'bin', name);
 
+/**
+ * A module of the built CLI, e.g. `fromDist('core/transcript.js')`. Callers type
+ * what they get from the sources: `@type {typeof import('../src/core/transcript.js')}`.
+ * @param {string} rel
+ * @returns {Promise<any>}
+ */
+export const fromDist = (rel) => import(pathToFileURL(path.join(repoRoot, 'dist', rel)).href);
+
+/** @param {string} [prefix] */
 export function tempDir(prefix = 'claude-mlflow-bench-') {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
+/** @returns {Promise<number>} */
 export function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
+      const { port } = /** @type {net.AddressInfo} */ (s.address());
       s.close(() => resolve(port));
     });
   });
@@ -29,6 +39,8 @@ export function freePort() {
  * same address), listening on `host` (loopback unless told), its output
  * appended to `logFile` if given. `stopAndWait` stops it and resolves once
  * it has exited (SIGKILL after `graceMs`).
+ * @param {string} dir
+ * @param {{ host?: string, port?: number, logFile?: string }} [options]
  */
 export async function startServer(dir, { host = '127.0.0.1', port: wanted, logFile } = {}) {
   const port = wanted ?? (await freePort());
@@ -67,7 +79,12 @@ export async function startServer(dir, { host = '127.0.0.1', port: wanted, logFi
   throw new Error('mlflow server did not start');
 }
 
-/** SIGTERM, then SIGKILL if the child has not exited after `graceMs`; resolves once it has. */
+/**
+ * SIGTERM, then SIGKILL if the child has not exited after `graceMs`; resolves once it has.
+ * @param {import('node:child_process').ChildProcess} child
+ * @param {Promise<unknown>} exited
+ * @param {number} graceMs
+ */
 async function stopChild(child, exited, graceMs) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
@@ -80,7 +97,17 @@ async function stopChild(child, exited, graceMs) {
   clearTimeout(timer);
 }
 
-/** Wall time of one child process, in ms. */
+/**
+ * What a timed child run gets: its stdin, environment and working directory.
+ * @typedef {{ input?: string, env?: NodeJS.ProcessEnv, cwd?: string }} RunOptions
+ */
+
+/**
+ * Wall time of one child process, in ms.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {RunOptions} [options]
+ */
 export function timeRun(cmd, args, { input, env, cwd } = {}) {
   const started = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { input, env, cwd, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
@@ -89,7 +116,13 @@ export function timeRun(cmd, args, { input, env, cwd } = {}) {
   return ms;
 }
 
-/** The same, without blocking this process's event loop (for a proxy or server running in it). */
+/**
+ * The same, without blocking this process's event loop (for a proxy or server running in it).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {RunOptions & { timeoutMs?: number }} [options]
+ * @returns {Promise<number>}
+ */
 export function timeRunAsync(cmd, args, { input, env, cwd, timeoutMs = 120_000 } = {}) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
@@ -107,7 +140,12 @@ export function timeRunAsync(cmd, args, { input, env, cwd, timeoutMs = 120_000 }
   });
 }
 
-/** Peak RSS of one child process, in MB, from GNU time. */
+/**
+ * Peak RSS of one child process, in MB, from GNU time.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {RunOptions} [options]
+ */
 export function peakRssMb(cmd, args, { input, env, cwd } = {}) {
   if (!existsSync('/usr/bin/time')) return undefined;
   const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { input, env, cwd, maxBuffer: 64 * 1024 * 1024 });
@@ -115,22 +153,29 @@ export function peakRssMb(cmd, args, { input, env, cwd } = {}) {
   return Number(lines.at(-1)) / 1024;
 }
 
+/** @param {number[]} values */
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** @param {number} ms */
 export function fmt(ms) {
   return `${ms.toFixed(0)} ms`;
 }
 
-/** Listen on a free loopback port; `close` ends every connection in `sockets` and the server. */
+/**
+ * Listen on a free loopback port; `close` ends every connection in `sockets` and the server.
+ * @param {net.Server} server
+ * @param {Set<net.Socket>} sockets
+ * @returns {Promise<{ url: string, close: () => void }>}
+ */
 export function listenOnLoopback(server, sockets) {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
       resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
+        url: `http://127.0.0.1:${/** @type {net.AddressInfo} */ (server.address()).port}`,
         close: () => {
           for (const s of sockets) s.destroy();
           server.close();

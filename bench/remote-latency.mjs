@@ -30,7 +30,7 @@ import { startDelayProxy } from './delay-proxy.mjs';
 import { fmt, median, repoRoot, startServer, tempDir, timeRun, timeRunAsync, venvBin } from './lib.mjs';
 
 const argv = process.argv.slice(2);
-const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const runs = Number(arg('--runs', '9'));
 const rtts = arg('--rtt', '0,50,200').split(',').map(Number);
 const netem = argv.includes('--netem');
@@ -38,7 +38,10 @@ const hook = path.join(repoRoot, 'dist', 'claude-mlflow-hook.mjs');
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'claude-code-2.1.197', 'read-tool-session.jsonl');
 const stopStdin = JSON.parse(readFileSync(path.join(repoRoot, 'test', 'fixtures', 'claude-code-2.1.197', 'stop-hook-stdin.json'), 'utf8'));
 
-/** bench/netem-router.sh with these arguments; its output, or an error. */
+/**
+ * bench/netem-router.sh with these arguments; its output, or an error.
+ * @param {...string} args
+ */
 function router(...args) {
   const r = spawnSync('bash', [path.join(repoRoot, 'bench', 'netem-router.sh'), ...args], {
     encoding: 'utf8',
@@ -47,7 +50,12 @@ function router(...args) {
   if (r.status !== 0) throw new Error(`bench/netem-router.sh ${args.join(' ')} exited ${r.status}`);
   return r.stdout;
 }
-/** With --netem, a command runs in the client namespace, on the far side of the router. */
+/**
+ * With --netem, a command runs in the client namespace, on the far side of the router.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @returns {[string, string[]]}
+ */
 const client = (cmd, args) => (netem ? ['ip', ['netns', 'exec', 'cmlf-client', cmd, ...args]] : [cmd, args]);
 
 const dir = tempDir('claude-mlflow-remote-');
@@ -59,7 +67,10 @@ const server = await startServer(dir, { host: netem ? '10.77.0.2' : '127.0.0.1' 
 });
 const target = new URL(server.url);
 
-/** A fresh session transcript (a new trace each run). */
+/**
+ * A fresh session transcript (a new trace each run).
+ * @param {number} n
+ */
 function session(n) {
   const id = `00000000-0000-4000-a000-${String(n).padStart(12, '0')}`;
   const file = path.join(dir, `${id}.jsonl`);
@@ -67,7 +78,7 @@ function session(n) {
   return JSON.stringify({ ...stopStdin, session_id: id, transcript_path: file, cwd: dir });
 }
 
-const spoolCount = (data) => {
+const spoolCount = (/** @type {string} */ data) => {
   try {
     return readdirSync(path.join(data, 'spool')).filter((f) => f.endsWith('.trace.json')).length;
   } catch {
@@ -85,7 +96,7 @@ try {
     let proxy;
     if (netem) {
       if (rtt !== routerRtt) router('start', String((routerRtt = rtt)));
-      const avg = router('ping', '10').match(/= [\d.]+\/([\d.]+)\//)[1];
+      const avg = /** @type {RegExpMatchArray} */ (router('ping', '10').match(/= [\d.]+\/([\d.]+)\//))[1];
       ping = ` (ping ${Number(avg).toFixed(1)} ms)`;
     } else {
       proxy = await startDelayProxy({ host: target.hostname, port: Number(target.port) }, rtt);

@@ -34,16 +34,21 @@ const baseEnv = {
   MLFLOW_DISABLE_TELEMETRY: 'true',
 };
 
-/** The hook input Claude Code gives: with the last assistant message, which the hook checks the transcript against. */
+/**
+ * The hook input Claude Code gives: with the last assistant message, which the hook checks the transcript against.
+ * @param {string} transcript
+ * @param {string} sessionId
+ */
 function stdinFor(transcript, sessionId) {
   const rows = readFileSync(transcript, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l));
-  const last = rows.findLast((r) => r.type === 'assistant' && r.message?.content?.some?.((b) => b.type === 'text'));
+  /** @typedef {{ type: string, text: string }} Block */
+  const last = rows.findLast((r) => r.type === 'assistant' && r.message?.content?.some?.((/** @type {Block} */ b) => b.type === 'text'));
   const lastMessage = last?.message.content
-    .filter((b) => b.type === 'text')
-    .map((b) => b.text)
+    .filter((/** @type {Block} */ b) => b.type === 'text')
+    .map((/** @type {Block} */ b) => b.text)
     .join('\n')
     .trim();
   return JSON.stringify({
@@ -121,7 +126,7 @@ try {
     const rssOurs = peakRssMb(process.execPath, [hook], { input: bigInput, env: oursEnv });
     const rssTheirs = peakRssMb(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input: bigInput, env: theirsEnv, cwd: dir });
     console.log(
-      `P5 peak RSS on a ${(bigSummary.bytes / 1e6).toFixed(0)} MB transcript: ours ${rssOurs?.toFixed(0)} MB   MLflow Python hook ${rssTheirs?.toFixed(0)} MB   ratio ${(rssTheirs / rssOurs).toFixed(1)}x less   goal: <=150 MB`,
+      `P5 peak RSS on a ${(bigSummary.bytes / 1e6).toFixed(0)} MB transcript: ours ${rssOurs?.toFixed(0)} MB   MLflow Python hook ${rssTheirs?.toFixed(0)} MB   ratio ${(Number(rssTheirs) / Number(rssOurs)).toFixed(1)}x less   goal: <=150 MB`,
     );
     longTurn();
   }
@@ -129,10 +134,13 @@ try {
   server.stop();
 }
 
-/** One turn whose Read result is 5 MB of ordinary text; the hook's stdin for it. */
+/**
+ * One turn whose Read result is 5 MB of ordinary text; the hook's stdin for it.
+ * @param {string} file
+ */
 function bigOutputTurn(file) {
   const text = Array.from({ length: 80_000 }, (_, i) => `line ${i}: const value${i} = compute(${i}); // ordinary output`).join('\n');
-  const at = (s) => `2026-11-30T10:00:0${s}.000Z`;
+  const at = (/** @type {number} */ s) => `2026-11-30T10:00:0${s}.000Z`;
   const usage = { input_tokens: 1, output_tokens: 1 };
   const rows = [
     { type: 'user', uuid: 'p', sessionId: 'big', timestamp: at(0), message: { role: 'user', content: 'read the log' } },
@@ -168,7 +176,11 @@ function bigOutputTurn(file) {
   return JSON.stringify({ session_id: 'big', transcript_path: file, cwd: dir, hook_event_name: 'Stop', last_assistant_message: 'read it' });
 }
 
-/** A git repository with `files` tracked files, committed, and a clean tree. */
+/**
+ * A git repository with `files` tracked files, committed, and a clean tree.
+ * @param {string} repo
+ * @param {number} files
+ */
 function gitRepo(repo, files) {
   mkdirSync(path.join(repo, 'src'), { recursive: true });
   for (let i = 0; i < files; i++) writeFileSync(path.join(repo, 'src', `f${i}.ts`), `export const f${i} = ${i};\n`);
@@ -209,7 +221,7 @@ function longTurn() {
     const theirMs = timeRun(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input, env: theirsEnv, cwd: dir });
     const theirRss = peakRssMb(venvBin('mlflow'), ['autolog', 'claude', 'stop-hook'], { input, env: theirsEnv, cwd: dir });
     theirs = `${fmt(theirMs)}, peak RSS ${theirRss?.toFixed(0)} MB`;
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     theirs = `failed (${String(error.message).split('\n')[0].slice(0, 120)})`;
   }
   console.log(

@@ -28,7 +28,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { freePort, repoRoot, tempDir, venvBin } from './lib.mjs';
+import { freePort, fromDist, repoRoot, tempDir, venvBin } from './lib.mjs';
 
 const JOB_EXECUTION = 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION';
 
@@ -52,7 +52,10 @@ function processTable() {
   return table;
 }
 
-/** `root` and every process below it. */
+/**
+ * `root` and every process below it.
+ * @param {number} root
+ */
 function processTree(root) {
   const table = processTable();
   const tree = table.filter((p) => p.pid === root);
@@ -60,7 +63,11 @@ function processTree(root) {
   return tree;
 }
 
-/** A `kB` field of a /proc file (VmRSS of status, Pss of smaps_rollup), in MB; 0 when the process is gone. */
+/**
+ * A `kB` field of a /proc file (VmRSS of status, Pss of smaps_rollup), in MB; 0 when the process is gone.
+ * @param {string} file
+ * @param {string} field
+ */
 function procMb(file, field) {
   try {
     const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(file, 'utf8'))?.[1];
@@ -70,7 +77,10 @@ function procMb(file, field) {
   }
 }
 
-/** What a process of the tree is, in a few words. */
+/**
+ * What a process of the tree is, in a few words.
+ * @param {string[]} argv
+ */
 function roleOf(argv) {
   const text = argv.join(' ');
   if (text.includes('huey_consumer')) return 'huey consumer (job execution)';
@@ -82,6 +92,7 @@ function roleOf(argv) {
   return path.basename(argv[0] ?? '?');
 }
 
+/** @param {number} root */
 function measureTree(root) {
   const tree = processTree(root);
   const roles = new Map();
@@ -96,8 +107,12 @@ function measureTree(root) {
 
 // ---------------------------------------------------------------- one server
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * @param {string} url
+ * @param {import('node:child_process').ChildProcess} child
+ */
 async function waitForHealth(url, child, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -116,6 +131,7 @@ async function waitForHealth(url, child, timeoutMs = 180_000) {
  * The folder MLflow made for its job queues (`_MLFLOW_HUEY_STORAGE_PATH`, a
  * temporary folder in /dev/shm, in memory), from the environment of the
  * server's processes. MLflow never removes it: we do, after the server stops.
+ * @param {number} root
  */
 function jobQueueFolder(root) {
   for (const { pid } of processTree(root)) {
@@ -131,7 +147,10 @@ function jobQueueFolder(root) {
   return undefined;
 }
 
-/** SIGTERM the server's process group, SIGKILL whatever is left after 15 s. */
+/**
+ * SIGTERM the server's process group, SIGKILL whatever is left after 15 s.
+ * @param {number} pid
+ */
 async function stopGroup(pid) {
   const alive = () => processTree(pid).length > 0;
   try {
@@ -152,11 +171,16 @@ async function stopGroup(pid) {
  * with `--workers N` when `workers` is given (else MLflow's default) and job
  * execution set as `jobs` says (undefined: MLflow's default, whatever this
  * shell's environment says). `whileServing(url)` runs once it answers /health.
+ * @template T
+ * @param {{ mlflowBin: string, workers?: number, jobs?: boolean }} server
+ * @param {(url: string, started: { pid: number, startMs: number }) => Promise<T>} whileServing
+ * @returns {Promise<T>}
  */
 export async function withServer({ mlflowBin, workers, jobs }, whileServing) {
   const dir = tempDir('claude-mlflow-bench-idle-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' };
   delete env[JOB_EXECUTION];
   if (jobs !== undefined) env[JOB_EXECUTION] = String(jobs);
@@ -173,15 +197,16 @@ export async function withServer({ mlflowBin, workers, jobs }, whileServing) {
     ...(workers === undefined ? [] : ['--workers', String(workers)]),
   ];
   const child = spawn(mlflowBin, args, { detached: true, stdio: 'ignore', env, cwd: dir });
+  const pid = /** @type {number} */ (child.pid);
   let queues;
   try {
     const t0 = performance.now();
     await waitForHealth(url, child);
     const startMs = performance.now() - t0;
-    queues = jobQueueFolder(child.pid);
-    return await whileServing(url, { pid: child.pid, startMs });
+    queues = jobQueueFolder(pid);
+    return await whileServing(url, { pid, startMs });
   } finally {
-    await stopGroup(child.pid);
+    await stopGroup(pid);
     rmSync(dir, { recursive: true, force: true });
     if (queues) rmSync(queues, { recursive: true, force: true });
   }
@@ -191,6 +216,7 @@ export async function withServer({ mlflowBin, workers, jobs }, whileServing) {
  * The whole tree of an idle `mlflow server`, `settleMs` (default 20 s) after
  * it first answers /health: processes, summed RSS and PSS (MB), how many
  * processes of each kind, and the time to /health.
+ * @param {{ mlflowBin: string, workers?: number, jobs?: boolean, settleMs?: number }} server
  */
 export function measureIdleServer({ mlflowBin, workers, jobs, settleMs = 20_000 }) {
   return withServer({ mlflowBin, workers, jobs }, async (_url, { pid, startMs }) => {
@@ -201,6 +227,12 @@ export function measureIdleServer({ mlflowBin, workers, jobs, settleMs = 20_000 
 
 // ---------------------------------------------------------------- the pages a tracing user opens
 
+/**
+ * @param {string} url
+ * @param {string} pathAndQuery
+ * @param {unknown} [body]
+ * @returns {Promise<{ status: number, text: string, json: any }>}
+ */
 async function call(url, pathAndQuery, body) {
   const res = await fetch(`${url}${pathAndQuery}`, {
     method: body === undefined ? 'GET' : 'POST',
@@ -217,22 +249,28 @@ async function call(url, pathAndQuery, body) {
   return { status: res.status, text, json };
 }
 
-const fromDist = (...parts) => import(pathToFileURL(path.join(repoRoot, 'dist', ...parts)).href);
-
 /**
  * One trace of the multi-tool fixture (an AGENT root, two llm and two tool
  * spans), sent as our delivery sends it: the spans over OTLP, then the
  * metadata (StartTraceV3).
+ * @param {string} url
+ * @param {string} experimentId
+ * @param {string} sessionId
  */
 async function sendTrace(url, experimentId, sessionId) {
-  const { traceFromRows } = await fromDist('core', 'transcript.js');
-  const { exportTrace } = await fromDist('adapters', 'otlp.js');
-  const { MlflowClient } = await fromDist('adapters', 'mlflow.js');
+  /** @type {typeof import('../src/core/transcript.js')} */
+  const { traceFromRows } = await fromDist('core/transcript.js');
+  /** @type {typeof import('../src/adapters/otlp.js')} */
+  const { exportTrace } = await fromDist('adapters/otlp.js');
+  /** @type {typeof import('../src/adapters/mlflow.js')} */
+  const { MlflowClient } = await fromDist('adapters/mlflow.js');
   const rows = readFileSync(path.join(repoRoot, 'test', 'fixtures', 'transcripts', 'multi-tool', 'transcript.jsonl'), 'utf8')
     .split('\n')
     .filter((line) => line.trim())
     .map((line) => JSON.parse(line));
-  const trace = traceFromRows(rows, { sessionId, cwd: '/tmp/project', user: 'bench' });
+  const trace = /** @type {import('../src/core/trace-model.js').TraceModel} */ (
+    traceFromRows(rows, { sessionId, cwd: '/tmp/project', user: 'bench' })
+  );
   await exportTrace(trace, { trackingUri: url, experimentId, timeoutMs: 30_000 });
   await new MlflowClient({ trackingUri: url, env: {} }).startTrace(experimentId, trace, 30_000);
   return { traceId: `tr-${trace.traceId}`, spans: trace.spans.length, startMs: trace.startMs };
@@ -248,7 +286,10 @@ const JUDGE = JSON.stringify({
   },
 });
 
-/** The first script the UI's page loads, as a path. */
+/**
+ * The first script the UI's page loads, as a path.
+ * @param {string} html
+ */
 function firstScript(html) {
   const src = /<script[^>]+src="([^"]+\.js)"/.exec(html)?.[1];
   return src === undefined ? undefined : `/${src.replace(/^(\.?\/)+/, '')}`;
@@ -259,6 +300,8 @@ function firstScript(html) {
  * and bodies its bundle sends), each with whether the answer is right; and
  * running a judge from the UI, which needs job execution: accepted when
  * `jobs` is on, refused when it is off.
+ * @param {string} url
+ * @param {{ jobs: boolean }} options
  */
 export async function tracingPages(url, { jobs }) {
   const sessionId = `bench-idle-${Date.now()}`;
@@ -269,13 +312,15 @@ export async function tracingPages(url, { jobs }) {
   const locations = [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: experimentId } }];
   const day = 86_400_000;
   const ui = await call(url, '/');
+  /** @typedef {Awaited<ReturnType<typeof call>>} Answer */
+  /** @type {[string, () => Promise<Answer>, (r: Answer) => unknown][]} */
   const checks = [
     ['UI (GET /)', async () => ui, (r) => r.status === 200 && /<html/i.test(r.text)],
     ['UI script', () => call(url, firstScript(ui.text) ?? '/no-script-in-the-page'), (r) => r.status === 200 && r.text.length > 1000],
     [
       'Experiments list',
       () => call(url, '/ajax-api/2.0/mlflow/experiments/search', { max_results: 25, view_type: 'ACTIVE_ONLY' }),
-      (r) => r.json?.experiments?.some((e) => e.experiment_id === experimentId),
+      (r) => r.json?.experiments?.some((/** @type {any} */ e) => e.experiment_id === experimentId),
     ],
     [
       'Experiment page',
@@ -285,7 +330,7 @@ export async function tracingPages(url, { jobs }) {
     [
       'Traces tab (search)',
       () => call(url, '/ajax-api/3.0/mlflow/traces/search', { locations, max_results: 100 }),
-      (r) => r.json?.traces?.some((t) => t.trace_id === sent.traceId),
+      (r) => r.json?.traces?.some((/** @type {any} */ t) => t.trace_id === sent.traceId),
     ],
     [
       'Trace detail (get)',
@@ -323,6 +368,7 @@ export async function tracingPages(url, { jobs }) {
     ],
     ['Judges list', () => call(url, `/ajax-api/3.0/mlflow/scorers/list?experiment_id=${experimentId}`), (r) => r.status === 200],
   ];
+  /** @type {{ page: string, status: number, ok: boolean, answer?: string }[]} */
   const results = [];
   for (const [page, request, right] of checks) {
     const r = await request();
@@ -347,12 +393,13 @@ export async function tracingPages(url, { jobs }) {
 
 async function main() {
   const args = process.argv.slice(2);
-  const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const option = (/** @type {string} */ name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
   const mlflowBin = option('--mlflow') ?? venvBin('mlflow');
   const settleMs = Number(option('--settle-seconds') ?? 20) * 1000;
   const verbose = args.includes('--verbose');
   // Our defaults, as the built CLI starts the server.
-  const { SERVER_WORKERS } = await fromDist('adapters', 'service', 'background.js');
+  /** @type {typeof import('../src/adapters/service/background.js')} */
+  const { SERVER_WORKERS } = await fromDist('adapters/service/background.js');
 
   const version = await new Promise((resolve) => {
     const child = spawn(mlflowBin, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
