@@ -20,6 +20,20 @@ import { mlflowLockFile, UV_REQUIREMENT, uvInVenv } from './uv.js';
 export const MLFLOW_FLOOR = '3.6.0';
 export const PYTHON_FLOOR = '3.10.0';
 const PYTHON_CANDIDATES = ['python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3', 'python'];
+/**
+ * `python -c` and `python -m` put the current folder first on sys.path, so a
+ * project folder's `csv.py`, `venv.py` or `pip/` would be imported, and run,
+ * in place of the real one (importlib.metadata alone imports csv, email and
+ * zipfile). Isolated mode (-I) leaves it out, and the user's site-packages and
+ * PYTHON* variables too: what we run is our own code and the venv's packages.
+ */
+const ISOLATED = '-I';
+
+/** Run a line of our Python with `python -I -c`, importing nothing from the current folder. */
+function runPythonCode(python: string, code: string, options: { env: NodeJS.ProcessEnv; timeoutMs?: number }) {
+  return runProcess(python, [ISOLATED, '-c', code], { ...options, killSignal: 'SIGTERM' });
+}
+
 const VERSION_CODE = "import sys; print('%d.%d.%d' % sys.version_info[:3])";
 const MLFLOW_METADATA_CODE = "import importlib.metadata as m; print(m.version('mlflow'))";
 const TAIL_LINES = 10;
@@ -74,7 +88,7 @@ function firstLine(text: string): string {
 type Probe = { ok: true; version: string } | { ok: false; reason: string };
 
 async function pythonVersion(python: string, env: NodeJS.ProcessEnv): Promise<Probe> {
-  const r = await runProcess(python, ['-c', VERSION_CODE], { env, timeoutMs: 20_000, killSignal: 'SIGTERM' });
+  const r = await runPythonCode(python, VERSION_CODE, { env, timeoutMs: 20_000 });
   const out = r.stdout.trim();
   if (r.exitCode === 0 && /^\d+\.\d+\.\d+$/.test(out)) return { ok: true, version: out };
   return { ok: false, reason: firstLine(r.stderr) || r.failure || `exit ${r.exitCode}` };
@@ -129,7 +143,7 @@ type VenvProbe = { kind: 'missing' } | { kind: 'broken' } | { kind: 'ok'; mlflow
 async function probeVenv(venvDir: string, env: NodeJS.ProcessEnv): Promise<VenvProbe> {
   const { pythonBin, mlflowBin } = venvBins(venvDir);
   if (!existsSync(pythonBin)) return { kind: 'missing' };
-  const r = await runProcess(pythonBin, ['-c', MLFLOW_METADATA_CODE], { env, timeoutMs: 30_000, killSignal: 'SIGTERM' });
+  const r = await runPythonCode(pythonBin, MLFLOW_METADATA_CODE, { env, timeoutMs: 30_000 });
   if (r.exitCode === 0) {
     const version = r.stdout.trim();
     return { kind: 'ok', mlflow: existsSync(mlflowBin) && version ? version : undefined };
@@ -170,7 +184,7 @@ async function runStreaming(
 }
 
 async function hasPip(pythonBin: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  const r = await runProcess(pythonBin, ['-c', 'import pip'], { env });
+  const r = await runPythonCode(pythonBin, 'import pip', { env });
   return r.exitCode === 0;
 }
 
@@ -257,20 +271,20 @@ async function ensureMlflowVenvUnlocked(options: MlflowVenvOptions): Promise<Ven
   };
   const run = async (file: string, args: string[], stepEnv: NodeJS.ProcessEnv): Promise<void> => {
     const r = await runStreaming(file, args, stepEnv, onLine);
-    if (!r.ok) throw fail(`${[file, ...args.slice(0, 2)].join(' ')}: ${r.summary}`, r.tail);
+    if (!r.ok) throw fail(`${[file, ...args.filter((a) => a !== ISOLATED).slice(0, 2)].join(' ')}: ${r.summary}`, r.tail);
   };
 
   let uv = findOnPath('uv', env);
   if (probe.kind === 'missing') {
     if (uv) await run(uv, ['venv', '--python', python.path, venvDir], env);
-    else await run(python.path, ['-m', 'venv', venvDir], env);
+    else await run(python.path, [ISOLATED, '-m', 'venv', venvDir], env);
   } else if (!uv && !(await hasPip(bins.pythonBin, env))) {
     // A venv made by uv has no pip of its own.
-    await run(bins.pythonBin, ['-m', 'ensurepip'], env);
+    await run(bins.pythonBin, [ISOLATED, '-m', 'ensurepip'], env);
   }
   uv ??= uvInVenv(bins.pythonBin) ?? (await bootstrapUv(bins.pythonBin, pipEnv, onLine));
   if (uv) await run(uv, ['pip', 'install', '--python', bins.pythonBin, ...requirement], uvEnv(env));
-  else await run(bins.pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', ...requirement], pipEnv);
+  else await run(bins.pythonBin, [ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', ...requirement], pipEnv);
 
   // From the package metadata, as the reuse check reads it: `mlflow --version` imports MLflow, 2.6 s on 3.17.
   const installed = await probeVenv(venvDir, env);
@@ -296,7 +310,12 @@ function uvEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  */
 async function bootstrapUv(pythonBin: string, pipEnv: NodeJS.ProcessEnv, onLine?: (line: string) => void): Promise<string | undefined> {
   onLine?.(`No uv on PATH: installing ${UV_REQUIREMENT} into the venv, to install MLflow with.`);
-  const r = await runStreaming(pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', UV_REQUIREMENT], pipEnv, onLine);
+  const r = await runStreaming(
+    pythonBin,
+    [ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', UV_REQUIREMENT],
+    pipEnv,
+    onLine,
+  );
   const uv = r.ok ? uvInVenv(pythonBin) : undefined;
   if (!uv)
     onLine?.(
@@ -316,7 +335,7 @@ export async function importedVersion(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
   const code = `import ${module} as m; print(str(getattr(m, '__version__', '?')).split()[0])`;
-  const r = await runProcess(pythonBin, ['-c', code], { env, timeoutMs: 30_000, killSignal: 'SIGTERM' });
+  const r = await runPythonCode(pythonBin, code, { env, timeoutMs: 30_000 });
   return r.exitCode === 0 ? r.stdout.trim() || '?' : undefined;
 }
 
@@ -341,7 +360,7 @@ export async function installIntoPython(options: {
     if (!r.ok) {
       const lines = r.tail.length ? `\n${r.tail.map(clip).join('\n')}` : '';
       throw new CliError(
-        `installing ${what} with ${pythonBin} failed (${[file, ...args.slice(0, 2)].join(' ')}: ${r.summary})${lines}`,
+        `installing ${what} with ${pythonBin} failed (${[file, ...args.filter((a) => a !== ISOLATED).slice(0, 2)].join(' ')}: ${r.summary})${lines}`,
         EXIT.failure,
       );
     }
@@ -350,8 +369,8 @@ export async function installIntoPython(options: {
     await run(uv, ['pip', 'install', '--python', pythonBin, ...requirements], uvEnv(env));
     return { tool: 'uv' };
   }
-  if (!(await hasPip(pythonBin, env))) await run(pythonBin, ['-m', 'ensurepip'], env);
-  await run(pythonBin, ['-m', 'pip', 'install', '--disable-pip-version-check', ...requirements], pipEnv);
+  if (!(await hasPip(pythonBin, env))) await run(pythonBin, [ISOLATED, '-m', 'ensurepip'], env);
+  await run(pythonBin, [ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', ...requirements], pipEnv);
   return { tool: 'pip' };
 }
 

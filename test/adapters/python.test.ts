@@ -8,7 +8,16 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkMlflowExecutable, ensureMlflowVenv, findPython, MLFLOW_FLOOR, mlflowVersion } from '../../src/adapters/python.js';
+import {
+  checkMlflowExecutable,
+  ensureMlflowVenv,
+  findPython,
+  importedVersion,
+  installIntoPython,
+  MLFLOW_FLOOR,
+  mlflowVersion,
+  reusableVenv,
+} from '../../src/adapters/python.js';
 import { CliError } from '../../src/errors.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { repoRoot, testVenv, venvBin } from '../helpers/venv.js';
@@ -238,4 +247,56 @@ describe('ensureMlflowVenv', () => {
     expect(await mlflowVersion(path.join(venvDir, 'bin', 'mlflow'))).toBe('3.12.0');
     expect(existsSync(`${venvDir}.lock`)).toBe(false);
   }, 900_000);
+});
+
+describe('our Python, run in a project folder', () => {
+  let tmp: TempDir;
+  let cwd: string;
+  beforeEach(async () => {
+    tmp = await makeTempDir();
+    cwd = process.cwd();
+  });
+  afterEach(async () => {
+    process.chdir(cwd);
+    await tmp.cleanup();
+  });
+
+  it('imports nothing from it: a hostile csv.py, zipfile.py or psycopg2/ there never runs', async () => {
+    const marker = path.join(tmp.path, 'ran');
+    const plant = `open(${JSON.stringify(marker)}, 'a').write(__name__ + '\\n')\n`;
+    const project = path.join(tmp.path, 'project');
+    mkdirSync(path.join(project, 'psycopg2'), { recursive: true });
+    for (const file of ['csv.py', 'zipfile.py', 'email.py', 'pip.py', path.join('psycopg2', '__init__.py')])
+      writeFileSync(path.join(project, file), plant);
+    process.chdir(project);
+    // What init, doctor --fix and migrate ask of a venv: its MLflow (importlib.metadata imports csv and zipfile),
+    // pip, and the PostgreSQL driver.
+    expect((await reusableVenv(testVenv()))?.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await importedVersion(venvBin('python'), 'csv')).toBeDefined();
+    expect(await importedVersion(venvBin('python'), 'psycopg2')).not.toBe('?');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('creates a venv and installs into it with nothing from it: a hostile venv.py, ensurepip.py or pip/ there never runs', async () => {
+    const marker = path.join(tmp.path, 'ran');
+    const plant = `open(${JSON.stringify(marker)}, 'a').write(__name__ + '\\n')\n`;
+    const project = path.join(tmp.path, 'project');
+    mkdirSync(path.join(project, 'pip'), { recursive: true });
+    for (const file of ['venv.py', 'ensurepip.py', path.join('pip', '__init__.py'), path.join('pip', '__main__.py')])
+      writeFileSync(path.join(project, file), plant);
+    process.chdir(project);
+    const python = await findPython({ env: process.env });
+    const noUv = { ...process.env, PATH: path.dirname(process.execPath) };
+    // Offline, with no index: what it installs does not matter here, only what it imports on the way.
+    await installIntoPython({
+      pythonBin: venvBin('python'),
+      requirements: ['--dry-run', 'six'],
+      env: { ...noUv, PIP_NO_INDEX: '1' },
+    }).catch(() => undefined);
+    // It makes the venv, then pip finds no such MLflow (and the venv is removed).
+    await expect(
+      ensureMlflowVenv({ venvDir: path.join(tmp.path, 'venv'), python, mlflowVersion: '0.0.0', env: { ...noUv, PIP_NO_INDEX: '1' } }),
+    ).rejects.toThrow(/mlflow==0\.0\.0/);
+    expect(existsSync(marker)).toBe(false);
+  });
 });
