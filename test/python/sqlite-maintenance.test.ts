@@ -5,11 +5,11 @@
  * `integrity` and `pages` open the file read-only by URI: they take its path
  * with `%`, `?` and `#` escaped (as src/adapters/sqlite.ts does).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdExclusiveLock } from '../cleanup/fixtures.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { venvBin } from '../helpers/venv.js';
 import { json, runScript } from './run-script.js';
@@ -59,19 +59,11 @@ describe('the SQLite maintenance program', () => {
 
   it('writable: ok, and not while another process holds the database', async () => {
     expect(json(await runScript('sqlite_maintenance', ['writable', db, '0.1']))).toEqual({ ok: true });
-    const holder = spawn(venvBin('python'), [
-      '-c',
-      'import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("held", flush=True)\ntime.sleep(60)',
-      db,
-    ]);
+    const lock = await holdExclusiveLock(db);
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout.once('data', () => resolve());
-        holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code})`)));
-      });
       expect(json(await runScript('sqlite_maintenance', ['writable', db, '0.1']))).toEqual({ ok: false, error: 'database is locked' });
     } finally {
-      holder.kill('SIGKILL');
+      await lock.release();
     }
   });
 

@@ -3,11 +3,11 @@
  * (made with the venv's sqlite3) probed for its lock, checks, leftover
  * migration tables and trace count; a missing file is reported, never created.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { holdExclusiveLock } from '../cleanup/fixtures.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { venvBin } from '../helpers/venv.js';
 import { json, runScript } from './run-script.js';
@@ -82,20 +82,12 @@ describe('the SQLite probe', () => {
   });
 
   it('a database another process holds: locked', async () => {
-    const holder = spawn(venvBin('python'), [
-      '-c',
-      'import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("held", flush=True)\ntime.sleep(60)',
-      db,
-    ]);
+    const lock = await holdExclusiveLock(db);
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout.once('data', () => resolve());
-        holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code})`)));
-      });
       const out = json<Probe>(await runScript('sqlite_probe', [db, '0', '0.1']));
       expect(out.sqlite?.lock).toBe('locked');
     } finally {
-      holder.kill('SIGKILL');
+      await lock.release();
     }
   });
 
