@@ -312,7 +312,7 @@ export async function startBackground(spec: ServerSpec): Promise<PidRecord> {
   const current = await backgroundState(spec.pidFile);
   if (current.state === 'running' && current.record) return current.record;
   if (current.state === 'dead' && current.strays && current.record) await stopGroup(current.record.pid, 10_000);
-  const unnamed = await stopUnnamedServers(spec);
+  const unnamed = await stopUnnamedServers(spec, current.record?.pid);
 
   const logDir = dirname(spec.logFile);
   ensurePrivateDir(logDir);
@@ -368,8 +368,7 @@ const UNNAMED_SERVER_SETTLE_MS = 60_000;
  * /health: a server stopped while it creates a new database's tables leaves
  * that database broken (alembic's `_alembic_tmp_*` tables). Returns their pids.
  */
-async function stopUnnamedServers(spec: ServerSpec): Promise<number[]> {
-  const named = readRecord(spec.pidFile).record?.pid;
+async function stopUnnamedServers(spec: ServerSpec, named: number | undefined): Promise<number[]> {
   const unnamed = (await serversOfDataFolder(spec.artifactsDir)).filter((server) => server.pgid !== named);
   for (const server of unnamed) {
     const url = `http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
