@@ -40,6 +40,13 @@ describe('backoffMs', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 50].map((n) => backoffMs(n))).toEqual([250, 500, 1000, 2000, 4000, 8000, 8000, 8000]);
     expect(WORKER_TIMING.retryWindowMs).toBe(15 * 60_000);
   });
+
+  it('keeps retrying through a 10-minute outage, never more than 30 s apart (the longest pause plus one attempt that hangs)', () => {
+    const outageMs = 10 * 60_000;
+    expect(WORKER_TIMING.retryWindowMs).toBeGreaterThan(outageMs);
+    expect(WORKER_TIMING.maxLifeMs).toBeGreaterThan(outageMs);
+    expect(backoffMs(Number.MAX_SAFE_INTEGER) + WORKER_TIMING.perTraceMs).toBeLessThanOrEqual(30_000);
+  });
 });
 
 describe('runDeliveryWorker', () => {
