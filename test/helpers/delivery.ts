@@ -141,3 +141,20 @@ export function connectedTo(pids: readonly number[], port: number): number[] {
     }
   });
 }
+
+/**
+ * Which of `pids` still have a process-table entry, running or a zombie (exited
+ * but never reaped): after a delivery, each process it started must be gone.
+ */
+export function stillInProcessTable(pids: Iterable<number>): Array<{ pid: number; state: string }> {
+  const left: Array<{ pid: number; state: string }> = [];
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      left.push({ pid, state: stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) });
+    } catch {
+      // gone, reaped
+    }
+  }
+  return left;
+}

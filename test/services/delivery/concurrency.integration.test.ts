@@ -3,11 +3,20 @@
  * against a live server, a stopped one (started afterwards) and one
  * restarted just before: exactly 100 traces, an empty spool, and never more
  * than one delivery process at work: talking to the server (its connections
- * sampled from /proc all along).
+ * sampled from /proc all along). Afterwards no delivery process is left,
+ * running or as a zombie.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectedTo, deliveryProcesses, pendingFiles, spoolFiles, stopDelivery, waitForSpoolEmpty } from '../../helpers/delivery.js';
+import {
+  connectedTo,
+  deliveryProcesses,
+  pendingFiles,
+  spoolFiles,
+  stillInProcessTable,
+  stopDelivery,
+  waitForSpoolEmpty,
+} from '../../helpers/delivery.js';
 import { makeHookEnv } from '../../helpers/hook-env.js';
 import { sampleWithSession } from '../../helpers/fixtures.js';
 import { startMlflowServer, type MlflowServer } from '../../helpers/mlflow-server.js';
@@ -44,7 +53,7 @@ function sampleDelivery(dataRoot: string, port: number) {
     async stop() {
       stopped = true;
       await loop;
-      return { mostAtWork, started: seen.size };
+      return { mostAtWork, started: seen.size, seen };
     },
   };
 }
@@ -69,8 +78,12 @@ async function expectHundredDelivered(server: MlflowServer, label: string, data:
   // The last process lets go of the lock and exits.
   const until = Date.now() + 10_000;
   while (deliveryProcesses(data).length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  const { mostAtWork, started } = await sampler.stop();
+  const { mostAtWork, started, seen } = await sampler.stop();
   expect(deliveryProcesses(data)).toEqual([]);
+  // Nothing left running, and no zombie: every delivery process seen has left the process table (its parent, init, reaps it).
+  const reapedBy = Date.now() + 10_000;
+  while (stillInProcessTable(seen).length > 0 && Date.now() < reapedBy) await new Promise((r) => setTimeout(r, 50));
+  expect(stillInProcessTable(seen)).toEqual([]);
   expect(mostAtWork).toBe(1);
   expect(started).toBeGreaterThanOrEqual(1);
   const listed = await listedTraces(server.url, `hundred-${label}`);
