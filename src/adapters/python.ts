@@ -14,20 +14,15 @@ import { ensurePrivateDir } from './fs-atomic.js';
 import { runProcess } from './process.js';
 import { venvBins } from './venv-paths.js';
 import { DEFAULT_MLFLOW_VERSION, isTestedMlflow, TESTED_MLFLOW_VERSIONS } from '../core/mlflow-versions.js';
+import { PYTHON_ISOLATED } from '../core/python-isolated.js';
 import { mlflowLockFile, UV_REQUIREMENT, uvInVenv } from './uv.js';
 
 /** The oldest MLflow that ingests OTLP traces at /v1/traces. */
 export const MLFLOW_FLOOR = '3.6.0';
 export const PYTHON_FLOOR = '3.10.0';
 const PYTHON_CANDIDATES = ['python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3', 'python'];
-/**
- * `python -c` and `python -m` put the current folder first on sys.path, so a
- * project folder's `csv.py`, `venv.py` or `pip/` would be imported, and run,
- * in place of the real one (importlib.metadata alone imports csv, email and
- * zipfile). Isolated mode (-I) leaves it out, and the user's site-packages and
- * PYTHON* variables too: what we run is our own code and the venv's packages.
- */
-const ISOLATED = '-I';
+/** Every Python we run is isolated (-I): see core/python-isolated.ts. */
+const ISOLATED = PYTHON_ISOLATED;
 
 /** Run a line of our Python with `python -I -c`, importing nothing from the current folder. */
 function runPythonCode(python: string, code: string, options: { env: NodeJS.ProcessEnv; timeoutMs?: number }) {

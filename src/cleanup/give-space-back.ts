@@ -6,6 +6,7 @@
  */
 import { sizeBytes, vacuum } from '../adapters/sqlite.js';
 import { commandLine } from '../core/shell-quote.js';
+import { isolatedPython } from '../core/python-isolated.js';
 import type { CleanupContext } from './context.js';
 import { formatBytes } from '../core/format.js';
 import { rotateServerLog } from './own-files.js';
@@ -78,11 +79,11 @@ function leaveVacuumToUser(ctx: CleanupContext, outcome: 'skipped' | 'manual'): 
   ctx.report.vacuumHint = vacuumHint(ctx.target);
 }
 
-/** How to VACUUM by hand: stop the server, run sqlite's VACUUM with the venv's Python, start it again. */
+/** How to VACUUM by hand: stop the server, run sqlite's VACUUM with the venv's Python (isolated: -I, see adapters/python.ts), start it again. */
 function vacuumHint(target: CleanupTarget): string {
   const python = target.python ?? 'python3';
   const code = `import sqlite3; sqlite3.connect(${JSON.stringify(target.database ?? 'mlflow.db')}, isolation_level=None).execute("VACUUM")`;
-  const run = commandLine([python, '-c', code]);
+  const run = commandLine(isolatedPython(python, '-c', code));
   return target.server
     ? `stop the server (claude-mlflow server stop), run ${run}, and start it again (claude-mlflow server start)`
     : `stop the MLflow server that uses ${target.database}, run ${run}, and start it again`;

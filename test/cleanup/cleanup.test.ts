@@ -114,6 +114,8 @@ describe('cleanup --older-than', () => {
     // The server is not ours to pause: it says how to VACUUM.
     expect(r.report.vacuum).toBe('manual');
     expect(r.text).toMatch(/VACUUM/);
+    // Printed for the user to run from wherever they are: isolated, so a sqlite3.py in that folder is not imported.
+    expect(r.report.vacuumHint).toMatch(/ -I -c 'import sqlite3; /);
   });
 
   it('--before takes a date (local midnight)', async () => {

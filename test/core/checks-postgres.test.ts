@@ -120,7 +120,7 @@ describe('doctor on PostgreSQL', () => {
     expect(run('pg-connection', f)).toMatchObject({
       status: 'fail',
       details: ["ModuleNotFoundError: No module named 'psycopg2'"],
-      fix: { command: '/data/venv/bin/python -m pip install psycopg2-binary==2.9.11' },
+      fix: { command: '/data/venv/bin/python -I -m pip install psycopg2-binary==2.9.11' },
     });
   });
 

@@ -196,7 +196,7 @@ describe('checks', () => {
     g.python.mlflowVersion = '3.5.1';
     const r = status('mlflow-version', g);
     expect(r.status).toBe('fail');
-    expect(r.fix?.command).toContain("pip install --upgrade 'mlflow>=3.6.0'");
+    expect(r.fix?.command).toMatch(/ -I -m pip install --upgrade 'mlflow>=3.6.0' && /);
     g.python.mlflowVersion = '3.13.0';
     expect(status('mlflow-version', g).status).toBe('warn');
   });

@@ -1,6 +1,7 @@
 /** The database group's SQLite checks (db-lock, db-health) and db-size; the pg-* checks are in postgres.ts. */
 import { isPostgresUri } from '../backend-store.js';
 import { commandLine } from '../shell-quote.js';
+import { isolatedPython } from '../python-isolated.js';
 import type { Check, CheckOutcome } from './check.js';
 import type { Facts, SqliteProbeFacts } from './facts.js';
 import { formatBytes, plural } from '../format.js';
@@ -129,7 +130,7 @@ function interruptedMigration(
   const steps = [
     `${context.cli} server stop`,
     commandLine(['cp', file, `${file}.before-repair`]),
-    commandLine([python, '-c', repair, file, ...statements]),
+    commandLine(isolatedPython(python, '-c', repair, file, ...statements)),
     ...(context.server ? [commandLine([context.server.mlflowBin, 'db', 'upgrade', context.server.backendStoreUri])] : []),
     `${context.cli} server start`,
   ];

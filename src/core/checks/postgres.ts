@@ -1,6 +1,7 @@
 /** The database group's checks of a PostgreSQL backend store: connection, connections in use, schema. */
 import { PSYCOPG2_REQUIREMENT } from '../backend-store.js';
 import { commandLine } from '../shell-quote.js';
+import { isolatedPython } from '../python-isolated.js';
 import type { Check, CheckOutcome } from './check.js';
 import type { Facts } from './facts.js';
 import { ok, skip, startServer } from './outcomes.js';
@@ -42,7 +43,7 @@ export const pgConnectionCheck: Check = {
         details: [pg.driverError],
         fix: {
           command: pg.python
-            ? commandLine([pg.python, '-m', 'pip', 'install', PSYCOPG2_REQUIREMENT], context.platform)
+            ? commandLine(isolatedPython(pg.python, '-m', 'pip', 'install', PSYCOPG2_REQUIREMENT), context.platform)
             : `${context.cli} init`,
         },
       };

@@ -1,6 +1,8 @@
 /** The runtime and the Python and MLflow groups: Node, the hook runtime and command, Python, MLflow. */
 import semver from 'semver';
 import { isTestedMlflow, TESTED_MLFLOW_VERSIONS } from '../mlflow-versions.js';
+import { commandLine } from '../shell-quote.js';
+import { isolatedPython } from '../python-isolated.js';
 import type { Check } from './check.js';
 import { doctorFix, ok, reinstallHookRuntime, restartServer, skip, skipNotSetUp } from './outcomes.js';
 
@@ -186,7 +188,7 @@ export const mlflowVersionCheck: Check = {
     const version = installed ?? running;
     if (!version) return skip('MLflow version unknown (see mlflow-installed and server).');
     const upgrade = p.pythonBin
-      ? `${p.pythonBin} -m pip install --upgrade 'mlflow>=${floor}' && ${context.cli} server stop && ${context.cli} server start`
+      ? `${commandLine(isolatedPython(p.pythonBin, '-m', 'pip', 'install', '--upgrade', `mlflow>=${floor}`), context.platform)} && ${context.cli} server stop && ${context.cli} server start`
       : `pip install --upgrade 'mlflow>=${floor}'`;
     for (const [what, v] of [
       ['installed', installed],

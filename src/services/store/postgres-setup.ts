@@ -15,6 +15,7 @@
 import { connect } from 'node:net';
 import { describePostgres, parsePostgresUri, type PostgresStore } from '../../core/backend-store.js';
 import { commandLine } from '../../core/shell-quote.js';
+import { isolatedPython } from '../../core/python-isolated.js';
 import { pythonForMlflow } from '../mlflow-python.js';
 import { runPostgresProbe } from './postgres-probe.js';
 import { importedVersion, installIntoPython, PSYCOPG2_REQUIREMENT } from '../../adapters/python.js';
@@ -59,7 +60,7 @@ export async function checkReachable(store: PostgresStore, timeoutMs = CONNECT_T
 
 /** The command that installs the driver into the environment of `python`. */
 export function driverInstallCommand(python: string): string {
-  return commandLine([python, '-m', 'pip', 'install', PSYCOPG2_REQUIREMENT]);
+  return commandLine(isolatedPython(python, '-m', 'pip', 'install', PSYCOPG2_REQUIREMENT));
 }
 
 /** `--mlflow PATH`: the driver must already import in that mlflow's Python. Returns psycopg2's version. */

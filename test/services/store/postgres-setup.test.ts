@@ -95,7 +95,7 @@ describe('the PostgreSQL driver', () => {
     const error = await checkGivenDriver(mlflowBin, process.env).catch((e: Error) => e);
     expect(error).toBeInstanceOf(CliError);
     expect((error as Error).message).toContain(`its Python (${python}) has no psycopg2 driver`);
-    expect((error as Error).message).toContain(`\`${python} -m pip install psycopg2-binary==2.9.11\``);
+    expect((error as Error).message).toContain(`\`${python} -I -m pip install psycopg2-binary==2.9.11\``);
     const r = await execa(python, ['-c', 'import psycopg2'], { reject: false });
     expect(r.exitCode).not.toBe(0);
   });
