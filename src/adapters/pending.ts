@@ -21,6 +21,8 @@ export interface PendingTurn {
   user?: string;
   /** The transcripts' sizes when the hook ran. */
   bytes: { file?: number; parent?: number };
+  /** The hook process that wrote it: once it is gone, nobody else is at work on the turn. */
+  pid?: number;
 }
 
 const SUFFIX = '.pending.json';

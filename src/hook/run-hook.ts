@@ -39,6 +39,7 @@ export type HookOutcome =
   | { status: 'disabled' }
   | { status: 'skipped'; reason: string }
   | { status: 'nested'; reason: string }
+  | { status: 'handed-over'; reason: string; delivery: DeliveryStart }
   | { status: 'spooled'; traceId: string; file: string; delivery: DeliveryStart }
   | { status: 'session-end'; wait: SessionEndWait };
 
@@ -100,7 +101,35 @@ function writeInputAhead(spoolDir: string, input: HookInput, target: SpoolTarget
     target,
     ...(env.USER ? { user: env.USER } : {}),
     bytes: transcriptBytes(input),
+    pid: process.pid,
   });
+}
+
+/**
+ * The transcript is not there yet: the input written ahead stays, and the
+ * delivery process traces the turn once the transcript is there (it sees
+ * that this process is gone). Without that record the turn cannot be traced.
+ */
+function handOver(
+  reason: string,
+  input: HookInput,
+  pending: string | undefined,
+  progress: HookProgress,
+  log: (level: 'error' | 'warn' | 'info', message: string) => void,
+  deliver: () => DeliveryStart,
+): HookOutcome {
+  progress.done = true;
+  if (!pending) {
+    log('error', `${reason} (session ${input.session_id ?? '?'})`);
+    return { status: 'skipped', reason };
+  }
+  log('info', `not there yet (${reason}): the delivery process traces the turn once it is (session ${input.session_id ?? '?'})`);
+  try {
+    return { status: 'handed-over', reason, delivery: deliver() };
+  } catch (error) {
+    log('error', `could not start the delivery process (the turn waits in ${pending}): ${(error as Error).message}`);
+    return { status: 'handed-over', reason, delivery: { started: false, reason: 'failed' } };
+  }
 }
 
 export async function runHook(options: HookRunOptions, progress: HookProgress = {}): Promise<HookOutcome> {
@@ -150,6 +179,7 @@ export async function runHook(options: HookRunOptions, progress: HookProgress = 
     progress.done = true;
     return { status: 'nested', reason: traced.elsewhere };
   }
+  if ('notYet' in traced) return handOver(traced.notYet, input, pending, progress, log, deliver);
 
   const { trace } = traced;
   let spooled;

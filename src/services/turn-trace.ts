@@ -74,12 +74,21 @@ export interface TracedElsewhere {
   elsewhere: string;
 }
 
+/**
+ * The transcript is not there (yet): Claude Code writes it through a buffer,
+ * and on a busy machine its first write can come after the turn's Stop hook
+ * has started. The delivery process traces the turn once it is there.
+ */
+export interface TranscriptNotYet {
+  notYet: string;
+}
+
 /** Which transcript to trace, and the context of its trace (a subagent's parent trace id needs the parent transcript: read once). */
 async function traceSource(
   input: HookInput,
   env: NodeJS.ProcessEnv,
   bytes: TranscriptBytes,
-): Promise<{ file: string; context: TraceContext } | string | TracedElsewhere> {
+): Promise<{ file: string; context: TraceContext } | string | TracedElsewhere | TranscriptNotYet> {
   const sessionId = input.session_id;
   if (!sessionId) return 'hook input has no session_id';
   const isSubagent = input.hook_event_name === 'SubagentStop' && !!input.agent_id;
@@ -89,7 +98,7 @@ async function traceSource(
   // A compaction runs as a subagent without a type or a transcript of its own: it is not a turn.
   if (kind === 'missing' && isSubagent && !input.agent_type)
     return { elsewhere: `subagent ${input.agent_id} has no type and no transcript: a compaction, not a turn` };
-  if (kind === 'missing') return `transcript not found: ${file}`;
+  if (kind === 'missing') return { notYet: `transcript not found: ${file}` };
   if (kind === 'other') return `transcript is not a regular file (a FIFO, a device or a folder), so it is not read: ${file}`;
 
   const context: TraceContext = { sessionId, cwd: input.cwd, user: currentUser(env), host: hostname() };
@@ -185,12 +194,17 @@ export async function traceOfTurn(
   input: HookInput,
   env: NodeJS.ProcessEnv,
   options: TurnOptions,
-): Promise<TurnTraces | string | TracedElsewhere> {
+): Promise<TurnTraces | string | TracedElsewhere | TranscriptNotYet> {
   const { started, catchUpMs, log } = options;
   const bytes = options.bytes ?? {};
   try {
-    const source = await traceSource(input, env, bytes);
-    if (typeof source === 'string' || 'elsewhere' in source) return source;
+    let source = await traceSource(input, env, bytes);
+    // A transcript not written yet may be a moment away: wait for it as for its last message.
+    while (typeof source !== 'string' && 'notYet' in source && Date.now() - started < catchUpMs) {
+      await sleep(TRANSCRIPT_POLL_MS);
+      source = await traceSource(input, env, bytes);
+    }
+    if (typeof source === 'string' || 'elsewhere' in source || 'notYet' in source) return source;
     let built = await buildTrace(source.file, source.context, bytes.file);
     const last = typeof input.last_assistant_message === 'string' ? input.last_assistant_message : undefined;
     // Only the traced transcript is read again: the context (a subagent's parent) does not change.
@@ -247,7 +261,7 @@ export async function stoppedTurnsAtSessionEnd(input: HookInput, env: NodeJS.Pro
     ...options,
     catchUpMs: 0,
   });
-  if (typeof traced === 'string' || 'elsewhere' in traced) return [];
+  if (typeof traced === 'string' || 'elsewhere' in traced || 'notYet' in traced) return [];
   if (traced.trace.metadata['claude_code.turn_status'] !== 'interrupted') return [];
   return [...traced.interrupted, traced.trace];
 }

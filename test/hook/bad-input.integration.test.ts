@@ -93,14 +93,37 @@ async function expectQuietExit(stdin: string, e: Record<string, string>) {
 }
 
 describe('bad input', () => {
-  it('a missing transcript: one log line naming it, nothing spooled', async () => {
+  it('a missing transcript: left to the delivery process, which names it once its wait is over; nothing spooled', async () => {
     const { dir, data } = caseDir();
     const { stdin } = sampleStopInput(dir, { transcript_path: path.join(dir, 'gone.jsonl') });
     await expectQuietExit(stdin, env(data));
     const lines = logLines(data);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/error transcript not found: .*gone\.jsonl/);
+    expect(lines[0]).toMatch(/info not there yet \(transcript not found: .*gone\.jsonl\): the delivery process traces the turn once it is/);
+    // It never comes: the delivery process gives the turn up once the record is old enough, and exits.
+    await waitForSpoolEmpty(data, 30_000);
+    expect(logLines(data).at(-1)).toMatch(
+      /error a turn a hook left to the delivery process cannot be traced: transcript not found: .*gone\.jsonl/,
+    );
     expect(spooled(data)).toEqual([]);
+  });
+
+  it('a transcript written only after the hook has exited: traced by the delivery process as soon as it is there', async () => {
+    const { dir, data } = caseDir();
+    const session = '00000000-0000-4000-a000-0000000001a7';
+    const { stdin, transcript } = sampleWithSession(dir, session);
+    const text = readFileSync(transcript, 'utf8');
+    renameSync(transcript, `${transcript}.later`);
+    await expectQuietExit(stdin, env(data));
+    expect(logLines(data)).toEqual([expect.stringMatching(/info not there yet \(transcript not found: /)]);
+    // Claude Code's first write of the transcript comes late (a busy machine).
+    writeFileSync(transcript, text);
+    await waitForSpoolEmpty(data, 30_000);
+    const traces = await searchTraces(shared.server, 'bad-input');
+    const ours = traces.filter((t) => t.info.trace_metadata['mlflow.trace.session'] === session);
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.spans.length).toBeGreaterThan(1);
+    expect(logLines(data)).toHaveLength(1);
   });
 
   it('an unreadable transcript: logged, no crash', async () => {

@@ -44,7 +44,7 @@ const options = { started: Date.now(), catchUpMs: 0, log: () => undefined };
 
 async function traceOf(input: HookInput): Promise<TraceModel> {
   const traced = await traceOfTurn(input, { USER: 'dev' }, options);
-  if (typeof traced === 'string' || 'elsewhere' in traced) throw new Error(`no trace: ${JSON.stringify(traced)}`);
+  if (typeof traced === 'string' || 'elsewhere' in traced || 'notYet' in traced) throw new Error(`no trace: ${JSON.stringify(traced)}`);
   return traced.trace;
 }
 
@@ -254,7 +254,7 @@ describe('recorded: a turn the user stopped, then another', () => {
   it('the Stop of the next turn traces the stopped one too, marked interrupted, and only once', async () => {
     const { inputs } = layout('interrupted');
     const traced = await traceOfTurn(inputs['stop-stdin']!, { USER: 'dev' }, options);
-    if (typeof traced === 'string' || 'elsewhere' in traced) throw new Error(String(traced));
+    if (typeof traced === 'string' || 'elsewhere' in traced || 'notYet' in traced) throw new Error(String(traced));
     expect(traced.trace.spans[0]!.inputs).toEqual({ prompt: 'never mind, just say hi' });
     expect(traced.trace.spans[0]!.outputs).toMatchObject({ status: 'completed', response: 'Hi!' });
     expect(traced.interrupted).toHaveLength(1);
@@ -276,7 +276,7 @@ describe('recorded: a turn the user stopped, then another', () => {
     const again = lastTurn.map((r) => ({ ...r, ...(r.uuid ? { uuid: `${r.uuid}-again` } : {}) }));
     writeFileSync(file, `${[...rows, ...again].map((r) => JSON.stringify(r)).join('\n')}\n`);
     const next = await traceOfTurn(inputs['stop-stdin']!, { USER: 'dev' }, options);
-    if (typeof next === 'string' || 'elsewhere' in next) throw new Error(String(next));
+    if (typeof next === 'string' || 'elsewhere' in next || 'notYet' in next) throw new Error(String(next));
     expect(next.interrupted).toEqual([]);
     expect(next.trace.traceId).not.toBe(traced.trace.traceId);
   });

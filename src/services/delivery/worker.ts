@@ -7,12 +7,12 @@
  * that. A second process that finds the lock taken exits at once.
  */
 import { existsSync } from 'node:fs';
-import { tryLock, type HeldLock } from '../../adapters/file-lock.js';
+import { processAlive, tryLock, type HeldLock } from '../../adapters/file-lock.js';
 import { ensurePrivateDir } from '../../adapters/fs-atomic.js';
-import { listPending, pendingAge, readPending, removePending } from '../../adapters/pending.js';
+import { listPending, pendingAge, readPending, removePending, type PendingTurn } from '../../adapters/pending.js';
 import { listSpoolFiles, spooledAt, spoolTrace } from '../../adapters/spool.js';
 import { dirname } from 'node:path';
-import { traceOfTurn, traceShapingFor, type HookInput } from '../turn-trace.js';
+import { TRANSCRIPT_CATCH_UP_MS, traceOfTurn, traceShapingFor, turnTranscripts, type HookInput } from '../turn-trace.js';
 import { paths, readConfig } from '../../config.js';
 import { sleep } from '../../adapters/sleep.js';
 import { deliveryContext, flushSpool } from './deliver.js';
@@ -54,6 +54,17 @@ export interface WorkerOptions {
 const PENDING_POLL_MS = 200;
 
 /**
+ * A record whose hook is gone and whose transcript is there: nobody else
+ * is at work on the turn, and it can be built now rather than when the
+ * record is old enough (a hook that found no transcript yet, then exited).
+ */
+function readyNow(turn: PendingTurn): boolean {
+  if (turn.pid === undefined || processAlive(turn.pid)) return false;
+  const { file } = turnTranscripts(turn.input as HookInput);
+  return file !== undefined && existsSync(file);
+}
+
+/**
  * Build the turns of hooks that were stopped before they had spooled them
  * (see adapters/pending.ts). Returns how many records are still too young
  * to adopt.
@@ -61,20 +72,22 @@ const PENDING_POLL_MS = 200;
 export async function adoptPending(spoolDir: string, log: WorkerOptions['log'], adoptAfterMs = ADOPT_PENDING_AFTER_MS): Promise<number> {
   let young = 0;
   for (const file of listPending(spoolDir)) {
-    if (pendingAge(file) < adoptAfterMs) {
+    const turn = readPending(file);
+    if (turn && pendingAge(file) < adoptAfterMs && !readyNow(turn)) {
       young += 1;
       continue;
     }
-    const turn = readPending(file);
     if (turn) {
       // Redacted as the hook would have: with the config and the secrets of the environment it ran in (ours).
       const shaping = traceShapingFor(readConfig(paths(dirname(spoolDir)).config), process.env);
       const trace = await traceOfTurn(
         turn.input as HookInput,
         { USER: turn.user },
-        { started: 0, catchUpMs: 0, bytes: turn.bytes, log, ...shaping },
+        // A transcript that has just appeared may still be short of the turn's last message: wait for it as the hook would.
+        { started: Date.now(), catchUpMs: TRANSCRIPT_CATCH_UP_MS, bytes: turn.bytes, log, ...shaping },
       );
-      if (typeof trace === 'string') log('error', `a hook stopped before it had spooled its turn, which cannot be traced: ${trace}`);
+      if (typeof trace === 'string' || 'notYet' in trace)
+        log('error', `a turn a hook left to the delivery process cannot be traced: ${typeof trace === 'string' ? trace : trace.notYet}`);
       else if (!('elsewhere' in trace)) {
         for (const one of [...trace.interrupted, trace.trace]) spoolTrace(spoolDir, turn.target, one);
       }

@@ -3,7 +3,7 @@
  * ahead; the delivery process builds that turn, reading the transcript no
  * further than it was when the hook ran.
  */
-import { appendFileSync, statSync, utimesSync } from 'node:fs';
+import { appendFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listPending, writePending } from '../../../src/adapters/pending.js';
@@ -76,6 +76,28 @@ describe('adoptPending', () => {
     expect(entry!.record.trace.spans).toHaveLength(4);
   });
 
+  it('builds a young record at once when its hook is gone and its transcript is there (a hook that found no transcript yet)', async () => {
+    const spool = path.join(tmp.path, 'spool');
+    const { stdin, transcript } = sampleWithSession(tmp.path, '00000000-0000-4000-c000-000000000003');
+    const later = `${transcript}.later`;
+    renameSync(transcript, later);
+    const gone = 2 ** 31 - 2; // above any pid_max: no such process
+    const log = (): void => undefined;
+    // Its hook still at work: left alone.
+    writePending(spool, { version: 1, input: JSON.parse(stdin), target, bytes: {}, pid: process.pid });
+    expect(await adoptPending(spool, log)).toBe(1);
+    rmSync(listPending(spool)[0]!);
+    // Its hook gone, but no transcript yet: left alone.
+    writePending(spool, { version: 1, input: JSON.parse(stdin), target, bytes: {}, pid: gone });
+    expect(await adoptPending(spool, log)).toBe(1);
+    expect(readSpool(spool).entries).toEqual([]);
+    // The transcript is there: built now.
+    renameSync(later, transcript);
+    expect(await adoptPending(spool, log)).toBe(0);
+    expect(listPending(spool)).toEqual([]);
+    expect(readSpool(spool).entries[0]!.record.trace.spans).toHaveLength(4);
+  });
+
   it('logs a turn it cannot build (its transcript is gone) and drops the record', async () => {
     const spool = path.join(tmp.path, 'spool');
     const input = { session_id: 's', transcript_path: path.join(tmp.path, 'gone.jsonl'), hook_event_name: 'Stop' };
@@ -84,7 +106,7 @@ describe('adoptPending', () => {
     expect(await adoptPending(spool, (level, message) => void lines.push(`${level} ${message}`))).toBe(0);
     expect(listPending(spool)).toEqual([]);
     expect(lines).toEqual([
-      expect.stringMatching(/^error a hook stopped before it had spooled its turn, which cannot be traced: transcript not found: /),
+      expect.stringMatching(/^error a turn a hook left to the delivery process cannot be traced: transcript not found: /),
     ]);
   });
 });
