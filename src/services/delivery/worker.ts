@@ -73,7 +73,7 @@ export async function adoptPending(spoolDir: string, log: WorkerOptions['log'], 
   let young = 0;
   for (const file of listPending(spoolDir)) {
     const turn = readPending(file);
-    if (turn && pendingAge(file) < adoptAfterMs && !readyNow(turn)) {
+    if (pendingAge(file) < adoptAfterMs && !(turn && readyNow(turn))) {
       young += 1;
       continue;
     }
