@@ -21,12 +21,10 @@ import { mlflowLockFile, UV_REQUIREMENT, uvInVenv } from './uv.js';
 export const MLFLOW_FLOOR = '3.6.0';
 export const PYTHON_FLOOR = '3.10.0';
 const PYTHON_CANDIDATES = ['python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3', 'python'];
-/** Every Python we run is isolated (-I): see core/python-isolated.ts. */
-const ISOLATED = PYTHON_ISOLATED;
 
 /** Run a line of our Python with `python -I -c`, importing nothing from the current folder. */
 function runPythonCode(python: string, code: string, options: { env: NodeJS.ProcessEnv; timeoutMs?: number }) {
-  return runProcess(python, [ISOLATED, '-c', code], { ...options, killSignal: 'SIGTERM' });
+  return runProcess(python, [PYTHON_ISOLATED, '-c', code], { ...options, killSignal: 'SIGTERM' });
 }
 
 const VERSION_CODE = "import sys; print('%d.%d.%d' % sys.version_info[:3])";
@@ -266,20 +264,20 @@ async function ensureMlflowVenvUnlocked(options: MlflowVenvOptions): Promise<Ven
   };
   const run = async (file: string, args: string[], stepEnv: NodeJS.ProcessEnv): Promise<void> => {
     const r = await runStreaming(file, args, stepEnv, onLine);
-    if (!r.ok) throw fail(`${[file, ...args.filter((a) => a !== ISOLATED).slice(0, 2)].join(' ')}: ${r.summary}`, r.tail);
+    if (!r.ok) throw fail(`${[file, ...args.filter((a) => a !== PYTHON_ISOLATED).slice(0, 2)].join(' ')}: ${r.summary}`, r.tail);
   };
 
   let uv = findOnPath('uv', env);
   if (probe.kind === 'missing') {
     if (uv) await run(uv, ['venv', '--python', python.path, venvDir], env);
-    else await run(python.path, [ISOLATED, '-m', 'venv', venvDir], env);
+    else await run(python.path, [PYTHON_ISOLATED, '-m', 'venv', venvDir], env);
   } else if (!uv && !(await hasPip(bins.pythonBin, env))) {
     // A venv made by uv has no pip of its own.
-    await run(bins.pythonBin, [ISOLATED, '-m', 'ensurepip'], env);
+    await run(bins.pythonBin, [PYTHON_ISOLATED, '-m', 'ensurepip'], env);
   }
   uv ??= uvInVenv(bins.pythonBin) ?? (await bootstrapUv(bins.pythonBin, pipEnv, onLine));
   if (uv) await run(uv, ['pip', 'install', '--python', bins.pythonBin, ...requirement], uvEnv(env));
-  else await run(bins.pythonBin, [ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', ...requirement], pipEnv);
+  else await run(bins.pythonBin, [PYTHON_ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', ...requirement], pipEnv);
 
   // From the package metadata, as the reuse check reads it: `mlflow --version` imports MLflow, 2.6 s on 3.17.
   const installed = await probeVenv(venvDir, env);
@@ -307,7 +305,7 @@ async function bootstrapUv(pythonBin: string, pipEnv: NodeJS.ProcessEnv, onLine?
   onLine?.(`No uv on PATH: installing ${UV_REQUIREMENT} into the venv, to install MLflow with.`);
   const r = await runStreaming(
     pythonBin,
-    [ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', UV_REQUIREMENT],
+    [PYTHON_ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', UV_REQUIREMENT],
     pipEnv,
     onLine,
   );
@@ -355,7 +353,7 @@ export async function installIntoPython(options: {
     if (!r.ok) {
       const lines = r.tail.length ? `\n${r.tail.map(clip).join('\n')}` : '';
       throw new CliError(
-        `installing ${what} with ${pythonBin} failed (${[file, ...args.filter((a) => a !== ISOLATED).slice(0, 2)].join(' ')}: ${r.summary})${lines}`,
+        `installing ${what} with ${pythonBin} failed (${[file, ...args.filter((a) => a !== PYTHON_ISOLATED).slice(0, 2)].join(' ')}: ${r.summary})${lines}`,
         EXIT.failure,
       );
     }
@@ -364,8 +362,8 @@ export async function installIntoPython(options: {
     await run(uv, ['pip', 'install', '--python', pythonBin, ...requirements], uvEnv(env));
     return { tool: 'uv' };
   }
-  if (!(await hasPip(pythonBin, env))) await run(pythonBin, [ISOLATED, '-m', 'ensurepip'], env);
-  await run(pythonBin, [ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', ...requirements], pipEnv);
+  if (!(await hasPip(pythonBin, env))) await run(pythonBin, [PYTHON_ISOLATED, '-m', 'ensurepip'], env);
+  await run(pythonBin, [PYTHON_ISOLATED, '-m', 'pip', 'install', '--disable-pip-version-check', ...requirements], pipEnv);
   return { tool: 'pip' };
 }
 

@@ -79,7 +79,7 @@ function leaveVacuumToUser(ctx: CleanupContext, outcome: 'skipped' | 'manual'): 
   ctx.report.vacuumHint = vacuumHint(ctx.target);
 }
 
-/** How to VACUUM by hand: stop the server, run sqlite's VACUUM with the venv's Python (isolated: -I, see adapters/python.ts), start it again. */
+/** How to VACUUM by hand: stop the server, run sqlite's VACUUM with the venv's Python (isolated: -I, see core/python-isolated.ts), start it again. */
 function vacuumHint(target: CleanupTarget): string {
   const python = target.python ?? 'python3';
   const code = `import sqlite3; sqlite3.connect(${JSON.stringify(target.database ?? 'mlflow.db')}, isolation_level=None).execute("VACUUM")`;

@@ -3,8 +3,9 @@
  * 2.1.197, then it kills them) before it exits. A container may be gone
  * right after `claude -p` exits, taking a detached delivery process with it,
  * so the hook waits here, bounded, until the traces waiting at this moment
- * (and the turns left to the delivery process) are delivered. It stops waiting at once when the server is failing: they
- * stay spooled for the next session, `flush` or `server start`.
+ * (and the turns left to the delivery process) are delivered. It stops
+ * waiting at once when the server is failing: they stay spooled for the
+ * next session, `flush` or `server start`.
  */
 import { existsSync } from 'node:fs';
 import { listPending } from '../adapters/pending.js';
